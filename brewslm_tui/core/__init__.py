@@ -1,0 +1,1 @@
+"""The domain engine: project, rows, store and journal, playbooks, jobs. No textual, no rich."""
