@@ -1,0 +1,408 @@
+"""The project file: `brewslm.toml` -> `Project`.
+
+A project folder holds `brewslm.toml`; everything else (data paths, state, playbooks) hangs off
+its folder. The file is strict on purpose: an unknown key is an error, because a typo such as
+`lables = [...]` must not silently leave the project without labels. Every problem becomes a
+`ProjectError` whose lines read `FILE: field.path: what is wrong` (a TOML syntax error reads
+`FILE:LINE: TOML syntax: ...`), never a traceback or a pydantic dump.
+
+Which scoring mode fits which task shape (`SCORING_FOR_TASK`):
+
+| scoring     | classification | extraction | qa  | generation |
+|-------------|:--------------:|:----------:|:---:|:----------:|
+| exact_match | yes            | yes        | yes |            |
+| f1          | yes            | yes        | yes |            |
+| rouge_l     |                |            | yes | yes        |
+| judge       |                | yes        | yes | yes        |
+
+exact_match and f1 need a closed or short reference answer (a label, a field value, a short
+answer); rouge_l measures overlap of running text, meaningless for a label; judge (a model
+grades the output) fits open answers and structured extraction, but adds nothing over an exact
+comparison for a closed label set. Free generation has no single right answer, so only rouge_l
+and judge fit it.
+
+Labels belong to classification only (at least two, unique after `normalize_label`); `fields`
+to extraction only (unique Python identifiers, the keys of the completion's JSON object).
+Reject-reason keys are single characters that must not collide with the review keys
+(`RESERVED_KEYS`); digits 1-9 are the natural choice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from brewslm_tui.core.errors import ProjectError
+from brewslm_tui.core.text import has_control_chars
+
+TaskShape = Literal["classification", "extraction", "qa", "generation"]
+ScoringMode = Literal["exact_match", "f1", "rouge_l", "judge"]
+
+TASK_SHAPES: tuple[str, ...] = get_args(TaskShape)
+SCORING_MODES: tuple[str, ...] = get_args(ScoringMode)
+
+SCORING_FOR_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("exact_match", "f1"),
+    "extraction": ("exact_match", "f1", "judge"),
+    "qa": ("exact_match", "f1", "rouge_l", "judge"),
+    "generation": ("rouge_l", "judge"),
+}
+
+PROJECT_FILE = "brewslm.toml"
+
+# Keys the review screen already uses; a reject reason's key must be none of these.
+RESERVED_KEYS = frozenset("axeupdjkgGncq /?")
+
+_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+
+
+def _fail(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as-is (no "Value error, " prefix)."""
+    return PydanticCustomError("project", message.replace("{", "{{").replace("}", "}}"))
+
+
+def _one_line(value: str, what: str = "", *, allow_empty: bool = False) -> str:
+    """A one-line, printable text; `what` names it when the error's location does not."""
+    prefix = f"{what} " if what else ""
+    if not allow_empty and not value.strip():
+        raise _fail(f"{prefix}must not be empty")
+    if "\n" in value or "\r" in value:
+        raise _fail(f"{prefix}must be one line")
+    if has_control_chars(value):
+        raise _fail(f"{prefix}contains control characters")
+    return value
+
+
+class _Strict(BaseModel):
+    """TOML values arrive typed: no coercion (a quoted "4000" is not an int), no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RejectReason(_Strict):
+    """Why a row was rejected; `key` is the one-key shortcut in the reasons picker."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    title: str
+    key: str
+    description: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _CODE_RE.match(value):
+            raise _fail(f"{value!r} is not a valid code (letters, digits, '_' and '-', e.g. wrong_label)")
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return _one_line(value)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str) -> str:
+        return _one_line(value, allow_empty=True)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if len(value) != 1:
+            raise _fail(f"must be exactly one character (got {value!r}); digits 1-9 work best")
+        if value in RESERVED_KEYS:
+            shown = "space" if value == " " else value
+            raise _fail(f"{shown!r} is a review key; pick another (digits 1-9 work best)")
+        if not value.isprintable() or value.isspace():
+            raise _fail(f"{value!r} is not a printable key")
+        return value
+
+
+DEFAULT_REASONS: tuple[RejectReason, ...] = (
+    RejectReason(code="label_ambiguous", title="Label ambiguous", key="1",
+                 description="Reasonable people could pick a different label for this text."),
+    RejectReason(code="wrong_label", title="Wrong label", key="2",
+                 description="The completion contradicts the prompt; the answer is simply wrong."),
+    RejectReason(code="minor_typo", title="Minor typo", key="3",
+                 description="Right idea, small slip in wording or format; fix it and approve."),
+    RejectReason(code="off_task", title="Off task", key="4",
+                 description="The row does not exercise the task this project trains."),
+    RejectReason(code="duplicate", title="Duplicate", key="5",
+                 description="Same as, or a trivial rewording of, a row we already have."),
+    RejectReason(code="unsafe", title="Unsafe", key="6",
+                 description="Harmful, private or otherwise unfit text to train on."),
+    RejectReason(code="low_quality", title="Low quality", key="7",
+                 description="Unnatural, garbled or too easy to teach the model anything."),
+)
+
+
+class Limits(_Strict):
+    """Size limits candidate validation applies to generated rows."""
+
+    max_prompt_chars: int = Field(4000, gt=0)
+    max_completion_chars: int = Field(4000, gt=0)
+    qa_max_answer_words: int = Field(8, gt=0)
+
+
+class DataPaths(_Strict):
+    """Data files, relative to the project folder (absolute paths are taken as they are)."""
+
+    imported: str = "data/imported.jsonl"
+    synthetic: str = "data/synthetic.jsonl"
+    dropped: str = "data/dropped.jsonl"
+
+    @field_validator("imported", "synthetic", "dropped")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _one_line(value)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DataPaths:
+        if len({Path(self.imported), Path(self.synthetic), Path(self.dropped)}) < 3:
+            raise _fail("imported, synthetic and dropped must be three different files")
+        return self
+
+
+class Project(_Strict):
+    """A loaded project. `root` is the project folder (absolute), `file` its `brewslm.toml`."""
+
+    root: Path
+    file: Path
+    name: str
+    description: str = ""
+    task: TaskShape
+    scoring: ScoringMode
+    labels: list[str] = Field(default_factory=list, validate_default=True)
+    fields: list[str] = Field(default_factory=list, validate_default=True)
+    reject_reasons: list[RejectReason] = Field(default_factory=lambda: list(DEFAULT_REASONS))
+    data: DataPaths = Field(default_factory=DataPaths)
+    limits: Limits = Field(default_factory=Limits)
+
+    _by_code: dict[str, RejectReason] = PrivateAttr(default_factory=dict)
+    _by_key: dict[str, RejectReason] = PrivateAttr(default_factory=dict)
+    _by_label: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: Any) -> None:
+        self._by_code = {r.code: r for r in self.reject_reasons}
+        self._by_key = {r.key: r for r in self.reject_reasons}
+        self._by_label = {self.normalize_label(label): label for label in self.labels}
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _one_line(value)
+
+    @field_validator("scoring")
+    @classmethod
+    def _scoring(cls, value: str, info: ValidationInfo) -> str:
+        task = info.data.get("task")
+        if task is not None and value not in SCORING_FOR_TASK[task]:
+            fits = ", ".join(SCORING_FOR_TASK[task])
+            raise _fail(f'"{value}" does not fit task = "{task}" (use one of: {fits})')
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        task = info.data.get("task")
+        if task is None:
+            return value
+        if task != "classification":
+            if value:
+                raise _fail(f'only for task = "classification" (this project has task = "{task}")')
+            return value
+        if not value:
+            raise _fail('required when task = "classification"')
+        if len(value) < 2:
+            raise _fail("a classifier needs at least two labels")
+        scoring = info.data.get("scoring")
+        seen: dict[str, str] = {}
+        for label in value:
+            if label != label.strip() or not label:
+                raise _fail(f"label {label!r} is empty or has surrounding whitespace")
+            _one_line(label, f"label {label!r}")
+            norm = _normalize(label, scoring)
+            if norm in seen:
+                raise _fail(f"{label!r} repeats {seen[norm]!r}" + (" (labels compare case-insensitively under exact_match)" if label != seen[norm] else ""))
+            seen[norm] = label
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        task = info.data.get("task")
+        if task is None:
+            return value
+        if task != "extraction":
+            if value:
+                raise _fail(f'only for task = "extraction" (this project has task = "{task}")')
+            return value
+        if not value:
+            raise _fail('required when task = "extraction" (the keys of the completion\'s JSON object)')
+        for name in value:
+            if not name.isidentifier():
+                raise _fail(f"{name!r} is not an identifier (letters, digits and '_', e.g. order_id)")
+        repeated = sorted({n for n in value if value.count(n) > 1})
+        if repeated:
+            raise _fail(f"{', '.join(map(repr, repeated))} listed more than once")
+        return value
+
+    @field_validator("reject_reasons")
+    @classmethod
+    def _reasons(cls, value: list[RejectReason]) -> list[RejectReason]:
+        if not value:
+            raise _fail("name at least one reason, or leave [[reject_reasons]] out to get the defaults")
+        problems = []
+        for attr in ("code", "key"):
+            seen: dict[str, int] = {}
+            for i, reason in enumerate(value):
+                item = getattr(reason, attr)
+                if item in seen:
+                    problems.append(f"{attr} {item!r} used twice ([{seen[item]}] and [{i}])")
+                seen.setdefault(item, i)
+        if problems:
+            raise _fail("; ".join(problems))
+        return value
+
+    # --- paths -------------------------------------------------------------------------
+
+    @property
+    def imported_path(self) -> Path:
+        return self.root / self.data.imported
+
+    @property
+    def synthetic_path(self) -> Path:
+        return self.root / self.data.synthetic
+
+    @property
+    def dropped_path(self) -> Path:
+        return self.root / self.data.dropped
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".brewslm"
+
+    @property
+    def playbooks_dir(self) -> Path:
+        return self.root / "playbooks"
+
+    # --- lookups -----------------------------------------------------------------------
+
+    def reason(self, code: str) -> RejectReason | None:
+        return self._by_code.get(code)
+
+    def reason_for_key(self, key: str) -> RejectReason | None:
+        return self._by_key.get(key)
+
+    def normalize_label(self, text: str) -> str:
+        """What the scoring mode implies about comparing labels: strip; casefold for exact_match."""
+        return _normalize(text, self.scoring)
+
+    def label_for(self, text: str) -> str | None:
+        """The canonical label `text` stands for after `normalize_label`, or None."""
+        return self._by_label.get(self.normalize_label(text))
+
+
+def _normalize(text: str, scoring: str | None) -> str:
+    text = text.strip()
+    return text.casefold() if scoring == "exact_match" else text
+
+
+# --- loading ------------------------------------------------------------------------------
+
+_TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
+_KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "": tuple(k for k in Project.model_fields if k not in ("root", "file")),
+    "data": tuple(DataPaths.model_fields),
+    "limits": tuple(Limits.model_fields),
+    "reject_reasons": tuple(RejectReason.model_fields),
+}
+
+
+def load_project(path: str | Path) -> Project:
+    """Load a project from its folder or its `brewslm.toml`; every problem is a `ProjectError`."""
+    path = Path(path)
+    file = path / PROJECT_FILE if path.is_dir() else path
+    shown = str(file)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        if path.is_dir():
+            raise ProjectError(f"{path}: not a brewslm project (no {PROJECT_FILE} in this folder)") from None
+        raise ProjectError(f"{shown}: no such file or folder") from None
+    except OSError as exc:
+        raise ProjectError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ProjectError(f"{shown}:{line}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(_toml_message(shown, str(exc), source)) from None
+
+    problems = [f"{shown}: {key}: unknown key" for key in ("root", "file") if key in data]
+    root = file.parent.absolute()
+    try:
+        project = Project.model_validate({**{k: v for k, v in data.items() if k not in ("root", "file")},
+                                          "root": root, "file": file.absolute()})
+    except ValidationError as exc:
+        problems.extend(f"{shown}: {line}" for line in _describe(exc))
+    if problems:
+        raise ProjectError("\n".join(problems))
+    return project
+
+
+def _toml_message(shown: str, message: str, source: str) -> str:
+    match = _TOML_POS_RE.search(message)
+    if match:
+        line, column = match.groups()
+        return f"{shown}:{line}: TOML syntax: {message[: match.start()]} (column {column})"
+    match = _TOML_END_RE.search(message)
+    if match:
+        line = source.count("\n") + (0 if source.endswith("\n") or not source else 1)
+        return f"{shown}:{max(line, 1)}: TOML syntax: {message[: match.start()]} (at end of file)"
+    return f"{shown}: TOML syntax: {message}"
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    """pydantic's errors as `field.path: message` lines, worded for someone editing TOML."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
+        where = ""
+        for part in loc:
+            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+        kind, msg = err["type"], err["msg"]
+        if kind == "missing":
+            msg = "required"
+        elif kind == "extra_forbidden":
+            msg = "unknown key" + _suggest(loc)
+        elif kind != "project" and "input" in err and not isinstance(err["input"], (dict, list)):
+            msg = f"{msg} (got {_short(err['input'])})"
+        lines.append(f"{where or '(top level)'}: {msg}")
+    return lines
+
+
+def _suggest(loc: list[Any]) -> str:
+    section = str(loc[0]) if len(loc) > 1 else ""
+    known = _KNOWN_KEYS.get(section)
+    if not known:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f" (known: {', '.join(known)}){hint}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
