@@ -1,0 +1,73 @@
+"""`data/dropped.jsonl`: rows taken out of the queue by a bulk drop, with when and why.
+
+Never lost: every dropped row keeps its full content and can be restored. The file is small
+next to `synthetic.jsonl`, but it is still read as offsets over a mapped file, not as dicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from brewslm_tui.core.jsonl import LoadProblem, Quarantine, line_starts, map_file
+
+
+class DroppedRows:
+    """The rows of `dropped.jsonl`, by position `0..len-1`."""
+
+    def __init__(self, path: Path, quarantine: Quarantine):
+        self.path = path
+        self._buf = map_file(path)
+        starts, _ = line_starts(self._buf)
+        self._starts: list[int] = []
+        self._ids: list[str] = []
+        self._reasons: list[str | None] = []
+        self._runs: list[str] = []
+        self._playbooks: list[str] = []
+        self.problems: list[LoadProblem] = []
+        for lineno, start in enumerate(starts, start=1):
+            raw = self._line(start)
+            try:
+                obj = orjson.loads(raw)
+                if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                    raise ValueError("not a row object with an id")
+            except ValueError as exc:
+                reason = f"dropped row could not be read: {exc}"
+                quarantine.keep(path, lineno, bytes(raw), reason)
+                self.problems.append(LoadProblem(path, lineno, reason))
+                continue
+            self._starts.append(start)
+            self._ids.append(obj["id"])
+            self._reasons.append(obj.get("drop_reason") or obj.get("reject_reason"))
+            self._runs.append(str(obj.get("run_id") or ""))
+            self._playbooks.append(str(obj.get("playbook") or ""))
+        self._by_id = {row_id: j for j, row_id in enumerate(self._ids)}
+
+    def _line(self, start: int) -> bytes:
+        end = self._buf.find(b"\n", start)
+        return self._buf[start:end]
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def row(self, j: int) -> dict:
+        return orjson.loads(self._line(self._starts[j]))
+
+    def raw(self, j: int) -> bytes:
+        return self._line(self._starts[j]) + b"\n"
+
+    def id_of(self, j: int) -> str:
+        return self._ids[j]
+
+    def reason_of(self, j: int) -> str | None:
+        return self._reasons[j]
+
+    def run_of(self, j: int) -> str:
+        return self._runs[j]
+
+    def playbook_of(self, j: int) -> str:
+        return self._playbooks[j]
+
+    def position_of(self, row_id: str) -> int | None:
+        return self._by_id.get(row_id)

@@ -1,0 +1,89 @@
+"""The decision journal: one fsync'd line per review decision.
+
+`.brewslm/journal.jsonl` starts with a header line `{"op": "header", "next_seq": N}` and then
+holds one entry per decision (a bulk decision is one entry). A decision is acknowledged only
+after its line is on disk, so a keystroke is durable at once and costs O(1), not a rewrite of
+`synthetic.jsonl`. Compaction folds the entries into the data files and starts a new journal
+(the old one is archived in `.brewslm/journal-archive/` as an audit trail).
+
+A final line with no newline is a decision whose write was cut off by a crash: it was never
+acknowledged, so it is quarantined and cut off before the next append.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from brewslm_tui.core.jsonl import LoadProblem, Quarantine, append_durably, dumps_line, heal_torn_tail
+
+
+@dataclass
+class JournalContents:
+    next_seq: int
+    entries: list[dict] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+
+
+class Journal:
+    """Reads and appends the decision journal of one project."""
+
+    def __init__(self, state_dir: Path, quarantine: Quarantine):
+        self.path = state_dir / "journal.jsonl"
+        self.archive_dir = state_dir / "journal-archive"
+        self.quarantine = quarantine
+
+    def read(self) -> JournalContents:
+        """Every complete entry in order. A corrupt middle line is reported, never skipped silently."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return JournalContents(next_seq=1)
+        contents = JournalContents(next_seq=1)
+        complete = data[: data.rfind(b"\n") + 1]
+        for lineno, raw in enumerate(complete.split(b"\n")[:-1], start=1):
+            try:
+                entry = orjson.loads(raw)
+                if not isinstance(entry, dict) or "op" not in entry:
+                    raise ValueError("not a journal entry")
+            except ValueError as exc:
+                reason = f"corrupt journal entry ({exc}); that decision could not be replayed"
+                self.quarantine.keep(self.path, lineno, raw, reason)
+                contents.problems.append(LoadProblem(self.path, lineno, reason))
+                continue
+            if entry["op"] == "header":
+                contents.next_seq = max(contents.next_seq, int(entry.get("next_seq", 1)))
+                continue
+            contents.entries.append(entry)
+            contents.next_seq = max(contents.next_seq, int(entry["seq"]) + 1)
+        return contents
+
+    def append(self, entry: dict) -> None:
+        """Write one entry and fsync. The caller holds the write lock."""
+        if not self.path.exists():
+            append_durably(self.path, dumps_line({"op": "header", "next_seq": entry["seq"]}))
+        else:
+            heal_torn_tail(self.path, self.quarantine)
+        append_durably(self.path, dumps_line(entry))
+
+    def new_generation_bytes(self, next_seq: int) -> bytes:
+        return dumps_line({"op": "header", "next_seq": next_seq})
+
+    def archive_path(self, first_seq: int, last_seq: int) -> Path:
+        return self.archive_dir / f"journal-{first_seq:09d}-{last_seq:09d}.jsonl"
+
+    def archive_current(self, first_seq: int, last_seq: int) -> None:
+        """Keep the folded journal as an audit trail (a hard link, so it costs no copy)."""
+        if not self.path.exists():
+            return
+        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        target = self.archive_path(first_seq, last_seq)
+        if target.exists():
+            return
+        try:
+            os.link(self.path, target)
+        except OSError:
+            target.write_bytes(self.path.read_bytes())

@@ -1,0 +1,806 @@
+"""The row store: `synthetic.jsonl` + the decision journal, held as compact columns.
+
+Slots. A row is addressed by a slot `0 .. len(store)-1`: the rows of `synthetic.jsonl` in file
+order, then rows other processes appended since, then rows restored from `dropped.jsonl`
+("virtual" slots until the next compaction writes them into `synthetic.jsonl`).
+
+Memory. Per slot the store keeps a byte offset into the memory-mapped file and a few compact
+columns (status and reason codes in `bytearray`s, run/playbook/label indices in `array`s). A
+row's text is parsed only when it is asked for (`row(i)`), so a million rows cost tens of MB,
+not a dict each. Edits, notes and restored rows live in small dicts keyed by slot.
+
+Durability. Every decision is one journal entry, fsync'd before the call returns (see
+`journal.py`). `compact()` folds the journal into the data files with `commit.MultiFileCommit`
+(all files or none), copying unchanged lines as raw bytes. Opening the store replays the
+journal over the files, so a SIGKILL at any moment loses no acknowledged decision.
+
+Concurrency. A writable store holds the project's session lock (one reviewer at a time); each
+file change also takes the short write lock, which generation jobs take to append rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from array import array
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import orjson
+
+from brewslm_tui.core.commit import MultiFileCommit, recover
+from brewslm_tui.core.dropped import DroppedRows
+from brewslm_tui.core.errors import BrewError, ReadOnly
+from brewslm_tui.core.journal import Journal
+from brewslm_tui.core.jsonl import (
+    LoadProblem,
+    Quarantine,
+    append_durably,
+    dumps_line,
+    heal_torn_tail,
+    line_starts,
+    map_file,
+)
+from brewslm_tui.core.locking import FileLock, session_lock, write_lock
+from brewslm_tui.core.rows import (
+    APPROVED,
+    DROPPED,
+    PENDING,
+    REJECTED,
+    STATUS_CODES,
+    STATUS_NAMES,
+    Row,
+)
+
+VIRTUAL = (1 << 64) - 1  # offset marker of a slot whose row is held in memory (restored)
+F_NOTE = 1  # flags column: the row on disk has a review_note
+BIG_CHANGE = 2000
+DROP_FIELDS = ("dropped_at", "drop_reason")  # a change of more slots than this tells views to rebuild instead of patch
+
+_LOADS = orjson.loads
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Decision:
+    """What a decision did, once it is durable."""
+
+    seq: int
+    op: str
+    count: int
+    idxs: list[int] = field(default_factory=list)
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CompactReport:
+    rows: int
+    dropped_moved: int
+    restored: int
+    malformed_removed: int
+    seconds: float
+
+    def __str__(self) -> str:
+        parts = [f"{self.rows} rows in synthetic.jsonl"]
+        if self.dropped_moved:
+            parts.append(f"{self.dropped_moved} moved to dropped.jsonl")
+        if self.restored:
+            parts.append(f"{self.restored} restored from dropped.jsonl")
+        if self.malformed_removed:
+            parts.append(f"{self.malformed_removed} malformed lines left in quarantine only")
+        return ", ".join(parts) + f" ({self.seconds:.2f} s)"
+
+
+def assigned_id(lineno: int, raw: bytes) -> str:
+    """A stable id for a row that has none: from its line number and bytes, persisted at compaction."""
+    return "r_" + hashlib.blake2b(b"%d:" % lineno + raw, digest_size=8).hexdigest()
+
+
+def new_row_id() -> str:
+    return "r_" + os.urandom(8).hex()
+
+
+class Store:
+    """The rows of one project and every review decision on them. See the module docstring."""
+
+    def __init__(self, project, *, readonly: bool = False):
+        self.project = project
+        self.readonly = readonly
+        self.state_dir: Path = project.state_dir
+        self.synthetic_path: Path = project.synthetic_path
+        self.dropped_path: Path = project.dropped_path
+        self.quarantine = Quarantine(self.state_dir)
+        self.journal = Journal(self.state_dir, self.quarantine)
+        self._session: FileLock | None = None
+        self._wlock = write_lock(self.state_dir)
+        self.version = 0
+        self.generation = 0
+        self.loaded = False
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, project, *, session: bool = False, readonly: bool = False, lock_timeout: float = 2.0) -> "Store":
+        """Open for review (takes the session lock; `LockBusy` names the holder) or read-only."""
+        store = cls(project, readonly=readonly)
+        if not readonly:
+            store.state_dir.mkdir(parents=True, exist_ok=True)
+            store._session = session_lock(store.state_dir)
+            store._session.acquire(timeout=lock_timeout)
+            try:
+                with store._wlock:
+                    recover(store.state_dir, [store.synthetic_path.parent, store.dropped_path.parent])
+                    store._load()
+            except BaseException:
+                store._session.release()
+                raise
+        else:
+            store._load()
+        return store
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.release()
+            self._session = None
+        self._buf = b""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _load(self) -> None:
+        """Read the files and replay the journal: O(rows), at open and after compaction only."""
+        self.generation += 1
+        self.version += 1
+        self._changes: list[tuple[int, list[int] | None]] = []
+        self.problems: list[LoadProblem] = []
+        self.reason_codes: list[str | None] = [None] + [r.code for r in self.project.reject_reasons]
+        self._reason_index = {code: k for k, code in enumerate(self.reason_codes) if code}
+        self.runs: list[str] = []
+        self._run_index: dict[str, int] = {}
+        self.playbooks: list[str] = []
+        self._playbook_index: dict[str, int] = {}
+        self.labels: list[str | None] = [None] + list(getattr(self.project, "labels", []) or [])
+        self._offsets = array("Q")
+        self.status = bytearray()
+        self.reason = bytearray()
+        self._run = array("I")
+        self._playbook = array("I")
+        self._label = array("H")
+        self._flags = bytearray()
+        self._note: dict[int, str | None] = {}
+        self._content: dict[int, dict] = {}
+        self._virtual: dict[int, dict] = {}
+        self._dropped_at: dict[int, str] = {}
+        self._assigned: dict[int, str] = {}
+        self._id_map: dict[str, int] | None = None
+        self._counts = [0, 0, 0, 0]
+        self._reason_counts: list[int] = [0] * len(self.reason_codes)
+        self._undo: list[dict] = []
+        self._buf = b""
+        self._scanned_end = 0
+        self._lineno = 0
+        self._malformed = 0
+        self._stat = None
+        self._remap_and_scan()
+        self._disk_status = bytearray(self.status)
+        self._disk_reason = bytearray(self.reason)
+        self.dropped = DroppedRows(self.dropped_path, self.quarantine)
+        self.problems.extend(self.dropped.problems)
+        self._virtual_by_id: dict[str, int] = {}
+        contents = self.journal.read()
+        self.problems.extend(contents.problems)
+        self._next_seq = contents.next_seq
+        self._first_seq = contents.entries[0]["seq"] if contents.entries else contents.next_seq
+        for entry in contents.entries:
+            self._replay(entry)
+        self._journal_changed()
+        self.loaded = True
+
+    # ------------------------------------------------------------------ scanning
+    def _remap_and_scan(self) -> range:
+        """Map the file again and parse the complete lines after the last scanned one."""
+        try:
+            st = os.stat(self.synthetic_path)
+        except FileNotFoundError:
+            self._stat = None
+            return range(len(self), len(self))
+        self._stat = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if st.st_size <= self._scanned_end:
+            return range(len(self), len(self))
+        self._buf = map_file(self.synthetic_path)
+        starts, end = line_starts(self._buf, self._scanned_end)
+        first = len(self)
+        self._parse_lines(starts)
+        self._scanned_end = end
+        return range(first, len(self))
+
+    def _intern(self, value: str, table: list, index: dict) -> int:
+        k = index.get(value)
+        if k is None:
+            k = index[value] = len(table)
+            table.append(value)
+        return k
+
+    def _parse_lines(self, starts: array) -> None:
+        buf = self._buf
+        find = buf.find
+        label_for = getattr(self.project, "label_for", None) if len(self.labels) > 1 else None
+        label_index = {label: k for k, label in enumerate(self.labels) if label}
+        status_codes = STATUS_CODES
+        for start in starts:
+            self._lineno += 1
+            lineno = self._lineno
+            raw = buf[start:find(b"\n", start)]
+            try:
+                obj = _LOADS(raw)
+            except ValueError as exc:
+                msg = str(exc)
+                self._bad_line(lineno, raw, "invalid UTF-8" if "utf-8" in msg.lower() else f"bad JSON ({msg})")
+                continue
+            if type(obj) is not dict:
+                self._bad_line(lineno, raw, f"not a JSON object (a {type(obj).__name__})")
+                continue
+            prompt = obj.get("prompt")
+            completion = obj.get("completion")
+            if not isinstance(prompt, str) or not isinstance(completion, str):
+                which = "prompt" if not isinstance(prompt, str) else "completion"
+                self._bad_line(lineno, raw, f"missing {which} (a string is required)")
+                continue
+            st_name = obj.get("review_status", "pending")
+            st = status_codes.get(st_name) if isinstance(st_name, str) else None
+            if st is None or st == DROPPED:
+                self._bad_line(lineno, raw, f"unknown review_status {st_name!r}")
+                continue
+            slot = len(self._offsets)
+            self._offsets.append(start)
+            rs = 0
+            if st == REJECTED:
+                code = obj.get("reject_reason")
+                if isinstance(code, str) and code:
+                    rs = self._reason_index.get(code)
+                    if rs is None:
+                        rs = self._add_reason(code)
+            self.status.append(st)
+            self.reason.append(rs)
+            self._counts[st] += 1
+            if st == REJECTED:
+                self._reason_counts[rs] += 1
+            self._run.append(self._intern(str(obj.get("run_id") or ""), self.runs, self._run_index))
+            self._playbook.append(self._intern(str(obj.get("playbook") or ""), self.playbooks, self._playbook_index))
+            if label_for is not None:
+                label = label_for(completion)
+                self._label.append(label_index.get(label, 0) if label else 0)
+            else:
+                self._label.append(0)
+            self._flags.append(F_NOTE if obj.get("review_note") else 0)
+            if not isinstance(obj.get("id"), str) or not obj.get("id"):
+                self._assigned[slot] = assigned_id(lineno, bytes(raw))
+
+    def _add_reason(self, code: str) -> int:
+        self._reason_index[code] = len(self.reason_codes)
+        self.reason_codes.append(code)
+        self._reason_counts.append(0)
+        return len(self.reason_codes) - 1
+
+    def _bad_line(self, lineno: int, raw: bytes, reason: str) -> None:
+        self._malformed += 1
+        self.quarantine.keep(self.synthetic_path, lineno, bytes(raw), reason)
+        self.problems.append(LoadProblem(self.synthetic_path, lineno, reason))
+
+    def refresh(self) -> range:
+        """Pick up rows appended by other processes (a job); return their new slots. Cheap when nothing changed."""
+        try:
+            st = os.stat(self.synthetic_path)
+        except FileNotFoundError:
+            return range(len(self), len(self))
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._stat is not None and key == self._stat and not self.readonly:
+            return range(len(self), len(self))
+        if self._stat is not None and (st.st_ino != self._stat[0] or st.st_size < self._stat[1]):
+            # the file was replaced (another process compacted, or someone edited it by hand)
+            self._load()
+            return range(0, len(self))
+        if self.readonly and self._journal_changed():
+            self._load()
+            return range(0, len(self))
+        new = self._remap_and_scan()
+        if len(new) and self._id_map is not None:
+            for i in new:
+                self._id_map[self.id_of(i)] = i
+        if len(new):
+            self._disk_status.extend(self.status[new.start:])
+            self._disk_reason.extend(self.reason[new.start:])
+            self._changed(list(new))
+        return new
+
+    def _journal_changed(self) -> bool:
+        try:
+            st = os.stat(self.journal.path)
+            key = (st.st_ino, st.st_size)
+        except FileNotFoundError:
+            key = None
+        old = getattr(self, "_journal_key", None)
+        self._journal_key = key
+        return old is not None and old != key
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def counts(self) -> dict[str, int]:
+        c = self._counts
+        return {
+            "pending": c[PENDING],
+            "approved": c[APPROVED],
+            "rejected": c[REJECTED],
+            "dropped": c[DROPPED] + len(self.dropped) - len(self._virtual_by_id),
+        }
+
+    def reason_counts(self) -> dict[str, int]:
+        return {code: n for code, n in zip(self.reason_codes, self._reason_counts) if code and n}
+
+    def reason_of(self, i: int) -> str | None:
+        return self.reason_codes[self.reason[i]]
+
+    def run_of(self, i: int) -> str:
+        return self.runs[self._run[i]]
+
+    def playbook_of(self, i: int) -> str:
+        return self.playbooks[self._playbook[i]]
+
+    def label_of(self, i: int) -> str | None:
+        return self.labels[self._label[i]]
+
+    def run_index_column(self) -> array:
+        return self._run
+
+    def playbook_index_column(self) -> array:
+        return self._playbook
+
+    def label_index_column(self) -> array:
+        return self._label
+
+    def raw_line(self, i: int) -> bytes:
+        """The row's line as on disk (for a file slot), without the newline."""
+        off = self._offsets[i]
+        if off == VIRTUAL:
+            return orjson.dumps(self._virtual[i])
+        return self._buf[off:self._buf.find(b"\n", off)]
+
+    def _disk_row(self, i: int) -> dict:
+        off = self._offsets[i]
+        if off == VIRTUAL:
+            row = dict(self._virtual[i])
+            for key in DROP_FIELDS:
+                row.pop(key, None)
+            return row
+        row = _LOADS(self._buf[off:self._buf.find(b"\n", off)])
+        if i in self._assigned:
+            row = {"id": self._assigned[i], **row}
+        return row
+
+    def id_of(self, i: int) -> str:
+        if i in self._assigned:
+            return self._assigned[i]
+        off = self._offsets[i]
+        if off == VIRTUAL:
+            return self._virtual[i]["id"]
+        return _LOADS(self._buf[off:self._buf.find(b"\n", off)])["id"]
+
+    def index_of(self, row_id: str) -> int | None:
+        """Slot of a row id. Builds an id map on first use (O(rows) once; not on the review path)."""
+        if self._id_map is None:
+            self._id_map = {self.id_of(i): i for i in range(len(self))}
+        return self._id_map.get(row_id)
+
+    def _resolve(self, hint: int, row_id: str) -> int | None:
+        if 0 <= hint < len(self) and self.id_of(hint) == row_id:
+            return hint
+        return self.index_of(row_id)
+
+    def note_of(self, i: int) -> str | None:
+        if i in self._note:
+            return self._note[i]
+        if self._flags[i] & F_NOTE:
+            return self._disk_row(i).get("review_note")
+        return None
+
+    def row(self, i: int) -> dict:
+        """The row as it is now: on-disk content with edits, status, reason and note applied."""
+        row = self._disk_row(i)
+        self._overlay(i, row)
+        return row
+
+    def _overlay(self, i: int, row: dict) -> None:
+        st = self.status[i]
+        row["review_status"] = STATUS_NAMES[st]
+        if st in (REJECTED, DROPPED):
+            code = self.reason_codes[self.reason[i]]
+            if code:
+                row["reject_reason"] = code
+            else:
+                row.pop("reject_reason", None)
+        else:
+            row.pop("reject_reason", None)
+        if i in self._note:
+            note = self._note[i]
+            if note:
+                row["review_note"] = note
+            else:
+                row.pop("review_note", None)
+        content = self._content.get(i)
+        if content:
+            for key, value in content.items():
+                if value is None:
+                    row.pop(key, None)
+                else:
+                    row[key] = value
+
+    def _dirty(self, i: int) -> bool:
+        return (
+            self.status[i] != self._disk_status[i]
+            or self.reason[i] != self._disk_reason[i]
+            or i in self._note
+            or i in self._content
+            or i in self._assigned
+        )
+
+    # ------------------------------------------------------------------ change log for views
+    def _changed(self, slots: list[int] | None) -> None:
+        self.version += 1
+        if slots is not None and len(slots) > BIG_CHANGE:
+            slots = None
+        self._changes.append((self.version, slots))
+        if len(self._changes) > 256:
+            del self._changes[:128]
+
+    def changed_since(self, version: int) -> list[int] | None:
+        """Slots changed after `version`, or None when a view should rebuild (too many, or reloaded)."""
+        if version == self.version:
+            return []
+        if not self._changes or self._changes[0][0] > version + 1:
+            return None
+        out: list[int] = []
+        for v, slots in self._changes:
+            if v > version:
+                if slots is None:
+                    return None
+                out.extend(slots)
+        return out
+
+    # ------------------------------------------------------------------ applying entries
+    def _set_status(self, i: int, st: int, rs: int) -> None:
+        old = self.status[i]
+        self._counts[old] -= 1
+        if old == REJECTED:
+            self._reason_counts[self.reason[i]] -= 1
+        self._counts[st] += 1
+        if st == REJECTED:
+            self._reason_counts[rs] += 1
+        self.status[i] = st
+        self.reason[i] = rs
+
+    def _reason_code_index(self, code: str | None) -> int:
+        if not code:
+            return 0
+        k = self._reason_index.get(code)
+        return k if k is not None else self._add_reason(code)
+
+    def _state_of(self, i: int) -> list:
+        return [STATUS_NAMES[self.status[i]], self.reason_codes[self.reason[i]], self.note_of(i)]
+
+    def _content_of(self, i: int) -> dict:
+        row = self.row(i)
+        return {"prompt": row["prompt"], "completion": row["completion"], "original": row.get("original")}
+
+    def _apply(self, entry: dict, slots: list[int]) -> None:
+        uniform = entry.get("set")
+        each = entry.get("each")
+        contents = entry.get("content")
+        ts = entry.get("ts")
+        for k, i in enumerate(slots):
+            st_name, code, note = uniform if uniform is not None else each[k]
+            st = STATUS_CODES[st_name]
+            self._set_status(i, st, self._reason_code_index(code) if st in (REJECTED, DROPPED) else 0)
+            if note != self.note_of(i):
+                self._note[i] = note
+            if st == DROPPED and entry["op"] == "drop":
+                self._dropped_at[i] = ts
+            if contents is not None and contents[k] is not None:
+                self._content[i] = {**self._content.get(i, {}), **contents[k]}
+        self._changed(slots)
+
+    def _materialize_restored(self, ids: list[str]) -> list[int]:
+        """Slots for rows coming back from dropped.jsonl (reusing one if the row came back before)."""
+        slots = []
+        for row_id in ids:
+            slot = self._virtual_by_id.get(row_id)
+            if slot is None:
+                j = self.dropped.position_of(row_id)
+                if j is None:
+                    raise BrewError(f"{self.dropped_path}: no dropped row with id {row_id}")
+                row = self.dropped.row(j)
+                slot = len(self._offsets)
+                self._offsets.append(VIRTUAL)
+                self._virtual[slot] = row
+                self._virtual_by_id[row_id] = slot
+                rs = self._reason_code_index(row.get("reject_reason"))
+                self.status.append(DROPPED)
+                self.reason.append(rs)
+                self._disk_status.append(DROPPED)
+                self._disk_reason.append(rs)
+                self._counts[DROPPED] += 1
+                self._run.append(self._intern(str(row.get("run_id") or ""), self.runs, self._run_index))
+                self._playbook.append(self._intern(str(row.get("playbook") or ""), self.playbooks, self._playbook_index))
+                label_for = getattr(self.project, "label_for", None)
+                label = label_for(row.get("completion", "")) if label_for and len(self.labels) > 1 else None
+                self._label.append(self.labels.index(label) if label in self.labels else 0)
+                self._flags.append(F_NOTE if row.get("review_note") else 0)
+                if self._id_map is not None:
+                    self._id_map[row_id] = slot
+            slots.append(slot)
+        return slots
+
+    def _replay(self, entry: dict) -> None:
+        ids = entry.get("ids", [])
+        if entry["op"] == "restore":
+            slots = self._materialize_restored(ids)
+        else:
+            hints = entry.get("hints") or [-1] * len(ids)
+            slots = []
+            for hint, row_id in zip(hints, ids):
+                slot = self._resolve(hint, row_id)
+                if slot is None:
+                    self.problems.append(
+                        LoadProblem(self.journal.path, 0, f"journal entry {entry['seq']} names unknown row {row_id}")
+                    )
+                    return
+                slots.append(slot)
+        self._apply(entry, slots)
+        if entry["op"] == "undo":
+            self._undo = [e for e in self._undo if e["seq"] != entry.get("undo_of")]
+        else:
+            self._undo.append(entry)
+
+    # ------------------------------------------------------------------ decisions
+    def _writable(self) -> None:
+        if self.readonly:
+            raise ReadOnly("this project is open read-only: decisions are not allowed here")
+
+    def _commit(self, op: str, slots: list[int], *, set_=None, each=None, content=None, extra=None) -> Decision:
+        """Journal one entry (fsync'd) and then apply it: durable before it is acknowledged."""
+        self._writable()
+        if not slots:
+            return Decision(seq=0, op=op, count=0)
+        entry: dict = {"op": op, "ids": [self.id_of(i) for i in slots], "hints": list(slots)}
+        if set_ is not None:
+            entry["set"] = set_
+        if each is not None:
+            entry["each"] = each
+        if content is not None:
+            entry["content"] = content
+        entry["prev"] = [self._state_of(i) for i in slots]
+        if content is not None:
+            entry["prev_content"] = [self._content_of(i) for i in slots]
+        if extra:
+            entry.update(extra)
+        with self._wlock:
+            entry = {"seq": self._next_seq, "ts": now_iso(), **entry}
+            self.journal.append(entry)
+            self._next_seq += 1
+        by_reason: dict[str, int] = {}
+        if op == "drop":
+            for i in slots:
+                code = self.reason_codes[self.reason[i]] or "(no reason)"
+                by_reason[code] = by_reason.get(code, 0) + 1
+        self._apply(entry, slots)
+        if op == "undo":
+            self._undo = [e for e in self._undo if e["seq"] != entry["undo_of"]]
+        else:
+            self._undo.append(entry)
+        return Decision(seq=entry["seq"], op=op, count=len(slots), idxs=list(slots), by_reason=by_reason)
+
+    @staticmethod
+    def _unique(idxs: Iterable[int]) -> list[int]:
+        return sorted(set(idxs))
+
+    def _live(self, idxs: Iterable[int], allowed: tuple[int, ...]) -> list[int]:
+        return [i for i in self._unique(idxs) if self.status[i] in allowed]
+
+    def approve(self, idxs: Iterable[int]) -> Decision:
+        slots = self._live(idxs, (PENDING, REJECTED))
+        return self._commit("approve", slots, set_=["approved", None, None])
+
+    def reject(self, idxs: Iterable[int], reason: str, note: str | None = None) -> Decision:
+        if self.project.reason(reason) is None:
+            codes = ", ".join(r.code for r in self.project.reject_reasons)
+            raise BrewError(f"unknown reject reason {reason!r} (this project's reasons: {codes})")
+        slots = self._live(idxs, (PENDING, APPROVED, REJECTED))
+        return self._commit("reject", slots, set_=["rejected", reason, note or None])
+
+    def set_pending(self, idxs: Iterable[int]) -> Decision:
+        slots = self._live(idxs, (APPROVED, REJECTED))
+        return self._commit("pending", slots, set_=["pending", None, None])
+
+    def edit(self, i: int, prompt: str | None = None, completion: str | None = None, approve: bool = True) -> Decision:
+        """Change prompt and/or completion, keeping the first original under `original`."""
+        if self.status[i] == DROPPED:
+            raise BrewError("a dropped row cannot be edited; restore it first")
+        current = self._content_of(i)
+        change: dict = {}
+        if prompt is not None and prompt != current["prompt"]:
+            change["prompt"] = prompt
+        if completion is not None and completion != current["completion"]:
+            change["completion"] = completion
+        if change:
+            Row.model_validate({**self.row(i), **change})
+            change["original"] = current["original"] or {
+                "prompt": current["prompt"],
+                "completion": current["completion"],
+            }
+        target = ["approved", None, None] if approve else self._state_of(i)
+        return self._commit("edit", [i], set_=target, content=[change or None])
+
+    def drop(self, idxs: Iterable[int]) -> Decision:
+        """Take rejected rows out of the queue (to dropped.jsonl at compaction). Others are left alone."""
+        slots = self._live(idxs, (REJECTED,))
+        each = [["dropped", self.reason_codes[self.reason[i]], self.note_of(i)] for i in slots]
+        return self._commit("drop", slots, each=each)
+
+    def restore(self, dropped_ids: Iterable[str]) -> Decision:
+        """Bring dropped rows back into the queue as pending."""
+        self._writable()
+        wanted = []
+        for row_id in dict.fromkeys(dropped_ids):
+            slot = self._virtual_by_id.get(row_id)
+            if slot is not None and self.status[slot] != DROPPED:
+                continue  # already back
+            if slot is None and self.dropped.position_of(row_id) is None:
+                live = self.index_of(row_id)
+                if live is not None and self.status[live] == DROPPED:
+                    wanted.append(("slot", live))
+                    continue
+                raise BrewError(f"{self.dropped_path}: no dropped row with id {row_id}")
+            wanted.append(("id", row_id))
+        # rows dropped in this session and still in synthetic.jsonl come back with a status change
+        live_slots = [v for kind, v in wanted if kind == "slot"]
+        ids = [v for kind, v in wanted if kind == "id"]
+        decision = Decision(seq=0, op="restore", count=0)
+        if ids:
+            slots = self._materialize_restored(ids)
+            decision = self._commit("restore", slots, set_=["pending", None, None])
+        if live_slots:
+            d2 = self._commit("pending", live_slots, set_=["pending", None, None])
+            decision = Decision(seq=d2.seq, op="restore", count=decision.count + d2.count, idxs=decision.idxs + d2.idxs)
+        return decision
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def undo(self) -> Decision | None:
+        """Undo the last decision not yet undone (a bulk one as a whole)."""
+        self._writable()
+        if not self._undo:
+            return None
+        entry = self._undo[-1]
+        ids = entry["ids"]
+        if entry["op"] == "restore":
+            slots = [self._virtual_by_id[row_id] for row_id in ids]
+        else:
+            slots = [self._resolve(h, row_id) for h, row_id in zip(entry["hints"], ids)]
+        content = entry.get("prev_content")
+        if content is not None:
+            content = [{k: v for k, v in c.items()} for c in content]
+        return self._commit("undo", slots, each=entry["prev"], content=content, extra={"undo_of": entry["seq"], "undone_op": entry["op"]})
+
+    def last_decision_op(self) -> str | None:
+        return self._undo[-1]["op"] if self._undo else None
+
+    # ------------------------------------------------------------------ compaction
+    def compact(self, *, _crash_hook=None) -> CompactReport:
+        """Fold the journal into synthetic.jsonl and dropped.jsonl (all or nothing), start a new journal."""
+        self._writable()
+        t0 = time.perf_counter()
+        with self._wlock:
+            heal = heal_torn_tail(self.synthetic_path, self.quarantine)
+            if heal:
+                self.problems.append(heal)
+            self.refresh()
+            stamp = now_iso()
+            moved = restored = 0
+            commit = MultiFileCommit(self.state_dir)
+
+            def synthetic_chunks():
+                nonlocal restored
+                batch: list[bytes] = []
+                buf = self._buf
+                for i in range(len(self)):
+                    st = self.status[i]
+                    if st == DROPPED:
+                        continue
+                    off = self._offsets[i]
+                    if off == VIRTUAL:
+                        restored += 1
+                        batch.append(dumps_line(self._file_row(i)))
+                    elif self._dirty(i):
+                        batch.append(dumps_line(self._file_row(i)))
+                    else:
+                        batch.append(buf[off:buf.find(b"\n", off) + 1])
+                    if len(batch) >= 4096:
+                        yield b"".join(batch)
+                        batch.clear()
+                if batch:
+                    yield b"".join(batch)
+
+            commit.stage(self.synthetic_path, synthetic_chunks())
+            dropped_now = [i for i in range(len(self)) if self.status[i] == DROPPED]
+            if dropped_now or self._virtual_by_id:
+                taken = set(self._virtual_by_id)
+
+                def dropped_chunks():
+                    nonlocal moved
+                    for j in range(len(self.dropped)):
+                        if self.dropped.id_of(j) not in taken:
+                            yield self.dropped.raw(j)
+                    for i in dropped_now:
+                        row = self._file_row(i)
+                        moved += 1
+                        row["dropped_at"] = self._dropped_at.get(i) or self._virtual.get(i, {}).get("dropped_at") or stamp
+                        row["drop_reason"] = row.get("reject_reason")
+                        yield dumps_line(row)
+
+                commit.stage(self.dropped_path, dropped_chunks())
+            last_seq = self._next_seq - 1
+            if last_seq >= self._first_seq:
+                self.journal.archive_current(self._first_seq, last_seq)
+            commit.stage(self.journal.path, [self.journal.new_generation_bytes(self._next_seq)])
+            commit.apply(before_rename=_crash_hook)
+            malformed = self._malformed
+            self._buf = b""
+            self._load()
+        return CompactReport(
+            rows=len(self), dropped_moved=moved, restored=restored, malformed_removed=malformed,
+            seconds=time.perf_counter() - t0,
+        )
+
+    def _file_row(self, i: int) -> dict:
+        """The row as it is written to disk (a dropped row keeps review_status "rejected")."""
+        row = self.row(i)
+        if row["review_status"] == "dropped":
+            row["review_status"] = "rejected"
+        return row
+
+    def journal_size(self) -> int:
+        return self._next_seq - self._first_seq
+
+
+def append_rows(project, rows: list[dict]) -> int:
+    """Append generated rows as whole lines under the write lock (jobs use this). Returns the count.
+
+    Each row is validated at this edge (pydantic `Row`); rows without an id get one.
+    """
+    if not rows:
+        return 0
+    lines = []
+    for row in rows:
+        if not row.get("id"):
+            row = {"id": new_row_id(), **row}
+        Row.model_validate(row)
+        lines.append(dumps_line(row))
+    state_dir = project.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    quarantine = Quarantine(state_dir)
+    with write_lock(state_dir):
+        recover(state_dir, [project.synthetic_path.parent, project.dropped_path.parent])
+        heal_torn_tail(project.synthetic_path, quarantine)
+        append_durably(project.synthetic_path, b"".join(lines))
+    return len(lines)
