@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_core import PydanticCustomError
 
 from brewslm_tui.core.errors import ProjectError
-from brewslm_tui.core.text import has_control_chars
+from brewslm_tui.core.text import has_control_chars, visible
 
 TaskShape = Literal["classification", "extraction", "qa", "generation"]
 ScoringMode = Literal["exact_match", "f1", "rouge_l", "judge"]
@@ -348,7 +348,7 @@ def load_project(path: str | Path) -> Project:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(_toml_message(shown, str(exc), source)) from None
+        raise _error([_toml_message(shown, str(exc), source)]) from None
 
     problems = [f"{shown}: {key}: unknown key" for key in ("root", "file") if key in data]
     root = file.parent.absolute()
@@ -358,8 +358,13 @@ def load_project(path: str | Path) -> Project:
     except ValidationError as exc:
         problems.extend(f"{shown}: {line}" for line in _describe(exc))
     if problems:
-        raise ProjectError("\n".join(problems))
+        raise _error(problems)
     return project
+
+
+def _error(lines: list[str]) -> ProjectError:
+    """One line per problem; keys and values from the file are untrusted, so made visible."""
+    return ProjectError("\n".join(visible(line) for line in lines))
 
 
 def _toml_message(shown: str, message: str, source: str) -> str:
