@@ -1,0 +1,171 @@
+"""A filtered, ordered list of row slots: what the Queue, Rejected and Approved lists scroll over.
+
+Building a view is one pass over the compact columns (no row parsing unless a text filter
+asks for it). After a decision or new rows, `sync()` patches the list with only the changed
+slots (`Store.changed_since`), so a keystroke costs O(changed · log rows), not O(rows).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from typing import Iterable
+
+from brewslm_tui.core.rows import PENDING
+
+
+class RowView:
+    """Slots whose status is in `statuses` and that match every filter set, in slot order."""
+
+    def __init__(self, store, statuses: Iterable[int] = (PENDING,), *, text: str | None = None,
+                 run: str | None = None, playbook: str | None = None, label: str | None = None,
+                 reason: str | None = None):
+        self.store = store
+        self.statuses = frozenset(statuses)
+        self.text = text or None
+        self.run = run or None
+        self.playbook = playbook or None
+        self.label = label or None
+        self.reason = reason or None
+        self.slots = array("I")
+        self.rebuild()
+
+    # ------------------------------------------------------------------ filters
+    def set_filters(self, **filters) -> None:
+        """Change any of text/run/playbook/label/reason (None clears it) and rebuild."""
+        for key, value in filters.items():
+            if key not in ("text", "run", "playbook", "label", "reason"):
+                raise TypeError(f"unknown filter {key}")
+            setattr(self, key, value or None)
+        self.rebuild()
+
+    def describe_filters(self) -> str:
+        parts = [f"{k}={getattr(self, k)!s}" for k in ("run", "playbook", "label", "reason") if getattr(self, k)]
+        if self.text:
+            parts.insert(0, f'"{self.text}"')
+        return " ".join(parts)
+
+    @property
+    def filtered(self) -> bool:
+        return any((self.text, self.run, self.playbook, self.label, self.reason))
+
+    def _column_test(self):
+        store = self.store
+        tests = []
+        if self.run is not None:
+            k = store._run_index.get(self.run, -1)
+            col = store.run_index_column()
+            tests.append(lambda i: col[i] == k)
+        if self.playbook is not None:
+            k = store._playbook_index.get(self.playbook, -1)
+            col = store.playbook_index_column()
+            tests.append(lambda i: col[i] == k)
+        if self.label is not None:
+            k = store.labels.index(self.label) if self.label in store.labels else -1
+            col = store.label_index_column()
+            tests.append(lambda i: col[i] == k)
+        if self.reason is not None:
+            k = store._reason_index.get(self.reason, -1)
+            col = store.reason
+            tests.append(lambda i: col[i] == k)
+        if self.text is not None:
+            needle = self.text.casefold()
+            ascii_needle = needle.encode() if needle.isascii() else None
+
+            def text_test(i: int) -> bool:
+                if ascii_needle is not None and ascii_needle not in store.raw_line(i).lower():
+                    return False
+                row = store.row(i)
+                return needle in row["prompt"].casefold() or needle in row["completion"].casefold()
+
+            tests.append(text_test)
+        return tests
+
+    def matches(self, slot: int) -> bool:
+        if self.store.status[slot] not in self.statuses:
+            return False
+        return all(test(slot) for test in self._column_test())
+
+    # ------------------------------------------------------------------ keeping current
+    def rebuild(self) -> None:
+        store = self.store
+        status = store.status
+        wanted = self.statuses
+        tests = self._column_test()
+        if len(wanted) == 1 and not tests:
+            # C-speed scan of the status column for the one wanted code
+            code = bytes([next(iter(wanted))])
+            slots = array("I")
+            find = status.find
+            pos = find(code)
+            while pos >= 0:
+                slots.append(pos)
+                pos = find(code, pos + 1)
+        else:
+            slots = array("I", (i for i in range(len(status)) if status[i] in wanted and all(t(i) for t in tests)))
+        self.slots = slots
+        self._version = store.version
+        self._generation = store.generation
+        self._groups = None
+
+    def sync(self) -> bool:
+        """Bring the view up to date with the store. Returns True if anything changed."""
+        store = self.store
+        if store.generation != self._generation:
+            self.rebuild()
+            return True
+        changed = store.changed_since(self._version)
+        if changed is None:
+            self.rebuild()
+            return True
+        self._version = store.version
+        if not changed:
+            return False
+        tests = self._column_test()
+        status = store.status
+        wanted = self.statuses
+        slots = self.slots
+        touched = False
+        for slot in sorted(set(changed)):
+            should = status[slot] in wanted and all(t(slot) for t in tests)
+            pos = bisect_left(slots, slot)
+            present = pos < len(slots) and slots[pos] == slot
+            if should and not present:
+                slots.insert(pos, slot)
+                touched = True
+            elif present and not should:
+                del slots[pos]
+                touched = True
+        if touched:
+            self._groups = None
+        return touched
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __getitem__(self, k: int) -> int:
+        return self.slots[k]
+
+    def __iter__(self):
+        return iter(self.slots)
+
+    def position_of(self, slot: int) -> int | None:
+        pos = bisect_left(self.slots, slot)
+        return pos if pos < len(self.slots) and self.slots[pos] == slot else None
+
+    def nearest_position(self, slot: int) -> int:
+        """Where `slot` is, or would be: keeps a cursor steady when its row leaves the view."""
+        return min(bisect_left(self.slots, slot), max(len(self.slots) - 1, 0))
+
+    def groups(self) -> list[tuple[str | None, list[int]]]:
+        """Slots grouped by reject reason, in the project's reason order (unknown codes after)."""
+        if self._groups is None:
+            store = self.store
+            buckets: dict[int, list[int]] = {}
+            reason = store.reason
+            for slot in self.slots:
+                buckets.setdefault(reason[slot], []).append(slot)
+            order = sorted(buckets, key=lambda k: (k == 0, k))
+            self._groups = [(store.reason_codes[k], buckets[k]) for k in order]
+        return self._groups
