@@ -27,7 +27,7 @@ INVISIBLE = {0x200B, 0x200C, 0x200D, 0xFEFF, 0x2028, 0x2029, 0x2060, *range(0xE0
 def dangerous(ch: str) -> bool:
     if ch in "\n\t":
         return False
-    return unicodedata.category(ch) == "Cc" or ord(ch) in BIDI or ord(ch) in INVISIBLE
+    return unicodedata.category(ch) in ("Cc", "Cs") or ord(ch) in BIDI or ord(ch) in INVISIBLE
 
 
 # --- visible -------------------------------------------------------------------------------
@@ -49,6 +49,7 @@ def dangerous(ch: str) -> bool:
         ("zero\u200bwidth\u200c\u200d\ufeff", "zero\\u200bwidth\\u200c\\u200d\\ufeff"),
         ("line\u2028sep\u2029", "line\\u2028sep\\u2029"),
         ("tag \U000e0041\U000e007f", "tag \\U000e0041\\U000e007f"),
+        ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
     ],
 )
 def test_visible_escapes_hostile_characters(text: str, shown: str) -> None:
@@ -84,9 +85,9 @@ def test_visible_parts_marks_escapes() -> None:
 # A strategy biased towards the interesting characters.
 hostile_chars = st.sampled_from(
     ["\x1b", "\x00", "\r", "\n", "\t", "\x7f", "\x9b", "\x85", "\u202e", "\u2066", "\u200b",
-     "\u200d", "\ufeff", "\u2028", "\U000e0041", "[", "\\", "x", "é", "😀", " "]
+     "\u200d", "\ufeff", "\u2028", "\U000e0041", "\udc80", "[", "\\", "x", "é", "😀", " "]
 )
-texts = st.one_of(st.text(), st.lists(st.one_of(hostile_chars, st.characters()), max_size=40).map("".join))
+texts = st.one_of(st.text(), st.text(st.characters(categories=["Cc", "Cf", "Cs", "Zl", "Zp"])), st.lists(st.one_of(hostile_chars, st.characters()), max_size=40).map("".join))
 
 
 @settings(max_examples=400)

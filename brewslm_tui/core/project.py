@@ -173,8 +173,8 @@ class DataPaths(_Strict):
 class Project(_Strict):
     """A loaded project. `root` is the project folder (absolute), `file` its `brewslm.toml`."""
 
-    root: Path
-    file: Path
+    root: Path = Field(strict=False)
+    file: Path = Field(strict=False)
     name: str
     description: str = ""
     task: TaskShape
