@@ -245,6 +245,12 @@ def test_toml_error_at_end_of_document_names_the_last_line(tmp_path: Path) -> No
     assert message.startswith(f"{file}:3: TOML syntax: Expected '='"), message
 
 
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    file = write(tmp_path, "")
+    file.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    assert load_project(file).name == "demo"
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     file = write(tmp_path, "")
     file.write_bytes(b'name = "x"\ndescription = "caf\xe9"\n')
@@ -305,15 +311,16 @@ def _can_read(path: Path) -> bool:
         (BASE + '[data]\nimport = "a.jsonl"\n', "data.import: unknown key (known: imported, synthetic, dropped); did you mean 'imported'?"),
         (BASE + '[[reject_reasons]]\ncode = "c"\ntitle = "t"\nkey = "1"\ndescr = "d"\n',
          "reject_reasons[0].descr: unknown key (known: code, title, key, description); did you mean 'description'?"),
-        (BASE + 'root = "/etc"\n', "root: unknown key"),
-        (BASE + 'file = "/etc/passwd"\n', "file: unknown key"),
+        (BASE + 'root = "/etc"\n', "root: unknown key (known: name, description, task, scoring, labels, fields, reject_reasons, data, limits)"),
+        (BASE + 'file = "/etc/passwd"\n', "file: unknown key (known: name, description, task, scoring, labels, fields, reject_reasons, data, limits); did you mean 'fields'?"),
         (BASE + 'zzz = 1\n', "zzz: unknown key (known: name, description, task, scoring, labels, fields, reject_reasons, data, limits)"),
         (BASE + "[limits]\nmax_prompt_chars = \"4000\"\n", "limits.max_prompt_chars: Input should be a valid integer (got '4000')"),
         (BASE + "[limits]\nmax_prompt_chars = 40.0\n", "limits.max_prompt_chars: Input should be a valid integer (got 40.0)"),
         (BASE + "[limits]\nmax_prompt_chars = true\n", "limits.max_prompt_chars: Input should be a valid integer (got True)"),
         (BASE + "[limits]\nqa_max_answer_words = 0\n", "limits.qa_max_answer_words: Input should be greater than 0 (got 0)"),
         (BASE + "[limits]\nmax_completion_chars = -5\n", "limits.max_completion_chars: Input should be greater than 0 (got -5)"),
-        (BASE + 'limits = "big"\n', "limits: Input should be a valid dictionary or instance of Limits (got 'big')"),
+        (BASE + 'limits = "big"\n', "limits: must be a table (got 'big')"),
+        (BASE + 'reject_reasons = ["wrong"]\n', "reject_reasons[0]: must be a table (got 'wrong')"),
         (BASE + '[data]\nsynthetic = "data/imported.jsonl"\n', "data: imported, synthetic and dropped must be three different files"),
         (BASE + '[data]\ndropped = "./data/synthetic.jsonl"\n', "data: imported, synthetic and dropped must be three different files"),
         (BASE + '[data]\nimported = ""\n', "data.imported: must not be empty"),

@@ -341,7 +341,7 @@ def load_project(path: str | Path) -> Project:
     except OSError as exc:
         raise ProjectError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     try:
-        source = raw.decode("utf-8")
+        source = raw.decode("utf-8-sig")  # a BOM from a Windows editor is not an error
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ProjectError(f"{shown}:{line}: not UTF-8 text") from None
@@ -350,11 +350,11 @@ def load_project(path: str | Path) -> Project:
     except tomllib.TOMLDecodeError as exc:
         raise _error([_toml_message(shown, str(exc), source)]) from None
 
-    problems = [f"{shown}: {key}: unknown key" for key in ("root", "file") if key in data]
-    root = file.parent.absolute()
+    # root and file are ours, not the file's: as keys in the file they are unknown keys
+    problems = [f"{shown}: {key}: unknown key{_suggest([key])}" for key in ("root", "file") if key in data]
+    settings = {k: v for k, v in data.items() if k not in ("root", "file")}
     try:
-        project = Project.model_validate({**{k: v for k, v in data.items() if k not in ("root", "file")},
-                                          "root": root, "file": file.absolute()})
+        project = Project.model_validate({**settings, "root": file.parent.absolute(), "file": file.absolute()})
     except ValidationError as exc:
         problems.extend(f"{shown}: {line}" for line in _describe(exc))
     if problems:
@@ -392,6 +392,8 @@ def _describe(exc: ValidationError) -> list[str]:
             msg = "required"
         elif kind == "extra_forbidden":
             msg = "unknown key" + _suggest(loc)
+        elif kind in ("model_type", "dict_type"):
+            msg = f"must be a table (got {_short(err['input'])})"
         elif kind != "project" and "input" in err and not isinstance(err["input"], (dict, list)):
             msg = f"{msg} (got {_short(err['input'])})"
         lines.append(f"{where or '(top level)'}: {msg}")
