@@ -1,0 +1,393 @@
+"""BrewApp: the review app (`brewslm-tui open PROJECT`).
+
+The app owns the store for its lifetime: it opens it with the session lock (a second app on the
+same project opens read-only and says who holds the lock), routes every decision through
+`decide()` (one durable store call, errors become notifications), polls the store once a second
+for rows other processes appended, and on exit (quit, SIGHUP, SIGTERM) compacts and closes.
+A SIGKILL loses nothing either: every acknowledged decision is already in the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.theme import Theme
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from brewslm_tui.core.errors import BrewError, LockBusy
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.rows import PENDING, REJECTED
+from brewslm_tui.core.store import Store
+from brewslm_tui.core.text import visible_line
+from brewslm_tui.core.views import RowView
+from brewslm_tui.ui.header import HeaderBar
+from brewslm_tui.ui.modals import Filters, ReasonPicker
+from brewslm_tui.ui.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
+from brewslm_tui.ui.row_list import RowList
+
+
+def _optional(module: str, name: str):
+    """A widget class from a sibling module, or None while it (or a core module it needs) is
+    not in this build yet; a missing third-party module is still an error."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(f"brewslm_tui.ui.{module}"), name)
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith("brewslm_tui."):
+            return None
+        raise
+
+
+# Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
+# exactly these and not a muddy approximation of a truecolor theme.
+BREW_THEME = Theme(
+    name="brew",
+    primary="#5fafd7",     # 74
+    secondary="#87afaf",   # 109
+    accent="#ffaf5f",      # 215
+    warning="#ffd75f",     # 221
+    error="#ff5f5f",       # 203
+    success="#87d787",     # 114
+    foreground="#d0d0d0",  # 252
+    background="#1c1c1c",  # 234
+    surface="#262626",     # 235
+    panel="#303030",       # 236
+    dark=True,
+    variables={
+        "footer-key-foreground": "#ffaf5f",
+        "block-cursor-background": "#005f87",
+        "block-cursor-foreground": "#ffffff",
+        "block-cursor-blurred-background": "#3a3a3a",
+    },
+)
+
+TABS = ("queue", "rejected", "approved", "runs", "balance")
+
+
+class BrewApp(App):
+    """Header, jobs sidebar, the five tabs, Footer. Thin: keys -> store calls -> redraw."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "brewslm-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    BINDINGS = [
+        Binding("1", "show_tab('queue')", "Queue", show=False),
+        Binding("2", "show_tab('rejected')", "Rejected", show=False),
+        Binding("3", "show_tab('approved')", "Approved", show=False),
+        Binding("4", "show_tab('runs')", "Runs", show=False),
+        Binding("5", "show_tab('balance')", "Balance", show=False),
+        Binding("u", "undo", "undo"),
+        Binding("n", "new_job", "new job"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit", show=False),
+    ]
+
+    def __init__(self, project, store, *, readonly_reason: str | None = None) -> None:
+        super().__init__()
+        commands = _optional("commands", "BrewCommands")
+        if commands is not None:
+            self.COMMANDS = App.COMMANDS | {commands}
+        self.project = project
+        self.store = store
+        self.readonly_reason = readonly_reason
+        self.unseen_jobs: set[str] = set()
+        self._seen_version = -1
+        self._was_loaded = bool(getattr(store, "loaded", True))
+        self._closed = False
+        self._stale: set[str] = set()
+        self.register_theme(BREW_THEME)
+        self.theme = "brew"
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        if self.readonly_reason:
+            banner = Text(" read-only: " + visible_line(self.readonly_reason) +
+                          " — decisions are off in this window", no_wrap=True, overflow="ellipsis")
+            yield Static(banner, id="readonly-banner")
+        with Horizontal(id="body"):
+            yield self._part("jobs_sidebar", "JobsSidebar", "jobs sidebar", id="sidebar")
+            with TabbedContent(id="tabs", initial="queue"):
+                with TabPane("1 Queue", id="queue"):
+                    yield QueuePane(self.store, self.project, id="queue-pane")
+                with TabPane("2 Rejected", id="rejected"):
+                    yield RejectedPane(self.store, self.project, id="rejected-pane")
+                with TabPane("3 Approved", id="approved"):
+                    yield ApprovedPane(self.store, self.project, id="approved-pane")
+                with TabPane("4 Runs", id="runs"):
+                    yield self._part("runs_view", "RunsView", "runs", id="runs-view")
+                with TabPane("5 Balance", id="balance"):
+                    yield self._part("balance_view", "BalanceView", "balance", id="balance-view")
+        yield Footer()
+
+    def _part(self, module: str, name: str, what: str, *, id: str):
+        cls = _optional(module, name)
+        if cls is None:
+            return Static(Text(f"({what}: not available in this build)", style="dim"), id=id,
+                          classes="placeholder")
+        widget = cls(self.store, self.project)
+        widget.id = id
+        return widget
+
+    @property
+    def review_panes(self) -> list[ReviewPane]:
+        return list(self.query(ReviewPane))
+
+    def active_pane(self) -> ReviewPane | None:
+        tab = self.query_one(TabbedContent).active
+        found = self.query(f"#{tab}-pane")
+        return found.first(ReviewPane) if found else None
+
+    def on_mount(self) -> None:
+        self._install_signal_handlers()
+        self._update_header()
+        self._seen_version = self.store.version
+        self.query_one("#queue-pane", QueuePane).rows.focus()
+        self.set_interval(1.0, self.poll_store, name="poll-store")
+
+    # ------------------------------------------------------------ tabs
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tab = event.pane.id or ""
+        if tab in self._stale:
+            self._refresh_part(tab)
+        self._focus_tab(tab)
+
+    def _focus_tab(self, tab: str) -> None:
+        pane = self.query(f"#{tab}-pane")
+        if pane:
+            pane.first(ReviewPane).rows.focus()
+            return
+        part = self.query(f"#{tab}-view")
+        if part and part.first().focusable:
+            part.first().focus()
+        elif part:
+            focusable = [w for w in part.first().query("*") if w.focusable]
+            if focusable:
+                focusable[0].focus()
+
+    # ------------------------------------------------------------ store changes
+    def can_write(self, what: str) -> bool:
+        if self.readonly_reason is None:
+            return True
+        self.notify(f"read-only ({self.readonly_reason}): cannot {what} here", severity="warning",
+                    markup=False)
+        return False
+
+    def decide(self, fn, *args, **kwargs):
+        """One store decision (durable on return); then every view catches up in O(changed)."""
+        if not self.can_write("change rows"):
+            return None
+        try:
+            decision = fn(*args, **kwargs)
+        except BrewError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return None
+        self.after_change()
+        return decision
+
+    def after_change(self) -> None:
+        self._seen_version = self.store.version
+        for pane in self.review_panes:
+            pane.refresh_data()
+        active = self.query_one(TabbedContent).active
+        for tab in ("runs", "balance"):
+            if tab == active:
+                self._refresh_part(tab)
+            else:
+                self._stale.add(tab)
+        self._update_header()
+
+    def _refresh_part(self, tab: str) -> None:
+        self._stale.discard(tab)
+        part = self.query(f"#{tab}-view")
+        if part and hasattr(part.first(), "refresh_data"):
+            part.first().refresh_data()
+
+    def poll_store(self) -> None:
+        """Pick up rows other processes appended (and the end of the background load)."""
+        try:
+            self.store.refresh()
+        except BrewError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        loaded = bool(getattr(self.store, "loaded", True))
+        if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
+            self._was_loaded = loaded
+            self.after_change()
+
+    def _update_header(self) -> None:
+        loaded = bool(getattr(self.store, "loaded", True))
+        counts = self.store.counts() if loaded else None
+        self.query_one(HeaderBar).show(self.project.name, counts, len(self.unseen_jobs),
+                                       self.readonly_reason, len(getattr(self.store, "problems", []) or []))
+
+    # ------------------------------------------------------------ app-wide actions
+    def action_undo(self) -> None:
+        if not self.can_write("undo"):
+            return
+        try:
+            decision = self.store.undo()
+        except BrewError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        if decision is None:
+            self.notify("nothing to undo", severity="warning")
+            return
+        self.after_change()
+        idxs = list(getattr(decision, "idxs", []) or [])
+        pane = self.active_pane()
+        if pane is not None and idxs:
+            pane.rows.move_to_slot(idxs[0])
+        self.notify(f"undone: {decision.count:,} row{'s' if decision.count != 1 else ''}", timeout=3)
+
+    def action_help(self) -> None:
+        help_screen = _optional("help_screen", "HelpScreen")
+        if help_screen is not None:
+            self.push_screen(help_screen(self.screen))
+
+    def action_new_job(self) -> None:
+        if not self.can_write("start a job"):
+            return
+        screen = _optional("job_form", "NewJobScreen")
+        if screen is None:
+            self.notify("starting jobs is not available in this build", severity="warning")
+            return
+        sidebar = self.query_one("#sidebar")
+        if hasattr(sidebar, "action_new_job"):
+            sidebar.action_new_job()
+        else:
+            self.push_screen(screen(self.store, self.project))
+
+    # ------------------------------------------------------------ messages from jobs-ui widgets
+    def on_jobs_sidebar_rows_landed(self, message) -> None:
+        self.poll_store()
+
+    def on_jobs_sidebar_job_finished(self, message) -> None:
+        record = message.record
+        self.unseen_jobs.add(record.run_id)
+        self._update_header()
+        self.poll_store()
+        self._stale.update(("runs", "balance"))
+
+    def on_jobs_sidebar_job_selected(self, message) -> None:
+        self.unseen_jobs.discard(message.record.run_id)
+        self._update_header()
+
+    def on_runs_view_show_run(self, message) -> None:
+        queue = self.query_one("#queue-pane", QueuePane)
+        queue.set_filters(Filters(run=message.run_id))
+        self.action_show_tab("queue")
+
+    def on_runs_view_drop_run(self, message) -> None:
+        if not self.can_write("drop"):
+            return
+        run_id, only_rejected = message.run_id, message.only_rejected
+        rejected_pane = self.query_one("#rejected-pane", RejectedPane)
+
+        def rejected_of_run() -> list[int]:
+            view = RowView(self.store, statuses={REJECTED}, run=run_id)
+            return [view[k] for k in range(len(view))]
+
+        def confirm() -> None:
+            targets = rejected_of_run()
+            if not targets:
+                self.notify(f"run {run_id} has no rejected rows to drop", severity="warning", markup=False)
+                return
+            rejected_pane.confirm_drop(targets, title=f"Drop rows of run {run_id}")
+
+        if only_rejected:
+            confirm()
+            return
+        pending = RowView(self.store, statuses={PENDING}, run=run_id)
+        pending_slots = [pending[k] for k in range(len(pending))]
+        if not pending_slots:
+            confirm()
+            return
+
+        def rejected(choice) -> None:
+            if choice is None:
+                return
+            if self.decide(self.store.reject, pending_slots, choice.reason, choice.note) is not None:
+                confirm()
+
+        self.push_screen(ReasonPicker(self.project.reject_reasons, len(pending_slots)), rejected)
+
+    def on_runs_view_regenerate(self, message) -> None:
+        if not self.can_write("regenerate a run"):
+            return
+        sidebar = self.query_one("#sidebar")
+        regenerate = getattr(sidebar, "regenerate", None)
+        if regenerate is None:
+            self.notify("regenerating runs is not available in this build", severity="warning")
+            return
+        regenerate(message.run_id)
+
+    # ------------------------------------------------------------ shutdown
+    def _install_signal_handlers(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal)
+            self._signals_installed = True
+        except (NotImplementedError, RuntimeError, ValueError):
+            self._signals_installed = False  # not the main thread (some test runners)
+
+    def _on_signal(self) -> None:
+        """SSH dropped or asked to stop: close the store first (the terminal may be gone), then exit."""
+        self.close_store()
+        self.exit(return_code=0)
+
+    def close_store(self) -> None:
+        """Compact (fold the journal into synthetic.jsonl) and close; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.readonly_reason is None and not getattr(self.store, "readonly", False):
+                self.store.compact()
+        except (BrewError, OSError) as error:
+            # the journal still holds every decision; the next open replays it
+            print(f"brewslm-tui: compaction skipped: {error}", file=sys.stderr)
+        finally:
+            self.store.close()
+
+    def on_unmount(self) -> None:
+        if getattr(self, "_signals_installed", False):
+            try:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGHUP, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            except (RuntimeError, ValueError):
+                pass
+        self.close_store()
+
+
+def open_store(project, *, readonly: bool = False) -> tuple[object, str | None]:
+    """The session store, or a read-only one (with the reason) when another session holds it."""
+    if readonly:
+        return Store.open(project, readonly=True), "opened with --readonly"
+    try:
+        return Store.open(project, session=True), None
+    except LockBusy as busy:
+        return Store.open(project, readonly=True), str(busy)
+
+
+def build_app(project_path: str | Path, *, readonly: bool = False) -> BrewApp:
+    """The app for a project folder (or its brewslm.toml); used by the CLI and the tests."""
+    project = load_project(project_path)
+    store, reason = open_store(project, readonly=readonly)
+    return BrewApp(project, store, readonly_reason=reason)

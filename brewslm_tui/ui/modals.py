@@ -1,0 +1,248 @@
+"""Small modal screens: reason picker, confirmation, edit, filter.
+
+Each returns its answer through `dismiss(...)` (None = cancelled), so callers use
+`push_screen(screen, callback)` and stay free of modal state. All user data shown here goes
+through `Content`/`Text` built from plain strings, never through markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
+
+from brewslm_tui.core.text import visible
+
+
+def plain(text: str) -> Content:
+    """A label from plain text: no markup, control characters visible."""
+    return Content(visible(text))
+
+
+@dataclass
+class Filters:
+    """What a review view is filtered by (None = any)."""
+
+    text: str | None = None
+    run: str | None = None
+    playbook: str | None = None
+    label: str | None = None
+
+    def active(self) -> bool:
+        return any((self.text, self.run, self.playbook, self.label))
+
+    def kwargs(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    def describe(self) -> str:
+        parts = [f"{k} {v!r}" if k == "text" else f"{k} {v}" for k, v in self.kwargs().items()]
+        return " · ".join(parts)
+
+
+@dataclass
+class Rejection:
+    reason: str
+    note: str | None = None
+
+
+class ReasonPicker(ModalScreen[Rejection | None]):
+    """x: one key picks the reason; tab reaches an optional note first."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, reasons, count: int) -> None:
+        super().__init__()
+        self.reasons = list(reasons)
+        self.count = count
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reason-picker", classes="modal-box"):
+            what = "this row" if self.count == 1 else f"{self.count:,} rows"
+            yield Label(Content(f"Reject {what}: press a reason key"), classes="modal-title")
+            options = []
+            for reason in self.reasons:
+                prompt = Text.assemble((f" {reason.key} ", "bold reverse"), " ", (reason.code, "bold"))
+                if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
+                    prompt.append("  " + visible(reason.title), "dim")
+                options.append(Option(prompt, id=reason.code))
+            yield OptionList(*options, id="reason-options")
+            yield Input(placeholder="optional note (tab here, enter to go back to the reasons)", id="reason-note")
+            yield Label(Content("key or enter picks · tab note · esc cancels"), classes="modal-help")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def _note(self) -> str | None:
+        return self.query_one(Input).value.strip() or None
+
+    def on_key(self, event: events.Key) -> None:
+        if isinstance(self.focused, Input) or not event.character:
+            return
+        for reason in self.reasons:
+            if reason.key and event.character == reason.key:
+                event.stop()
+                event.prevent_default()
+                self.dismiss(Rejection(reason.code, self._note()))
+                return
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(Rejection(event.option.id, self._note()))
+
+    @on(Input.Submitted)
+    def _note_done(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """y / enter confirms, n / esc cancels. The summary is plain text."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, title: str, summary: str, yes: str = "yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.summary = summary
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm", classes="modal-box"):
+            yield Label(plain(self.title_text), classes="modal-title")
+            yield Static(plain(self.summary), id="confirm-summary")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(Content(f"{self.yes} (y)"), variant="error", id="yes")
+                yield Button(Content("cancel (n)"), id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+@dataclass
+class Edit:
+    prompt: str | None   # None = unchanged
+    completion: str | None
+
+
+class EditScreen(ModalScreen[Edit | None]):
+    """e: edit prompt and completion; ctrl+s saves and approves. The store keeps the original.
+
+    Control characters are shown as visible escapes here too (a TextArea would otherwise send
+    them to the terminal); a field left untouched is reported as unchanged (None), so the
+    escapes are only saved if the person edits that field.
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "save & approve", priority=True),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, prompt: str, completion: str, title: str = "Edit and approve") -> None:
+        super().__init__()
+        self.title_text = title
+        self.shown_prompt = visible(prompt)
+        self.shown_completion = visible(completion)
+        self.had_controls = self.shown_prompt != prompt or self.shown_completion != completion
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="edit", classes="modal-box"):
+            yield Label(plain(self.title_text), classes="modal-title")
+            yield Label(Content("prompt"), classes="field-label")
+            yield TextArea(self.shown_prompt, id="edit-prompt", soft_wrap=True, show_line_numbers=False)
+            yield Label(Content("completion"), classes="field-label")
+            yield TextArea(self.shown_completion, id="edit-completion", soft_wrap=True, show_line_numbers=False)
+            if self.had_controls:
+                yield Label(Content("control characters are shown as escapes; an edited field is saved as shown"),
+                            classes="modal-warning")
+            yield Label(Content("ctrl+s save & approve · tab next field · esc cancel"), classes="modal-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#edit-completion", TextArea).focus()
+
+    def action_save(self) -> None:
+        prompt = self.query_one("#edit-prompt", TextArea).text
+        completion = self.query_one("#edit-completion", TextArea).text
+        self.dismiss(Edit(
+            prompt if prompt != self.shown_prompt else None,
+            completion if completion != self.shown_completion else None,
+        ))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+ANY = "__any__"
+
+
+class FilterScreen(ModalScreen[Filters | None]):
+    """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("ctrl+s", "apply", "apply", priority=True),
+        Binding("ctrl+r", "clear", "clear all", priority=True),
+    ]
+
+    def __init__(self, current: Filters, runs: list[str], playbooks: list[str], labels: list[str]) -> None:
+        super().__init__()
+        self.current = current
+        self.runs = runs
+        self.playbooks = playbooks
+        self.labels = labels
+
+    def _select(self, values: list[str], value: str | None, id: str, prompt: str) -> Select:
+        options = [(plain(v), v) for v in values]
+        return Select(options, prompt=prompt, value=value if value in values else Select.NULL,
+                      id=id, allow_blank=True)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter", classes="modal-box"):
+            yield Label(Content("Filter"), classes="modal-title")
+            yield Input(self.current.text or "", placeholder="text in prompt or completion", id="filter-text")
+            yield self._select(self.runs, self.current.run, "filter-run", "any run")
+            yield self._select(self.playbooks, self.current.playbook, "filter-playbook", "any playbook")
+            if self.labels:
+                yield self._select(self.labels, self.current.label, "filter-label", "any label")
+            yield Label(Content("enter apply · ctrl+r clear all · tab next · esc cancel"), classes="modal-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def _value(self, id: str) -> str | None:
+        found = self.query(f"#{id}")
+        if not found:
+            return None
+        value = found.first(Select).value
+        return None if value is Select.NULL or value == Select.NULL else str(value)
+
+    @on(Input.Submitted)
+    def action_apply(self) -> None:
+        text = self.query_one("#filter-text", Input).value.strip() or None
+        self.dismiss(Filters(text, self._value("filter-run"), self._value("filter-playbook"),
+                             self._value("filter-label")))
+
+    def action_clear(self) -> None:
+        self.dismiss(Filters())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

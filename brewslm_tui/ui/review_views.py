@@ -1,0 +1,384 @@
+"""The three review tabs: Queue (pending), Rejected (grouped by reason), Approved.
+
+Each tab is a `ReviewPane`: an info line (row count, selection, active filter), a `RowList`
+over a `core.views.RowView`, and a `DetailPane` with the row under the cursor in full. Keys map
+to one store call each through `app.decide(...)` (durable when it returns, a `BrewError` becomes
+a notification); the app then syncs every pane in O(changed).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
+from brewslm_tui.core.text import visible_line, visible_parts
+from brewslm_tui.core.views import RowView
+from brewslm_tui.ui.modals import (
+    ConfirmScreen,
+    Edit,
+    EditScreen,
+    Filters,
+    FilterScreen,
+    ReasonPicker,
+    Rejection,
+)
+from brewslm_tui.ui.row_list import Group, RowList
+
+KNOWN_FIELDS = ("id", "prompt", "completion", "review_status", "source", "run_id", "playbook",
+                "created_at", "reject_reason", "review_note")
+
+
+def _append_literal(text: Text, value: str, escape_style: str = "reverse") -> None:
+    """Untrusted text, literally; control characters as visible escapes in a distinct style."""
+    for piece, is_escape in visible_parts(value):
+        text.append(piece, escape_style if is_escape else None)
+
+
+def describe_row(row: dict, project, status: int) -> Text:
+    """The detail of one row: prompt and completion in full, provenance, decision, original."""
+    text = Text()
+    text.append("prompt\n", "bold underline")
+    _append_literal(text, str(row.get("prompt", "")))
+    text.append("\n\ncompletion\n", "bold underline")
+    _append_literal(text, str(row.get("completion", "")))
+    text.append("\n\n")
+    provenance = [
+        ("playbook", row.get("playbook")),
+        ("run", row.get("run_id")),
+        ("source", row.get("source")),
+    ]
+    text.append_text(_pairs(provenance))
+    text.append("\n")
+    text.append_text(_pairs([("status", STATUS_NAMES[status] if status < len(STATUS_NAMES) else "?"),
+                             ("id", row.get("id")), ("created", row.get("created_at"))]))
+    reason = row.get("reject_reason")
+    if reason:
+        text.append("\n")
+        known = project.reason(reason) if project is not None else None
+        text.append("reject reason ", "dim")
+        text.append(visible_line(str(reason)), "bold")
+        if known is not None and known.title:
+            text.append(" (" + visible_line(known.title) + ")", "dim")
+    if row.get("review_note"):
+        text.append("\nnote ", "dim")
+        _append_literal(text, str(row["review_note"]))
+    originals = {k: v for k, v in row.items() if k.startswith("original") and v is not None}
+    for key, value in originals.items():
+        text.append(f"\n\n{visible_line(key)} (before edit)\n", "bold underline")
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                text.append(visible_line(str(sub)) + ": ", "dim")
+                _append_literal(text, str(subvalue))
+                text.append("\n")
+        else:
+            _append_literal(text, str(value))
+    extra = [(k, v) for k, v in row.items()
+             if k not in KNOWN_FIELDS and not k.startswith("original") and not k.startswith("_")]
+    if extra:
+        text.append("\n\n")
+        text.append_text(_pairs([(k, v if isinstance(v, str) else repr(v)) for k, v in extra]))
+    return text
+
+
+def _pairs(pairs) -> Text:
+    text = Text()
+    first = True
+    for key, value in pairs:
+        if value in (None, ""):
+            continue
+        if not first:
+            text.append(" · ", "dim")
+        first = False
+        text.append(visible_line(str(key)) + " ", "dim")
+        text.append(visible_line(str(value)))
+    return text
+
+
+def describe_group(group: Group, project) -> Text:
+    text = Text()
+    text.append(visible_line(group.reason or "(no reason)"), "bold")
+    known = project.reason(group.reason) if project is not None and group.reason else None
+    if known is not None:
+        text.append("  " + visible_line(known.title), "dim")
+        if known.description:
+            text.append("\n" + visible_line(known.description))
+    text.append(f"\n\n{len(group.slots):,} rows. space selects the whole group; "
+                "enter / left / right fold it; d drops, p sends back to pending.", "dim")
+    return text
+
+
+class DetailPane(VerticalScroll, can_focus=False):
+    """The row under the cursor, in full and literal."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(""), id="detail-body")
+
+    def show(self, content: Text) -> None:
+        self.query_one("#detail-body", Static).update(content)
+        self.scroll_home(animate=False)
+
+
+class ReviewPane(Vertical):
+    """One review tab. Subclasses set the statuses it lists and the keys it binds."""
+
+    STATUSES: tuple[int, ...] = (PENDING,)
+    GROUPED = False
+    HELP_GROUP = "Review"
+    EMPTY = "no rows"
+
+    BINDINGS = [
+        Binding("slash", "filter", "filter"),
+        Binding("escape", "clear", "clear selection/filter", show=False),
+    ]
+
+    def __init__(self, store, project, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="review-pane")
+        self.store = store
+        self.project = project
+        self.filters = Filters()
+        self.rows = RowList(store, self._make_view(), grouped=self.GROUPED, classes="row-list")
+
+    def _make_view(self) -> RowView:
+        return RowView(self.store, statuses=set(self.STATUSES), **self.filters.kwargs())
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(""), classes="info-line")
+        yield self.rows
+        yield DetailPane(classes="detail")
+
+    def on_mount(self) -> None:
+        self._show_info()
+        self._show_detail()
+
+    # ------------------------------------------------------------ refresh
+    def refresh_data(self) -> None:
+        """The store changed (a decision here or elsewhere, rows arrived): O(changed)."""
+        self.rows.sync()
+        self._show_info()
+        self._show_detail()
+
+    def _show_info(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        count = len(self.rows.view)
+        text.append(f"{count:,} rows" if count != 1 else "1 row", "bold")
+        if self.GROUPED:
+            text.append(f" in {len(self.rows.lines.groups) if hasattr(self.rows.lines, 'groups') else 0} reasons")
+        if self.rows.selected:
+            text.append(f" · {len(self.rows.selected):,} selected", "bold reverse")
+        if self.filters.active():
+            text.append(" · filter: ")
+            text.append(visible_line(self.filters.describe()), "italic")
+            text.append("  (esc clears)", "dim")
+        if not getattr(self.store, "loaded", True):
+            text.append(" · loading…", "dim")
+        self.query_one(".info-line", Static).update(text)
+
+    def _show_detail(self) -> None:
+        detail = self.query_one(DetailPane)
+        item = self.rows.cursor_item
+        if item is None:
+            detail.show(Text(self.EMPTY if not self.filters.active() else "no rows match the filter", "dim"))
+        elif isinstance(item, Group):
+            detail.show(describe_group(item, self.project))
+        else:
+            detail.show(describe_row(self.store.row(item), self.project, self.store.status[item]))
+
+    @on(RowList.CursorMoved)
+    def _cursor_moved(self, event: RowList.CursorMoved) -> None:
+        self._show_detail()
+
+    @on(RowList.SelectionChanged)
+    def _selection_changed(self, event: RowList.SelectionChanged) -> None:
+        self._show_info()
+
+    # ------------------------------------------------------------ filters
+    def set_filters(self, filters: Filters) -> None:
+        self.filters = filters
+        self.rows.set_view(self._make_view())
+        self._show_info()
+        self._show_detail()
+
+    def action_filter(self) -> None:
+        labels = list(getattr(self.project, "labels", []) or [])
+        self.app.push_screen(
+            FilterScreen(self.filters, list(self.store.runs), list(self.store.playbooks), labels),
+            lambda filters: filters is not None and self.set_filters(filters),
+        )
+
+    def action_clear(self) -> None:
+        if self.rows.selected:
+            self.rows.clear_selection()
+        elif self.filters.active():
+            self.set_filters(Filters())
+
+    # ------------------------------------------------------------ decisions
+    def _targets(self, verb: str) -> list[int]:
+        targets = self.rows.targets(self.STATUSES)
+        if not targets:
+            self.app.notify(f"nothing to {verb} here", severity="warning")
+        return targets
+
+    def _decide(self, fn, targets: list[int], *args, **kwargs):
+        """One store call; clears the selection it used. Returns the Decision or None."""
+        used_selection = bool(self.rows.selected)
+        decision = self.app.decide(fn, targets, *args, **kwargs)
+        if decision is not None and used_selection:
+            self.rows.clear_selection()
+            self._show_info()
+        return decision
+
+    def _say(self, verb: str, decision) -> None:
+        if decision is not None and decision.count != 1:
+            self.app.notify(f"{verb} {decision.count:,} rows (u undoes)", timeout=3)
+
+    def approve(self) -> None:
+        if not self.app.can_write("approve"):
+            return
+        targets = self._targets("approve")
+        if targets:
+            self._say("approved", self._decide(self.store.approve, targets))
+
+    def reject(self, reason: str | None = None) -> None:
+        if not self.app.can_write("reject"):
+            return
+        targets = self._targets("reject")
+        if not targets:
+            return
+
+        def chosen(rejection: Rejection | None) -> None:
+            if rejection is not None:
+                self._say(f"rejected ({rejection.reason})",
+                          self._decide(self.store.reject, targets, rejection.reason, rejection.note))
+
+        if reason is not None:
+            chosen(Rejection(reason))
+        else:
+            self.app.push_screen(ReasonPicker(self.project.reject_reasons, len(targets)), chosen)
+
+    def to_pending(self) -> None:
+        if not self.app.can_write("send back to pending"):
+            return
+        targets = self._targets("send back to pending")
+        if targets:
+            self._say("sent back to pending", self._decide(self.store.set_pending, targets))
+
+    def edit(self) -> None:
+        if not self.app.can_write("edit"):
+            return
+        slot = self.rows.cursor_slot
+        if slot is None or self.store.status[slot] not in self.STATUSES:
+            self.app.notify("put the cursor on a row to edit it", severity="warning")
+            return
+        row = self.store.row(slot)
+
+        def done(edit: Edit | None) -> None:
+            if edit is None:
+                return
+            if edit.prompt is None and edit.completion is None:
+                decision = self.app.decide(self.store.approve, [slot])
+            else:
+                decision = self.app.decide(self.store.edit, slot, prompt=edit.prompt,
+                                           completion=edit.completion, approve=True)
+            if decision is not None:
+                self.app.notify("edited and approved (u undoes)", timeout=3)
+
+        self.app.push_screen(EditScreen(str(row.get("prompt", "")), str(row.get("completion", ""))), done)
+
+
+class QueuePane(ReviewPane):
+    """Pending rows: approve, reject with a reason, edit and approve."""
+
+    STATUSES = (PENDING,)
+    HELP_GROUP = "Queue"
+    EMPTY = "the queue is empty: start a job with n, or look at Rejected (2)"
+
+    BINDINGS = [
+        Binding("a", "approve", "approve"),
+        Binding("x", "reject", "reject"),
+        Binding("e", "edit", "edit & approve"),
+    ]
+
+    def action_approve(self) -> None:
+        self.approve()
+
+    def action_reject(self) -> None:
+        self.reject()
+
+    def action_edit(self) -> None:
+        self.edit()
+
+    def palette_commands(self):
+        return [
+            (f"Reject: {r.code}", f"Queue   reject the selected rows as {r.title or r.code}   key: x {r.key}",
+             partial(self.reject, r.code))
+            for r in self.project.reject_reasons
+        ]
+
+
+class RejectedPane(ReviewPane):
+    """Rejected rows grouped by reason: drop (confirmed, restorable), back to pending, fix & approve."""
+
+    STATUSES = (REJECTED,)
+    GROUPED = True
+    HELP_GROUP = "Rejected"
+    EMPTY = "no rejected rows"
+
+    BINDINGS = [
+        Binding("d", "drop", "drop"),
+        Binding("p", "pending", "to pending"),
+        Binding("e", "edit", "fix & approve"),
+    ]
+
+    def action_pending(self) -> None:
+        self.to_pending()
+
+    def action_edit(self) -> None:
+        self.edit()
+
+    def action_drop(self) -> None:
+        if not self.app.can_write("drop"):
+            return
+        targets = self._targets("drop")
+        if not targets:
+            return
+        self.confirm_drop(targets)
+
+    def confirm_drop(self, targets: list[int], title: str = "Drop rejected rows") -> None:
+        """Ask with a per-reason summary, then one store.drop (restorable, undoable)."""
+        by_reason = Counter(self.store.reason_of(s) or "(no reason)" for s in targets)
+        summary = f"drop {len(targets):,} rows: " + ", ".join(
+            f"{reason} {n:,}" for reason, n in by_reason.most_common())
+        summary += "\n\nThey move to data/dropped.jsonl (restorable); u undoes."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._say("dropped", self._decide(self.store.drop, targets))
+
+        self.app.push_screen(ConfirmScreen(title, summary, yes="drop"), answered)
+
+
+class ApprovedPane(ReviewPane):
+    """Approved rows: take an approval back (to pending, or reject)."""
+
+    STATUSES = (APPROVED,)
+    HELP_GROUP = "Approved"
+    EMPTY = "nothing approved yet"
+
+    BINDINGS = [
+        Binding("p", "pending", "to pending"),
+        Binding("x", "reject", "reject"),
+    ]
+
+    def action_pending(self) -> None:
+        self.to_pending()
+
+    def action_reject(self) -> None:
+        self.reject()

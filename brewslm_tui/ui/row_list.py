@@ -1,0 +1,528 @@
+"""RowList: a virtual list over a `core.views.RowView`.
+
+Why not DataTable: it builds every row up front (12 s for 100k rows). This widget renders only
+the lines on screen (`render_line`), each from `store.row(slot)` parsed lazily and kept in a
+small LRU cache, so opening a million-row queue costs what the screen shows.
+
+Cursor and selection are kept as *slots* (store row indices), not positions: rows that arrive
+from another process, or leave the view after a decision, never move the selection, and the
+cursor stays on its row (or falls to the next one when its row left the view).
+
+Text is assembled from plain strings into `rich.text.Text`, never parsed as markup; every
+prompt/completion goes through `visible_line` so control characters cannot reach the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
+from brewslm_tui.core.text import visible_line
+
+STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
+STATUS_CLASSES = {
+    PENDING: "row-list--pending",
+    APPROVED: "row-list--approved",
+    REJECTED: "row-list--rejected",
+    DROPPED: "row-list--dropped",
+}
+
+
+def short_run(run_id: str, width: int = 9) -> str:
+    """The tail of a run id (its distinguishing part), e.g. `…-05-29-a1b2`."""
+    run_id = visible_line(run_id or "")
+    return run_id if len(run_id) <= width else "…" + run_id[-(width - 1):]
+
+
+@dataclass
+class Group:
+    """One reason group of the Rejected view: a header line plus its rows (when expanded)."""
+
+    reason: str
+    slots: list[int] = field(default_factory=list)
+    expanded: bool = True
+
+
+class FlatLines:
+    """Lines = the view's slots, one line each; nothing is copied."""
+
+    grouped = False
+
+    def __init__(self, view) -> None:
+        self.view = view
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def at(self, y: int) -> int | Group:
+        return self.view[y]
+
+    def position_of(self, slot: int, reason: str | None = None) -> int | None:
+        return self.view.position_of(slot)
+
+    def position_after(self, slot: int) -> int:
+        """Where a slot that left the view would have been: the next remaining row."""
+        return self.view.nearest_position(slot)
+
+
+class GroupedLines:
+    """Lines = for each group a header, then its slots when expanded (bisect over starts)."""
+
+    grouped = True
+
+    def __init__(self, groups: list[Group]) -> None:
+        self.groups = groups
+        self.by_reason = {g.reason: i for i, g in enumerate(groups)}
+        self.starts: list[int] = []
+        total = 0
+        for group in groups:
+            self.starts.append(total)
+            total += 1 + (len(group.slots) if group.expanded else 0)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def at(self, y: int) -> int | Group:
+        gi = bisect_right(self.starts, y) - 1
+        group = self.groups[gi]
+        offset = y - self.starts[gi]
+        return group if offset == 0 else group.slots[offset - 1]
+
+    def header_of(self, y: int) -> int:
+        """Line number of the header of the group that contains line y."""
+        return self.starts[bisect_right(self.starts, y) - 1]
+
+    def position_of(self, slot: int, reason: str | None = None) -> int | None:
+        gi = self.by_reason.get(reason) if reason is not None else None
+        if gi is None:
+            return None
+        group = self.groups[gi]
+        if not group.expanded:
+            return self.starts[gi]
+        k = bisect_left(group.slots, slot)
+        if k < len(group.slots) and group.slots[k] == slot:
+            return self.starts[gi] + 1 + k
+        return None
+
+    def position_after(self, slot: int) -> int:
+        return 0
+
+
+class RowList(ScrollView, can_focus=True):
+    """The row list of one review tab. Line 0 is a sticky column title line."""
+
+    COMPONENT_CLASSES = {
+        "row-list--title",
+        "row-list--cursor",
+        "row-list--cursor-blur",
+        "row-list--selected",
+        "row-list--header",
+        "row-list--pending",
+        "row-list--approved",
+        "row-list--rejected",
+        "row-list--dropped",
+        "row-list--dim",
+    }
+
+    BINDINGS = [
+        Binding("j,down", "move(1)", "down", show=False),
+        Binding("k,up", "move(-1)", "up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+        Binding("g,home", "first", "top", show=False),
+        Binding("G,end", "last", "bottom", show=False),
+        Binding("space", "toggle", "select"),
+        Binding("shift+down,J", "extend(1)", "extend selection", show=False),
+        Binding("shift+up,K", "extend(-1)", "extend selection up", show=False),
+        Binding("asterisk,ctrl+a", "select_all", "select all matching", show=False),
+        Binding("enter", "toggle_group", "expand/collapse group", show=False),
+        Binding("left,h", "collapse", "collapse group", show=False),
+        Binding("right,l", "expand", "expand group", show=False),
+    ]
+
+    class CursorMoved(Message):
+        """The row under the cursor changed (slot, or None on a header / empty list)."""
+
+        def __init__(self, row_list: "RowList", slot: int | None) -> None:
+            super().__init__()
+            self.row_list = row_list
+            self.slot = slot
+
+    class SelectionChanged(Message):
+        def __init__(self, row_list: "RowList", count: int) -> None:
+            super().__init__()
+            self.row_list = row_list
+            self.count = count
+
+    def __init__(self, store, view, *, grouped: bool = False, name=None, id=None, classes=None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.store = store
+        self.view = view
+        self.grouped = grouped
+        self.cursor = 0
+        self.selected: set[int] = set()
+        self._expanded: dict[str, bool] = {}
+        self._cells: LRUCache[int, tuple[str, str, str]] = LRUCache(512)
+        self._cells_version = -1
+        self._lines_version = -1
+        self._last_slot: int | None = None
+        self._prefix: str | None = None  # the prompt template's shared start, elided in the list
+        self.lines: FlatLines | GroupedLines = FlatLines(view)
+        self._rebuild_lines()
+
+    # ----------------------------------------------------------------- model
+    def _rebuild_lines(self) -> None:
+        if self.grouped:
+            groups = [
+                Group(reason, slots, self._expanded.get(reason, True))
+                for reason, slots in self.view.groups()
+            ]
+            self.lines = GroupedLines(groups)
+        else:
+            self.lines = FlatLines(self.view)
+        self._lines_version = self.store.version
+        self.virtual_size = Size(self.size.width, len(self.lines) + 1)
+
+    def set_view(self, view) -> None:
+        """Show another view (a new filter): cursor to the top, selection kept."""
+        self.view = view
+        self._prefix = None
+        self.cursor = 0
+        self._rebuild_lines()
+        self.scroll_to(y=0, animate=False)
+        self._moved(force=True)
+        self.refresh()
+
+    def sync(self) -> None:
+        """After a decision or new rows: update the view in O(changed), keep the cursor's row.
+
+        The cursor follows its slot; if that row left the view, the cursor stays at the same
+        place, which is now the next row (the "move to the next pending row" habit).
+        """
+        slot = self.cursor_slot
+        reason = self.store.reason_of(slot) if slot is not None and self.grouped else None
+        old_len = len(self.lines)
+        self.view.sync()
+        if self.grouped or self.store.version != self._lines_version or len(self.view) != old_len:
+            self._rebuild_lines()
+        if slot is not None:
+            pos = self.lines.position_of(slot, self.store.reason_of(slot) if self.grouped else None)
+            if pos is None and self.grouped and reason is not None:
+                gi = self.lines.by_reason.get(reason)
+                pos = self.lines.starts[gi] + 1 if gi is not None else None
+            if pos is None and not self.grouped:
+                pos = self.lines.position_after(slot)
+            if pos is not None:
+                self.cursor = pos
+        self.cursor = max(0, min(self.cursor, len(self.lines) - 1))
+        self._scroll_to_cursor()
+        self._moved()
+        self.refresh()
+
+    def move_to_slot(self, slot: int) -> bool:
+        """Put the cursor on a slot if it is in the view (after an undo, say)."""
+        pos = self.lines.position_of(slot, self.store.reason_of(slot) if self.grouped else None)
+        if pos is None:
+            return False
+        self.cursor = pos
+        self._scroll_to_cursor()
+        self._moved()
+        self.refresh()
+        return True
+
+    @property
+    def cursor_item(self) -> int | Group | None:
+        if not len(self.lines):
+            return None
+        return self.lines.at(min(self.cursor, len(self.lines) - 1))
+
+    @property
+    def cursor_slot(self) -> int | None:
+        item = self.cursor_item
+        return item if isinstance(item, int) else None
+
+    def targets(self, statuses: Iterable[int]) -> list[int]:
+        """Slots an action applies to: the selection (still in one of `statuses`), else the cursor row."""
+        wanted = set(statuses)
+        status = self.store.status
+        if self.selected:
+            return sorted(s for s in self.selected if s < len(status) and status[s] in wanted)
+        item = self.cursor_item
+        if isinstance(item, Group):
+            return [s for s in item.slots if status[s] in wanted]
+        if item is not None and status[item] in wanted:
+            return [item]
+        return []
+
+    def clear_selection(self) -> None:
+        if self.selected:
+            self.selected.clear()
+            self.post_message(self.SelectionChanged(self, 0))
+            self.refresh()
+
+    # ----------------------------------------------------------------- drawing
+    def _shared_prefix(self) -> str:
+        """The start most prompts share (a template like "Classify the sentiment…: "), from a
+        sample of at most 64 rows of the view, cut at a word boundary; "" when there is none.
+
+        Without this a one-line prompt column shows the same template on every line.
+        """
+        if self._prefix is None:
+            view, n = self.view, len(self.view)
+            if n < 2:
+                return ""
+            step = max(1, n // 64)
+            prompts = [visible_line(str(self.store.row(view[k]).get("prompt", ""))) for k in range(0, n, step)][:64]
+            common = os.path.commonprefix(prompts)
+            cut = max(common.rfind(" "), common.rfind("⏎")) + 1
+            common = common[:cut]
+            self._prefix = common if len(common) >= 16 and all(len(p) > len(common) for p in prompts) else ""
+        return self._prefix
+
+    def _cell_texts(self, slot: int) -> tuple[str, str, str]:
+        if self._cells_version != self.store.version:
+            self._cells.clear()
+            self._cells_version = self.store.version
+        cells = self._cells.get(slot)
+        if cells is None:
+            row = self.store.row(slot)
+            prompt = visible_line(str(row.get("prompt", "")))
+            prefix = self._shared_prefix()
+            if prefix and prompt.startswith(prefix):
+                prompt = "…" + prompt[len(prefix):]
+            cells = (
+                prompt,
+                visible_line(str(row.get("completion", ""))),
+                short_run(str(row.get("run_id") or "")),
+            )
+            self._cells[slot] = cells
+        return cells
+
+    def _widths(self, width: int) -> tuple[int, int, int]:
+        """prompt / completion / run column widths for the list width."""
+        run_w = 9 if width >= 60 else 0
+        comp_w = max(8, width // 4)
+        prompt_w = max(8, width - 4 - 2 - comp_w - 1 - (run_w + 1 if run_w else 0))
+        return prompt_w, comp_w, run_w
+
+    def _title_line(self, width: int) -> Text:
+        prompt_w, comp_w, run_w = self._widths(width)
+        text = Text(no_wrap=True, style=self.get_component_rich_style("row-list--title"))
+        text.append("sel   ")
+        prefix = self._shared_prefix()
+        title = f"prompt (… = {prefix.strip()})" if prefix else "prompt"
+        text.append_text(_fit(title, prompt_w))
+        text.append(" ")
+        text.append("completion".ljust(comp_w)[:comp_w])
+        if run_w:
+            text.append(" " + "run".ljust(run_w))
+        return text
+
+    def _row_line(self, slot: int, width: int) -> Text:
+        prompt, completion, run = self._cell_texts(slot)
+        prompt_w, comp_w, run_w = self._widths(width)
+        status = self.store.status[slot]
+        text = Text(no_wrap=True)
+        text.append("[x] " if slot in self.selected else "[ ] ",
+                    self.get_component_rich_style("row-list--selected") if slot in self.selected else None)
+        text.append(STATUS_MARKS.get(status, "?") + " ",
+                    self.get_component_rich_style(STATUS_CLASSES.get(status, "row-list--dim")))
+        text.append_text(_fit(prompt, prompt_w))
+        text.append(" ")
+        text.append_text(_fit(completion, comp_w))
+        if run_w:
+            text.append(" ")
+            text.append_text(_fit(run, run_w, style=self.get_component_rich_style("row-list--dim")))
+        return text
+
+    def _header_line(self, group: Group, width: int) -> Text:
+        selected = sum(1 for s in group.slots if s in self.selected) if self.selected else 0
+        box = "[x] " if selected and selected == len(group.slots) else ("[-] " if selected else "[ ] ")
+        arrow = "▾ " if group.expanded else "▸ "
+        text = Text(no_wrap=True, style=self.get_component_rich_style("row-list--header"))
+        text.append(box)
+        text.append(arrow)
+        text.append(visible_line(group.reason or "(no reason)"))
+        text.append(f"  {len(group.slots):,}")
+        if selected and selected != len(group.slots):
+            text.append(f"  ({selected:,} selected)")
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            text = self._title_line(width)
+        else:
+            line_no = self.scroll_offset.y + y - 1
+            if line_no >= len(self.lines):
+                return Strip.blank(width, base)
+            item = self.lines.at(line_no)
+            text = self._header_line(item, width) if isinstance(item, Group) else self._row_line(item, width)
+            if line_no == self.cursor:
+                text.stylize(self.get_component_rich_style(
+                    "row-list--cursor" if self.has_focus else "row-list--cursor-blur"))
+        text.truncate(width, overflow="ellipsis", pad=True)
+        strip = Strip(text.render(self.app.console), text.cell_len)
+        return strip.crop_extend(0, width, base)
+
+    # ----------------------------------------------------------------- movement
+    @property
+    def _page(self) -> int:
+        return max(1, self.size.height - 2)
+
+    def _scroll_to_cursor(self) -> None:
+        rows = max(1, self.size.height - 1)
+        top = self.scroll_offset.y
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
+
+    def _moved(self, force: bool = False) -> None:
+        slot = self.cursor_slot
+        if force or slot != self._last_slot:
+            self._last_slot = slot
+            self.post_message(self.CursorMoved(self, slot))
+
+    def _set_cursor(self, line: int) -> None:
+        if not len(self.lines):
+            return
+        line = max(0, min(line, len(self.lines) - 1))
+        if line != self.cursor:
+            old = self.cursor
+            self.cursor = line
+            self._refresh_line(old)
+            self._refresh_line(line)
+            self._scroll_to_cursor()
+        self._moved()
+
+    def _refresh_line(self, line: int) -> None:
+        y = line - self.scroll_offset.y + 1
+        if 1 <= y < self.size.height:
+            self.refresh_line(y)
+
+    def action_move(self, delta: int) -> None:
+        self._set_cursor(self.cursor + delta)
+
+    def action_page(self, delta: int) -> None:
+        target = self.cursor + delta * self._page
+        top = max(0, self.scroll_offset.y + delta * self._page)
+        self.scroll_to(y=top, animate=False, immediate=True)
+        self._set_cursor(target)
+        self.refresh()
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self.lines) - 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.lines) + 1)
+        self._scroll_to_cursor()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self._set_cursor(self.scroll_offset.y + event.y - 1)
+
+    # ----------------------------------------------------------------- selection
+    def _selection_changed(self) -> None:
+        self.post_message(self.SelectionChanged(self, len(self.selected)))
+        self.refresh()
+
+    def action_toggle(self) -> None:
+        item = self.cursor_item
+        if item is None:
+            return
+        if isinstance(item, Group):
+            if all(s in self.selected for s in item.slots):
+                self.selected.difference_update(item.slots)
+            else:
+                self.selected.update(item.slots)
+        elif item in self.selected:
+            self.selected.discard(item)
+        else:
+            self.selected.add(item)
+        self._selection_changed()
+        self._set_cursor(self.cursor + 1)
+
+    def action_extend(self, delta: int) -> None:
+        """shift+arrow: select the current row and the next one (vim-visual style)."""
+        item = self.cursor_item
+        if isinstance(item, int):
+            self.selected.add(item)
+        self._set_cursor(self.cursor + delta)
+        item = self.cursor_item
+        if isinstance(item, int):
+            self.selected.add(item)
+        self._selection_changed()
+
+    def action_select_all(self) -> None:
+        """Select every row matching the current view and filter (an explicit O(rows) action)."""
+        view = self.view
+        self.selected.update(view[k] for k in range(len(view)))
+        self._selection_changed()
+
+    # ----------------------------------------------------------------- groups
+    def _group_at_cursor(self) -> tuple[Group, int] | None:
+        if not isinstance(self.lines, GroupedLines) or not len(self.lines):
+            return None
+        header = self.lines.header_of(self.cursor)
+        return self.lines.at(header), header
+
+    def _set_expanded(self, expanded: bool | None) -> None:
+        found = self._group_at_cursor()
+        if found is None:
+            return
+        group, header = found
+        new = (not group.expanded) if expanded is None else expanded
+        if new == group.expanded:
+            return
+        self._expanded[group.reason] = new
+        self.cursor = header
+        self._rebuild_lines()
+        self._scroll_to_cursor()
+        self._moved()
+        self.refresh()
+
+    def action_toggle_group(self) -> None:
+        self._set_expanded(None)
+
+    def action_collapse(self) -> None:
+        self._set_expanded(False)
+
+    def action_expand(self) -> None:
+        self._set_expanded(True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_group", "collapse", "expand"):
+            return self.grouped
+        return True
+
+
+def _fit(value: str, width: int, style: Style | None = None) -> Text:
+    """A plain string cut (with an ellipsis) or padded to exactly `width` cells."""
+    text = Text(value, style=style or "", no_wrap=True, end="")
+    text.truncate(width, overflow="ellipsis", pad=True)
+    return text

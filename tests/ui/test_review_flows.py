@@ -1,0 +1,303 @@
+"""Review flows driven with the keyboard (Pilot), checked on disk with a fresh read-only Store."""
+
+from __future__ import annotations
+
+import orjson
+
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import append_rows
+from brewslm_tui.ui.app import build_app
+from brewslm_tui.ui.modals import ConfirmScreen, EditScreen, ReasonPicker
+from brewslm_tui.ui.review_views import ApprovedPane, QueuePane, RejectedPane
+
+from conftest import make_rows, on_disk, statuses
+
+SIZE = (120, 36)
+
+
+def queue(app) -> QueuePane:
+    return app.query_one("#queue-pane", QueuePane)
+
+
+def rejected(app) -> RejectedPane:
+    return app.query_one("#rejected-pane", RejectedPane)
+
+
+def approved(app) -> ApprovedPane:
+    return app.query_one("#approved-pane", ApprovedPane)
+
+
+def disk_row(root, row_id: str) -> dict:
+    store = on_disk(root)
+    try:
+        return store.row(store.index_of(row_id))
+    finally:
+        store.close()
+
+
+def ids(app, slots) -> list[str]:
+    return [app.store.id_of(s) for s in slots]
+
+
+async def test_approve_moves_to_next_row_and_is_on_disk(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        first = queue(app).rows.cursor_slot
+        first_id, next_id = ids(app, [first, first + 1])
+        await pilot.press("a")
+        # durable when the key returns: another process sees it while the app still runs
+        assert statuses(project_dir)[first_id] == "approved"
+        assert queue(app).rows.cursor_slot == first + 1
+        assert statuses(project_dir)[next_id] == "pending"
+
+
+async def test_reject_with_reason_and_note(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        slot = queue(app).rows.cursor_slot
+        row_id = app.store.id_of(slot)
+        await pilot.press("x")
+        assert isinstance(app.screen, ReasonPicker)
+        await pilot.press("tab", *"needs context", "enter", "3")
+        assert not isinstance(app.screen, ReasonPicker)
+        row = disk_row(project_dir, row_id)
+        assert row["review_status"] == "rejected"
+        assert row["reject_reason"] == "minor_typo"
+        assert row["review_note"] == "needs context"
+        # escape cancels without a decision
+        await pilot.press("x", "escape")
+        assert list(statuses(project_dir).values()).count("rejected") == 1
+
+
+async def test_edit_keeps_original_and_approves(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        slot = queue(app).rows.cursor_slot
+        row_id = app.store.id_of(slot)
+        before = app.store.row(slot)
+        await pilot.press("e")
+        assert isinstance(app.screen, EditScreen)
+        area = app.screen.query_one("#edit-completion")
+        area.text = "mixed"
+        await pilot.press("ctrl+s")
+        row = disk_row(project_dir, row_id)
+        assert row["review_status"] == "approved"
+        assert row["completion"] == "mixed"
+        assert row["prompt"] == before["prompt"]
+        assert row["original"]["completion"] == before["completion"]
+        # undo puts content and status back
+        await pilot.press("u")
+        row = disk_row(project_dir, row_id)
+        assert row["review_status"] == "pending"
+        assert row["completion"] == before["completion"]
+
+
+async def test_multi_select_bulk_approve_then_undo(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        rows = queue(app).rows
+        # space toggles and moves down; shift+down extends
+        await pilot.press("space", "space", "shift+down", "shift+down")
+        picked = sorted(rows.selected)
+        assert picked == [0, 1, 2, 3, 4]  # two toggled, then the cursor row and two more
+        picked_ids = ids(app, picked)
+        await pilot.press("a")
+        on = statuses(project_dir)
+        assert [on[i] for i in picked_ids] == ["approved"] * 5
+        assert list(on.values()).count("approved") == 5
+        assert not rows.selected
+        await pilot.press("u")
+        on = statuses(project_dir)
+        assert list(on.values()).count("approved") == 0
+
+
+async def test_bulk_reject_of_a_selection(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "j", "space")
+        picked_ids = ids(app, sorted(queue(app).rows.selected))
+        await pilot.press("x", "1")
+        on = statuses(project_dir)
+        assert [on[i] for i in picked_ids] == ["rejected", "rejected"]
+        assert list(on.values()).count("rejected") == 2
+        assert {disk_row(project_dir, i)["reject_reason"] for i in picked_ids} == {"label_ambiguous"}
+
+
+async def test_filter_then_select_all_matching(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"worst", "enter")
+        pane = queue(app)
+        assert pane.filters.text == "worst"
+        matching = [pane.rows.view[k] for k in range(len(pane.rows.view))]
+        assert matching and all("worst" in app.store.row(s)["prompt"] for s in matching)
+        await pilot.press("asterisk", "a")
+        on = statuses(project_dir)
+        assert sorted(i for i, st in on.items() if st == "approved") == sorted(ids(app, matching))
+        # esc clears the filter: every pending row is back
+        await pilot.press("escape")
+        assert not pane.filters.active()
+        assert len(pane.rows.view) == 40 - len(matching)
+
+
+async def test_filter_by_run(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = queue(app)
+        pane.set_filters(type(pane.filters)(run="synth-2026-05-30-c3d4"))
+        await pilot.pause()
+        assert len(pane.rows.view) == 10
+        assert {app.store.run_of(pane.rows.view[k]) for k in range(10)} == {"synth-2026-05-30-c3d4"}
+
+
+async def test_rejected_groups_select_group_and_bulk_drop_keeps_other_group(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        store = app.store
+        ambiguous = [0, 1, 2]
+        typos = [3, 4]
+        store.reject(ambiguous, "label_ambiguous")
+        store.reject(typos, "minor_typo")
+        app.after_change()
+        await pilot.press("2")
+        pane = rejected(app)
+        groups = pane.rows.lines.groups
+        assert [(g.reason, len(g.slots)) for g in groups] == [("label_ambiguous", 3), ("minor_typo", 2)]
+        assert pane.rows.cursor == 0  # the first header
+        await pilot.press("space")  # selects the whole group
+        assert pane.rows.selected == set(ambiguous)
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "drop 3 rows: label_ambiguous 3" in app.screen.summary
+        await pilot.press("y")
+        on = statuses(project_dir)
+        assert [on[i] for i in ids(app, ambiguous)] == ["dropped"] * 3
+        assert [on[i] for i in ids(app, typos)] == ["rejected"] * 2
+        assert [(g.reason, len(g.slots)) for g in pane.rows.lines.groups] == [("minor_typo", 2)]
+        # undo brings the whole bulk drop back
+        await pilot.press("u")
+        on = statuses(project_dir)
+        assert [on[i] for i in ids(app, ambiguous)] == ["rejected"] * 3
+    # after a clean exit the drops that stayed are compacted into dropped.jsonl; none here
+    dropped = project_dir / "data" / "dropped.jsonl"
+    assert not dropped.exists() or dropped.read_bytes().strip() == b""
+
+
+async def test_drop_is_compacted_to_dropped_jsonl_on_exit(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([5, 6], "label_ambiguous")
+        gone = ids(app, [5, 6])
+        app.after_change()
+        await pilot.press("2", "space", "d", "y")
+    lines = (project_dir / "data" / "dropped.jsonl").read_bytes().splitlines()
+    assert sorted(orjson.loads(line)["id"] for line in lines) == sorted(gone)
+    synthetic = (project_dir / "data" / "synthetic.jsonl").read_bytes()
+    assert all(i.encode() not in synthetic for i in gone)
+
+
+async def test_group_collapse_and_cancel_drop(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([0, 1], "label_ambiguous")
+        app.store.reject([2], "off_task")
+        app.after_change()
+        await pilot.press("2")
+        rows = rejected(app).rows
+        assert len(rows.lines) == 5
+        await pilot.press("left")
+        assert len(rows.lines) == 3 and not rows.lines.groups[0].expanded
+        await pilot.press("enter")
+        assert len(rows.lines) == 5
+        await pilot.press("j", "d", "n")  # one row, cancelled
+        assert list(statuses(project_dir).values()).count("rejected") == 3
+
+
+async def test_rejected_back_to_pending_and_fix_and_approve(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([0], "minor_typo")
+        app.store.reject([1], "label_ambiguous")
+        app.after_change()
+        typo_id, amb_id = ids(app, [0, 1])
+        await pilot.press("2", "j")  # header minor? groups are in reason order: label_ambiguous first
+        pane = rejected(app)
+        assert pane.rows.cursor_slot == 1
+        await pilot.press("p")
+        assert statuses(project_dir)[amb_id] == "pending"
+        pane.rows.move_to_slot(0)
+        await pilot.press("e")
+        app.screen.query_one("#edit-prompt").text = "Classify the sentiment of this review: fixed typo"
+        await pilot.press("ctrl+s")
+        row = disk_row(project_dir, typo_id)
+        assert row["review_status"] == "approved"
+        assert row["prompt"].endswith("fixed typo")
+        assert row["original"]["prompt"] != row["prompt"]
+
+
+async def test_approved_take_back(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.approve([0, 1])
+        app.after_change()
+        first, second = ids(app, [0, 1])
+        await pilot.press("3")
+        assert len(approved(app).rows.view) == 2
+        await pilot.press("p")
+        assert statuses(project_dir)[first] == "pending"
+        await pilot.press("x", "2")
+        row = disk_row(project_dir, second)
+        assert row["review_status"] == "rejected" and row["reject_reason"] == "wrong_label"
+        await pilot.press("u", "u")
+        on = statuses(project_dir)
+        assert on[first] == on[second] == "approved"
+
+
+async def test_rows_from_another_process_keep_cursor_and_selection(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        rows = queue(app).rows
+        await pilot.press("space", "j", "j", "j")
+        cursor_slot = rows.cursor_slot
+        selected = set(rows.selected)
+        # another process (a generation job) appends rows
+        append_rows(load_project(project_dir), make_rows(25, run="synth-2026-06-01-eeee", start=100))
+        app.poll_store()
+        await pilot.pause()
+        assert len(rows.view) == 65
+        assert rows.cursor_slot == cursor_slot
+        assert rows.selected == selected
+        assert "pending 65" in str(app.query_one("#header").render())
+        # and they are reviewable at once
+        await pilot.press("G", "a")
+        assert list(statuses(project_dir).values()).count("approved") == 1
+
+
+async def test_second_app_opens_read_only(project_dir):
+    first = build_app(project_dir)
+    async with first.run_test(size=SIZE):
+        second = build_app(project_dir)
+        assert second.readonly_reason
+        async with second.run_test(size=SIZE) as pilot:
+            assert second.query("#readonly-banner")
+            await pilot.press("a", "x")
+            assert not isinstance(second.screen, ReasonPicker)
+            assert set(statuses(project_dir).values()) == {"pending"}
+            assert any("read-only" in n.message for n in second._notifications)
+
+
+async def test_store_error_becomes_a_notification(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = queue(app)
+        pane.reject("no_such_reason")
+        await pilot.pause()
+        assert any("unknown reject reason" in n.message for n in app._notifications)
+        assert app.is_running
+
+
+async def test_undo_with_nothing_to_undo(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert any("nothing to undo" in n.message for n in app._notifications)
