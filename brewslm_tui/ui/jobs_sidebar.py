@@ -178,14 +178,14 @@ class JobsSidebar(OptionList):
 
     def start_job(
         self,
-        playbook_name: str,
+        playbook_name: str | None,
         count: int | None = None,
         seed: int | None = None,
         like_run_id: str | None = None,
     ) -> LocalJob:
         """Start a generation job in an async worker; returns at once."""
         self._tokens += 1
-        job = LocalJob(playbook_name, token=f"local-{self._tokens}")
+        job = LocalJob(playbook_name or like_run_id or "", token=f"local-{self._tokens}")
 
         def on_event(event: Any) -> None:
             self._on_job_event(job, event)
@@ -207,10 +207,23 @@ class JobsSidebar(OptionList):
         self.highlighted = 0
         return job
 
+    def regenerate(self, run_id: str) -> LocalJob:
+        """A new job like `run_id`: same playbook and settings, a fresh seed, a new run_id."""
+        record = self.records.get(run_id)
+        return self.start_job(record.playbook if record is not None and record.playbook else None, like_run_id=run_id)
+
+    def _allowed(self, what: str) -> bool:
+        """The app's read-only policy (a second window on a project), when it has one."""
+        can_write = getattr(self.app, "can_write", None)
+        return bool(can_write(what)) if callable(can_write) else True
+
     # --- actions --------------------------------------------------------------------------
 
     def action_new_job(self) -> None:
         from brewslm_tui.ui.job_form import NewJobScreen
+
+        if not self._allowed("start a job"):
+            return
 
         def started(result: dict | None) -> None:
             if result:
@@ -425,7 +438,17 @@ class JobsSidebar(OptionList):
                 Content(plain(f"{usable}/{requested}  {rate_text(getattr(record, 'rows_per_second', 0))}", width)),
             ]
         elif record.state == "failed":
-            lines = [head, Content.styled(plain(f"{usable} usable: {diagnostic_headline(record)}", width), "$error")]
+            causes = record.counts.get("by_cause") or {}
+            if causes:
+                cause, n = max(causes.items(), key=lambda item: item[1])
+                why = f"{human_number(n)} {cause}"
+            else:
+                why = diagnostic_headline(record)
+            lines = [
+                head,
+                Content.styled(plain(f"{usable}/{human_number(requested)} usable", width), "$error"),
+                Content.styled(plain(why, width), "$error"),
+            ]
         else:
             when = when_text(getattr(record, "finished_at", None) or getattr(record, "started_at", None))
             detail = f"{human_number(usable)}/{human_number(requested)} rows"
