@@ -277,15 +277,38 @@ class BrewApp(App):
         self.poll_store()
 
     def on_jobs_sidebar_job_finished(self, message) -> None:
+        """A job ended (here or in another process): notify, ring on failure, count it in the bell."""
         record = message.record
         self.unseen_jobs.add(record.run_id)
+        name = visible_line(str(record.playbook or record.run_id))
+        landed = (record.counts or {}).get("landed", (record.counts or {}).get("usable", 0))
+        if record.state == "succeeded":
+            self.notify(f"job {name} finished: {landed:,} rows landed in the queue", timeout=6, markup=False)
+        elif record.state == "failed":
+            headline = visible_line(str(getattr(record.diagnostic, "headline", "") or "see the job's diagnostic"))
+            self.bell()
+            self.notify(f"job {name} FAILED: {headline}", severity="error", timeout=15, markup=False)
+        else:
+            self.notify(f"job {name} {record.state}", severity="warning", timeout=6, markup=False)
         self._update_header()
         self.poll_store()
         self._stale.update(("runs", "balance"))
 
     def on_jobs_sidebar_job_selected(self, message) -> None:
-        self.unseen_jobs.discard(message.record.run_id)
-        self._update_header()
+        """Looked at = highlighted by the user in the sidebar, or opened (not a highlight the
+        list moved by itself when a job started)."""
+        sidebar = self.query_one("#sidebar")
+        if sidebar.has_focus or len(self.screen_stack) > 1:
+            self.unseen_jobs.discard(message.record.run_id)
+            self._update_header()
+
+    def on_descendant_focus(self, event) -> None:
+        """Focusing the sidebar counts as looking at the job it highlights."""
+        if event.widget.id == "sidebar":
+            record = getattr(event.widget, "selected_record", None)
+            if record is not None and record.run_id in self.unseen_jobs:
+                self.unseen_jobs.discard(record.run_id)
+                self._update_header()
 
     def on_runs_view_show_run(self, message) -> None:
         queue = self.query_one("#queue-pane", QueuePane)

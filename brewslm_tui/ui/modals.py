@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from brewslm_tui.core.text import visible
+from brewslm_tui.core.text import visible, visible_line
 
 
 def plain(text: str) -> Content:
@@ -243,6 +243,92 @@ class FilterScreen(ModalScreen[Filters | None]):
 
     def action_clear(self) -> None:
         self.dismiss(Filters())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass
+class DroppedEntry:
+    row_id: str
+    reason: str | None
+    prompt: str
+    completion: str
+
+
+def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
+    """Dropped rows, newest first (this session's drops, then dropped.jsonl from its end), at
+    most `limit` of them, and how many there are in all. An explicit action, not a keystroke
+    path: one C-speed scan of the status column plus `limit` row parses."""
+    from brewslm_tui.core.rows import DROPPED
+
+    entries: list[DroppedEntry] = []
+    live: list[int] = []
+    code = bytes([DROPPED])
+    pos = store.status.rfind(code)
+    while pos >= 0:
+        live.append(pos)
+        pos = store.status.rfind(code, 0, pos)
+    restored = getattr(store, "_virtual_by_id", {})
+    back = {row_id for row_id, slot in restored.items() if store.status[slot] != DROPPED}
+    total = len(live) + len(store.dropped) - len(restored)
+    for slot in live[:limit]:
+        row = store.row(slot)
+        entries.append(DroppedEntry(store.id_of(slot), store.reason_of(slot),
+                                    str(row.get("prompt", "")), str(row.get("completion", ""))))
+    j = len(store.dropped) - 1
+    while j >= 0 and len(entries) < limit:
+        row_id = store.dropped.id_of(j)
+        if row_id not in back and row_id not in restored:
+            row = store.dropped.row(j)
+            entries.append(DroppedEntry(row_id, store.dropped.reason_of(j),
+                                        str(row.get("prompt", "")), str(row.get("completion", ""))))
+        j -= 1
+    return entries, total
+
+
+class DroppedScreen(ModalScreen[list[str] | None]):
+    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending."""
+
+    BINDINGS = [
+        Binding("r", "restore", "restore marked"),
+        Binding("escape", "cancel", "close"),
+    ]
+
+    def __init__(self, entries: list[DroppedEntry], total: int) -> None:
+        super().__init__()
+        self.entries = entries
+        self.total = total
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import SelectionList
+
+        with Vertical(id="dropped", classes="modal-box"):
+            shown = f"{self.total:,} dropped rows" + (
+                f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else "")
+            yield Label(Content(shown), classes="modal-title")
+            options = []
+            for entry in self.entries:
+                prompt = Text(no_wrap=True, overflow="ellipsis")
+                prompt.append(visible_line(entry.reason or "(no reason)").ljust(16)[:16] + " ", "dim")
+                prompt.append(visible_line(entry.completion)[:16].ljust(16) + " ")
+                prompt.append(visible_line(entry.prompt))
+                options.append((prompt, entry.row_id))
+            yield SelectionList(*options, id="dropped-list")
+            yield Label(Content("space mark · r restore marked (or the highlighted row) · esc close"),
+                        classes="modal-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#dropped-list").focus()
+
+    def action_restore(self) -> None:
+        from textual.widgets import SelectionList
+
+        selection = self.query_one("#dropped-list", SelectionList)
+        ids = list(selection.selected)
+        if not ids and selection.highlighted is not None and self.entries:
+            ids = [self.entries[selection.highlighted].row_id]
+        self.dismiss(ids or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

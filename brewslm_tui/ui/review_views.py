@@ -23,12 +23,14 @@ from brewslm_tui.core.text import visible_line, visible_parts
 from brewslm_tui.core.views import RowView
 from brewslm_tui.ui.modals import (
     ConfirmScreen,
+    DroppedScreen,
     Edit,
     EditScreen,
     Filters,
     FilterScreen,
     ReasonPicker,
     Rejection,
+    dropped_entries,
 )
 from brewslm_tui.ui.row_list import Group, RowList
 
@@ -335,10 +337,28 @@ class RejectedPane(ReviewPane):
         Binding("d", "drop", "drop"),
         Binding("p", "pending", "to pending"),
         Binding("e", "edit", "fix & approve"),
+        Binding("R", "restore_dropped", "restore dropped…"),
     ]
 
     def action_pending(self) -> None:
         self.to_pending()
+
+    def action_restore_dropped(self) -> None:
+        """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
+        if not self.app.can_write("restore"):
+            return
+        entries, total = dropped_entries(self.store)
+        if not entries:
+            self.app.notify("no dropped rows to restore", severity="warning")
+            return
+
+        def chosen(row_ids: list[str] | None) -> None:
+            if row_ids:
+                decision = self.app.decide(self.store.restore, row_ids)
+                if decision is not None:
+                    self.app.notify(f"restored {decision.count:,} rows to the queue (u undoes)", timeout=4)
+
+        self.app.push_screen(DroppedScreen(entries, total), chosen)
 
     def action_edit(self) -> None:
         self.edit()

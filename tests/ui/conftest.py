@@ -87,9 +87,11 @@ def on_disk(root: Path) -> Store:
 
 
 def statuses(root: Path) -> dict[str, str]:
-    """id -> review_status, read back from disk (journal replayed)."""
+    """id -> review_status, read back from disk (journal replayed); rows in dropped.jsonl -> dropped."""
     store = on_disk(root)
     try:
-        return {store.id_of(i): store.row(i)["review_status"] for i in range(len(store))}
+        out = {store.dropped.id_of(j): "dropped" for j in range(len(store.dropped))}
+        out.update({store.id_of(i): store.row(i)["review_status"] for i in range(len(store))})
+        return out
     finally:
         store.close()

@@ -301,3 +301,35 @@ async def test_undo_with_nothing_to_undo(project_dir):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
         assert any("nothing to undo" in n.message for n in app._notifications)
+
+
+async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
+    # a drop from an earlier session, already compacted into dropped.jsonl
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([7, 8], "off_task")
+        gone = ids(app, [7, 8])
+        app.after_change()
+        await pilot.press("2", "space", "d", "y")
+    assert (project_dir / "data" / "dropped.jsonl").read_bytes().count(b"\n") == 2
+
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        from brewslm_tui.ui.modals import DroppedScreen
+
+        await pilot.press("2", "R")
+        assert isinstance(app.screen, DroppedScreen)
+        assert app.screen.total == 2
+        await pilot.press("space", "r")
+        on = statuses(project_dir)
+        assert sorted(on[i] for i in gone) == ["dropped", "pending"]
+        restored = [i for i in gone if on[i] == "pending"]
+        # undo takes the restore back
+        await pilot.press("u")
+        assert statuses(project_dir)[restored[0]] == "dropped"
+        await pilot.press("R", "space", "down", "space", "r")
+        assert [statuses(project_dir)[i] for i in gone] == ["pending", "pending"]
+    # compaction writes them back into synthetic.jsonl and out of dropped.jsonl
+    assert (project_dir / "data" / "dropped.jsonl").read_bytes().strip() == b""
+    synthetic = (project_dir / "data" / "synthetic.jsonl").read_bytes()
+    assert all(i.encode() in synthetic for i in gone)
