@@ -1,0 +1,486 @@
+"""Jobs sidebar, new-job form, job detail, runs and balance views, help and palette: Pilot tests.
+
+Each test runs the real app (`build_app`) on its own copy of the sentiment sample project,
+with playbooks written into tmp_path, real jobs (template and command generators, a real
+`brewslm-tui generate` subprocess), and asserts what is on disk: job records, rows.
+Waiting loops wait for an outcome (with a generous cap so a broken build fails instead of
+hanging); nothing asserts on speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from textual.widgets import DataTable, Input
+
+from brewslm_tui.core.jobs import list_jobs, run_generation_job
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.ui.app import build_app
+from brewslm_tui.ui.balance_view import BalanceView, dominance_warning
+from brewslm_tui.ui.commands import palette_commands
+from brewslm_tui.ui.help_screen import HelpScreen
+from brewslm_tui.ui.job_detail import JobDetailScreen
+from brewslm_tui.ui.job_form import NewJobScreen, parse_job_form
+from brewslm_tui.ui.jobs_sidebar import JobsSidebar
+from brewslm_tui.ui.runs_view import RunsView
+
+REPO = Path(__file__).resolve().parents[2]
+SENTIMENT = REPO / "sample_projects" / "sentiment"
+SIZE = (100, 30)
+
+TINY = """
+name = "tiny"
+description = "plain praise and complaints"
+generator = "template"
+count = 20
+seed = 1
+[[hard_cases]]
+name = "plain"
+[hard_cases.templates]
+positive = ["I love this {product}, it is {good}.", "Great {product}: {good}."]
+negative = ["This {product} broke, {bad}.", "Awful {product}: {bad}."]
+neutral = ["It is a {product}. It works.", "The {product} arrived on {day}."]
+mixed = ["The {product} is {good} but {bad}.", "{good} {product}, yet {bad}."]
+[template]
+prompt = "Classify the sentiment: {text}"
+[template.slots]
+product = ["lamp", "kettle", "phone case", "toaster", "chair", "desk", "mug", "fan", "router", "blender"]
+good = ["sturdy", "quiet", "fast", "pretty", "cheap", "solid", "light"]
+bad = ["loud", "flimsy", "slow", "ugly", "pricey", "heavy", "late"]
+day = ["monday", "tuesday", "friday", "sunday"]
+"""
+
+# every candidate is longer than the project's max_prompt_chars (2000): nothing is usable
+ALL_BAD = (
+    """
+name = "all-bad"
+description = "every candidate is far too long"
+count = 10
+seed = 1
+[[hard_cases]]
+name = "long"
+[hard_cases.templates]
+positive = ["{pad} good"]
+negative = ["{pad} bad"]
+neutral = ["{pad} meh"]
+mixed = ["{pad} so-so"]
+[template.slots]
+pad = ["""
+    + json.dumps("x" * 2100)
+    + "]\n"
+)
+
+# a user's own generator that takes its time: one valid row every 50 ms, landed one at a time
+SLOW = """
+name = "slow"
+description = "one row every 50 ms"
+generator = "command"
+count = 5000
+[limits]
+batch_rows = 1
+[command]
+argv = ["{python}", "slow_gen.py"]
+"""
+SLOW_GEN = """
+import json, sys, time
+labels = ["positive", "negative", "neutral", "mixed"]
+for i in range(100000):
+    print(json.dumps({"prompt": f"Classify the sentiment: slow review number {i}", "completion": labels[i % 4]}), flush=True)
+    time.sleep(0.05)
+"""
+
+BROKEN = """
+name = "broken"
+balance = { positive = 1, happy = 2 }
+"""
+
+
+def make_project(tmp_path: Path) -> Path:
+    root = tmp_path / "sentiment"
+    shutil.copytree(SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"))
+    books = root / "playbooks"
+    shutil.rmtree(books, ignore_errors=True)
+    books.mkdir()
+    (books / "tiny.toml").write_text(TINY)
+    (books / "all-bad.toml").write_text(ALL_BAD)
+    (books / "slow.toml").write_text(SLOW)
+    (books / "broken.toml").write_text(BROKEN)
+    (root / "slow_gen.py").write_text(SLOW_GEN)
+    return root
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+def synthetic_rows(root: Path) -> list[dict]:
+    path = root / "data" / "synthetic.jsonl"
+    if not path.exists():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def records_on_disk(root: Path) -> dict[str, dict]:
+    return {p.stem: orjson.loads(p.read_bytes()) for p in (root / ".brewslm" / "jobs").glob("*.json")}
+
+
+async def wait_for(pilot, condition, what: str, cap: float = 60.0) -> None:
+    """Let the app run until `condition()` holds; fail (not hang) if it never does."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + cap
+    while not condition():
+        if loop.time() > give_up:
+            raise AssertionError(f"never happened: {what}")
+        await pilot.pause(0.05)
+
+
+def option_texts(sidebar: JobsSidebar) -> list[str]:
+    return [option.prompt.plain for option in sidebar.options]
+
+
+def count_bells(app) -> list[int]:
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # the terminal bell, counted instead of rung
+    return bells
+
+
+# --- new job form -------------------------------------------------------------------------
+
+
+def test_form_validation_rules():
+    assert parse_job_form("", "") == ({"count": None, "seed": None}, [])
+    assert parse_job_form(" 12 ", "-3") == ({"count": 12, "seed": -3}, [])
+    assert parse_job_form("1_000", "") == ({"count": 1000, "seed": None}, [])
+    for bad in ("0", "-5", "abc", "1.5", "99999999999"):
+        assert parse_job_form(bad, "")[1], bad
+    assert parse_job_form("5", "x")[1]
+
+
+async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        playbooks = [b.name for b in form.books]
+        assert playbooks == ["all-bad", "slow", "tiny"]
+        # the broken playbook is listed with its error (file and key) and cannot be picked
+        broken = [o for o in form.query_one("#job-form-playbooks").options if o.disabled]
+        assert len(broken) == 1 and "broken.toml" in broken[0].prompt.plain and "happy" in broken[0].prompt.plain
+
+        await pilot.press("down", "down", "enter")  # tiny; enter moves to the count field
+        assert isinstance(app.focused, Input) and app.focused.id == "job-form-count"
+        await pilot.press("a", "b", "c", "enter")  # invalid count: the form stays, says why
+        assert app.screen is form
+        assert "not a whole number" in str(form.query_one("#job-form-errors").content)
+        await pilot.press("backspace", "backspace", "backspace", "1", "2", "tab", "7", "enter")
+
+        sidebar = app.query_one(JobsSidebar)
+        await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes")
+        run_id = next(iter(app.unseen_jobs))
+        await wait_for(pilot, lambda: len(app.store) == 12, "the queue picks up the rows")
+
+        rows = synthetic_rows(root)
+        assert len(rows) == 12
+        assert {(r["run_id"], r["playbook"], r["review_status"], r["source"]) for r in rows} == {
+            (run_id, "tiny", "pending", "synth_playbook")
+        }
+        record = records_on_disk(root)[run_id]
+        assert record["state"] == "succeeded" and record["params"]["seed"] == 7 and record["counts"]["landed"] == 12
+        assert option_texts(sidebar)[0].startswith("ok tiny")
+        assert "12/12 rows" in option_texts(sidebar)[0]
+        assert len(app.unseen_jobs) == 1  # the header's bell count
+
+        # looking at the job clears it from the bell
+        sidebar.focus()
+        sidebar.highlighted = 0
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        assert not app.unseen_jobs
+        await pilot.press("escape")
+
+
+async def test_escape_closes_the_form_without_starting(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewJobScreen)
+        assert not (root / ".brewslm" / "jobs").exists() or not list((root / ".brewslm" / "jobs").iterdir())
+
+
+# --- failure ------------------------------------------------------------------------------
+
+
+async def test_failed_job_shows_failed_rings_and_explains(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        bells = count_bells(app)
+        sidebar = app.query_one(JobsSidebar)
+        sidebar.start_job("all-bad")
+        await wait_for(pilot, lambda: app.unseen_jobs, "the job ends")
+        run_id = next(iter(app.unseen_jobs))
+        assert records_on_disk(root)[run_id]["state"] == "failed"
+        assert synthetic_rows(root) == []
+        assert bells == [1]
+        text = option_texts(sidebar)[0]
+        assert text.startswith("FAILED all-bad") and "too_long" in text
+
+        sidebar.focus()
+        sidebar.highlighted = 0
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, JobDetailScreen)
+        body = detail.query_one("#job-detail-body").content.plain
+        assert "Stopped early" in body
+        assert "too_long" in body and "limit 2000" in body  # the cause and its examples
+        assert "max_prompt_chars" in body  # the advice
+        await pilot.press("escape")
+        assert not isinstance(app.screen, JobDetailScreen)
+
+
+async def test_unknown_playbook_is_an_error_not_a_crash(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        bells = count_bells(app)
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("no-such-playbook")
+        await wait_for(pilot, lambda: job.worker.is_finished, "the worker ends")
+        await pilot.pause()
+        assert bells == [1]
+        assert app.is_running
+
+
+# --- cancel -------------------------------------------------------------------------------
+
+
+async def test_cancel_a_running_job_keeps_its_rows(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("slow")
+        await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 3, "rows land")
+        assert option_texts(sidebar)[0].startswith("running slow")
+        sidebar.focus()
+        sidebar.highlighted = 0
+        await pilot.press("c")
+        await pilot.press("y")  # confirm
+        await wait_for(pilot, lambda: job.worker.is_finished, "the job stops")
+        record = records_on_disk(root)[job.run_id]
+        assert record["state"] == "cancelled"
+        landed = record["counts"]["landed"]
+        assert landed >= 3
+        assert len([r for r in synthetic_rows(root) if r["run_id"] == job.run_id]) == landed
+        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("cancelled slow"), "the list says so")
+
+
+async def test_cancel_asks_first(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("slow")
+        await wait_for(pilot, lambda: job.record is not None, "the job starts")
+        sidebar.focus()
+        sidebar.highlighted = 0
+        await pilot.press("c", "n")  # said no
+        await pilot.pause(0.3)
+        assert not job.cancel.is_set() and not job.worker.is_finished
+        job.cancel.set()
+        await wait_for(pilot, lambda: job.worker.is_finished, "cleanup")
+
+
+# --- a job from another process -------------------------------------------------------------
+
+
+async def test_job_from_another_process_appears_and_can_be_cancelled(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "slow",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            def foreign():
+                return [r for r in sidebar.records.values() if r.pid == proc.pid]
+
+            await wait_for(pilot, lambda: foreign() and foreign()[0].state == "running", "the CLI job shows up")
+            await wait_for(pilot, lambda: len(app.store) >= 3, "its rows reach the queue")
+            run_id = foreign()[0].run_id
+            assert sidebar._order[0] == run_id  # newest first
+            # cancel it from here: the CLI process gets SIGINT and cancels cleanly
+            sidebar.focus()
+            sidebar.highlighted = 0
+            await pilot.press("c", "y")
+            await asyncio.wait_for(proc.wait(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert records_on_disk(root)[run_id]["state"] == "cancelled"
+        await wait_for(pilot, lambda: sidebar.records[run_id].state == "cancelled", "the sidebar sees the end")
+        await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
+
+
+async def test_finished_job_of_another_process_appears(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "tiny", "--count", "8",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, _err = await asyncio.wait_for(proc.communicate(), 60)
+        run_id = out.decode().split()[0]
+        await wait_for(pilot, lambda: run_id in sidebar.records, "the record is read")
+        await wait_for(pilot, lambda: len(app.store) == 8, "its rows reach the queue")
+        assert sidebar.records[run_id].state == "succeeded"
+        assert run_id in app.unseen_jobs
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+async def test_runs_view_counts_show_and_regenerate(root):
+    project = load_project(root)
+    record = await run_generation_job(project, "tiny", count=10, seed=3)
+    append_rows(project, [
+        {"id": f"orphan-{k}", "prompt": f"Classify: orphan row {k}", "completion": "neutral",
+         "review_status": "pending", "source": "synth_playbook", "run_id": "synth-old-0001", "playbook": "legacy"}
+        for k in range(4)
+    ])
+    with Store.open(project) as store:
+        slots = [i for i in range(len(store)) if store.run_of(i) == record.run_id]
+        store.approve(slots[:3])
+        store.reject(slots[3:5], "label_ambiguous")
+        store.reject(slots[5:6], "minor_typo")
+        store.drop(slots[5:6])
+
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: len(view.lines) == 2, "the runs are counted")
+        by_run = {line.run_id: line for line in view.lines}
+        t = by_run[record.run_id].tally
+        assert (t.pending, t.approved, t.rejected, t.dropped) == (4, 3, 2, 1)
+        assert t.approval_rate == pytest.approx(0.5)
+        assert dict(t.reasons) == {"label_ambiguous": 2, "minor_typo": 1}
+        orphan = by_run["synth-old-0001"]
+        assert orphan.record is None and orphan.playbook == "legacy" and orphan.tally.pending == 4
+        table = view.query_one(DataTable)
+        row = [cell.plain for cell in table.get_row(record.run_id)]
+        assert row[1] == "tiny" and row[3] == "ok" and row[4:10] == ["10", "10", "4", "3", "2", "1"]
+        assert row[10] == "50%" and "label_ambiguous 2" in row[11]
+
+        # enter: the run's rows in the queue
+        table.move_cursor(row=[line.run_id for line in view.lines].index(record.run_id))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("TabbedContent").active == "queue"
+
+        # r: a new job like this run
+        await pilot.press("4")
+        await pilot.pause()
+        table.move_cursor(row=[line.run_id for line in view.lines].index(record.run_id))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.unseen_jobs) == 1, "the regenerated run finishes")
+        new = [r for r in list_jobs(project) if r.params.get("like_run_id") == record.run_id]
+        assert len(new) == 1 and new[0].state == "succeeded" and new[0].playbook == "tiny"
+        assert new[0].params["seed"] != 3 and new[0].params["count"] == 10
+        await wait_for(pilot, lambda: len(view.lines) == 3, "the new run gets a line")
+
+
+async def test_drop_run_asks_what_to_drop_then_drops(root):
+    project = load_project(root)
+    await run_generation_job(project, "tiny", count=6, seed=3)
+    with Store.open(project) as store:
+        store.reject([0, 1], "label_ambiguous")
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: view.lines, "the runs are counted")
+        await pilot.press("D")
+        await pilot.pause()
+        summary = str(app.screen.query_one("Static").content)
+        assert "2 rejected rows (label_ambiguous 2)" in summary and "6 unapproved rows" in summary
+        await pilot.press("r")  # rejected only; the app asks once more with its per-reason summary
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        await wait_for(pilot, lambda: view.lines and view.lines[0].tally.dropped == 2, "the view recounts")
+    with Store.open(project, readonly=True) as store:
+        assert store.counts() == {"pending": 4, "approved": 0, "rejected": 0, "dropped": 2}
+
+
+# --- balance ------------------------------------------------------------------------------
+
+
+def test_dominance_rule():
+    from collections import Counter
+
+    labels = ["positive", "negative", "neutral", "mixed"]
+    assert dominance_warning(Counter(positive=10, negative=10, neutral=9, mixed=8), labels) is None
+    assert "dominates" in dominance_warning(Counter(positive=60, negative=20, neutral=10, mixed=10), labels)
+    assert "4.0x" in dominance_warning(Counter(positive=40, negative=30, neutral=20, mixed=10), labels)
+    assert "no training rows for mixed" == dominance_warning(Counter(positive=4, negative=4, neutral=4), labels)
+    assert "3.5x" in dominance_warning(Counter(yes=7, no=2), ["yes", "no"])
+    assert dominance_warning(Counter(), labels) is None
+
+
+async def test_balance_view_warns_when_one_label_dominates(root):
+    project = load_project(root)
+    append_rows(project, [
+        {"id": f"p{k}", "prompt": f"Classify: glowing review {k}", "completion": "positive",
+         "review_status": "pending", "source": "synth_playbook", "run_id": "synth-x", "playbook": "x"}
+        for k in range(200)
+    ])
+    with Store.open(project) as store:
+        store.approve(range(150))
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        view = app.query_one(BalanceView)
+        await wait_for(pilot, lambda: view.balance is not None, "the balance is counted")
+        body = view.query_one("#balance-body").content
+        text = body.plain if hasattr(body, "plain") else str(body)
+        assert "positive dominates" in text
+        dist = view.balance.distributions[0]
+        assert dist.approved["positive"] == 150 and sum(dist.approved.values()) == 150
+        assert sum(dist.imported.values()) == 66  # the sample's hand-labelled rows
+
+
+# --- help and palette ---------------------------------------------------------------------
+
+
+async def test_help_lists_the_keys_of_the_focused_view(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(JobsSidebar).focus()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.query_one("#help-body").content.plain
+        assert "JOBS" in text and "Cancel job" in text and "New job" in text
+        assert "j / ↓" in text or "↓ / j" in text  # hidden keys are listed too
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_has_every_job_action(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in palette_commands(app.screen)}
+        for expected in ("New job", "Cancel job", "Job details", "Regenerate", "Drop run rows", "Show tab: 4 Runs"):
+            assert expected in titles, expected
