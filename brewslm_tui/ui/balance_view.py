@@ -42,6 +42,7 @@ DOMINANT_SHARE = 0.5
 DOMINANT_RATIO = 3.0
 NOT_A_LABEL = "(not a label)"
 NULL = "(null)"
+NUMBERS_WIDTH = 13  # " 12,345  38% "
 LENGTH_BUCKETS = ((1, "1 word"), (2, "2 words"), (4, "3-4 words"), (8, "5-8 words"), (16, "9-16 words"), (64, "17-64 words"))
 
 
@@ -188,18 +189,18 @@ def render_balance(balance: Balance, width: int) -> Text:
             text.append("⚠ ", style="bold yellow")
             text.append(f"Imbalanced: {warning}\n", style="bold yellow")
     elif balance.task == "classification":
-        text.append("Labels are balanced enough (no label over 50% or 3x the smallest).\n", style="green")
-    text.append("training = imported + approved synthetic rows\n", style="dim")
+        text.append("Balanced: no label over 50% or 3x the smallest.\n", style="green")
+    text.append("training = imported + approved synthetic\n", style="dim")
     if balance.note:
         text.append(balance.note + "\n", style="dim")
     for dist in balance.distributions:
         keys = dist.keys()
         name_width = min(max([len(k) for k in keys] + [len(dist.title), 8]), 20)
-        column_width = max((width - name_width - 2) // 3, 14)
-        bar_width = max(column_width - 13, 3)
+        bar_width = max((width - name_width - 2) // 3 - NUMBERS_WIDTH, 2)
+        column_width = bar_width + NUMBERS_WIDTH
         columns = (
             (f"imported {sum(dist.imported.values()):,}", dist.imported),
-            (f"approved synth {sum(dist.approved.values()):,}", dist.approved),
+            (f"approved {sum(dist.approved.values()):,}", dist.approved),
             (f"training {sum(dist.combined.values()):,}", dist.combined),
         )
         text.append("\n")
@@ -215,9 +216,11 @@ def render_balance(balance: Balance, width: int) -> Text:
                 n = counter[key]
                 share = n / total if total else 0.0
                 text.append(bar(share, bar_width), style="cyan")
-                text.append(f" {n:>6,} {share:>4.0%} ".ljust(column_width - bar_width), style="dim" if not n else "")
+                text.append(f" {n:>6,} {share:>4.0%} ", style="dim" if not n else "")
             text.append("\n")
     text.rstrip()
+    text.no_wrap = True
+    text.overflow = "ellipsis"
     return text
 
 

@@ -124,9 +124,8 @@ class NewJobScreen(ModalScreen[dict | None]):
             box.border_title = "New job"
             options: list[Option] = [Option(playbook_prompt(b), id=f"book-{i}") for i, b in enumerate(self.books)]
             for i, error in enumerate(self.broken):
-                options.append(
-                    Option(Content.styled(plain(str(error), 200), "$error"), id=f"broken-{i}", disabled=True)
-                )
+                lines = [plain(line, 200) for line in str(error).splitlines() if line.strip()]
+                options.append(Option(Content.styled("\n".join(lines), "$error"), id=f"broken-{i}", disabled=True))
             yield Label("Playbook")
             yield OptionList(*options, id="job-form-playbooks", markup=False)
             with Horizontal(classes="fields"):

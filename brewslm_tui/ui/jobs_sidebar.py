@@ -469,7 +469,12 @@ class JobsSidebar(OptionList):
                 self.replace_option_prompt(option_id, prompt)
             return
         highlighted = self.highlighted_option.id if self.highlighted_option is not None else None
-        self.set_options([Option(prompt, id=option_id) for option_id, prompt in entries])
+        options: list[Option | None] = []
+        for option_id, prompt in entries:
+            if options:
+                options.append(None)  # a divider line between jobs
+            options.append(Option(prompt, id=option_id))
+        self.set_options(options)
         if highlighted in wanted:
             self.highlighted = wanted.index(highlighted)
         elif self.highlighted is None:

@@ -16,6 +16,7 @@ the run: a new job like it with a fresh seed (`Regenerate`).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,10 +136,18 @@ class RunLine:
         return str(getattr(self.record, "started_at", "") or "")
 
 
-COLUMNS = ("run", "playbook", "when", "state", "gen", "usable", "pend", "appr", "rej", "drop", "appr%", "top reasons")
+COLUMNS = ("run", "playbook", "state", "pend", "appr", "rej", "drop", "appr%", "gen", "usable", "when", "top reasons")
+_RUN_ID_RE = re.compile(r"[a-z]+-\d{4}-(\d{2}-\d{2}-\w+)\Z")
+
+
+def short_run_id(run_id: str) -> str:
+    """'synth-2026-05-29-a1b2c3' -> '05-29-a1b2c3' (the year and kind repeat on every line)."""
+    match = _RUN_ID_RE.match(run_id)
+    return match.group(1) if match else run_id
 
 
 def run_cells(line: RunLine) -> list[Text]:
+    """The row of the table; decision counts first so they show at 80 columns."""
     t, rec = line.tally, line.record
     word, _style = STATES.get(rec.state, (rec.state, "")) if rec is not None else ("-", "")
     state_style = {"ok": "green", "FAILED": "bold red", "running": "yellow", "interrupted": "magenta"}.get(word, "dim")
@@ -149,17 +158,17 @@ def run_cells(line: RunLine) -> list[Text]:
         return Text("-" if value is None else f"{value:,}", justify="right")
 
     return [
-        Text(plain(line.run_id or "(no run)", 28)),
-        Text(plain(line.playbook, 18)),
-        Text(when_text(getattr(rec, "started_at", None)) if rec is not None else ""),
+        Text(plain(short_run_id(line.run_id) or "(no run)", 28)),
+        Text(plain(line.playbook, 16)),
         Text(word, style=state_style),
-        num(count(rec, "candidates") if rec is not None else None),
-        num(count(rec, "usable") if rec is not None else t.rows),
         num(t.pending),
         num(t.approved),
         num(t.rejected),
         num(t.dropped),
         Text("-" if rate is None else f"{rate:.0%}", justify="right"),
+        num(count(rec, "candidates") if rec is not None else None),
+        num(count(rec, "usable") if rec is not None else t.rows),
+        Text(when_text(getattr(rec, "started_at", None)) if rec is not None else ""),
         Text(reasons, style="dim"),
     ]
 
