@@ -135,7 +135,10 @@ class Store:
             try:
                 with store._wlock:
                     recover(store.state_dir, [store.synthetic_path.parent, store.dropped_path.parent])
+                    torn = heal_torn_tail(store.synthetic_path, store.quarantine)
                     store._load()
+                    if torn:
+                        store.problems.append(torn)
             except BaseException:
                 store._session.release()
                 raise
