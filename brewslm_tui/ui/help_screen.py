@@ -26,6 +26,7 @@ class HelpEntry:
     keys: list[str]
     description: str
     enabled: bool
+    shown: bool = True  # in the Footer: the view's own keys, listed before navigation keys
 
 
 def group_name(node: DOMNode) -> str:
@@ -61,13 +62,13 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
         display = app.get_key_display(binding)
         entry = entries.get(binding.action)
         if entry is None:
-            entries[binding.action] = HelpEntry([display], describe(binding), active_binding.enabled)
+            entries[binding.action] = HelpEntry([display], describe(binding), active_binding.enabled, binding.show)
         elif display not in entry.keys:
             entry.keys.append(display)
     # the binding chain starts at the focused widget and ends at the app: keep that order
     chain_rank = {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
     order.sort(key=lambda k: chain_rank.get(k, len(chain_rank)))
-    return [(groups[k][0], list(groups[k][1].values())) for k in order]
+    return [(groups[k][0], sorted(groups[k][1].values(), key=lambda e: not e.shown)) for k in order]
 
 
 def describe(binding: Binding) -> str:

@@ -141,7 +141,10 @@ class NewJobScreen(ModalScreen[dict | None]):
                 yield Button("Start", id="job-form-start", variant="primary")
 
     def on_mount(self) -> None:
-        playbooks = self.query_one("#job-form-playbooks", OptionList)
+        found = self.query("#job-form-playbooks")
+        if not found:  # pushed while the app is shutting down: nothing was composed
+            return
+        playbooks = found.first(OptionList)
         if not self.books:
             self._show_problems(
                 [f"no playbooks in {plain(self.project.playbooks_dir, 60)}: add a playbooks/*.toml file"]
