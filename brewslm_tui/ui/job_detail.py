@@ -58,7 +58,7 @@ def job_detail_content(record: JobRecord) -> Content:
     facts = [f"started {started}" + (f", finished {finished}" if finished else "")]
     if record.rows_per_second:
         facts.append(rate_text(record.rows_per_second))
-    if record.pid:
+    if record.pid and not record.finished:  # only useful while it runs (to find or stop it)
         facts.append(f"pid {record.pid}" + (f" on {plain(record.host, 30)}" if record.host else ""))
     parts.append(Content.styled("  ·  ".join(facts), "$text-muted"))
     if diag is not None:

@@ -136,7 +136,7 @@ class RunLine:
         return str(getattr(self.record, "started_at", "") or "")
 
 
-COLUMNS = ("run", "playbook", "state", "pend", "appr", "rej", "drop", "appr%", "gen", "usable", "when", "top reasons")
+COLUMNS = ("run", "playbook", "state", "pend", "appr", "rej", "drop", "appr%", "gen", "usable", "top reasons", "when")
 _RUN_ID_RE = re.compile(r"[a-z]+-\d{4}-(\d{2}-\d{2}-\w+)\Z")
 
 
@@ -147,7 +147,7 @@ def short_run_id(run_id: str) -> str:
 
 
 def run_cells(line: RunLine) -> list[Text]:
-    """The row of the table; decision counts first so they show at 80 columns."""
+    """The row of the table; decision counts first so they show at 80 columns (the run id has the date)."""
     t, rec = line.tally, line.record
     word, _style = STATES.get(rec.state, (rec.state, "")) if rec is not None else ("-", "")
     state_style = {"ok": "green", "FAILED": "bold red", "running": "yellow", "interrupted": "magenta"}.get(word, "dim")
@@ -168,8 +168,8 @@ def run_cells(line: RunLine) -> list[Text]:
         Text("-" if rate is None else f"{rate:.0%}", justify="right"),
         num(count(rec, "candidates") if rec is not None else None),
         num(count(rec, "usable") if rec is not None else t.rows),
-        Text(when_text(getattr(rec, "started_at", None)) if rec is not None else ""),
         Text(reasons, style="dim"),
+        Text(when_text(getattr(rec, "started_at", None)) if rec is not None else ""),
     ]
 
 

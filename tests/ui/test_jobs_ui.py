@@ -381,7 +381,7 @@ async def test_runs_view_counts_show_and_regenerate(root):
         row = [cell.plain for cell in table.get_row(record.run_id)]
         assert row[0] in record.run_id and row[1] == "tiny" and row[2] == "ok"
         assert row[3:10] == ["4", "3", "2", "1", "50%", "10", "10"]  # pend appr rej drop rate gen usable
-        assert "label_ambiguous 2" in row[11]
+        assert "label_ambiguous 2" in row[10]
 
         # enter: the run's rows in the queue
         table.move_cursor(row=[line.run_id for line in view.lines].index(record.run_id))
