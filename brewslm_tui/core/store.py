@@ -31,6 +31,7 @@ from typing import Iterable
 
 import orjson
 
+from brewslm_tui.core import column_cache
 from brewslm_tui.core.commit import MultiFileCommit, recover
 from brewslm_tui.core.dropped import DroppedRows
 from brewslm_tui.core.errors import BrewError, ReadOnly
@@ -219,10 +220,16 @@ class Store:
         if st.st_size <= self._scanned_end:
             return range(len(self), len(self))
         self._buf = map_file(self.synthetic_path)
-        starts, end = line_starts(self._buf, self._scanned_end)
         first = len(self)
+        cold = first == 0 and self._scanned_end == 0
+        if cold and column_cache.load(self):
+            if self._scanned_end == st.st_size:
+                return range(0, len(self))
+        starts, end = line_starts(self._buf, self._scanned_end)
         self._parse_lines(starts)
         self._scanned_end = end
+        if cold and len(starts) >= 20000:
+            column_cache.save(self)
         return range(first, len(self))
 
     def _intern(self, value: str, table: list, index: dict) -> int:
@@ -233,17 +240,32 @@ class Store:
         return k
 
     def _parse_lines(self, starts: array) -> None:
+        """The bulk load path: one orjson parse per line, columns filled, no dict kept.
+
+        Written tight on purpose (locals, caches for labels and run/playbook names): at a
+        million rows every attribute lookup in this loop costs a visible fraction of a second.
+        """
         buf = self._buf
         find = buf.find
+        loads = _LOADS
+        status_codes = STATUS_CODES
         label_for = getattr(self.project, "label_for", None) if len(self.labels) > 1 else None
         label_index = {label: k for k, label in enumerate(self.labels) if label}
-        status_codes = STATUS_CODES
+        label_cache: dict[str, int] = {}
+        run_index, playbook_index, reason_index = self._run_index, self._playbook_index, self._reason_index
+        offsets_append = self._offsets.append
+        status_append, reason_append = self.status.append, self.reason.append
+        run_append, playbook_append = self._run.append, self._playbook.append
+        label_append, flags_append = self._label.append, self._flags.append
+        counts, reason_counts = self._counts, self._reason_counts
+        assigned = self._assigned
+        lineno = self._lineno
+        slot = len(self._offsets)
         for start in starts:
-            self._lineno += 1
-            lineno = self._lineno
+            lineno += 1
             raw = buf[start:find(b"\n", start)]
             try:
-                obj = _LOADS(raw)
+                obj = loads(raw)
             except ValueError as exc:
                 msg = str(exc)
                 self._bad_line(lineno, raw, "invalid UTF-8" if "utf-8" in msg.lower() else f"bad JSON ({msg})")
@@ -251,41 +273,50 @@ class Store:
             if type(obj) is not dict:
                 self._bad_line(lineno, raw, f"not a JSON object (a {type(obj).__name__})")
                 continue
-            prompt = obj.get("prompt")
-            completion = obj.get("completion")
-            if not isinstance(prompt, str) or not isinstance(completion, str):
-                which = "prompt" if not isinstance(prompt, str) else "completion"
+            get = obj.get
+            completion = get("completion")
+            if type(get("prompt")) is not str or type(completion) is not str:
+                which = "prompt" if type(get("prompt")) is not str else "completion"
                 self._bad_line(lineno, raw, f"missing {which} (a string is required)")
                 continue
-            st_name = obj.get("review_status", "pending")
-            st = status_codes.get(st_name) if isinstance(st_name, str) else None
+            st_name = get("review_status", "pending")
+            st = status_codes.get(st_name) if type(st_name) is str else None
             if st is None or st == DROPPED:
                 self._bad_line(lineno, raw, f"unknown review_status {st_name!r}")
                 continue
-            slot = len(self._offsets)
-            self._offsets.append(start)
+            offsets_append(start)
             rs = 0
             if st == REJECTED:
-                code = obj.get("reject_reason")
-                if isinstance(code, str) and code:
-                    rs = self._reason_index.get(code)
+                code = get("reject_reason")
+                if code and type(code) is str:
+                    rs = reason_index.get(code)
                     if rs is None:
                         rs = self._add_reason(code)
-            self.status.append(st)
-            self.reason.append(rs)
-            self._counts[st] += 1
-            if st == REJECTED:
-                self._reason_counts[rs] += 1
-            self._run.append(self._intern(str(obj.get("run_id") or ""), self.runs, self._run_index))
-            self._playbook.append(self._intern(str(obj.get("playbook") or ""), self.playbooks, self._playbook_index))
+                        reason_counts = self._reason_counts
+                reason_counts[rs] += 1
+            status_append(st)
+            reason_append(rs)
+            counts[st] += 1
+            run = get("run_id") or ""
+            k = run_index.get(run) if type(run) is str else None
+            run_append(k if k is not None else self._intern(str(run), self.runs, run_index))
+            book = get("playbook") or ""
+            k = playbook_index.get(book) if type(book) is str else None
+            playbook_append(k if k is not None else self._intern(str(book), self.playbooks, playbook_index))
             if label_for is not None:
-                label = label_for(completion)
-                self._label.append(label_index.get(label, 0) if label else 0)
+                k = label_cache.get(completion)
+                if k is None:
+                    label = label_for(completion)
+                    k = label_cache[completion] = label_index.get(label, 0) if label else 0
+                label_append(k)
             else:
-                self._label.append(0)
-            self._flags.append(F_NOTE if obj.get("review_note") else 0)
-            if not isinstance(obj.get("id"), str) or not obj.get("id"):
-                self._assigned[slot] = assigned_id(lineno, bytes(raw))
+                label_append(0)
+            flags_append(F_NOTE if get("review_note") else 0)
+            row_id = get("id")
+            if not row_id or type(row_id) is not str:
+                assigned[slot] = assigned_id(lineno, bytes(raw))
+            slot += 1
+        self._lineno = lineno
 
     def _add_reason(self, code: str) -> int:
         self._reason_index[code] = len(self.reason_codes)
