@@ -128,7 +128,7 @@ class BrewApp(App):
                     yield self._part("runs_view", "RunsView", "runs", id="runs-view")
                 with TabPane("5 Balance", id="balance"):
                     yield self._part("balance_view", "BalanceView", "balance", id="balance-view")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _part(self, module: str, name: str, what: str, *, id: str):
         cls = _optional(module, name)

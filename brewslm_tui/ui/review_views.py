@@ -136,7 +136,8 @@ class ReviewPane(Vertical):
     HELP_GROUP = "Review"
     EMPTY = "no rows"
 
-    BINDINGS = [
+    # subclasses end their BINDINGS with these, so the Footer lists decisions first
+    COMMON_BINDINGS = [
         Binding("slash", "filter", "filter"),
         Binding("escape", "clear", "clear selection/filter", show=False),
     ]
@@ -305,7 +306,8 @@ class QueuePane(ReviewPane):
     BINDINGS = [
         Binding("a", "approve", "approve"),
         Binding("x", "reject", "reject"),
-        Binding("e", "edit", "edit & approve"),
+        Binding("e", "edit", "edit+approve"),
+        *ReviewPane.COMMON_BINDINGS,
     ]
 
     def action_approve(self) -> None:
@@ -335,13 +337,18 @@ class RejectedPane(ReviewPane):
 
     BINDINGS = [
         Binding("d", "drop", "drop"),
-        Binding("p", "pending", "to pending"),
-        Binding("e", "edit", "fix & approve"),
-        Binding("R", "restore_dropped", "restore dropped…"),
+        Binding("p", "pending", "pending"),
+        Binding("e", "edit", "fix+approve"),
+        Binding("x", "reject", "change reason", show=False),
+        Binding("R", "restore_dropped", "restore…"),
+        *ReviewPane.COMMON_BINDINGS,
     ]
 
     def action_pending(self) -> None:
         self.to_pending()
+
+    def action_reject(self) -> None:
+        self.reject()
 
     def action_restore_dropped(self) -> None:
         """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
@@ -393,8 +400,9 @@ class ApprovedPane(ReviewPane):
     EMPTY = "nothing approved yet"
 
     BINDINGS = [
-        Binding("p", "pending", "to pending"),
+        Binding("p", "pending", "pending"),
         Binding("x", "reject", "reject"),
+        *ReviewPane.COMMON_BINDINGS,
     ]
 
     def action_pending(self) -> None:

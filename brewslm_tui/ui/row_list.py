@@ -125,6 +125,8 @@ class GroupedLines:
 class RowList(ScrollView, can_focus=True):
     """The row list of one review tab. Line 0 is a sticky column title line."""
 
+    HELP_GROUP = "Rows"
+
     COMPONENT_CLASSES = {
         "row-list--title",
         "row-list--cursor",
@@ -363,7 +365,7 @@ class RowList(ScrollView, can_focus=True):
         return text
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width  # without the scrollbar
         base = self.rich_style
         if y == 0:
             text = self._title_line(width)

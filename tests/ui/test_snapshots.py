@@ -1,0 +1,58 @@
+"""Snapshots of each view at 80x24 and 120x36 (pytest-textual-snapshot; plain `def` tests).
+
+Update after an intended change with `pytest tests/ui/test_snapshots.py --snapshot-update`
+and look at the SVGs in tests/ui/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import Store
+from brewslm_tui.ui.app import build_app
+
+from conftest import make_project, make_rows
+
+SIZES = [(80, 24), (120, 36)]
+
+VIEWS = {
+    "queue": [],
+    "queue_selection": ["space", "space", "j"],
+    "rejected": ["2"],
+    "rejected_collapsed": ["2", "left"],
+    "approved": ["3"],
+    "runs": ["4"],
+    "balance": ["5"],
+    "reason_picker": ["x"],
+    "drop_confirm": ["2", "space", "d"],
+    "filter": ["slash"],
+    "edit": ["e"],
+}
+
+
+@pytest.fixture
+def reviewed_dir(tmp_path):
+    """40 rows from two runs; some approved, some rejected under two reasons."""
+    rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
+    root = make_project(tmp_path, rows)
+    store = Store.open(load_project(root), session=True)
+    store.approve([1, 5, 9, 33])
+    store.reject([2, 6, 10], "label_ambiguous")
+    store.reject([3, 31], "minor_typo", note="'colour' spelled two ways")
+    store.compact()
+    store.close()
+    return root
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_view_snapshot(snap_compare, reviewed_dir, view, size):
+    async def keys_then_settle(pilot):
+        await pilot.press(*VIEWS[view])
+        # the runs and balance views count in a thread worker: wait for it, then repaint
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = build_app(reviewed_dir)
+    assert snap_compare(app, run_before=keys_then_settle, terminal_size=size)
