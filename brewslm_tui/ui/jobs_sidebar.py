@@ -15,9 +15,10 @@ posts `JobFinished(record)` once, for our jobs and for foreign ones seen running
 
 Cancelling (`c`): a job of this app gets its cancel Event set (the runner stops cleanly and
 records `cancelled`). A job of another process on this machine is sent SIGINT, the same as
-Ctrl-C in its terminal (its CLI cancels cleanly), but only after /proc confirms the pid is
-still a brewslm process, so a recycled pid is never signalled; otherwise the user is told to
-cancel it where it runs.
+Ctrl-C in its terminal (its CLI cancels cleanly), but only when the record names this host
+and /proc confirms the pid is still a brewslm process, so a recycled pid or a job on another
+machine sharing the folder is never signalled; otherwise the user is told to cancel it where
+it runs.
 
 Bindings (when focused): `n` new job, `c` cancel the selected job, `enter` the selected job's
 summary and diagnostic, `j/k` and arrows move.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,8 +249,9 @@ class JobsSidebar(OptionList):
             self.notify(f"{plain(record.run_id)} is not running ({record.state}).")
             return
         else:
-            pid = getattr(record, "pid", None)
-            if not (pid and pid != os.getpid() and pid_is_brewslm(pid)):
+            pid = record.pid
+            here = record.host in (None, socket.gethostname())
+            if not (pid and here and pid != os.getpid() and pid_is_brewslm(pid)):
                 self.notify(
                     f"{plain(record.run_id)} runs in another process this app cannot reach: "
                     "cancel it where it runs (Ctrl-C in its terminal).",
@@ -482,7 +485,10 @@ class JobsSidebar(OptionList):
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """Only a person moving the highlight counts as looking at a job (it clears the bell)."""
         event.stop()
+        if not self.has_focus:
+            return
         record = self.records.get(event.option.id or "")
         if record is not None:
             self.post_message(self.JobSelected(record))

@@ -341,10 +341,12 @@ async def test_finished_job_of_another_process_appears(root):
         )
         out, _err = await asyncio.wait_for(proc.communicate(), 60)
         run_id = out.decode().split()[0]
-        await wait_for(pilot, lambda: run_id in sidebar.records, "the record is read")
+        # the sidebar may have seen it running; the next poll after it ended shows the end
+        await wait_for(pilot, lambda: run_id in sidebar.records and sidebar.records[run_id].state == "succeeded",
+                       "the final record is read")
         await wait_for(pilot, lambda: len(app.store) == 8, "its rows reach the queue")
-        assert sidebar.records[run_id].state == "succeeded"
         assert run_id in app.unseen_jobs
+        assert option_texts(sidebar)[0].startswith("ok tiny")
 
 
 # --- runs ---------------------------------------------------------------------------------
