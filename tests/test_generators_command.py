@@ -147,3 +147,21 @@ async def test_a_command_that_prints_nothing_usable_fails(tmp_path):
     assert "unparseable_line" in record.diagnostic.headline
     assert "one JSON object per line on stdout" in record.diagnostic_text()
     assert json.loads(json.dumps(record.to_json()))["diagnostic"]["examples"]["unparseable_line"][0] == "INFO step 0"
+
+
+async def test_a_command_over_its_time_limit_is_stopped_and_fails(tmp_path):
+    pidfile = tmp_path / "pid"
+    body = f"""\
+        import json, os, time
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        print(json.dumps({{"prompt": "Review: fine", "completion": "neutral"}}), flush=True)
+        time.sleep(60)
+        """
+    text = script_playbook(tmp_path, body, count=5).replace('argv = [', 'timeout = 0.5\nargv = [')
+    project = make_project(tmp_path, playbooks={"mine": text})
+    record = await run_generation_job(project, "mine")
+    assert record.state == "failed"
+    assert "longer than its time limit (0.5 s, command.timeout)" in record.diagnostic.headline
+    assert record.counts["landed"] == 1  # the row it printed in time still landed
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)

@@ -133,23 +133,30 @@ class CommandGenerator(Generator):
                 pass  # a command that does not read stdin may exit before we finish writing
             finally:
                 proc.stdin.close()
+        # A deadline per read, not `asyncio.timeout` around the loop: this is an async generator,
+        # and a timeout scope that spans a `yield` would cancel the consumer's code instead.
+        loop = asyncio.get_running_loop()
+        deadline = None if s.timeout is None else loop.time() + s.timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - loop.time())
+
+        assert proc.stdout is not None
         try:
-            async with asyncio.timeout(s.timeout):
-                assert proc.stdout is not None
-                while True:
-                    try:
-                        line = await proc.stdout.readline()
-                    except ValueError:  # a line longer than LINE_LIMIT
-                        yield Issue("unparseable_line", f"a line longer than {LINE_LIMIT} bytes")
-                        await proc.stdout.read(LINE_LIMIT)
-                        continue
-                    if not line:
-                        break
-                    item = _parse_line(line)
-                    if item is not None:
-                        yield item
-                rc = await proc.wait()
-                await self._stderr_done()
+            while True:
+                try:
+                    line = await asyncio.wait_for(proc.stdout.readline(), left())
+                except ValueError:  # a line longer than LINE_LIMIT
+                    yield Issue("unparseable_line", f"a line longer than {LINE_LIMIT} bytes")
+                    await asyncio.wait_for(proc.stdout.read(LINE_LIMIT), left())
+                    continue
+                if not line:
+                    break
+                item = _parse_line(line)
+                if item is not None:
+                    yield item
+            rc = await asyncio.wait_for(proc.wait(), left())
+            await self._stderr_done()
         except TimeoutError:
             await self.aclose()
             raise GeneratorFailed(f"the command ran longer than its time limit ({s.timeout:g} s, command.timeout) "
