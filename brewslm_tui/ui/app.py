@@ -370,22 +370,31 @@ class BrewApp(App):
             self._signals_installed = False  # not the main thread (some test runners)
 
     def _on_signal(self) -> None:
-        """SSH dropped or asked to stop: close the store first (the terminal may be gone), then exit."""
-        self.close_store()
+        """SSH dropped or asked to stop: compact first (the terminal may be gone and shutdown
+        may not get far), then exit; the store is closed when the app unmounts."""
+        self.compact_store()
         self.exit(return_code=0)
 
+    def compact_store(self) -> None:
+        """Fold the journal into synthetic.jsonl; a failure only means the next open replays it."""
+        if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
+            return
+        journal_size = getattr(self.store, "journal_size", None)
+        if callable(journal_size) and journal_size() == 0:
+            return
+        try:
+            self.store.compact()
+        except (BrewError, OSError) as error:
+            print(f"brewslm-tui: compaction skipped: {error}", file=sys.stderr)
+
     def close_store(self) -> None:
-        """Compact (fold the journal into synthetic.jsonl) and close; safe to call twice."""
+        """Compact and close; safe to call twice."""
         if self._closed:
             return
-        self._closed = True
         try:
-            if self.readonly_reason is None and not getattr(self.store, "readonly", False):
-                self.store.compact()
-        except (BrewError, OSError) as error:
-            # the journal still holds every decision; the next open replays it
-            print(f"brewslm-tui: compaction skipped: {error}", file=sys.stderr)
+            self.compact_store()
         finally:
+            self._closed = True
             self.store.close()
 
     def on_unmount(self) -> None:

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.keys import _character_to_key
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
@@ -54,7 +55,12 @@ class Rejection:
 
 
 class ReasonPicker(ModalScreen[Rejection | None]):
-    """x: one key picks the reason; tab reaches an optional note first."""
+    """x: one key picks the reason; tab reaches an optional note first.
+
+    The reason keys are bindings of this screen (not an on_key handler): keys typed ahead
+    (`x1` arriving in one burst over a slow SSH link) are matched against the bindings of the
+    screen that is active when they are handled, so the `1` still picks the reason.
+    """
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
@@ -62,6 +68,10 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         super().__init__()
         self.reasons = list(reasons)
         self.count = count
+        for reason in self.reasons:
+            if reason.key:
+                self._bindings.bind(_character_to_key(reason.key), f"pick({reason.code!r})",
+                                    reason.code, show=False)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-picker", classes="modal-box"):
@@ -83,15 +93,8 @@ class ReasonPicker(ModalScreen[Rejection | None]):
     def _note(self) -> str | None:
         return self.query_one(Input).value.strip() or None
 
-    def on_key(self, event: events.Key) -> None:
-        if isinstance(self.focused, Input) or not event.character:
-            return
-        for reason in self.reasons:
-            if reason.key and event.character == reason.key:
-                event.stop()
-                event.prevent_default()
-                self.dismiss(Rejection(reason.code, self._note()))
-                return
+    def action_pick(self, code: str) -> None:
+        self.dismiss(Rejection(code, self._note()))
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:

@@ -1,0 +1,128 @@
+"""The real app in a real pseudo-terminal: a key decides, then the process is signalled.
+
+SIGTERM and SIGHUP (the SSH connection dropped; the terminal is closed first) end the app
+cleanly: exit status 0, the journal folded into synthetic.jsonl, the session lock released.
+SIGKILL loses no acknowledged decision either (the journal is replayed on the next open).
+Waits are bounded polls for an event (a line in the journal, the process exit), not timings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+
+import orjson
+import pytest
+
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import Store
+
+from conftest import statuses
+
+LAUNCH = "import sys; from brewslm_tui.ui.app import build_app; build_app(sys.argv[1]).run()"
+
+
+class PtyApp:
+    def __init__(self, root):
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": ""}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, str(root)],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
+        )
+        os.close(slave)
+        self.output = bytearray()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output.extend(data)
+
+    def wait_for(self, predicate, what: str, limit: float = 30.0) -> None:
+        deadline = time.monotonic() + limit
+        while not predicate():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"app exited ({self.proc.returncode}) while waiting for {what}:\n"
+                                     f"{bytes(self.output[-2000:]).decode(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for {what}")
+            time.sleep(0.05)
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close_terminal(self) -> None:
+        os.close(self.master)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def approved_count(root) -> int:
+    return list(statuses(root).values()).count("approved")
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_signal_ends_cleanly_with_decisions_compacted(project_dir, signame):
+    app = PtyApp(project_dir)
+    try:
+        app.wait_for(lambda: b"pending" in app.output, "the first screen")
+        app.type("a")
+        app.wait_for(lambda: approved_count(project_dir) == 1, "the approval in the journal")
+        if signame == "SIGHUP":
+            app.close_terminal()  # the SSH connection is gone: the terminal cannot be written
+        app.proc.send_signal(getattr(signal, signame))
+        assert app.proc.wait(timeout=30) == 0
+    finally:
+        app.kill()
+    # compacted: the decision is in synthetic.jsonl itself, the journal is empty again
+    rows = [orjson.loads(line) for line in (project_dir / "data" / "synthetic.jsonl").read_bytes().splitlines()]
+    assert [r["review_status"] for r in rows].count("approved") == 1
+    journal = project_dir / ".brewslm" / "journal.jsonl"
+    assert not journal.exists() or b'"op":"approve"' not in journal.read_bytes()
+    # and the session lock is free for the next reviewer
+    Store.open(load_project(project_dir), session=True).close()
+
+
+def test_sigkill_loses_no_decision(project_dir):
+    app = PtyApp(project_dir)
+    try:
+        app.wait_for(lambda: b"pending" in app.output, "the first screen")
+        app.type("ax1")
+        app.wait_for(lambda: "rejected" in statuses(project_dir).values(), "the rejection in the journal")
+    finally:
+        app.kill()
+    on = statuses(project_dir)
+    assert sorted(on.values()).count("approved") == 1
+    assert sorted(on.values()).count("rejected") == 1
+
+
+def test_keys_typed_ahead_in_one_burst(project_dir):
+    """Over a slow link `x1` arrives in one read: the 1 must still pick the reason."""
+    app = PtyApp(project_dir)
+    try:
+        app.wait_for(lambda: b"pending" in app.output, "the first screen")
+        app.type("x1x3")
+        app.wait_for(lambda: list(statuses(project_dir).values()).count("rejected") == 2, "two rejections")
+    finally:
+        app.kill()
+    store = Store.open(load_project(project_dir), readonly=True)
+    assert sorted(store.reason_counts().items()) == [("label_ambiguous", 1), ("minor_typo", 1)]
