@@ -325,3 +325,11 @@ async def test_record_json_has_the_documented_keys(tmp_path):
     assert orjson.loads((project.state_dir / "jobs" / f"{record.run_id}.json").read_bytes()) == data
     assert record.run_id.startswith("synth-" + datetime.now(UTC).strftime("%Y-%m-%d")[:4])
     assert record.summary().startswith(f"{record.run_id} (hc): succeeded, 5 of 5 rows landed")
+
+
+async def test_an_invalid_playbook_is_refused_before_a_job_starts(tmp_path):
+    project = make_project(tmp_path, playbooks={"bad": SENTIMENT_PLAYBOOK + "[balance]\nhappy = 1\n"})
+    with pytest.raises(ProjectError) as info:
+        await run_generation_job(project, "bad")
+    assert str(info.value).startswith("playbooks/bad.toml: balance.happy: not a label of this project")
+    assert list_jobs(project) == [] and not project.synthetic_path.exists()

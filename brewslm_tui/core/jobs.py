@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from pydantic import BaseModel, Field
@@ -138,13 +139,15 @@ class JobRecord(BaseModel):
         return head
 
     def diagnostic_text(self) -> str:
-        """The full diagnostic: what happened, each cause with examples, the backend's words, advice."""
-        lines = [self.summary()]
+        """The full diagnostic: each cause with examples, the backend's words, what to do.
+
+        Meant to be shown after `summary()`, so the headline is repeated only when the summary
+        does not already say it.
+        """
         d = self.diagnostic
         if d is None:
-            return lines[0]
-        if d.headline not in lines[0]:
-            lines.append(d.headline)
+            return ""
+        lines = [d.headline] if d.headline and d.headline not in self.summary() else []
         if d.causes:
             lines.append("Why candidates were not used:")
             for cause, n in sorted(d.causes.items(), key=lambda kv: -kv[1]):
@@ -706,10 +709,18 @@ def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str
             out.append("Many candidates repeat rows the project already has: add templates or vocabulary, "
                        "or regenerate with a fresh seed (generate --like RUN_ID).")
     if c["backend_errors"]:
-        target = book.openai.base_url if (book.generator == "openai" and book.openai) else "the backend"
-        out.append(f"Check that {target} is up and reachable" + (f" (last error: {last_error})" if last_error else "")
-                   + "; retries and timeout are set in " + where + ".")
+        target = _safe_url(book.openai.base_url) if (book.generator == "openai" and book.openai) else "the backend"
+        out.append(f"Check that {target} is up and reachable (the backend's last error is above); "
+                   f"retries and timeout are set in {where}.")
     return out
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any user:password@ part (never written to a record)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _example_rows(project: Project, seed: int, n: int = 5) -> list[dict[str, Any]]:

@@ -177,7 +177,7 @@ def check_templates(book: Playbook, project: Project) -> list[str]:
         for i, case in active:
             if _entries(case, label):
                 problems.extend(f"template.prompt: {p} (hard_cases[{i}])"
-                                for p in _check_refs(book, case, label, [book.template.prompt]))
+                                for p in _check_refs(book, case, label, [book.template.prompt], in_prompt=True))
     return sorted(set(problems), key=problems.index)
 
 
@@ -228,7 +228,8 @@ def _check_entry(entry: TemplateEntry, task: str, project: Project) -> list[str]
     return problems
 
 
-def _check_refs(book: Playbook, case: HardCase, label: str | None, strings: list[str]) -> list[str]:
+def _check_refs(book: Playbook, case: HardCase, label: str | None, strings: list[str],
+                in_prompt: bool = False) -> list[str]:
     """Undefined slots, bad attributes and cycles reachable from `strings` in this context."""
     chain = _chain(book, case, label)
     problems: list[str] = []
@@ -276,7 +277,7 @@ def _check_refs(book: Playbook, case: HardCase, label: str | None, strings: list
                     visit(value, (*stack, name), in_prompt)
 
     for s in strings:
-        visit(s, (), s is book.template.prompt)
+        visit(s, (), in_prompt)
     return sorted(set(problems), key=problems.index)
 
 
