@@ -23,6 +23,13 @@ from textual.widgets import TabbedContent
 from brewslm_tui.ui.help_screen import group_name
 
 
+NAVIGATION = frozenset({
+    "up", "down", "left", "right", "top", "bottom", "first", "last", "home", "end",
+    "page up", "page down", "page left", "page right", "scroll up", "scroll down",
+    "scroll left", "scroll right", "cursor up", "cursor down",
+})
+
+
 @dataclass(frozen=True)
 class PaletteCommand:
     title: str
@@ -49,7 +56,9 @@ def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
         if "." in action_name:
             continue  # "app.x" / "screen.x" are listed on their own node
         if not binding.show and not _defined_here(node, action_name):
-            continue  # textual's hidden navigation keys (cursor_down...) are not commands
+            continue  # textual's hidden keys (Input editing...) are not commands
+        if binding.description.lower() in NAVIGATION:
+            continue  # moving the cursor is what keys are for, not a command
         seen.add(binding.action)
         if node.check_action(action_name, ()) is False:
             continue
@@ -61,11 +70,12 @@ def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
         )
 
 
-def _tab_commands(screen: Screen) -> Iterator[PaletteCommand]:
+def _tab_commands(screen: Screen, bound: str) -> Iterator[PaletteCommand]:
+    """'Show tab: X' for each tab no binding already switches to (`bound`: every bound action)."""
     for tabbed in screen.query(TabbedContent):
         for pane in tabbed.query("TabPane"):
             title = str(getattr(pane, "_title", "") or pane.id)
-            if pane.id:
+            if pane.id and f"'{pane.id}'" not in bound and f'"{pane.id}"' not in bound:
                 yield PaletteCommand(f"Show tab: {title}", "switch view", partial(setattr, tabbed, "active", pane.id))
 
 
@@ -83,8 +93,8 @@ def palette_commands(screen: Screen) -> list[PaletteCommand]:
 
     def add(items: Iterable[PaletteCommand]) -> None:
         for command in items:
-            if command.title not in titles:
-                titles.add(command.title)
+            if command.title.casefold() not in titles:
+                titles.add(command.title.casefold())
                 commands.append(command)
 
     for node in nodes:
@@ -92,7 +102,8 @@ def palette_commands(screen: Screen) -> list[PaletteCommand]:
         hook = getattr(node, "palette_commands", None)
         if callable(hook):
             add(PaletteCommand(*entry) for entry in hook())
-    add(_tab_commands(screen))
+    bound = " ".join(binding.action for node in nodes for _key, binding in node._bindings)
+    add(_tab_commands(screen, bound))
     return commands
 
 

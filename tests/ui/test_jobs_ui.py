@@ -484,6 +484,15 @@ async def test_palette_has_every_job_action(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        titles = {command.title for command in palette_commands(app.screen)}
-        for expected in ("New job", "Cancel job", "Job details", "Regenerate", "Drop run rows", "Show tab: 4 Runs"):
+        commands = palette_commands(app.screen)
+        titles = [command.title for command in commands]
+        for expected in ("New job", "Cancel job", "Job details", "Regenerate", "Drop run rows", "Runs", "Balance"):
             assert expected in titles, expected
+        assert len({t.casefold() for t in titles}) == len(titles)  # "new job" is listed once
+        assert not {"up", "down", "page down"} & {t.casefold() for t in titles}  # cursor keys are not commands
+
+        # a command runs on the widget that binds it, wherever the focus is
+        assert app.focused is not app.query_one(JobsSidebar)
+        await next(c for c in commands if c.title == "New job").callback()
+        await pilot.pause()
+        assert isinstance(app.screen, NewJobScreen)
