@@ -302,3 +302,21 @@ def test_parse_reply_is_tolerant():
     assert parse_reply('[{"prompt": "a", "completion": {"order_id": null}}]') == [{"prompt": "a", "completion": {"order_id": None}}]
     assert parse_reply("Sorry, I cannot help with that.") == []
     assert parse_reply('[{"prompt": "cut off mid-') == []
+
+
+async def test_rows_land_while_a_slow_request_is_still_out(tmp_path, chat_server):
+    """Ten rows arrive, the next request hangs: the ten land anyway (timed flush) and review can start."""
+    import asyncio
+
+    server = chat_server(lambda n, body, h: (200, completion(rows_json(n, "t")), None, 0 if n == 0 else 60))
+    project = make_project(tmp_path, playbooks={"llm": openai_playbook(
+        server.url, count=50, concurrency=1, timeout=120.0, limits="batch_rows = 25")})
+    cancel = asyncio.Event()
+
+    def on_event(event):
+        if event.kind == "rows_landed":
+            cancel.set()
+
+    record = await asyncio.wait_for(run_generation_job(project, "llm", cancel=cancel, on_event=on_event), 30)
+    assert record.state == "cancelled"
+    assert record.counts["landed"] == 10 == len(landed(project))

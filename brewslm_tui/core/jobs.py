@@ -54,6 +54,7 @@ FINAL_STATES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 60.0  # a running record whose heartbeat is older than this is interrupted
 EXAMPLES_PER_CAUSE = 3
+FLUSH_SECONDS = 1.0  # pending usable rows land at least this often
 RUN_PREFIX = {"generation": "synth"}
 
 Clock = Callable[[], datetime]
@@ -509,9 +510,9 @@ class _GenerationRun:
         generator = generator_class(book.generator)(GenRequest(project, book, self.count, self.seed, examples))
         self.generator = generator
         limit = book.max_candidates(self.count)
-        last_flush = time.monotonic()
         stream = generator.stream()
         fatal: GeneratorFailed | None = None
+        flusher = asyncio.ensure_future(self._flush_every(FLUSH_SECONDS))
         try:
             async for item in stream:
                 if isinstance(item, BackendError):
@@ -531,10 +532,8 @@ class _GenerationRun:
                         self.pending.append(self._row(verdict.row, ctx))
                     else:
                         self._count(verdict.cause, verdict.detail)
-                if len(self.pending) >= book.limits.batch_rows or (
-                        self.pending and time.monotonic() - last_flush >= 1.0):
+                if len(self.pending) >= book.limits.batch_rows:
                     await self._flush()
-                    last_flush = time.monotonic()
                 ctx.emit("progress", force=False)
                 if c["usable"] >= self.count or self._should_stop(limit):
                     break
@@ -544,6 +543,8 @@ class _GenerationRun:
             self.cancelled = True
             raise
         finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
             try:
                 await stream.aclose()
             finally:
@@ -552,6 +553,13 @@ class _GenerationRun:
                 if self.cancelled:
                     self._judge_cancelled()
         self._judge(fatal, limit)
+
+    async def _flush_every(self, seconds: float) -> None:
+        """Land what is pending at least every `seconds`, so a slow backend's rows are reviewable
+        without waiting for a full batch."""
+        while True:
+            await asyncio.sleep(seconds)
+            await self._flush()
 
     def _row(self, row: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         self.seq += 1
