@@ -320,3 +320,37 @@ async def test_rows_land_while_a_slow_request_is_still_out(tmp_path, chat_server
     record = await asyncio.wait_for(run_generation_job(project, "llm", cancel=cancel, on_event=on_event), 30)
     assert record.state == "cancelled"
     assert record.counts["landed"] == 10 == len(landed(project))
+
+
+async def test_the_http_client_reads_chunked_replies_and_survives_closed_idle_connections():
+    """Raw asyncio server: a chunked reply, then the server drops the kept-alive connection."""
+    import asyncio
+
+    from brewslm_tui.core.generators._http import HTTPClient
+
+    seen: list[bytes] = []
+
+    async def handle(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int([ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")][0].split(b":")[1])
+        seen.append(head.split(b"\r\n")[0] + b" " + await reader.readexactly(length))
+        body = b'{"ok": true, "n": %d}' % len(seen)
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 5]), body[i:i + 5]) for i in range(0, len(body), 5))
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()  # keep-alive was promised, but the server hangs up: the client must reconnect
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = HTTPClient(f"http://127.0.0.1:{port}/v1", max_connections=1)
+    try:
+        first = await client.post("/chat/completions", b'{"a": 1}', timeout=5)
+        await asyncio.sleep(0.05)
+        second = await client.post("/chat/completions", b'{"a": 2}', timeout=5)
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+    assert (first.status, json.loads(first.body)) == (200, {"ok": True, "n": 1})
+    assert json.loads(second.body) == {"ok": True, "n": 2}
+    assert seen == [b'POST /v1/chat/completions HTTP/1.1 {"a": 1}', b'POST /v1/chat/completions HTTP/1.1 {"a": 2}']

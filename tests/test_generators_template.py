@@ -129,6 +129,25 @@ async def test_extraction_and_qa_templates_render_answers_from_the_same_draw(tmp
         assert (c["prompt"], c["completion"]) in {("How long is the warranty?", "two years"), ("Is shipping free?", "yes")}
 
 
+async def test_generation_templates_land_their_completion(tmp_path):
+    project = make_project(tmp_path, "generation", playbooks={"g": """\
+        count = 6
+        [template.slots]
+        item = ["kettle", "lamp", "tent", "stove"]
+        tone = ["friendly", "formal"]
+        [[hard_cases]]
+        name = "replies"
+        [[hard_cases.templates]]
+        text = "Write a {tone} reply to a customer whose {item} broke."
+        completion = "Sorry to hear your {item} broke; a replacement is on its way."
+        """})
+    record = await run_generation_job(project, "g", seed=8)
+    assert record.state == "succeeded", record.diagnostic_text()
+    for row in read_rows(project):
+        item = row["prompt"].split("whose ")[1].split(" broke")[0]
+        assert row["completion"] == f"Sorry to hear your {item} broke; a replacement is on its way."
+
+
 def test_typo_changes_one_word_slightly():
     import random
 

@@ -26,6 +26,11 @@ PROJECTS = {
         scoring = "f1"
         fields = ["order_id", "product", "issue_type"]
         """,
+    "generation": """\
+        name = "replies"
+        task = "generation"
+        scoring = "rouge_l"
+        """,
     "qa": """\
         name = "faq"
         task = "qa"
