@@ -93,7 +93,7 @@ class Generator:
 
 
 def generator_class(name: str) -> type[Generator]:
-    """The generator called `name` (imported lazily: `openai` and `command` pull in more code)."""
+    """The generator called `name` (imported here, not at the top: those modules import this one)."""
     if name == "template":
         from brewslm_tui.core.generators.template import TemplateGenerator
 
