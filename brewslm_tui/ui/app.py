@@ -104,6 +104,7 @@ class BrewApp(App):
         self._seen_version = -1
         self._was_loaded = bool(getattr(store, "loaded", True))
         self._closed = False
+        self._compact_after_run = False
         self._stale: set[str] = set()
         self.register_theme(BREW_THEME)
         self.theme = "brew"
@@ -200,11 +201,10 @@ class BrewApp(App):
         return decision
 
     def after_change(self) -> None:
+        """Only the tab on screen catches up now; the others when they are shown."""
         self._seen_version = self.store.version
-        for pane in self.review_panes:
-            pane.refresh_data()
         active = self.query_one(TabbedContent).active
-        for tab in ("runs", "balance"):
+        for tab in TABS:
             if tab == active:
                 self._refresh_part(tab)
             else:
@@ -213,7 +213,7 @@ class BrewApp(App):
 
     def _refresh_part(self, tab: str) -> None:
         self._stale.discard(tab)
-        part = self.query(f"#{tab}-view")
+        part = self.query(f"#{tab}-pane") or self.query(f"#{tab}-view")
         if part and hasattr(part.first(), "refresh_data"):
             part.first().refresh_data()
 
@@ -375,24 +375,26 @@ class BrewApp(App):
         self.compact_store()
         self.exit(return_code=0)
 
-    def compact_store(self) -> None:
-        """Fold the journal into synthetic.jsonl; a failure only means the next open replays it."""
+    def compact_store(self) -> str | None:
+        """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
+        Returns what was done (for a line on the terminal), or None."""
         if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
-            return
+            return None
         journal_size = getattr(self.store, "journal_size", None)
         if callable(journal_size) and journal_size() == 0:
-            return
+            return None
         try:
-            self.store.compact()
+            report = self.store.compact()
         except (BrewError, OSError) as error:
-            print(f"brewslm-tui: compaction skipped: {error}", file=sys.stderr)
+            return f"compaction skipped ({error}); every decision is in the journal and replays on the next open"
+        return f"decisions folded into the data files: {report}"
 
-    def close_store(self) -> None:
+    def close_store(self) -> str | None:
         """Compact and close; safe to call twice."""
         if self._closed:
-            return
+            return None
         try:
-            self.compact_store()
+            return self.compact_store()
         finally:
             self._closed = True
             self.store.close()
@@ -405,7 +407,22 @@ class BrewApp(App):
                     loop.remove_signal_handler(sig)
             except (RuntimeError, ValueError):
                 pass
-        self.close_store()
+        if not self._compact_after_run:
+            self.close_store()
+
+    def run(self, *args, **kwargs):
+        """As App.run; the final compaction runs after the terminal is restored (it can take
+        seconds on a big file, and a frozen last frame would look like a hang)."""
+        self._compact_after_run = True
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            done = self.close_store()
+            if done:
+                try:
+                    print(f"brewslm-tui: {done}", file=sys.stderr)
+                except OSError:
+                    pass  # the terminal is gone (SIGHUP)
 
 
 def open_store(project, *, readonly: bool = False) -> tuple[object, str | None]:
