@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-VERSION = 1
+VERSION = 2
 EDGE = 4096  # bytes hashed at the start and end of the cached prefix
 COLUMNS = (("offsets", "Q"), ("run", "I"), ("playbook", "I"), ("label", "H"))
 BYTE_COLUMNS = ("status", "reason", "flags")
@@ -54,7 +54,7 @@ def save(store) -> None:
         "lineno": store._lineno, "rows": n, "edges": _edges(store._buf, store._scanned_end),
         "runs": store.runs, "playbooks": store.playbooks, "reason_codes": store.reason_codes[1:],
         "project_reasons": [r.code for r in store.project.reject_reasons], "labels": store.labels[1:],
-        "assigned": {str(k): v for k, v in store._assigned.items()}, "malformed": store._malformed,
+        "assigned": {str(k): v for k, v in store._assigned.items()}, "malformed": store._malformed, "breaks": sorted(store._breaks),
         "problems": [[p.line, p.reason] for p in store.problems if p.path == store.synthetic_path],
         "counts": store._counts, "reason_counts": store._reason_counts, "digest": digest.hexdigest(),
         "sizes": [len(p) for p in parts],
@@ -133,6 +133,7 @@ def load(store) -> bool:
     store._reason_index = {code: k for k, code in enumerate(store.reason_codes) if code}
     store._assigned = {int(k): v for k, v in header["assigned"].items()}
     store._malformed = header["malformed"]
+    store._breaks = set(header["breaks"])
     store._counts = list(header["counts"])
     store._reason_counts = list(header["reason_counts"])
     store._scanned_end = end

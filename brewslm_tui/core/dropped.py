@@ -44,6 +44,24 @@ class DroppedRows:
             self._playbooks.append(str(obj.get("playbook") or ""))
         self._by_id = {row_id: j for j, row_id in enumerate(self._ids)}
 
+    @classmethod
+    def from_written(cls, path: Path, meta: list[tuple[int, str, str | None, str, str]]) -> "DroppedRows":
+        """The index of a file this process just wrote, from what it wrote (no re-parse)."""
+        self = cls.__new__(cls)
+        self.path = path
+        self._buf = map_file(path)
+        self.problems = []
+        self._starts = [m[0] for m in meta]
+        self._ids = [m[1] for m in meta]
+        self._reasons = [m[2] for m in meta]
+        self._runs = [m[3] for m in meta]
+        self._playbooks = [m[4] for m in meta]
+        self._by_id = {row_id: j for j, row_id in enumerate(self._ids)}
+        return self
+
+    def meta(self, j: int) -> tuple[str, str | None, str, str]:
+        return self._ids[j], self._reasons[j], self._runs[j], self._playbooks[j]
+
     def _line(self, start: int) -> bytes:
         end = self._buf.find(b"\n", start)
         return self._buf[start:end]

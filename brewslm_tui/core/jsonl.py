@@ -69,12 +69,41 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class CopyRange:
+    """A chunk that is a byte range of an open file: copied by the kernel, not through Python."""
+
+    fd: int
+    start: int
+    end: int
+
+
+def _copy_range(chunk: CopyRange, out) -> None:
+    out.flush()
+    offset, remaining = chunk.start, chunk.end - chunk.start
+    while remaining > 0:
+        try:
+            n = os.copy_file_range(chunk.fd, out.fileno(), remaining, offset)
+        except OSError:
+            n = 0
+        if n <= 0:  # not supported here (or EOF): fall back to an ordinary copy
+            out.write(os.pread(chunk.fd, min(remaining, 1 << 24), offset))
+            out.flush()
+            n = min(remaining, 1 << 24)
+        offset += n
+        remaining -= n
+    out.seek(0, os.SEEK_END)
+
+
 def write_durably(path: Path, chunks) -> Path:
-    """Write chunks to a temp file beside `path` and fsync it; return the temp path (not yet in place)."""
+    """Write chunks (bytes or CopyRange) to a temp file beside `path`, fsync it; return the temp path."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         for chunk in chunks:
-            f.write(chunk)
+            if type(chunk) is CopyRange:
+                _copy_range(chunk, f)
+            else:
+                f.write(chunk)
         f.flush()
         os.fsync(f.fileno())
     return tmp

@@ -37,6 +37,7 @@ from brewslm_tui.core.dropped import DroppedRows
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.journal import Journal
 from brewslm_tui.core.jsonl import (
+    CopyRange,
     LoadProblem,
     Quarantine,
     append_durably,
@@ -59,7 +60,8 @@ from brewslm_tui.core.rows import (
 VIRTUAL = (1 << 64) - 1  # offset marker of a slot whose row is held in memory (restored)
 F_NOTE = 1  # flags column: the row on disk has a review_note
 BIG_CHANGE = 2000
-DROP_FIELDS = ("dropped_at", "drop_reason")  # a change of more slots than this tells views to rebuild instead of patch
+DROP_FIELDS = ("dropped_at", "drop_reason")
+KEEP = "="  # in a journal target: leave the reason / note as it is  # a change of more slots than this tells views to rebuild instead of patch
 
 _LOADS = orjson.loads
 
@@ -184,6 +186,8 @@ class Store:
         self._virtual: dict[int, dict] = {}
         self._dropped_at: dict[int, str] = {}
         self._assigned: dict[int, str] = {}
+        self._touched: set[int] = set()  # slots any entry changed since the file was written
+        self._breaks: set[int] = set()  # slots that follow a malformed line (not contiguous with the one before)
         self._id_map: dict[str, int] | None = None
         self._counts = [0, 0, 0, 0]
         self._reason_counts: list[int] = [0] * len(self.reason_codes)
@@ -318,6 +322,13 @@ class Store:
             slot += 1
         self._lineno = lineno
 
+    def _label_code(self, completion: str) -> int:
+        label_for = getattr(self.project, "label_for", None)
+        if label_for is None or len(self.labels) < 2:
+            return 0
+        label = label_for(completion)
+        return self.labels.index(label) if label in self.labels else 0
+
     def _add_reason(self, code: str) -> int:
         self._reason_index[code] = len(self.reason_codes)
         self.reason_codes.append(code)
@@ -326,6 +337,7 @@ class Store:
 
     def _bad_line(self, lineno: int, raw: bytes, reason: str) -> None:
         self._malformed += 1
+        self._breaks.add(len(self._offsets))
         self.quarantine.keep(self.synthetic_path, lineno, bytes(raw), reason)
         self.problems.append(LoadProblem(self.synthetic_path, lineno, reason))
 
@@ -427,7 +439,14 @@ class Store:
         off = self._offsets[i]
         if off == VIRTUAL:
             return self._virtual[i]["id"]
-        return _LOADS(self._buf[off:self._buf.find(b"\n", off)])["id"]
+        buf = self._buf
+        if buf[off:off + 7] == b'{"id":"':
+            # the common layout (orjson, id first): read the id without parsing the row
+            end = buf.find(b'"', off + 7)
+            raw = buf[off + 7:end]
+            if 0 < end and b"\\" not in raw:
+                return raw.decode()
+        return _LOADS(buf[off:buf.find(b"\n", off)])["id"]
 
     def index_of(self, row_id: str) -> int | None:
         """Slot of a row id. Builds an id map on first use (O(rows) once; not on the review path)."""
@@ -511,17 +530,6 @@ class Store:
         return out
 
     # ------------------------------------------------------------------ applying entries
-    def _set_status(self, i: int, st: int, rs: int) -> None:
-        old = self.status[i]
-        self._counts[old] -= 1
-        if old == REJECTED:
-            self._reason_counts[self.reason[i]] -= 1
-        self._counts[st] += 1
-        if st == REJECTED:
-            self._reason_counts[rs] += 1
-        self.status[i] = st
-        self.reason[i] = rs
-
     def _reason_code_index(self, code: str | None) -> int:
         if not code:
             return 0
@@ -531,25 +539,58 @@ class Store:
     def _state_of(self, i: int) -> list:
         return [STATUS_NAMES[self.status[i]], self.reason_codes[self.reason[i]], self.note_of(i)]
 
+    def _states_of(self, slots: list[int]) -> list[list]:
+        names, codes, status, reason = STATUS_NAMES, self.reason_codes, self.status, self.reason
+        notes, flags, note_of = self._note, self._flags, self.note_of
+        return [
+            [names[status[i]], codes[reason[i]], note_of(i) if (i in notes or flags[i] & F_NOTE) else None]
+            for i in slots
+        ]
+
     def _content_of(self, i: int) -> dict:
         row = self.row(i)
         return {"prompt": row["prompt"], "completion": row["completion"], "original": row.get("original")}
 
     def _apply(self, entry: dict, slots: list[int]) -> None:
+        """Apply one journal entry to the columns (a bulk entry in one tight loop).
+
+        A target is `[status, reason, note]`; KEEP ("=") for reason or note leaves it as it is.
+        """
         uniform = entry.get("set")
         each = entry.get("each")
         contents = entry.get("content")
+        is_drop = entry["op"] == "drop"
         ts = entry.get("ts")
+        status, reason, counts, reason_counts = self.status, self.reason, self._counts, self._reason_counts
+        notes, flags = self._note, self._flags
+        keep_codes = (REJECTED, DROPPED)
         for k, i in enumerate(slots):
             st_name, code, note = uniform if uniform is not None else each[k]
             st = STATUS_CODES[st_name]
-            self._set_status(i, st, self._reason_code_index(code) if st in (REJECTED, DROPPED) else 0)
-            if note != self.note_of(i):
-                self._note[i] = note
-            if st == DROPPED and entry["op"] == "drop":
+            old, old_rs = status[i], reason[i]
+            if st in keep_codes:
+                rs = old_rs if code == KEEP else self._reason_code_index(code)
+                reason_counts = self._reason_counts
+            else:
+                rs = 0
+            counts[old] -= 1
+            counts[st] += 1
+            if old == REJECTED:
+                reason_counts[old_rs] -= 1
+            if st == REJECTED:
+                reason_counts[rs] += 1
+            status[i] = st
+            reason[i] = rs
+            if note != KEEP and (note is not None or i in notes or flags[i] & F_NOTE):
+                if note != self.note_of(i):
+                    notes[i] = note
+            if is_drop and st == DROPPED:
                 self._dropped_at[i] = ts
             if contents is not None and contents[k] is not None:
                 self._content[i] = {**self._content.get(i, {}), **contents[k]}
+                if "completion" in contents[k]:
+                    self._label[i] = self._label_code(self._content[i]["completion"] or "")
+        self._touched.update(slots)
         self._changed(slots)
 
     def _materialize_restored(self, ids: list[str]) -> list[int]:
@@ -566,6 +607,7 @@ class Store:
                 self._offsets.append(VIRTUAL)
                 self._virtual[slot] = row
                 self._virtual_by_id[row_id] = slot
+                self._touched.add(slot)
                 rs = self._reason_code_index(row.get("reject_reason"))
                 self.status.append(DROPPED)
                 self.reason.append(rs)
@@ -574,9 +616,7 @@ class Store:
                 self._counts[DROPPED] += 1
                 self._run.append(self._intern(str(row.get("run_id") or ""), self.runs, self._run_index))
                 self._playbook.append(self._intern(str(row.get("playbook") or ""), self.playbooks, self._playbook_index))
-                label_for = getattr(self.project, "label_for", None)
-                label = label_for(row.get("completion", "")) if label_for and len(self.labels) > 1 else None
-                self._label.append(self.labels.index(label) if label in self.labels else 0)
+                self._label.append(self._label_code(row.get("completion", "")))
                 self._flags.append(F_NOTE if row.get("review_note") else 0)
                 if self._id_map is not None:
                     self._id_map[row_id] = slot
@@ -621,7 +661,7 @@ class Store:
             entry["each"] = each
         if content is not None:
             entry["content"] = content
-        entry["prev"] = [self._state_of(i) for i in slots]
+        entry["prev"] = self._states_of(slots)
         if content is not None:
             entry["prev_content"] = [self._content_of(i) for i in slots]
         if extra:
@@ -686,8 +726,7 @@ class Store:
     def drop(self, idxs: Iterable[int]) -> Decision:
         """Take rejected rows out of the queue (to dropped.jsonl at compaction). Others are left alone."""
         slots = self._live(idxs, (REJECTED,))
-        each = [["dropped", self.reason_codes[self.reason[i]], self.note_of(i)] for i in slots]
-        return self._commit("drop", slots, each=each)
+        return self._commit("drop", slots, set_=["dropped", KEEP, KEEP])
 
     def restore(self, dropped_ids: Iterable[str]) -> Decision:
         """Bring dropped rows back into the queue as pending."""
@@ -753,44 +792,84 @@ class Store:
             moved = restored = 0
             commit = MultiFileCommit(self.state_dir)
 
-            def synthetic_chunks():
-                nonlocal restored
-                batch: list[bytes] = []
-                buf = self._buf
-                for i in range(len(self)):
-                    st = self.status[i]
-                    if st == DROPPED:
-                        continue
-                    off = self._offsets[i]
-                    if off == VIRTUAL:
-                        restored += 1
-                        batch.append(dumps_line(self._file_row(i)))
-                    elif self._dirty(i):
-                        batch.append(dumps_line(self._file_row(i)))
-                    else:
-                        batch.append(buf[off:buf.find(b"\n", off) + 1])
-                    if len(batch) >= 4096:
-                        yield b"".join(batch)
-                        batch.clear()
-                if batch:
-                    yield b"".join(batch)
+            pieces: list[list[int]] = []  # old slot ranges [a, b) kept, in new-file order
+            new_offsets = array("Q")
+            new_flags = bytearray()
+            n = len(self)
+            special = sorted(self._touched | set(self._assigned) | self._breaks)
+            dropped_now = [i for i in special if self.status[i] == DROPPED]
+            source = open(self.synthetic_path, "rb") if self._stat else None
 
-            commit.stage(self.synthetic_path, synthetic_chunks())
-            dropped_now = [i for i in range(len(self)) if self.status[i] == DROPPED]
+            def keep(a: int, b: int) -> None:
+                if pieces and pieces[-1][1] == a:
+                    pieces[-1][1] = b
+                else:
+                    pieces.append([a, b])
+
+            def synthetic_chunks():
+                """Unchanged stretches of rows are copied by the kernel; only touched rows are re-serialised."""
+                nonlocal restored
+                buf, offsets, flags, status = self._buf, self._offsets, self._flags, self.status
+                pos = 0
+                a = 0
+                for t in special + [n]:
+                    if t > a:  # slots a..t-1: untouched file rows, contiguous in the file
+                        start, end = offsets[a], buf.find(b"\n", offsets[t - 1]) + 1
+                        delta = start - pos
+                        new_offsets.extend(o - delta for o in offsets[a:t]) if delta else new_offsets.extend(offsets[a:t])
+                        keep(a, t)
+                        new_flags.extend(flags[a:t])
+                        yield CopyRange(source.fileno(), start, end)
+                        pos += end - start
+                    if t == n:
+                        break
+                    a = t + 1
+                    if status[t] == DROPPED:
+                        continue
+                    off = offsets[t]
+                    if off == VIRTUAL or self._dirty(t):
+                        restored += off == VIRTUAL
+                        row = self._file_row(t)
+                        line = dumps_line(row)
+                        new_flags.append(F_NOTE if row.get("review_note") else 0)
+                    else:
+                        line = buf[off:buf.find(b"\n", off) + 1]
+                        new_flags.append(flags[t])
+                    keep(t, t + 1)
+                    new_offsets.append(pos)
+                    pos += len(line)
+                    yield line
+
+            try:
+                commit.stage(self.synthetic_path, synthetic_chunks())
+            finally:
+                if source:
+                    source.close()
+            dropped_meta: list[tuple[int, str, str | None, str, str]] | None = None
             if dropped_now or self._virtual_by_id:
                 taken = set(self._virtual_by_id)
+                dropped_meta = []
 
                 def dropped_chunks():
                     nonlocal moved
+                    pos = 0
                     for j in range(len(self.dropped)):
-                        if self.dropped.id_of(j) not in taken:
-                            yield self.dropped.raw(j)
+                        meta = self.dropped.meta(j)
+                        if meta[0] not in taken:
+                            line = self.dropped.raw(j)
+                            dropped_meta.append((pos, *meta))
+                            pos += len(line)
+                            yield line
                     for i in dropped_now:
                         row = self._file_row(i)
                         moved += 1
                         row["dropped_at"] = self._dropped_at.get(i) or self._virtual.get(i, {}).get("dropped_at") or stamp
                         row["drop_reason"] = row.get("reject_reason")
-                        yield dumps_line(row)
+                        line = dumps_line(row)
+                        dropped_meta.append((pos, row["id"], row["drop_reason"], str(row.get("run_id") or ""),
+                                             str(row.get("playbook") or "")))
+                        pos += len(line)
+                        yield line
 
                 commit.stage(self.dropped_path, dropped_chunks())
             last_seq = self._next_seq - 1
@@ -799,12 +878,56 @@ class Store:
             commit.stage(self.journal.path, [self.journal.new_generation_bytes(self._next_seq)])
             commit.apply(before_rename=_crash_hook)
             malformed = self._malformed
-            self._buf = b""
-            self._load()
+            self._rebase(pieces, new_offsets, new_flags, dropped_meta)
         return CompactReport(
             rows=len(self), dropped_moved=moved, restored=restored, malformed_removed=malformed,
             seconds=time.perf_counter() - t0,
         )
+
+    def _rebase(self, pieces: list[list[int]], offsets: array, flags: bytearray, dropped_meta) -> None:
+        """After compaction: the columns of the new file, derived from the old ones (no re-parse).
+
+        `pieces` are the old slot ranges kept, in their new order; everything the journal had
+        changed is now in the file, so the overlays are emptied and the journal starts anew.
+        """
+        def take(column, kind=None):
+            parts = [column[a:b] for a, b in pieces]
+            if kind is None:
+                return bytearray(b"".join(parts))
+            out = array(kind)
+            for part in parts:
+                out.extend(part)
+            return out
+
+        self.status = take(self.status)
+        self.reason = take(self.reason)
+        self._run = take(self._run, "I")
+        self._playbook = take(self._playbook, "I")
+        self._label = take(self._label, "H")
+        self._offsets = offsets
+        self._flags = flags
+        self._disk_status = bytearray(self.status)
+        self._disk_reason = bytearray(self.reason)
+        self._note, self._content, self._virtual, self._dropped_at = {}, {}, {}, {}
+        self._virtual_by_id = {}
+        self._assigned = {}
+        self._touched, self._breaks = set(), set()
+        self._id_map = None
+        self._undo = []
+        self._counts[DROPPED] = 0
+        self._malformed = 0
+        self._lineno = len(offsets)
+        self.problems = [p for p in self.problems if p.path != self.synthetic_path]
+        if dropped_meta is not None:
+            self.dropped = DroppedRows.from_written(self.dropped_path, dropped_meta)
+        self._first_seq = self._next_seq
+        self._buf = map_file(self.synthetic_path)
+        st = os.stat(self.synthetic_path)
+        self._stat = (st.st_ino, st.st_size, st.st_mtime_ns)
+        self._scanned_end = st.st_size
+        self.generation += 1
+        self._changed(None)
+        column_cache.save(self)
 
     def _file_row(self, i: int) -> dict:
         """The row as it is written to disk (a dropped row keeps review_status "rejected")."""
