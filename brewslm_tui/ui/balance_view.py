@@ -42,7 +42,6 @@ DOMINANT_SHARE = 0.5
 DOMINANT_RATIO = 3.0
 NOT_A_LABEL = "(not a label)"
 NULL = "(null)"
-NUMBERS_WIDTH = 13  # " 12,345  38% "
 LENGTH_BUCKETS = ((1, "1 word"), (2, "2 words"), (4, "3-4 words"), (8, "5-8 words"), (16, "9-16 words"), (64, "17-64 words"))
 
 
@@ -195,13 +194,17 @@ def render_balance(balance: Balance, width: int) -> Text:
         text.append(balance.note + "\n", style="dim")
     for dist in balance.distributions:
         keys = dist.keys()
-        name_width = min(max([len(k) for k in keys] + [len(dist.title), 8]), 20)
-        bar_width = max((width - name_width - 2) // 3 - NUMBERS_WIDTH, 2)
-        column_width = bar_width + NUMBERS_WIDTH
-        columns = (
-            (f"imported {sum(dist.imported.values()):,}", dist.imported),
-            (f"approved {sum(dist.approved.values()):,}", dist.approved),
-            (f"training {sum(dist.combined.values()):,}", dist.combined),
+        name_width = min(max([len(k) for k in keys] + [len(dist.title), 8]), 16)
+        digits = max(len(f"{n:,}") for n in [*dist.combined.values(), 0])
+        numbers_width = digits + 7  # " 1,234  38% "
+        bar_width = (width - name_width - 2) // 3 - numbers_width
+        if bar_width < 2:
+            bar_width = 0  # too narrow for bars: the numbers alone
+        column_width = max(bar_width + numbers_width, 12)
+        names = (("imported", "imp", dist.imported), ("approved", "appr", dist.approved), ("training", "train", dist.combined))
+        long_titles = all(len(f"{name} {sum(c.values()):,}") < column_width for name, _short, c in names)
+        columns = tuple(
+            (f"{name if long_titles else short} {sum(counter.values()):,}", counter) for name, short, counter in names
         )
         text.append("\n")
         text.append(f"{plain(dist.title, name_width):<{name_width}}  ", style="bold")
@@ -215,12 +218,11 @@ def render_balance(balance: Balance, width: int) -> Text:
                 total = sum(counter.values())
                 n = counter[key]
                 share = n / total if total else 0.0
-                text.append(bar(share, bar_width), style="cyan")
-                text.append(f" {n:>6,} {share:>4.0%} ", style="dim" if not n else "")
+                if bar_width:
+                    text.append(bar(share, bar_width), style="cyan")
+                text.append(f" {n:>{digits},} {share:>4.0%} ".ljust(column_width - bar_width), style="dim" if not n else "")
             text.append("\n")
     text.rstrip()
-    text.no_wrap = True
-    text.overflow = "ellipsis"
     return text
 
 
@@ -233,6 +235,10 @@ class BalanceView(BackgroundTally, VerticalScroll):
     BalanceView {
         height: 1fr;
         padding: 0 1;
+    }
+    BalanceView #balance-body {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -257,5 +263,5 @@ class BalanceView(BackgroundTally, VerticalScroll):
 
     def _render_balance(self) -> None:
         if self.balance is not None:
-            width = max(self.scrollable_content_region.width, 40)
+            width = max(self.scrollable_content_region.width - 2, 40)  # room for a vertical scrollbar
             self.query_one("#balance-body", Static).update(render_balance(self.balance, width))
