@@ -281,7 +281,7 @@ class BrewApp(App):
         record = message.record
         self.unseen_jobs.add(record.run_id)
         name = visible_line(str(record.playbook or record.run_id))
-        landed = (record.counts or {}).get("landed", (record.counts or {}).get("usable", 0))
+        landed = int((record.counts or {}).get("usable", 0) or 0)
         if record.state == "succeeded":
             self.notify(f"job {name} finished: {landed:,} rows landed in the queue", timeout=6, markup=False)
         elif record.state == "failed":
