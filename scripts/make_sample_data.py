@@ -74,9 +74,8 @@ NOTES = {
                     "product is the wrong one"],
     "minor_typo": ["typo in the text; fix and approve", "spelling slip, otherwise fine"],
     "label_ambiguous": ["could be neutral or positive", "depends on the reader", "no clear sentiment"],
-    "low_quality": ["reads like a template", "product and complaint don't go together", "too easy"],
-    "off_task": ["not a product review", "nothing to extract here"],
-    "duplicate": ["near-identical to an imported row"],
+    "low_quality": ["reads like a template", "nobody writes like this", "too easy to teach anything"],
+    "off_task": ["nothing to extract here", "not a support request"],
 }
 
 
@@ -138,8 +137,10 @@ def decide(project: Project, store: Store, run: Run, noise: dict[str, tuple[str,
             reason = "minor_typo" if rng.random() < 0.7 else None
         elif row.get("hard_case") == "ambiguous" and has("label_ambiguous"):
             reason = "label_ambiguous" if rng.random() < 0.6 else None
-        elif rng.random() < 0.07:
-            reason = rng.choice([c for c in ("low_quality", "off_task", "duplicate") if has(c)])
+        elif row.get("hard_case") == "off-topic" and has("off_task"):
+            reason = "off_task" if rng.random() < 0.5 else None
+        elif rng.random() < 0.05:
+            reason = "low_quality"
         if reason is None:
             approve.append(i)
             continue
