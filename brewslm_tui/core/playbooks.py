@@ -187,7 +187,7 @@ def load_playbook(project: Project, path: str | Path) -> Playbook:
     try:
         playbook = Playbook.model_validate({**data, "path": path.absolute()})
     except ValidationError as exc:
-        problems.extend(_describe(exc, data))
+        problems.extend(_describe(exc))
         raise ProjectError("\n".join(f"{shown}: {p}" for p in problems)) from None
     problems.extend(_check_against_project(playbook, project))
     if problems:
@@ -297,7 +297,7 @@ def _toml_message(shown: str, message: str) -> str:
     return f"{shown}: TOML syntax: {message}"
 
 
-def _describe(exc: ValidationError, data: dict) -> list[str]:
+def _describe(exc: ValidationError) -> list[str]:
     """pydantic's errors as `key.path: message` lines, worded for someone editing TOML."""
     found: list[tuple[str, str]] = []
     for err in exc.errors(include_url=False):
