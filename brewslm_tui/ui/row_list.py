@@ -203,6 +203,7 @@ class RowList(ScrollView, can_focus=True):
         """Show another view (a new filter): cursor to the top, selection kept."""
         self.view = view
         self._prefix = None
+        self._cells.clear()  # they hold prompts cut by the old view's shared prefix
         self.cursor = 0
         self._rebuild_lines()
         self.scroll_to(y=0, animate=False)

@@ -333,3 +333,40 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
     assert (project_dir / "data" / "dropped.jsonl").read_bytes().strip() == b""
     synthetic = (project_dir / "data" / "synthetic.jsonl").read_bytes()
     assert all(i.encode() in synthetic for i in gone)
+
+
+async def test_runs_view_messages_show_and_drop_a_run(project_dir):
+    from brewslm_tui.ui.runs_view import RunsView
+
+    run = "synth-2026-05-30-c3d4"  # slots 30..39
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([30, 31], "label_ambiguous")
+        app.store.approve([32])
+        app.after_change()
+        runs_view = app.query_one("#runs-view")
+        # show its rows in the queue
+        runs_view.post_message(RunsView.ShowRun(run))
+        await pilot.pause()
+        pane = queue(app)
+        assert pane.filters.run == run and len(pane.rows.view) == 7
+        # drop its rejected rows: confirmation with the per-reason summary
+        runs_view.post_message(RunsView.DropRun(run, True))
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "drop 2 rows: label_ambiguous 2" in app.screen.summary
+        await pilot.press("y")
+        on = statuses(project_dir)
+        assert [on[i] for i in ids(app, [30, 31, 32, 33])] == ["dropped", "dropped", "approved", "pending"]
+        # all unapproved: the pending ones need a reason first, then the same confirmation
+        runs_view.post_message(RunsView.DropRun(run, False))
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonPicker)
+        await pilot.press("7")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "drop 7 rows: low_quality 7" in app.screen.summary
+        await pilot.press("y")
+        on = statuses(project_dir)
+        run_ids = ids(app, range(30, 40))
+        assert sorted(on[i] for i in run_ids) == ["approved"] + ["dropped"] * 9
+        assert list(on.values()).count("pending") == 30  # the other run is untouched
