@@ -6,8 +6,9 @@ Two sources, one list:
   repainted at most four times a second, so a fast job never floods the UI;
 - jobs of other processes (`brewslm-tui generate` in another terminal) are seen by polling
   the job records once a second. The poll is a `scandir` of `.brewslm/jobs/` (names, mtimes,
-  sizes); `list_jobs` only runs when that signature changed, or every few seconds while a
-  foreign job claims to be running (so a job whose process died turns `interrupted`).
+  sizes); only records whose file changed are read again (`read_record`), plus, every few
+  seconds, foreign jobs that claim to be running (so one whose process died turns
+  `interrupted`). A poll costs O(records changed), not O(records).
 
 Rows landing (the synthetic file grew or was rewritten, or one of our jobs reported usable
 rows) post `RowsLanded`; the app then calls `store.refresh()`. A job reaching an end state
@@ -43,7 +44,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from brewslm_tui.core.jobs import JobEvent, JobRecord, list_jobs, run_generation_job
+from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.jobs import JobEvent, JobRecord, read_record, run_generation_job
 from brewslm_tui.ui.job_format import (
     FINISHED,
     bar,
@@ -139,11 +141,11 @@ class JobsSidebar(OptionList):
         self.poll_seconds = poll_seconds
         self.border_title = "Jobs"
         self.records: dict[str, JobRecord] = {}  # run_id -> newest record known (disk or events)
-        self._order: list[str] = []  # run_ids newest first, as list_jobs gives them
+        self._order: list[str] = []  # run_ids newest first (started_at, then run_id)
         self._local: list[LocalJob] = []  # jobs running in this app
         self._finished_posted: set[str] = set()
         self._seen_running: set[str] = set()
-        self._signature: tuple = ()
+        self._files: dict[str, tuple[int, int]] = {}
         self._synthetic_mark: tuple[int, int] | None = None
         self._last_list = 0.0
         self._dirty = False
@@ -336,12 +338,18 @@ class JobsSidebar(OptionList):
     def _jobs_dir(self) -> Path:
         return self.project.state_dir / "jobs"
 
-    def _scan_signature(self) -> tuple:
+    def _scan_files(self) -> dict[str, tuple[int, int]]:
+        """`{file name: (mtime_ns, size)}` of the job records: one scandir, no reads."""
+        files: dict[str, tuple[int, int]] = {}
         try:
             with os.scandir(self._jobs_dir()) as entries:
-                return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries))
+                for entry in entries:
+                    if entry.name.endswith(".json"):
+                        st = entry.stat()
+                        files[entry.name] = (st.st_mtime_ns, st.st_size)
         except OSError:
-            return ()
+            pass
+        return files
 
     def _synthetic_stat(self) -> tuple[int, int]:
         try:
@@ -359,24 +367,30 @@ class JobsSidebar(OptionList):
         self._reload()
 
     def _reload(self, force: bool = False) -> None:
-        signature = self._scan_signature()
-        foreign_running = any(
-            r.state in ("running", "queued") and self._local_for_option(run_id) is None
-            for run_id, r in self.records.items()
-        )
-        stale = foreign_running and time.monotonic() - self._last_list >= FOREIGN_RECHECK_SECONDS
-        if not (force or stale or signature != self._signature):
+        """Re-read only the records whose file changed (and foreign running ones now and then)."""
+        files = self._scan_files()
+        changed = [name for name, mark in files.items() if self._files.get(name) != mark]
+        removed = [name for name in self._files if name not in files]
+        if time.monotonic() - self._last_list >= FOREIGN_RECHECK_SECONDS:
+            self._last_list = time.monotonic()
+            changed.extend(  # is its process still alive? read_record says interrupted if not
+                f"{run_id}.json" for run_id, r in self.records.items()
+                if r.state in ("running", "queued") and self._local_for_option(run_id) is None
+                and f"{run_id}.json" in files and f"{run_id}.json" not in changed
+            )
+        if not (force or changed or removed):
             return
-        self._signature = signature
-        self._last_list = time.monotonic()
-        try:
-            records = list_jobs(self.project)
-        except Exception as error:  # a broken record must not take the sidebar down
-            self.notify(f"Could not read job records: {error}", severity="error")
-            return
+        self._files = files
         first = force and not self.records
-        self._order = [r.run_id for r in records]
-        for record in records:
+        fresh: list[JobRecord] = []
+        for name in changed:
+            try:
+                fresh.append(read_record(self.project, name.removesuffix(".json")))
+            except BrewError:
+                continue  # gone meanwhile, or not a record of ours
+        for name in removed:
+            self.records.pop(name.removesuffix(".json"), None)
+        for record in fresh:
             local = self._local_for_option(record.run_id)
             if local is not None and local.worker is not None and not local.worker.is_finished:
                 continue  # our live events are fresher than the file
@@ -391,6 +405,8 @@ class JobsSidebar(OptionList):
                 and (record.run_id in self._seen_running or previous is None)
             ):
                 self._finish(record)
+        newest_first = sorted(self.records.values(), key=lambda r: (r.started_at or "", r.run_id), reverse=True)
+        self._order = [r.run_id for r in newest_first]
         self._rebuild()
 
     def _finish(self, record: JobRecord) -> None:
