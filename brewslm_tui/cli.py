@@ -329,9 +329,8 @@ def cmd_generate(args) -> int:
             return
         if kind not in ("progress", "rows_landed"):
             return
-        line = _progress_line(event)
         if tty:
-            sys.stderr.write("\r\x1b[2K" + line)
+            sys.stderr.write("\r\x1b[2K" + _progress_bar(event))
             sys.stderr.flush()
         else:
             import time
@@ -339,7 +338,7 @@ def cmd_generate(args) -> int:
             now = time.monotonic()
             if now - last["n"] >= 2.0:
                 last["n"] = now
-                print(line, file=sys.stderr)
+                print(event.line(), file=sys.stderr)
 
     async def main() -> object:
         loop = asyncio.get_running_loop()
@@ -361,16 +360,11 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-def _progress_line(event) -> str:
-    requested = getattr(event, "requested", 0) or 0
-    usable = getattr(event, "usable", 0) or 0
+def _progress_bar(event) -> str:
+    """One terminal line: a bar of usable rows out of those requested, then the live counts."""
     width = 24
-    done = min(width, int(width * usable / requested)) if requested else 0
-    bar = "#" * done + "-" * (width - done)
-    invalid = sum((getattr(event, "invalid", {}) or {}).values())
-    return (f"[{bar}] {usable}/{requested} usable  {getattr(event, 'candidates', 0)} candidates  "
-            f"{invalid} invalid  {getattr(event, 'duplicates', 0)} dup  "
-            f"{getattr(event, 'backend_errors', 0)} backend errors  {getattr(event, 'rows_per_second', 0.0):.0f} rows/s")
+    done = int(width * event.fraction)
+    return f"[{'#' * done}{'-' * (width - done)}] {event.line()}"
 
 
 def cmd_jobs(args) -> int:
@@ -385,7 +379,7 @@ def cmd_jobs(args) -> int:
     if not jobs:
         out.line("no jobs yet: brewslm-tui generate PROJECT --playbook NAME")
     for job in jobs:
-        out.line(f"{job.run_id}  {job.state:<11} {job.playbook}  {job.summary()}")
+        out.line(job.summary())
     return EXIT_OK
 
 
