@@ -5,6 +5,8 @@ away: every cause, every kept example, the backend's last error. Examples are mo
 or a script's stderr: shown literally (`Content`, never markup) with control characters made
 visible by `brewslm_tui.core.text.visible`.
 
+While the job runs, the screen follows its record on disk once a second.
+
 Bindings: `escape`/`q`/`enter` close; arrows and page keys scroll.
 """
 
@@ -19,7 +21,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from brewslm_tui.core.jobs import JobRecord
+from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.jobs import JobRecord, read_record
 from brewslm_tui.core.text import visible
 from brewslm_tui.core.validate import CAUSES
 from brewslm_tui.ui.job_format import count, plain, rate_text, state_content, when_text
@@ -143,6 +146,20 @@ class JobDetailScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
+        if not self.record.finished and self.project is not None:
+            self._follow = self.set_interval(1.0, self._reread)
+
+    def _reread(self) -> None:
+        """While the job runs, follow its record on disk (rewritten on every batch and heartbeat)."""
+        try:
+            record = read_record(self.project, self.record.run_id)
+        except BrewError:
+            return
+        self.record = record
+        self.query_one("#job-detail-body", Static).update(job_detail_content(record))
+        self.set_class(record.state == "failed", "-failed")
+        if record.finished:
+            self._follow.stop()
 
     def action_close(self) -> None:
         self.dismiss(None)

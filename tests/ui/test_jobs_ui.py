@@ -496,3 +496,22 @@ async def test_palette_has_every_job_action(root):
         await next(c for c in commands if c.title == "New job").callback()
         await pilot.pause()
         assert isinstance(app.screen, NewJobScreen)
+
+
+async def test_detail_of_a_running_job_follows_it(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("slow")
+        await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 1, "rows land")
+        sidebar.focus()
+        sidebar.highlighted = 0
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, JobDetailScreen)
+        assert detail.query_one("#job-detail-body").content.plain.startswith("running  slow")
+        job.cancel.set()
+        await wait_for(pilot, lambda: job.worker.is_finished, "the job stops")
+        await wait_for(pilot, lambda: detail.query_one("#job-detail-body").content.plain.startswith("cancelled"),
+                       "the open detail shows the end")
+        assert "Cancelled by the user" in detail.query_one("#job-detail-body").content.plain
