@@ -515,3 +515,62 @@ async def test_detail_of_a_running_job_follows_it(root):
         await wait_for(pilot, lambda: detail.query_one("#job-detail-body").content.plain.startswith("cancelled"),
                        "the open detail shows the end")
         assert "Cancelled by the user" in detail.query_one("#job-detail-body").content.plain
+
+
+HOSTILE_GEN = r"""
+import json
+rows = [
+    {"prompt": "Classify: [@click=app.quit]x[/] and [/INST]", "completion": "[bold red]positive[/]"},
+    {"prompt": "Classify: clear\x1b[2Jscreen \u202eevil\u202c", "completion": "negative"},
+]
+for i in range(200):
+    row = dict(rows[i % 2])
+    row["prompt"] += f" #{i}"
+    print(json.dumps(row), flush=True)
+"""
+
+
+async def test_hostile_candidates_in_a_diagnostic_render_literally(root):
+    (root / "hostile_gen.py").write_text(HOSTILE_GEN)
+    (root / "playbooks" / "hostile.toml").write_text(
+        'name = "hostile"\ngenerator = "command"\ncount = 20\n[command]\nargv = ["{python}", "hostile_gen.py"]\n'
+    )
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("hostile")
+        await wait_for(pilot, lambda: job.worker.is_finished, "the job ends")
+        assert job.record.state == "failed"
+        sidebar.focus()
+        sidebar.highlighted = 0
+        await pilot.press("enter")
+        body = app.screen.query_one("#job-detail-body").content.plain
+        assert "[bold red]positive[/]" in body  # not_a_label example, markup shown as text
+        assert "[@click=app.quit]x[/]" in body and "[/INST]" in body
+        # control characters are shown as escapes (the core's `\u001b` or the UI's `\x1b`), never sent
+        assert ("\\u001b[2J" in body or "\\x1b[2J" in body) and "\\u202e" in body
+        assert "\x1b" not in body and "\u202e" not in body
+        await pilot.press("down", "escape")
+        assert app.is_running
+
+
+def test_detail_content_escapes_raw_backend_text():
+    from brewslm_tui.core.jobs import Diagnostic, JobRecord
+    from brewslm_tui.ui.job_detail import job_detail_content
+
+    record = JobRecord(
+        run_id="synth-2026-05-29-abcdef", playbook="p", state="failed",
+        counts={"requested": 5, "backend_errors": 3},
+        diagnostic=Diagnostic(
+            headline="No usable rows [b]really[/b]",
+            causes={"unparseable_reply": 2},
+            examples={"unparseable_reply": ["<html>\x1b]0;pwned\x07 [@click=app.quit]x[/]"]},
+            last_backend_error="HTTP 500: \x9b31m[red]boom[/red]",
+            backend_output="line one\n\u202eline two",
+        ),
+    )
+    text = job_detail_content(record).plain
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in text
+    for shown in ("[b]really[/b]", "[@click=app.quit]x[/]", "[red]boom[/red]", "\\x1b]0;pwned\\x07", "\\x9b31m", "\\u202eline two"):
+        assert shown in text, shown
