@@ -140,6 +140,8 @@ class ReviewPane(Vertical):
     COMMON_BINDINGS = [
         Binding("slash", "filter", "filter"),
         Binding("escape", "clear", "clear selection/filter", show=False),
+        Binding("ctrl+d", "scroll_detail(1)", "scroll detail down", show=False),
+        Binding("ctrl+u", "scroll_detail(-1)", "scroll detail up", show=False),
     ]
 
     def __init__(self, store, project, *, id: str | None = None) -> None:
@@ -216,6 +218,12 @@ class ReviewPane(Vertical):
             lambda filters: filters is not None and self.set_filters(filters),
         )
 
+    def action_scroll_detail(self, direction: int) -> None:
+        """The detail pane never takes the focus (keys stay on the list); these scroll it."""
+        detail = self.query_one(DetailPane)
+        step = max(1, detail.size.height // 2)
+        detail.scroll_relative(y=direction * step, animate=False)
+
     def action_clear(self) -> None:
         if self.rows.selected:
             self.rows.clear_selection()
@@ -286,6 +294,9 @@ class ReviewPane(Vertical):
             if edit is None:
                 return
             if edit.prompt is None and edit.completion is None:
+                if self.store.status[slot] == APPROVED:
+                    self.app.notify("nothing changed", timeout=2)
+                    return
                 decision = self.app.decide(self.store.approve, [slot])
             else:
                 decision = self.app.decide(self.store.edit, slot, prompt=edit.prompt,
@@ -293,7 +304,8 @@ class ReviewPane(Vertical):
             if decision is not None:
                 self.app.notify("edited and approved (u undoes)", timeout=3)
 
-        self.app.push_screen(EditScreen(str(row.get("prompt", "")), str(row.get("completion", ""))), done)
+        title = "Edit (stays approved)" if self.store.status[slot] == APPROVED else "Edit and approve"
+        self.app.push_screen(EditScreen(str(row.get("prompt", "")), str(row.get("completion", "")), title), done)
 
 
 class QueuePane(ReviewPane):
@@ -402,6 +414,7 @@ class ApprovedPane(ReviewPane):
     BINDINGS = [
         Binding("p", "pending", "pending"),
         Binding("x", "reject", "reject"),
+        Binding("e", "edit", "edit"),
         *ReviewPane.COMMON_BINDINGS,
     ]
 
@@ -410,3 +423,6 @@ class ApprovedPane(ReviewPane):
 
     def action_reject(self) -> None:
         self.reject()
+
+    def action_edit(self) -> None:
+        self.edit()

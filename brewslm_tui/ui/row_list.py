@@ -132,6 +132,7 @@ class RowList(ScrollView, can_focus=True):
         "row-list--cursor",
         "row-list--cursor-blur",
         "row-list--selected",
+        "row-list--selected-row",
         "row-list--header",
         "row-list--pending",
         "row-list--approved",
@@ -376,6 +377,8 @@ class RowList(ScrollView, can_focus=True):
                 return Strip.blank(width, base)
             item = self.lines.at(line_no)
             text = self._header_line(item, width) if isinstance(item, Group) else self._row_line(item, width)
+            if not isinstance(item, Group) and item in self.selected:
+                text.stylize(self.get_component_rich_style("row-list--selected-row"))
             if line_no == self.cursor:
                 text.stylize(self.get_component_rich_style(
                     "row-list--cursor" if self.has_focus else "row-list--cursor-blur"))

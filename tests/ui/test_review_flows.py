@@ -370,3 +370,31 @@ async def test_runs_view_messages_show_and_drop_a_run(project_dir):
         run_ids = ids(app, range(30, 40))
         assert sorted(on[i] for i in run_ids) == ["approved"] + ["dropped"] * 9
         assert list(on.values()).count("pending") == 30  # the other run is untouched
+
+
+async def test_resize_keeps_the_cursor_row_on_screen(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        rows = queue(app).rows
+        await pilot.press(*["j"] * 25)
+        slot = rows.cursor_slot
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert rows.cursor_slot == slot
+        top = rows.scroll_offset.y
+        assert top <= rows.cursor < top + rows.size.height - 1
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert "[ ]" in text and "pending" in text
+
+
+async def test_edit_an_approved_row_keeps_it_approved(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.approve([0])
+        app.after_change()
+        row_id = ids(app, [0])[0]
+        await pilot.press("3", "e")
+        app.screen.query_one("#edit-completion").text = "neutral"
+        await pilot.press("ctrl+s")
+        row = disk_row(project_dir, row_id)
+        assert row["review_status"] == "approved" and row["completion"] == "neutral"
