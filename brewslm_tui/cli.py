@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="run a synthetic playbook as a job")
     p.add_argument("project")
-    p.add_argument("--playbook", required=True)
+    p.add_argument("--playbook", help="playbook name (may be left out with --like)")
     p.add_argument("--count", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--like", dest="like", metavar="RUN_ID", help="regenerate this run: same playbook, fresh seed")
@@ -183,7 +183,7 @@ def cmd_check(args) -> int:
     _, imported_problems = read_imported(project)
     problems += [str(p) for p in imported_problems]
     store = Store.open(project, readonly=True)
-    problems += [str(p) for p in store.problems]
+    problems += [str(p) for p in store.problems + store.dropped.problems]
     size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
     if size > store._scanned_end:
         problems.append(f"{project.synthetic_path}: final line has no newline (a torn write; the next writer quarantines it)")
@@ -317,6 +317,10 @@ def cmd_compact(args) -> int:
 def cmd_generate(args) -> int:
     from brewslm_tui.core.jobs import run_generation_job
 
+    if not args.playbook and not args.like:
+        raise UsageError("brewslm-tui generate: say which playbook: --playbook NAME, or --like RUN_ID to regenerate a run")
+    if args.count is not None and args.count <= 0:
+        raise UsageError("brewslm-tui generate: --count must be a positive number")
     project = _project(args.project)
     tty = sys.stderr.isatty()
     cancel = asyncio.Event()

@@ -25,6 +25,17 @@ COLUMNS = (("offsets", "Q"), ("run", "I"), ("playbook", "I"), ("label", "H"))
 BYTE_COLUMNS = ("status", "reason", "flags")
 
 
+def start_builder(project):
+    """Build the cache in a child process (the other core), so the first screen need not wait."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "brewslm_tui.core.column_cache", str(project.root)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
 def cache_path(state_dir: Path) -> Path:
     return state_dir / "index" / "columns.bin"
 
@@ -142,3 +153,12 @@ def load(store) -> bool:
 
     store.problems.extend(LoadProblem(store.synthetic_path, line, reason) for line, reason in header["problems"])
     return True
+
+
+if __name__ == "__main__":  # the builder: a read-only open parses the file and saves the cache
+    import sys
+
+    from brewslm_tui.core.project import load_project
+    from brewslm_tui.core.store import Store
+
+    Store.open(load_project(sys.argv[1]), readonly=True).close()

@@ -112,6 +112,9 @@ def new_row_id() -> str:
 class Store:
     """The rows of one project and every review decision on them. See the module docstring."""
 
+    BACKGROUND_BYTES = 48 << 20  # a file bigger than this opens partly when it has no cache
+    PARTIAL_BYTES = 2 << 20  # how much of it is parsed before the first screen
+
     def __init__(self, project, *, readonly: bool = False):
         self.project = project
         self.readonly = readonly
@@ -125,12 +128,21 @@ class Store:
         self.version = 0
         self.generation = 0
         self.loaded = False
+        self._background = False
+        self._builder = None  # the child process building the column cache, while partly loaded
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, project, *, session: bool = False, readonly: bool = False, lock_timeout: float = 2.0) -> "Store":
-        """Open for review (takes the session lock; `LockBusy` names the holder) or read-only."""
+    def open(cls, project, *, session: bool = False, readonly: bool = False, lock_timeout: float = 2.0,
+             background: bool = False) -> "Store":
+        """Open for review (takes the session lock; `LockBusy` names the holder) or read-only.
+
+        `background=True` (the TUI): when a big file has no valid column cache, only its first
+        rows are parsed now (`loaded` is False) and a child process builds the cache on the other
+        core; `refresh()` then swaps the full columns in. Everything else waits for it.
+        """
         store = cls(project, readonly=readonly)
+        store._background = background
         if not readonly:
             store.state_dir.mkdir(parents=True, exist_ok=True)
             store._session = session_lock(store.state_dir)
@@ -197,24 +209,28 @@ class Store:
         self._lineno = 0
         self._malformed = 0
         self._stat = None
-        self._remap_and_scan()
+        contents = self.journal.read()
+        partial = self._background and not contents.entries
+        self._remap_and_scan(partial=partial)
         self._disk_status = bytearray(self.status)
         self._disk_reason = bytearray(self.reason)
         self.dropped = DroppedRows(self.dropped_path, self.quarantine)
-        self.problems.extend(self.dropped.problems)
         self._virtual_by_id: dict[str, int] = {}
-        contents = self.journal.read()
         self.problems.extend(contents.problems)
         self._next_seq = contents.next_seq
         self._first_seq = contents.entries[0]["seq"] if contents.entries else contents.next_seq
         for entry in contents.entries:
             self._replay(entry)
         self._journal_changed()
-        self.loaded = True
+        self.loaded = self._builder is None
 
     # ------------------------------------------------------------------ scanning
-    def _remap_and_scan(self) -> range:
-        """Map the file again and parse the complete lines after the last scanned one."""
+    def _remap_and_scan(self, partial: bool = False) -> range:
+        """Map the file again and parse the complete lines after the last scanned one.
+
+        `partial`: on a cold start of a big file, parse only the first PARTIAL_BYTES and start
+        the cache builder (see `open`).
+        """
         try:
             st = os.stat(self.synthetic_path)
         except FileNotFoundError:
@@ -226,13 +242,17 @@ class Store:
         self._buf = map_file(self.synthetic_path)
         first = len(self)
         cold = first == 0 and self._scanned_end == 0
+        limit = None
         if cold and column_cache.load(self):
             if self._scanned_end == st.st_size:
                 return range(0, len(self))
-        starts, end = line_starts(self._buf, self._scanned_end)
+        elif cold and partial and st.st_size > self.BACKGROUND_BYTES:
+            limit = self.PARTIAL_BYTES
+            self._builder = column_cache.start_builder(self.project)
+        starts, end = line_starts(self._buf, self._scanned_end, limit)
         self._parse_lines(starts)
         self._scanned_end = end
-        if cold and len(starts) >= 20000:
+        if cold and limit is None and len(starts) >= 20000:
             column_cache.save(self)
         return range(first, len(self))
 
@@ -342,7 +362,14 @@ class Store:
         self.problems.append(LoadProblem(self.synthetic_path, lineno, reason))
 
     def refresh(self) -> range:
-        """Pick up rows appended by other processes (a job); return their new slots. Cheap when nothing changed."""
+        """Pick up rows appended by other processes (a job); return their new slots. Cheap when nothing changed.
+
+        While partly loaded, it only checks whether the cache builder is done, and then loads in full.
+        """
+        if self._builder is not None:
+            if self._builder.poll() is None:
+                return range(len(self), len(self))
+            return self.finish_loading()
         try:
             st = os.stat(self.synthetic_path)
         except FileNotFoundError:
@@ -366,6 +393,16 @@ class Store:
             self._disk_reason.extend(self.reason[new.start:])
             self._changed(list(new))
         return new
+
+    def finish_loading(self) -> range:
+        """Wait for the cache builder (if any) and load every row; the journal is replayed on top."""
+        if self._builder is None:
+            return range(len(self), len(self))
+        self._builder.wait()
+        self._builder = None
+        self._background = False
+        self._load()
+        return range(0, len(self))
 
     def _journal_changed(self) -> bool:
         try:
@@ -783,6 +820,7 @@ class Store:
         """Fold the journal into synthetic.jsonl and dropped.jsonl (all or nothing), start a new journal."""
         self._writable()
         t0 = time.perf_counter()
+        self.finish_loading()
         with self._wlock:
             heal = heal_torn_tail(self.synthetic_path, self.quarantine)
             if heal:
