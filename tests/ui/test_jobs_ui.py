@@ -574,3 +574,24 @@ def test_detail_content_escapes_raw_backend_text():
         assert raw not in text
     for shown in ("[b]really[/b]", "[@click=app.quit]x[/]", "[red]boom[/red]", "\\x1b]0;pwned\\x07", "\\x9b31m", "\\u202eline two"):
         assert shown in text, shown
+
+
+async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
+    root = make_project(tmp_path)
+    project = load_project(root)
+    nasty = "[@click=app.quit]x[/]\x1b[2J"
+    append_rows(project, [
+        {"id": f"h{k}", "prompt": f"Classify: hostile {k}", "completion": "positive", "review_status": "pending",
+         "source": "synth_playbook", "run_id": nasty, "playbook": "[/INST]\u202e"}
+        for k in range(3)
+    ])
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: view.lines, "the runs are counted")
+        cells = [cell.plain for cell in view.query_one(DataTable).get_row(nasty)]
+        assert cells[0] == "[@click=app.quit]x[/]\\x1b[2J" and cells[1] == "[/INST]\\u202e"
+        await pilot.press("5")
+        await pilot.pause()
+        assert app.is_running
