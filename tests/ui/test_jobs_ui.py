@@ -595,3 +595,26 @@ async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
         await pilot.press("5")
         await pilot.pause()
         assert app.is_running
+
+
+@pytest.mark.parametrize(
+    "sample, titles, note",
+    [
+        ("support-extraction", ["issue_type", "requested_action"], "order_id, product"),
+        ("product-qa", ["answer length"], ""),
+    ],
+)
+def test_balance_without_labels_shows_fields_or_lengths(tmp_path, sample, titles, note):
+    from brewslm_tui.ui.balance_view import compute_balance, render_balance
+
+    root = tmp_path / sample
+    shutil.copytree(REPO / "sample_projects" / sample, root,
+                    ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"))
+    project = load_project(root)
+    with Store.open(project, readonly=True) as store:
+        balance = compute_balance(store, project)
+    assert [d.title for d in balance.distributions] == titles
+    assert note in balance.note
+    assert all(sum(d.imported.values()) > 0 for d in balance.distributions)
+    assert not balance.warnings  # the dominance rule is for labels only
+    assert titles[0] in render_balance(balance, 100).plain
