@@ -87,14 +87,16 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def when_text(value: Any, now: datetime | None = None) -> str:
-    """Local 'HH:MM' today, 'Mon DD HH:MM' otherwise, '' when unknown."""
+def when_text(value: Any, now: datetime | None = None, *, compact: bool = False) -> str:
+    """Local 'HH:MM' today, 'Mon DD HH:MM' otherwise ('Mon DD' if compact), '' when unknown."""
     moment = parse_time(value)
     if moment is None:
         return ""
     local = moment.astimezone()
     now = (now or datetime.now(timezone.utc)).astimezone()
-    return local.strftime("%H:%M") if local.date() == now.date() else local.strftime("%b %d %H:%M")
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%b %d" if compact else "%b %d %H:%M")
 
 
 def plain(text: Any, width: int | None = None) -> str:

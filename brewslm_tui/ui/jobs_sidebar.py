@@ -469,7 +469,7 @@ class JobsSidebar(OptionList):
                 Content.styled(plain(why, width), "$error"),
             ]
         else:
-            when = when_text(getattr(record, "finished_at", None) or getattr(record, "started_at", None))
+            when = when_text(record.finished_at or record.started_at, compact=True)
             detail = f"{human_number(usable)}/{human_number(requested)} rows"
             lines = [head, Content.styled(plain(f"{detail}  {when}".rstrip(), width), "$text-muted")]
         return Content("\n").join(lines)
