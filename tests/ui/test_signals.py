@@ -126,3 +126,16 @@ def test_keys_typed_ahead_in_one_burst(project_dir):
         app.kill()
     store = Store.open(load_project(project_dir), readonly=True)
     assert sorted(store.reason_counts().items()) == [("label_ambiguous", 1), ("minor_typo", 1)]
+
+
+def test_256_colour_terminal_gets_palette_colours(project_dir):
+    """Over SSH TERM is often xterm-256color with no COLORTERM: the app must speak 256 colours
+    (the theme is picked from that palette, so nothing is approximated into mud)."""
+    app = PtyApp(project_dir)
+    try:
+        app.wait_for(lambda: b"pending" in app.output, "the first screen")
+        out = bytes(app.output)
+    finally:
+        app.kill()
+    assert b"\x1b[38;5;" in out and b"\x1b[48;5;" in out
+    assert b"\x1b[38;2;" not in out and b"\x1b[48;2;" not in out
