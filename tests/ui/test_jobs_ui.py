@@ -269,7 +269,8 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
         await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 3, "rows land")
-        assert option_texts(sidebar)[0].startswith("running slow")
+        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints")
+        assert "/5000" in option_texts(sidebar)[0] and "rows/s" in option_texts(sidebar)[0]
         sidebar.focus()
         sidebar.highlighted = 0
         await pilot.press("c")
