@@ -419,7 +419,7 @@ async def test_drop_run_asks_what_to_drop_then_drops(root):
         summary = str(app.screen.query_one("Static").content)
         assert "2 rejected rows (label_ambiguous 2)" in summary and "6 unapproved rows" in summary
         await pilot.press("r")  # rejected only; the app asks once more with its per-reason summary
-        await pilot.pause()
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the app's confirmation")
         await pilot.press("y")
         await pilot.pause()
         await wait_for(pilot, lambda: view.lines and view.lines[0].tally.dropped == 2, "the view recounts")
