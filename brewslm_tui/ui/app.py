@@ -310,6 +310,22 @@ class BrewApp(App):
                 self.unseen_jobs.discard(record.run_id)
                 self._update_header()
 
+    def show_run(self, run_id: str) -> None:
+        """The Runs tab with `run_id` highlighted (o on a row: where did this come from?)."""
+        self.action_show_tab("runs")
+        view = self.query_one("#runs-view")
+        select = getattr(view, "select_run", None)
+        if callable(select):
+            select(run_id)
+            return
+        lines = [getattr(line, "run_id", None) for line in getattr(view, "lines", [])]
+        if run_id in lines:
+            from textual.widgets import DataTable
+
+            view.query_one(DataTable).move_cursor(row=lines.index(run_id), animate=False)
+        else:
+            self.notify(f"run {visible_line(run_id)}", timeout=4, markup=False)
+
     def on_runs_view_show_run(self, message) -> None:
         queue = self.query_one("#queue-pane", QueuePane)
         queue.set_filters(Filters(run=message.run_id))

@@ -140,6 +140,7 @@ class ReviewPane(Vertical):
     COMMON_BINDINGS = [
         Binding("slash", "filter", "filter"),
         Binding("escape", "clear", "clear selection/filter", show=False),
+        Binding("o", "open_run", "this row's run", show=False),
         Binding("ctrl+d", "scroll_detail(1)", "scroll detail down", show=False),
         Binding("ctrl+u", "scroll_detail(-1)", "scroll detail up", show=False),
     ]
@@ -217,6 +218,13 @@ class ReviewPane(Vertical):
             FilterScreen(self.filters, list(self.store.runs), list(self.store.playbooks), labels),
             lambda filters: filters is not None and self.set_filters(filters),
         )
+
+    def action_open_run(self) -> None:
+        """Trace the row under the cursor to its run (the Runs tab, that run highlighted)."""
+        slot = self.rows.cursor_slot
+        if slot is None:
+            return
+        self.app.show_run(self.store.run_of(slot))
 
     def action_scroll_detail(self, direction: int) -> None:
         """The detail pane never takes the focus (keys stay on the list); these scroll it."""
