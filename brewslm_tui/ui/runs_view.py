@@ -296,6 +296,7 @@ class RunsView(BackgroundTally, Vertical):
         self.store = store
         self.project = project
         self.lines: list[RunLine] = []
+        self._wanted_run: str | None = None
 
     def compose(self) -> ComposeResult:
         table = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -321,10 +322,23 @@ class RunsView(BackgroundTally, Vertical):
         for line in lines:
             table.add_row(*run_cells(line), key=line.run_id or "(no run)")
         ids = [line.run_id for line in lines]
-        if selected in ids:
-            table.move_cursor(row=ids.index(selected), animate=False)
+        wanted = self._wanted_run if self._wanted_run in ids else selected
+        if wanted in ids:
+            table.move_cursor(row=ids.index(wanted), animate=False)
+            if wanted == self._wanted_run:
+                self._wanted_run = None
         if not lines:
             self.query_one("#runs-hint", Static).update(Content("no runs yet: n starts a job"))
+
+    def select_run(self, run_id: str) -> None:
+        """Put the cursor on `run_id` (now, or as soon as the counting pass has its line)."""
+        ids = [line.run_id for line in self.lines]
+        if run_id in ids:
+            self.query_one(DataTable).move_cursor(row=ids.index(run_id), animate=False)
+            self._wanted_run = None
+        else:
+            self._wanted_run = run_id
+            self.refresh_data()
 
     @property
     def selected_line(self) -> RunLine | None:

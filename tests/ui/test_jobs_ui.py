@@ -619,3 +619,20 @@ def test_balance_without_labels_shows_fields_or_lengths(tmp_path, sample, titles
     assert all(sum(d.imported.values()) > 0 for d in balance.distributions)
     assert not balance.warnings  # the dominance rule is for labels only
     assert titles[0] in render_balance(balance, 100).plain
+
+
+async def test_o_on_a_queue_row_highlights_its_run(root):
+    project = load_project(root)
+    for run in ("synth-2026-05-29-aaaaaa", "synth-2026-05-30-bbbbbb", "synth-2026-05-31-cccccc"):
+        append_rows(project, [
+            {"id": f"{run}-{k}", "prompt": f"Classify: {run} row {k}", "completion": "neutral",
+             "review_status": "pending", "source": "synth_playbook", "run_id": run, "playbook": "p"}
+            for k in range(3)
+        ])
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "j", "j", "o")  # the fourth row is the second run's
+        view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: view.selected_line is not None
+                       and view.selected_line.run_id == "synth-2026-05-30-bbbbbb", "the run is highlighted")
+        assert app.query_one("TabbedContent").active == "runs"
