@@ -505,6 +505,7 @@ async def test_detail_of_a_running_job_follows_it(root):
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
         await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 1, "rows land")
+        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints")
         sidebar.focus()
         sidebar.highlighted = 0
         await pilot.press("enter")
