@@ -184,8 +184,8 @@ class BrewApp(App):
     def can_write(self, what: str) -> bool:
         if self.readonly_reason is None:
             return True
-        self.notify(f"read-only ({self.readonly_reason}): cannot {what} here", severity="warning",
-                    markup=False)
+        self.notify(f"read-only window: cannot {what} here (the banner at the top says why)",
+                    severity="warning", markup=False)
         return False
 
     def decide(self, fn, *args, **kwargs):
@@ -443,12 +443,14 @@ class BrewApp(App):
 
 def open_store(project, *, readonly: bool = False) -> tuple[object, str | None]:
     """The session store, or a read-only one (with the reason) when another session holds it."""
+    # background=True: a big file without a column cache opens with its first rows at once
+    # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
-        return Store.open(project, readonly=True), "opened with --readonly"
+        return Store.open(project, readonly=True, background=True), "opened with --readonly"
     try:
-        return Store.open(project, session=True), None
+        return Store.open(project, session=True, background=True), None
     except LockBusy as busy:
-        return Store.open(project, readonly=True), str(busy)
+        return Store.open(project, readonly=True, background=True), str(busy)
 
 
 def build_app(project_path: str | Path, *, readonly: bool = False) -> BrewApp:

@@ -112,7 +112,8 @@ def describe_group(group: Group, project) -> Text:
         text.append("  " + visible_line(known.title), "dim")
         if known.description:
             text.append("\n" + visible_line(known.description))
-    text.append(f"\n\n{len(group.slots):,} rows. space selects the whole group; "
+    n = len(group.slots)
+    text.append(f"\n\n{n:,} row{'' if n == 1 else 's'}. space selects the whole group; "
                 "enter / left / right fold it; d drops, p sends back to pending.", "dim")
     return text
 
@@ -176,7 +177,8 @@ class ReviewPane(Vertical):
         count = len(self.rows.view)
         text.append(f"{count:,} rows" if count != 1 else "1 row", "bold")
         if self.GROUPED:
-            text.append(f" in {len(self.rows.lines.groups) if hasattr(self.rows.lines, 'groups') else 0} reasons")
+            groups = len(getattr(self.rows.lines, "groups", []))
+            text.append(f" in {groups} reason{'' if groups == 1 else 's'}")
         if self.rows.selected:
             text.append(f" · {len(self.rows.selected):,} selected", "bold reverse")
         if self.filters.active():
