@@ -398,3 +398,27 @@ async def test_edit_an_approved_row_keeps_it_approved(project_dir):
         await pilot.press("ctrl+s")
         row = disk_row(project_dir, row_id)
         assert row["review_status"] == "approved" and row["completion"] == "neutral"
+
+
+async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, monkeypatch):
+    from brewslm_tui.core.store import Store
+    from conftest import make_project
+
+    monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
+    monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
+    root = make_project(tmp_path, make_rows(30000))
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        header = app.query_one("#header")
+        rows = queue(app).rows
+        assert not app.store.loaded
+        assert "loading…" in str(header.render()) and 0 < len(rows.view) < 30000
+        await pilot.press("j", "a")  # deciding while the rest loads
+        assert rows.cursor_slot == 2
+        app.store._builder.wait()
+        app.poll_store()
+        await pilot.pause()
+        assert app.store.loaded and len(rows.view) == 29999
+        assert "pending 29,999" in str(header.render())
+        assert rows.cursor_slot == 2
+    assert statuses(root)[make_rows(2)[1]["id"]] == "approved"
