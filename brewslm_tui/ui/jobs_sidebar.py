@@ -139,6 +139,7 @@ class JobsSidebar(OptionList):
         self.store = store
         self.project = project
         self.poll_seconds = poll_seconds
+        self.foreign_recheck_seconds = FOREIGN_RECHECK_SECONDS
         self.border_title = "Jobs"
         self.records: dict[str, JobRecord] = {}  # run_id -> newest record known (disk or events)
         self._order: list[str] = []  # run_ids newest first (started_at, then run_id)
@@ -371,7 +372,7 @@ class JobsSidebar(OptionList):
         files = self._scan_files()
         changed = [name for name, mark in files.items() if self._files.get(name) != mark]
         removed = [name for name in self._files if name not in files]
-        if time.monotonic() - self._last_list >= FOREIGN_RECHECK_SECONDS:
+        if time.monotonic() - self._last_list >= self.foreign_recheck_seconds:
             self._last_list = time.monotonic()
             changed.extend(  # is its process still alive? read_record says interrupted if not
                 f"{run_id}.json" for run_id, r in self.records.items()

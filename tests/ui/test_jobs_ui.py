@@ -637,3 +637,27 @@ async def test_o_on_a_queue_row_highlights_its_run(root):
         await wait_for(pilot, lambda: view.selected_line is not None
                        and view.selected_line.run_id == "synth-2026-05-30-bbbbbb", "the run is highlighted")
         assert app.query_one("TabbedContent").active == "runs"
+
+
+async def test_a_killed_job_of_another_process_shows_interrupted(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        sidebar = app.query_one(JobsSidebar)
+        sidebar.foreign_recheck_seconds = 0.2
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "slow",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            def foreign():
+                return [r for r in sidebar.records.values() if r.pid == proc.pid]
+
+            await wait_for(pilot, lambda: foreign() and foreign()[0].counts.get("landed", 0) >= 2, "rows land")
+            run_id = foreign()[0].run_id
+        finally:
+            proc.kill()  # SIGKILL: no chance to write a final record
+            await proc.wait()
+        await wait_for(pilot, lambda: sidebar.records[run_id].state == "interrupted", "the sidebar sees it died")
+        assert records_on_disk(root)[run_id]["state"] == "running"  # the file was never finished
+        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("interrupted slow"), "the list says so")
+        await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
