@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-VERSION = 2
+VERSION = 3
 EDGE = 4096  # bytes hashed at the start and end of the cached prefix
 COLUMNS = (("offsets", "Q"), ("run", "I"), ("playbook", "I"), ("label", "H"))
 BYTE_COLUMNS = ("status", "reason", "flags")
@@ -34,6 +34,17 @@ def start_builder(project):
         [sys.executable, "-m", "brewslm_tui.core.column_cache", str(project.root)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+def _samples(buf, offsets, seed: int | None = None) -> dict:
+    """Checksums of 512 rows picked at random: a grown file must still have these exact rows."""
+    import zlib
+
+    seed = random.randrange(1 << 30) if seed is None else seed
+    n = len(offsets)
+    picks = sorted(random.Random(seed).sample(range(n), min(n, 512))) if n else []
+    crcs = [zlib.crc32(buf[offsets[k]:buf.find(b"\n", offsets[k])]) for k in picks]
+    return {"seed": seed, "crc": crcs}
 
 
 def cache_path(state_dir: Path) -> Path:
@@ -65,6 +76,7 @@ def save(store) -> None:
         "lineno": store._lineno, "rows": n, "edges": _edges(store._buf, store._scanned_end),
         "runs": store.runs, "playbooks": store.playbooks, "reason_codes": store.reason_codes[1:],
         "project_reasons": [r.code for r in store.project.reject_reasons], "labels": store.labels[1:],
+        "task": store.project.task, "scoring": store.project.scoring, "samples": _samples(store._buf, store._offsets),
         "assigned": {str(k): v for k, v in store._assigned.items()}, "malformed": store._malformed, "breaks": sorted(store._breaks),
         "problems": [[p.line, p.reason] for p in store.problems if p.path == store.synthetic_path],
         "counts": store._counts, "reason_counts": store._reason_counts, "digest": digest.hexdigest(),
@@ -102,8 +114,12 @@ def load(store) -> bool:
             return False
         if header["labels"] != store.labels[1:]:
             return False
+        if header["task"] != store.project.task or header["scoring"] != store.project.scoring:
+            return False  # labels are normalised by the scoring mode
         end = header["scanned_end"]
         same_file = header["size"] == st[1] and header["mtime_ns"] == st[2]
+        if not same_file and header["size"] == st[1]:
+            return False  # same length, touched since: edited in place
         if not same_file and _edges(store._buf, end) != header["edges"]:
             return False
         sizes = header["sizes"]
@@ -125,6 +141,8 @@ def load(store) -> bool:
                 off = offsets[k]
                 if off and buf[off - 1:off] != b"\n":
                     return False
+            if _samples(buf, offsets, header["samples"]["seed"]) != header["samples"]:
+                return False  # sampled rows changed: the prefix was edited, not only appended to
         run, playbook, label = array("I"), array("I"), array("H")
         run.frombytes(parts[3])
         playbook.frombytes(parts[4])

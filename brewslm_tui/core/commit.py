@@ -52,8 +52,12 @@ class MultiFileCommit:
         fsync_dir(self.state_dir)
 
 
-def recover(state_dir: Path, data_dirs: list[Path]) -> bool:
-    """Finish an interrupted commit, or discard its leftovers. Returns True if it redid renames."""
+def recover(state_dir: Path, targets: list[Path]) -> bool:
+    """Finish an interrupted commit, or discard its leftovers. Returns True if it redid renames.
+
+    Only the temps of `targets` (the files a compaction replaces) are discarded: other writers'
+    temp files (an export, a job record) are none of its business.
+    """
     intent = state_dir / INTENT_NAME
     redone = False
     if intent.exists():
@@ -68,8 +72,11 @@ def recover(state_dir: Path, data_dirs: list[Path]) -> bool:
                 redone = True
         intent.unlink()
         fsync_dir(state_dir)
-    for folder in {*data_dirs, state_dir}:
-        if folder.exists():
-            for leftover in folder.glob(".*.tmp"):
-                leftover.unlink()
+    for target in [*targets, intent]:
+        if target.parent.exists():
+            for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+                try:
+                    leftover.unlink()
+                except FileNotFoundError:
+                    pass
     return redone

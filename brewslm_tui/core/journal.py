@@ -28,6 +28,33 @@ class JournalContents:
     problems: list[LoadProblem] = field(default_factory=list)
 
 
+def _check_entry(entry) -> None:
+    """The shape replay relies on; anything else is a corrupt entry (reported, never applied)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("op"), str):
+        raise ValueError("not a journal entry")
+    if entry["op"] == "header":
+        return
+    ids = entry.get("ids")
+    if not isinstance(entry.get("seq"), int) or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("entry without seq or ids")
+    hints = entry.get("hints")
+    if hints is not None and (not isinstance(hints, list) or len(hints) != len(ids)):
+        raise ValueError("hints do not match ids")
+    target = entry.get("set")
+    each = entry.get("each")
+    if target is not None:
+        if not (isinstance(target, list) and len(target) == 3):
+            raise ValueError("bad target")
+    elif not (isinstance(each, list) and len(each) == len(ids) and all(isinstance(t, list) and len(t) == 3 for t in each)):
+        raise ValueError("entry without a target")
+    content = entry.get("content")
+    if content is not None and (not isinstance(content, list) or len(content) != len(ids)):
+        raise ValueError("content does not match ids")
+    for t in ([target] if target is not None else each):
+        if t[0] not in ("pending", "approved", "rejected", "dropped"):
+            raise ValueError(f"unknown status {t[0]!r}")
+
+
 class Journal:
     """Reads and appends the decision journal of one project."""
 
@@ -47,8 +74,7 @@ class Journal:
         for lineno, raw in enumerate(complete.split(b"\n")[:-1], start=1):
             try:
                 entry = orjson.loads(raw)
-                if not isinstance(entry, dict) or "op" not in entry:
-                    raise ValueError("not a journal entry")
+                _check_entry(entry)
             except ValueError as exc:
                 reason = f"corrupt journal entry ({exc}); that decision could not be replayed"
                 self.quarantine.keep(self.path, lineno, raw, reason)

@@ -138,10 +138,13 @@ class Quarantine:
     so loading the same file twice does not copy twice; `index.jsonl` says where each came from.
     """
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, enabled: bool = True):
         self.dir = state_dir / "quarantine"
+        self.enabled = enabled  # a read-only look reports bad lines but writes nothing
 
-    def keep(self, source: Path, line: int, raw: bytes, reason: str) -> Path:
+    def keep(self, source: Path, line: int, raw: bytes, reason: str) -> Path | None:
+        if not self.enabled:
+            return None
         digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
         target = self.dir / f"{source.name}.line{line:07d}.{digest}.raw"
         if target.exists():
@@ -191,12 +194,39 @@ def heal_torn_tail(path: Path, quarantine: Quarantine) -> LoadProblem | None:
         f.seek(tail_start)
         raw = f.read()
         line_no = _count_newlines(f, tail_start) + 1
+        if _is_whole_object(raw):
+            # a complete row that only lacks its newline (a file written by hand): complete it
+            f.seek(0, os.SEEK_END)
+            f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+            return LoadProblem(path, line_no, "final line had no newline; added one (the row itself is whole)")
         reason = "torn write: final line has no newline (quarantined, not parsed)"
-        quarantine.keep(path, line_no, raw, reason)
+        kept = quarantine.keep(path, line_no, raw, reason)
+        if kept is None:
+            return LoadProblem(path, line_no, reason)
+        _fsync_path(kept)
         f.truncate(tail_start)
         f.flush()
         os.fsync(f.fileno())
     return LoadProblem(path, line_no, reason)
+
+
+def _is_whole_object(raw: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(raw), dict)
+    except ValueError:
+        return False
+
+
+def _fsync_path(path: Path) -> None:
+    """The quarantined copy is on disk before the bytes it saves are cut from their file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _count_newlines(f, upto: int) -> int:

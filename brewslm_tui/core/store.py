@@ -32,7 +32,7 @@ from typing import Iterable
 import orjson
 
 from brewslm_tui.core import column_cache
-from brewslm_tui.core.commit import MultiFileCommit, recover
+from brewslm_tui.core.commit import INTENT_NAME, MultiFileCommit, recover
 from brewslm_tui.core.dropped import DroppedRows
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.journal import Journal
@@ -61,6 +61,7 @@ VIRTUAL = (1 << 64) - 1  # offset marker of a slot whose row is held in memory (
 F_NOTE = 1  # flags column: the row on disk has a review_note
 BIG_CHANGE = 2000
 DROP_FIELDS = ("dropped_at", "drop_reason")
+APPEND_LOCK_WAIT = 300.0  # seconds a job's append waits for the write lock
 KEEP = "="  # in a journal target: leave the reason / note as it is  # a change of more slots than this tells views to rebuild instead of patch
 
 _LOADS = orjson.loads
@@ -121,7 +122,7 @@ class Store:
         self.state_dir: Path = project.state_dir
         self.synthetic_path: Path = project.synthetic_path
         self.dropped_path: Path = project.dropped_path
-        self.quarantine = Quarantine(self.state_dir)
+        self.quarantine = Quarantine(self.state_dir, enabled=not readonly)
         self.journal = Journal(self.state_dir, self.quarantine)
         self._session: FileLock | None = None
         self._wlock = write_lock(self.state_dir)
@@ -149,17 +150,40 @@ class Store:
             store._session.acquire(timeout=lock_timeout)
             try:
                 with store._wlock:
-                    recover(store.state_dir, [store.synthetic_path.parent, store.dropped_path.parent])
-                    torn = heal_torn_tail(store.synthetic_path, store.quarantine)
+                    recover(store.state_dir, store._managed_files())
+                    torn = [heal_torn_tail(path, store.quarantine) for path in (store.synthetic_path, store.dropped_path)]
                     store._load()
-                    if torn:
-                        store.problems.append(torn)
+                    store.problems.extend(problem for problem in torn if problem)
             except BaseException:
                 store._session.release()
                 raise
         else:
-            store._load()
+            store._load_consistent()
         return store
+
+    def _file_keys(self) -> tuple:
+        keys = []
+        for path in (self.synthetic_path, self.journal.path, self.dropped_path):
+            try:
+                st = os.stat(path)
+                keys.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:
+                keys.append(None)
+        return tuple(keys)
+
+    def _load_consistent(self) -> None:
+        """A read-only load takes no lock: if a writer replaced a file meanwhile (a compaction), load again."""
+        for _ in range(5):
+            before = [key and key[0] for key in self._file_keys()]
+            self._load()
+            if [key and key[0] for key in self._file_keys()] == before:
+                return
+
+    def _data_dirs(self) -> list[Path]:
+        return [self.synthetic_path.parent, self.dropped_path.parent]
+
+    def _managed_files(self) -> list[Path]:
+        return [self.synthetic_path, self.dropped_path, self.journal.path]
 
     def close(self) -> None:
         if self._session is not None:
@@ -379,10 +403,10 @@ class Store:
             return range(len(self), len(self))
         if self._stat is not None and (st.st_ino != self._stat[0] or st.st_size < self._stat[1]):
             # the file was replaced (another process compacted, or someone edited it by hand)
-            self._load()
+            self._load_consistent() if self.readonly else self._load()
             return range(0, len(self))
         if self.readonly and self._journal_changed():
-            self._load()
+            self._load_consistent()
             return range(0, len(self))
         new = self._remap_and_scan()
         if len(new) and self._id_map is not None:
@@ -467,7 +491,11 @@ class Store:
             return row
         row = _LOADS(self._buf[off:self._buf.find(b"\n", off)])
         if i in self._assigned:
+            # the row had no usable id (missing, empty, not a string): ours wins, theirs is kept
+            original = row.pop("id", None)
             row = {"id": self._assigned[i], **row}
+            if original not in (None, ""):
+                row["original_id"] = original
         return row
 
     def id_of(self, i: int) -> str:
@@ -630,15 +658,20 @@ class Store:
         self._touched.update(slots)
         self._changed(slots)
 
-    def _materialize_restored(self, ids: list[str]) -> list[int]:
-        """Slots for rows coming back from dropped.jsonl (reusing one if the row came back before)."""
-        slots = []
-        for row_id in ids:
+    def _restore_slots(self, ids: list[str], hints: list[int]) -> list[int | None]:
+        """Slots of rows being restored: rows dropped this session are still slots (found by id and
+        hint); rows in dropped.jsonl get a virtual slot (reused if the row came back before)."""
+        slots: list[int | None] = []
+        for hint, row_id in zip(hints, ids):
             slot = self._virtual_by_id.get(row_id)
             if slot is None:
+                if 0 <= hint < len(self) and self._offsets[hint] != VIRTUAL and self.id_of(hint) == row_id:
+                    slots.append(hint)
+                    continue
                 j = self.dropped.position_of(row_id)
                 if j is None:
-                    raise BrewError(f"{self.dropped_path}: no dropped row with id {row_id}")
+                    slots.append(self.index_of(row_id))
+                    continue
                 row = self.dropped.row(j)
                 slot = len(self._offsets)
                 self._offsets.append(VIRTUAL)
@@ -661,21 +694,27 @@ class Store:
         return slots
 
     def _replay(self, entry: dict) -> None:
+        """Apply a journal entry read from disk; rows it names that cannot be found are reported."""
         ids = entry.get("ids", [])
-        if entry["op"] == "restore":
-            slots = self._materialize_restored(ids)
+        hints = entry.get("hints") or [-1] * len(ids)
+        if entry["op"] == "restore" or (entry["op"] == "undo" and entry.get("undone_op") == "restore"):
+            found = self._restore_slots(ids, hints)
         else:
-            hints = entry.get("hints") or [-1] * len(ids)
-            slots = []
-            for hint, row_id in zip(hints, ids):
-                slot = self._resolve(hint, row_id)
-                if slot is None:
-                    self.problems.append(
-                        LoadProblem(self.journal.path, 0, f"journal entry {entry['seq']} names unknown row {row_id}")
-                    )
-                    return
-                slots.append(slot)
-        self._apply(entry, slots)
+            found = [self._resolve(hint, row_id) for hint, row_id in zip(hints, ids)]
+        missing = [row_id for row_id, slot in zip(ids, found) if slot is None]
+        if missing:
+            self.problems.append(LoadProblem(
+                self.journal.path, 0,
+                f"journal entry {entry['seq']} ({entry['op']}) names {len(missing)} row(s) not found, e.g. {missing[0]!r}",
+            ))
+            keep = [k for k, slot in enumerate(found) if slot is not None]
+            entry = dict(entry)
+            if "each" in entry:
+                entry["each"] = [entry["each"][k] for k in keep]
+            if entry.get("content") is not None:
+                entry["content"] = [entry["content"][k] for k in keep]
+            found = [found[k] for k in keep]
+        self._apply(entry, found)
         if entry["op"] == "undo":
             self._undo = [e for e in self._undo if e["seq"] != entry.get("undo_of")]
         else:
@@ -704,6 +743,8 @@ class Store:
         if extra:
             entry.update(extra)
         with self._wlock:
+            if (self.state_dir / INTENT_NAME).exists():
+                raise BrewError("an interrupted compaction is pending; reopen the project to finish it")
             entry = {"seq": self._next_seq, "ts": now_iso(), **entry}
             self.journal.append(entry)
             self._next_seq += 1
@@ -766,31 +807,20 @@ class Store:
         return self._commit("drop", slots, set_=["dropped", KEEP, KEEP])
 
     def restore(self, dropped_ids: Iterable[str]) -> Decision:
-        """Bring dropped rows back into the queue as pending."""
+        """Bring dropped rows back into the queue as pending: one journal entry, undone as a whole."""
         self._writable()
-        wanted = []
-        for row_id in dict.fromkeys(dropped_ids):
-            slot = self._virtual_by_id.get(row_id)
-            if slot is not None and self.status[slot] != DROPPED:
-                continue  # already back
-            if slot is None and self.dropped.position_of(row_id) is None:
+        ids = list(dict.fromkeys(dropped_ids))
+        hints = []
+        for row_id in ids:
+            live = None
+            if row_id not in self._virtual_by_id and self.dropped.position_of(row_id) is None:
                 live = self.index_of(row_id)
-                if live is not None and self.status[live] == DROPPED:
-                    wanted.append(("slot", live))
-                    continue
-                raise BrewError(f"{self.dropped_path}: no dropped row with id {row_id}")
-            wanted.append(("id", row_id))
-        # rows dropped in this session and still in synthetic.jsonl come back with a status change
-        live_slots = [v for kind, v in wanted if kind == "slot"]
-        ids = [v for kind, v in wanted if kind == "id"]
-        decision = Decision(seq=0, op="restore", count=0)
-        if ids:
-            slots = self._materialize_restored(ids)
-            decision = self._commit("restore", slots, set_=["pending", None, None])
-        if live_slots:
-            d2 = self._commit("pending", live_slots, set_=["pending", None, None])
-            decision = Decision(seq=d2.seq, op="restore", count=decision.count + d2.count, idxs=decision.idxs + d2.idxs)
-        return decision
+                if live is None or self.status[live] != DROPPED:
+                    raise BrewError(f"{self.dropped_path}: no dropped row with id {row_id}")
+            hints.append(-1 if live is None else live)
+        slots = self._restore_slots(ids, hints)
+        slots = [slot for slot in slots if slot is not None and self.status[slot] == DROPPED]
+        return self._commit("restore", slots, set_=["pending", None, None])
 
     @property
     def can_undo(self) -> bool:
@@ -804,7 +834,7 @@ class Store:
         entry = self._undo[-1]
         ids = entry["ids"]
         if entry["op"] == "restore":
-            slots = [self._virtual_by_id[row_id] for row_id in ids]
+            slots = self._restore_slots(ids, entry["hints"])
         else:
             slots = [self._resolve(h, row_id) for h, row_id in zip(entry["hints"], ids)]
         content = entry.get("prev_content")
@@ -822,9 +852,12 @@ class Store:
         t0 = time.perf_counter()
         self.finish_loading()
         with self._wlock:
-            heal = heal_torn_tail(self.synthetic_path, self.quarantine)
-            if heal:
-                self.problems.append(heal)
+            for path in (self.synthetic_path, self.dropped_path):
+                heal = heal_torn_tail(path, self.quarantine)
+                if heal:
+                    self.problems.append(heal)
+            if len(self.dropped) != 0:
+                self.dropped = DroppedRows(self.dropped_path, self.quarantine)
             self.refresh()
             stamp = now_iso()
             moved = restored = 0
@@ -914,7 +947,14 @@ class Store:
             if last_seq >= self._first_seq:
                 self.journal.archive_current(self._first_seq, last_seq)
             commit.stage(self.journal.path, [self.journal.new_generation_bytes(self._next_seq)])
-            commit.apply(before_rename=_crash_hook)
+            try:
+                commit.apply(before_rename=_crash_hook)
+            except BaseException:
+                # finish or roll back what was done, and reload from disk: never keep deciding on
+                # columns that no longer describe the files
+                recover(self.state_dir, self._managed_files())
+                self._load()
+                raise
             malformed = self._malformed
             self._rebase(pieces, new_offsets, new_flags, dropped_meta)
         return CompactReport(
@@ -994,8 +1034,12 @@ def append_rows(project, rows: list[dict]) -> int:
     state_dir = project.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     quarantine = Quarantine(state_dir)
-    with write_lock(state_dir):
-        recover(state_dir, [project.synthetic_path.parent, project.dropped_path.parent])
+    lock = write_lock(state_dir)
+    lock.acquire(timeout=APPEND_LOCK_WAIT)  # a compaction of a big file may hold it for seconds
+    try:
+        recover(state_dir, [project.synthetic_path, project.dropped_path, state_dir / "journal.jsonl"])
         heal_torn_tail(project.synthetic_path, quarantine)
         append_durably(project.synthetic_path, b"".join(lines))
+    finally:
+        lock.release()
     return len(lines)

@@ -25,7 +25,11 @@ def write_file(project, torn: bytes = b""):
 
 def test_every_bad_line_is_named_and_quarantined_byte_for_byte(tiny_project):
     lines = write_file(tiny_project)
-    store = Store.open(tiny_project, readonly=True)
+    look = Store.open(tiny_project, readonly=True)
+    assert len(look.problems) == len(BAD)
+    assert not (tiny_project.state_dir / "quarantine").exists()  # a read-only look writes nothing
+    store = Store.open(tiny_project)
+    store.close()
     assert len(store) == len(BAD) + 1
     problems = {p.line: p for p in store.problems}
     for lineno, raw in enumerate(lines, 1):
@@ -39,7 +43,7 @@ def test_every_bad_line_is_named_and_quarantined_byte_for_byte(tiny_project):
         copies = list((tiny_project.state_dir / "quarantine").glob(f"synthetic.jsonl.line{lineno:07d}.*.raw"))
         assert len(copies) == 1 and copies[0].read_bytes() == raw.rstrip(b"\n")
     # loading again does not copy again
-    Store.open(tiny_project, readonly=True)
+    Store.open(tiny_project).close()
     assert len(list((tiny_project.state_dir / "quarantine").glob("*.raw"))) == len(BAD)
 
 
@@ -47,6 +51,8 @@ def test_torn_final_line_is_quarantined_and_next_append_starts_clean(tiny_projec
     write_file(tiny_project, torn=b'{"id":"torn","prompt":"half a ro')
     reader = Store.open(tiny_project, readonly=True)
     assert len(reader) == len(BAD) + 1  # a reader ignores the partial line, no problem yet
+    Store.open(tiny_project, readonly=True)
+    assert not list(tiny_project.state_dir.glob("quarantine/*.raw"))
     append_rows(tiny_project, [{"id": "new1", "prompt": "p new", "completion": "negative"}])
     data = tiny_project.synthetic_path.read_bytes()
     assert b"half a ro" not in data and data.endswith(b"\n")
