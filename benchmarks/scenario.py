@@ -1,0 +1,415 @@
+"""One benchmark scenario in a fresh process; prints one JSON object on its last stdout line.
+
+    python -m benchmarks.scenario NAME --project DIR --t0 WALLCLOCK [--opt key=value ...]
+
+`--t0` is the parent's `time.time()` taken just before it started this process, so "launch"
+figures cover interpreter start and imports, as a user launching the app sees them. Imports
+happen inside the scenario functions: a scenario pays only for what it uses. The process ends
+with `os._exit` right after printing, so the app's exit-time compaction is not part of any run
+(scenarios that decide work on throwaway copies).
+"""
+
+from __future__ import annotations
+
+import time
+
+T_SCRIPT = time.time()  # first line of our code: interpreter start-up is T_SCRIPT - t0
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+
+SIZE = (120, 36)
+TARGET_DROP = 100_000
+
+
+def _wall_to_perf(t_wall: float) -> float:
+    return time.perf_counter() - (time.time() - t_wall)
+
+
+# ------------------------------------------------------------------ the review app
+class Launch:
+    """Start the app headless and note the first frame that shows queue rows, and the first frame
+    at which the header counts and the Rejected groups are complete."""
+
+    def __init__(self, project: str, t0: float):
+        self.t0_perf = _wall_to_perf(t0)
+        self.out: dict = {"python_start_s": T_SCRIPT - t0}
+        from brewslm_tui.ui import row_list
+
+        self.rows_drawn = False
+        original = row_list.RowList.render_line
+        launch = self
+
+        def render_line(widget, y):
+            strip = original(widget, y)
+            if not launch.rows_drawn and y >= 1 and getattr(widget.parent, "id", None) == "queue-pane":
+                if widget.scroll_offset.y + y - 1 < len(widget.lines) or not len(widget.lines):
+                    launch.rows_drawn = True  # rows on screen (or the queue is empty: nothing to wait for)
+            return strip
+
+        row_list.RowList.render_line = render_line
+        from brewslm_tui.ui.app import build_app
+
+        self.out["import_s"] = time.perf_counter() - self.t0_perf
+        self.app = build_app(project)
+        self.out["store_open_s"] = time.perf_counter() - self.t0_perf
+        self.out["loaded_at_open"] = bool(getattr(self.app.store, "loaded", True))
+        from benchmarks.frames import FrameClock
+
+        self.clock = FrameClock(self.app)
+        self.first_paint: float | None = None
+        self.complete: float | None = None
+        self.clock.hooks.append(self._on_frame)
+
+    def _on_frame(self, t: float) -> None:
+        if self.first_paint is None and self.rows_drawn:
+            self.first_paint = t
+            from benchmarks.frames import memory
+
+            self.out["memory_after_first_paint"] = memory()
+            self.out["loaded_at_first_paint"] = bool(getattr(self.app.store, "loaded", True))
+        if self.first_paint is not None and self.complete is None and self.counts_complete():
+            self.complete = t
+
+    def counts_complete(self) -> bool:
+        """Header shows the store's final counts and the Rejected view holds every rejected row, grouped."""
+        try:
+            app, store = self.app, self.app.store
+            if not getattr(store, "loaded", True):
+                return False
+            header = app.query_one("#header")
+            shown = getattr(header, "_last", None)
+            if not shown or shown[1] != store.counts():
+                return False
+            rows = app.query_one("#rejected-pane").rows
+            groups = rows.view.groups()
+            return sum(len(s) for _, s in groups) == store.counts()["rejected"] == len(rows.view)
+        except Exception:
+            return False
+
+    async def wait(self, what: str, timeout: float = 600.0) -> float:
+        deadline = time.perf_counter() + timeout
+        while getattr(self, what) is None:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no {what} within {timeout} s")
+            await asyncio.sleep(0.001)
+        return getattr(self, what)
+
+    def since_t0(self, t: float) -> float:
+        return t - self.t0_perf
+
+    def queue_rows(self):
+        return self.app.query_one("#queue-pane").rows
+
+
+async def sc_launch(args, opts) -> dict:
+    """Scenarios 1, 2, 6: first paint with rows, complete counts and groups, memory, first key."""
+    from benchmarks import frames
+
+    launch = Launch(args.project, args.t0)
+    async with launch.app.run_test(headless=True, size=SIZE):
+        first = await launch.wait("first_paint")
+        out = launch.out
+        out["first_paint_s"] = launch.since_t0(first)
+        try:
+            complete = await launch.wait("complete", timeout=float(opts.get("complete_timeout", 120)))
+            out["counts_complete_s"] = launch.since_t0(complete)
+        except TimeoutError as error:
+            out["counts_complete_s"] = None
+            out["counts_error"] = str(error)
+        rows = launch.queue_rows()
+        before = rows.cursor
+        key = await frames.press(launch.app, launch.clock, "j", effect=lambda: rows.cursor != before)
+        out["first_key_ms"] = key["ms"]
+        out["rows"] = len(launch.app.store)
+        out["memory_end"] = frames.memory()
+    return out
+
+
+async def sc_keys(args, opts) -> dict:
+    """Scenario 3: keystroke to repaint for cursor, page, space, approve, reject (x + reason)."""
+    from benchmarks import frames
+
+    n = int(opts.get("n", 40))
+    launch = Launch(args.project, args.t0)
+    app = launch.app
+    samples: dict[str, list] = {k: [] for k in ("cursor", "page", "space", "approve", "reject_open", "reject_pick")}
+    async with app.run_test(headless=True, size=SIZE):
+        await launch.wait("first_paint")
+        rows = launch.queue_rows()
+        store = app.store
+
+        async def timed(kind: str, key: str, effect) -> None:
+            samples[kind].append(await frames.press(app, launch.clock, key, effect=effect))
+
+        def moved_from(c):
+            return lambda: rows.cursor != c
+
+        for k in range(2 * n):
+            await timed("cursor", "j" if k % 2 else "down", moved_from(rows.cursor))
+        for _ in range(n):
+            await timed("page", "pagedown", moved_from(rows.cursor))
+        for _ in range(n):
+            picked = len(rows.selected)
+            await timed("space", "space", lambda picked=picked: len(rows.selected) != picked)
+        await frames.press(app, launch.clock, "escape", effect=lambda: not rows.selected)
+        for _ in range(n):
+            version = store.version
+            await timed("approve", "a", lambda version=version: store.version != version)
+        for k in range(n):
+            await timed("reject_open", "x", lambda: len(app.screen_stack) > 1)
+            version = store.version
+            await timed("reject_pick", str(1 + k % 7),
+                        lambda version=version: store.version != version and len(app.screen_stack) == 1)
+        counts = store.counts()
+    out = {k: frames.summarize_presses(v) for k, v in samples.items()}
+    out["raw"] = samples
+    out["counts_after"] = counts
+    return out
+
+
+async def sc_rejected(args, opts) -> dict:
+    """Scenario 5: open the Rejected view (grouped): right after launch, and after a reject in the
+    Queue (the view catches up when shown); plus the core grouping from scratch."""
+    from benchmarks import frames
+
+    launch = Launch(args.project, args.t0)
+    app = launch.app
+    out: dict = {}
+    async with app.run_test(headless=True, size=SIZE):
+        await launch.wait("first_paint")
+        tabs = app.query_one("#tabs")
+        out["rejected_rows"] = app.store.counts()["rejected"]
+        out["open"] = await frames.press(app, launch.clock, "2", effect=lambda: tabs.active == "rejected")
+        out["open_ms"] = out["open"]["ms"]
+        await frames.press(app, launch.clock, "1", effect=lambda: tabs.active == "queue")
+        version = app.store.version
+        await frames.press(app, launch.clock, "x", effect=lambda: len(app.screen_stack) > 1)
+        await frames.press(app, launch.clock, "1", effect=lambda: app.store.version != version and len(app.screen_stack) == 1)
+        out["open_after_reject"] = await frames.press(app, launch.clock, "2", effect=lambda: tabs.active == "rejected")
+        out["open_after_reject_ms"] = out["open_after_reject"]["ms"]
+        from brewslm_tui.core.rows import REJECTED
+        from brewslm_tui.core.views import RowView
+
+        t = time.perf_counter()
+        groups = RowView(app.store, statuses={REJECTED}).groups()
+        out["core_groups_ms"] = (time.perf_counter() - t) * 1000
+        out["groups"] = len(groups)
+    return out
+
+
+def _prepare_rejected(project_dir: str, want: int) -> dict:
+    """Make sure at least `want` rows are rejected (one bulk reject of pending rows if needed);
+    returns the timing of that reject and the slots to drop."""
+    from brewslm_tui.core.project import load_project
+    from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED
+    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.views import RowView
+
+    project = load_project(project_dir)
+    store = Store.open(project, session=True)
+    out: dict = {"rows": len(store)}
+    want = min(want, len(store))
+    rejected = RowView(store, statuses={REJECTED})
+    need = want - len(rejected)
+    if need > 0:
+        others = RowView(store, statuses={PENDING, APPROVED})
+        slots = [others[k] for k in range(min(need, len(others)))]
+        t = time.perf_counter()
+        store.reject(slots, "low_quality")
+        out["bulk_reject_s"] = time.perf_counter() - t
+        out["bulk_reject_rows"] = len(slots)
+        rejected = RowView(store, statuses={REJECTED})
+    out["slots"] = [rejected[k] for k in range(min(want, len(rejected)))]
+    return out, store
+
+
+def sc_drop_core(args, opts) -> dict:
+    """Scenario 4 (core): Store.drop of 100k selected rejected rows; durable when it returns
+    (one journal entry, fsync'd)."""
+    prep, store = _prepare_rejected(args.project, TARGET_DROP)
+    slots = prep.pop("slots")
+    journal = store.journal.path
+    size_before = os.path.getsize(journal) if os.path.exists(journal) else 0
+    t = time.perf_counter()
+    decision = store.drop(slots)
+    prep["drop_s"] = time.perf_counter() - t
+    prep["dropped"] = decision.count
+    prep["journal_entry_bytes"] = os.path.getsize(journal) - size_before
+    return prep
+
+
+async def sc_drop_ui(args, opts) -> dict:
+    """Scenario 4 (UI): 100k rows selected in the Rejected view, `d`, then `y`: until repainted."""
+    from benchmarks import frames
+
+    prep, store = _prepare_rejected(args.project, TARGET_DROP)
+    slots = prep.pop("slots")
+    store.close()
+    launch = Launch(args.project, args.t0)
+    app = launch.app
+    async with app.run_test(headless=True, size=SIZE):
+        await launch.wait("first_paint")
+        tabs = app.query_one("#tabs")
+        await frames.press(app, launch.clock, "2", effect=lambda: tabs.active == "rejected")
+        pane = app.query_one("#rejected-pane")
+        pane.rows.selected = set(slots)  # what `space` on groups / shift+arrows would build up
+        pane.rows._selection_changed()
+        prep["confirm"] = await frames.press(app, launch.clock, "d", effect=lambda: len(app.screen_stack) > 1)
+        prep["confirm_ms"] = prep["confirm"]["ms"]
+        before = app.store.counts()["dropped"]
+        prep["drop"] = await frames.press(
+            app, launch.clock, "y",
+            effect=lambda: app.store.counts()["dropped"] >= before + len(slots) and len(app.screen_stack) == 1)
+        prep["drop_ms"] = prep["drop"]["ms"]
+        prep["dropped"] = app.store.counts()["dropped"] - before
+    return prep
+
+
+# ------------------------------------------------------------------ references
+async def sc_datatable(args, opts) -> dict:
+    """A stock Textual DataTable filled with the same rows: first paint, then j / pagedown latency."""
+    from benchmarks import frames
+
+    t0_perf = _wall_to_perf(args.t0)
+    import orjson
+    from rich.text import Text
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    path = os.path.join(args.project, "data", "synthetic.jsonl")
+
+    class TableApp(App):
+        def compose(self):
+            yield DataTable(cursor_type="row")
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            table.add_columns("status", "prompt", "completion", "run")
+            with open(path, "rb") as f:
+                # Text cells: untrusted strings must not be parsed as markup (same as the app)
+                table.add_rows((r["review_status"], Text(r["prompt"]), Text(r["completion"]), Text(r["run_id"]))
+                               for r in map(orjson.loads, f))
+            table.focus()
+
+    app = TableApp()
+    clock = frames.FrameClock(app)
+    state = {"first": None}
+
+    def on_frame(t: float) -> None:
+        if state["first"] is None:
+            try:
+                table = app.query_one(DataTable)
+            except Exception:
+                return
+            if table.row_count and table.size.height > 1:
+                state["first"] = t
+                state["memory"] = frames.memory()
+
+    clock.hooks.append(on_frame)
+    out: dict = {}
+    async with app.run_test(headless=True, size=SIZE):
+        while state["first"] is None:
+            await asyncio.sleep(0.005)
+        out["first_paint_s"] = state["first"] - t0_perf
+        out["memory_after_first_paint"] = state["memory"]
+        table = app.query_one(DataTable)
+        n = int(opts.get("n", 20))
+        cursor, page = [], []
+        for k in range(2 * n):
+            row = table.cursor_row
+            cursor.append((await frames.press(app, clock, "down", effect=lambda row=row: table.cursor_row != row))["ms"])
+        for _ in range(n):
+            row = table.cursor_row
+            page.append((await frames.press(app, clock, "pagedown", effect=lambda row=row: table.cursor_row != row))["ms"])
+        out["cursor"] = frames.summarize(cursor)
+        out["page"] = frames.summarize(page)
+        out["memory_end"] = frames.memory()
+    return out
+
+
+# ------------------------------------------------------------------ generation
+async def sc_generate(args, opts) -> dict:
+    """Scenario 8: a generation job through `run_generation_job` (validation, dedup, appends)."""
+    from brewslm_tui.core.jobs import run_generation_job
+    from brewslm_tui.core.project import load_project
+
+    project = load_project(args.project)
+    count = int(opts["count"])
+    server = opts.get("server")
+    before = _server_requests(server) if server else 0
+    t = time.perf_counter()
+    record = await run_generation_job(project, opts["playbook"], count=count, seed=int(opts.get("seed", 7)))
+    elapsed = time.perf_counter() - t
+    out = {"state": record.state, "counts": record.counts, "elapsed_s": elapsed,
+           "rows_per_second_record": record.rows_per_second,
+           "landed_per_s": record.counts.get("landed", 0) / elapsed}
+    if server:
+        requests = _server_requests(server) - before
+        out["requests"] = requests
+        out["requests_per_s"] = requests / elapsed
+    return out
+
+
+async def sc_openai_client(args, opts) -> dict:
+    """The openai generator alone (no job: no validation, dedup or appends): its request ceiling."""
+    from brewslm_tui.core.generators import GenRequest, generator_class
+    from brewslm_tui.core.playbooks import get_playbook
+    from brewslm_tui.core.project import load_project
+
+    project = load_project(args.project)
+    book = get_playbook(project, opts["playbook"])
+    count = int(opts["count"])
+    server = opts["server"]
+    generator = generator_class("openai")(GenRequest(project, book, count, 7, []))
+    before = _server_requests(server)
+    t = time.perf_counter()
+    items = 0
+    async for _ in generator.stream():
+        items += 1
+    elapsed = time.perf_counter() - t
+    requests = _server_requests(server) - before
+    return {"items": items, "requests": requests, "elapsed_s": elapsed, "requests_per_s": requests / elapsed}
+
+
+def _server_requests(base: str) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(base.rstrip("/") + "/stats", timeout=10) as resp:
+        return json.loads(resp.read())["requests"]
+
+
+SCENARIOS = {
+    "launch": sc_launch, "keys": sc_keys, "rejected": sc_rejected, "drop_core": sc_drop_core,
+    "drop_ui": sc_drop_ui, "datatable": sc_datatable, "generate": sc_generate,
+    "openai_client": sc_openai_client,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("name", choices=sorted(SCENARIOS))
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--t0", type=float, default=T_SCRIPT)
+    parser.add_argument("--opt", action="append", default=[])
+    args = parser.parse_args()
+    opts = dict(o.split("=", 1) for o in args.opt)
+    try:
+        result = SCENARIOS[args.name](args, opts)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        result["ok"] = True
+    except BaseException as error:  # the parent reports it; one failed scenario must not stop the rest
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()[-3000:]}
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
