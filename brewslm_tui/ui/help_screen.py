@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import ActiveBinding, Binding
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
@@ -49,16 +49,14 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
     Several keys bound to one action in one node (`j` and `down`) become one entry.
     """
     app = screen.app
-    groups: dict[int, tuple[str, dict[str, HelpEntry]]] = {}
-    order: list[int] = []
-    active: dict[str, ActiveBinding] = screen.active_bindings
-    for active_binding in active.values():
+    chain_rank = {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
+    groups: dict[str, dict[str, HelpEntry]] = {}  # nodes with the same group name share a heading
+    rank: dict[str, int] = {}
+    for active_binding in screen.active_bindings.values():
         node, binding = active_binding.node, active_binding.binding
-        key = id(node)
-        if key not in groups:
-            groups[key] = (group_name(node), {})
-            order.append(key)
-        entries = groups[key][1]
+        name = group_name(node)
+        entries = groups.setdefault(name, {})
+        rank[name] = min(rank.get(name, len(chain_rank)), chain_rank.get(id(node), len(chain_rank)))
         display = app.get_key_display(binding)
         entry = entries.get(binding.action)
         if entry is None:
@@ -66,9 +64,8 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
         elif display not in entry.keys:
             entry.keys.append(display)
     # the binding chain starts at the focused widget and ends at the app: keep that order
-    chain_rank = {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
-    order.sort(key=lambda k: chain_rank.get(k, len(chain_rank)))
-    return [(groups[k][0], sorted(groups[k][1].values(), key=lambda e: not e.shown)) for k in order]
+    order = sorted(groups, key=lambda name: rank[name])
+    return [(name, sorted(groups[name].values(), key=lambda e: not e.shown)) for name in order]
 
 
 def describe(binding: Binding) -> str:

@@ -243,6 +243,8 @@ class DropRunScreen(ModalScreen[bool | None]):
 class RunsTable(DataTable):
     """The runs table; only here so the Footer names what `enter` does."""
 
+    HELP_GROUP = "Runs"
+
     BINDINGS = [Binding("enter", "select_cursor", "Show rows")]
 
 
