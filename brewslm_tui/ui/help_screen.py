@@ -44,9 +44,9 @@ def group_name(node: DOMNode) -> str:
 
 
 def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
-    """Group the screen's active bindings by the node that binds them (focused widget first).
+    """Group the screen's active bindings by where they are bound (focused widget first).
 
-    Several keys bound to one action in one node (`j` and `down`) become one entry.
+    A group is a node's `group_name`; several keys bound to one action (`j` and `down`) are one entry.
     """
     app = screen.app
     chain_rank = {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
