@@ -8,6 +8,10 @@ ROWS = [
      {"100k": ("<=", 0.4), "1m": ("<=", 0.6)}),
     ("launch_warm_s", "launch to first interactive screen, warm (column cache)", "s",
      {"100k": ("<=", 0.4), "1m": ("<=", 0.6)}),
+    ("launch_cold_cpu_s", "  same, CPU time of the process to first paint (load-independent)", "s", {}),
+    ("launch_warm_cpu_s", "  warm, CPU time of the process to first paint", "s", {}),
+    ("launch_warm_import_s", "  warm, process start to imports done (python + textual + app modules)", "s", {}),
+    ("launch_warm_store_open_s", "  warm, process start to store open (build_app returned)", "s", {}),
     ("complete_cold_s", "launch to complete counts and groups, cold", "s", {"100k": ("<=", 0.6), "1m": ("<=", 3.0)}),
     ("complete_warm_s", "launch to complete counts and groups, warm", "s", {"100k": ("<=", 0.6), "1m": ("<=", 3.0)}),
     ("first_key_ms", "first key after first paint (j), to repaint settled", "ms", {}),
@@ -183,6 +187,20 @@ def markdown(results: dict) -> str:
     lines += ["", "Settled = the last frame caused by the key (the whole screen, detail pane included); "
               "first frame = the first repaint after the key. See benchmarks/README.md for the method.", ""]
     return "\n".join(lines)
+
+
+BEGIN, END = "<!-- latest results: written by benchmarks/run.py -->", "<!-- end of latest results -->"
+
+
+def update_readme(readme, markdown_table: str) -> None:
+    """Put the latest table into the README between the markers (after the markers' first line)."""
+    text_ = readme.read_text()
+    if BEGIN not in text_ or END not in text_:
+        return
+    head, rest = text_.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    body = markdown_table.split("\n", 2)[2] if markdown_table.startswith("# ") else markdown_table
+    readme.write_text(head + BEGIN + "\n" + body.strip() + "\n" + END + tail)
 
 
 def text(results: dict) -> str:

@@ -171,6 +171,7 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
         r = scenario("launch", project)
         fig.add("launch_cold_s", r.get("first_paint_s"))
         fig.add("complete_cold_s", r.get("counts_complete_s"))
+        fig.add("launch_cold_cpu_s", r.get("cpu_s_at_first_paint"))
         fig.add("anon_mb_cold", _get(r, "memory_after_first_paint", "anon_mb"))
         fig.add("peak_rss_mb_cold", r.get("process_peak_rss_mb"))
         details.setdefault("launch_cold", []).append(r)
@@ -179,6 +180,9 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
         r = scenario("launch", project)
         fig.add("launch_warm_s", r.get("first_paint_s"))
         fig.add("complete_warm_s", r.get("counts_complete_s"))
+        fig.add("launch_warm_cpu_s", r.get("cpu_s_at_first_paint"))
+        fig.add("launch_warm_import_s", r.get("import_s"))
+        fig.add("launch_warm_store_open_s", r.get("store_open_s"))
         fig.add("anon_mb_warm", _get(r, "memory_after_first_paint", "anon_mb"))
         fig.add("peak_rss_mb_warm", r.get("process_peak_rss_mb"))
         fig.add("first_key_ms", r.get("first_key_ms"))
@@ -437,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     markdown = report.markdown(results)
     (args.out / "latest.md").write_text(markdown)
+    if args.out.resolve() == RESULTS.resolve():
+        report.update_readme(Path(__file__).resolve().parent / "README.md", markdown)
     print(report.text(results))
     log(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
     return 0

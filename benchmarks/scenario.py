@@ -71,6 +71,7 @@ class Launch:
             from benchmarks.frames import memory
 
             self.out["memory_after_first_paint"] = memory()
+            self.out["cpu_s_at_first_paint"] = time.process_time()  # CPU since process start: apart from load
             self.out["loaded_at_first_paint"] = bool(getattr(self.app.store, "loaded", True))
         if self.first_paint is not None and self.complete is None and self.counts_complete():
             self.complete = t
