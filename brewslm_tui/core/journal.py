@@ -26,6 +26,9 @@ class JournalContents:
     next_seq: int
     entries: list[dict] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
+    end: int = 0  # byte offset after the last complete line read
+    lines: int = 0  # complete lines up to `end`
+    inode: int | None = None
 
 
 def _check_entry(entry) -> None:
@@ -63,15 +66,23 @@ class Journal:
         self.archive_dir = state_dir / "journal-archive"
         self.quarantine = quarantine
 
-    def read(self) -> JournalContents:
-        """Every complete entry in order. A corrupt middle line is reported, never skipped silently."""
+    def read(self, start: int = 0, first_line: int = 1) -> JournalContents:
+        """Every complete entry in order (from byte `start`, for a reader following the journal).
+
+        A corrupt line is reported, never skipped silently.
+        """
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
+                f.seek(start)
+                data = f.read()
         except FileNotFoundError:
             return JournalContents(next_seq=1)
-        contents = JournalContents(next_seq=1)
+        contents = JournalContents(next_seq=1, inode=inode)
         complete = data[: data.rfind(b"\n") + 1]
-        for lineno, raw in enumerate(complete.split(b"\n")[:-1], start=1):
+        contents.end = start + len(complete)
+        contents.lines = first_line - 1 + complete.count(b"\n")
+        for lineno, raw in enumerate(complete.split(b"\n")[:-1], start=first_line):
             try:
                 entry = orjson.loads(raw)
                 _check_entry(entry)

@@ -245,7 +245,7 @@ class Store:
         self._first_seq = contents.entries[0]["seq"] if contents.entries else contents.next_seq
         for entry in contents.entries:
             self._replay(entry)
-        self._journal_changed()
+        self._journal_at = (contents.inode, contents.end, contents.lines)
         self.loaded = self._builder is None
 
     # ------------------------------------------------------------------ scanning
@@ -405,10 +405,10 @@ class Store:
             # the file was replaced (another process compacted, or someone edited it by hand)
             self._load_consistent() if self.readonly else self._load()
             return range(0, len(self))
-        if self.readonly and self._journal_changed():
+        new = self._remap_and_scan()
+        if self.readonly and self._follow_journal():
             self._load_consistent()
             return range(0, len(self))
-        new = self._remap_and_scan()
         if len(new) and self._id_map is not None:
             for i in new:
                 self._id_map[self.id_of(i)] = i
@@ -428,15 +428,31 @@ class Store:
         self._load()
         return range(0, len(self))
 
-    def _journal_changed(self) -> bool:
+    def _follow_journal(self) -> bool:
+        """A read-only store applies the reviewing session's new journal entries as they come.
+
+        Returns True when the journal was replaced (a compaction): then a reload is needed.
+        """
+        inode, end, lines = self._journal_at
         try:
             st = os.stat(self.journal.path)
-            key = (st.st_ino, st.st_size)
         except FileNotFoundError:
-            key = None
-        old = getattr(self, "_journal_key", None)
-        self._journal_key = key
-        return old is not None and old != key
+            return inode is not None
+        if inode is None:  # the journal appeared since: follow it from its start
+            inode, end, lines = st.st_ino, 0, 0
+        if st.st_ino != inode:
+            return True
+        if st.st_size <= end:
+            return False
+        contents = self.journal.read(start=end, first_line=lines + 1)
+        if contents.inode != inode:
+            return True
+        self.problems.extend(contents.problems)
+        for entry in contents.entries:
+            self._replay(entry)
+            self._next_seq = max(self._next_seq, entry["seq"] + 1)
+        self._journal_at = (inode, contents.end, contents.lines)
+        return False
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:

@@ -147,3 +147,22 @@ def test_unknown_rows_in_replay_are_reported_and_the_rest_applies(tiny_project):
     with Store.open(tiny_project) as store:
         assert store.counts()["approved"] == 1
         assert any("not found" in p.reason for p in store.problems)
+
+
+def test_a_read_only_store_follows_the_session_journal_without_reloading(tiny_project):
+    append_rows(tiny_project, make_rows(6))
+    look = Store.open(tiny_project, readonly=True)
+    generation = look.generation
+    with Store.open(tiny_project) as store:
+        store.approve([0, 1])
+        look.refresh()
+        assert look.counts()["approved"] == 2 and look.generation == generation  # followed, not reloaded
+        store.reject([2], "minor_typo")
+        append_rows(tiny_project, make_rows(2, start=6))
+        store.refresh()
+        store.approve([7])
+        look.refresh()
+        assert look.counts() == {"pending": 4, "approved": 3, "rejected": 1, "dropped": 0}
+        store.compact()
+        look.refresh()
+        assert look.counts() == {"pending": 4, "approved": 3, "rejected": 1, "dropped": 0}
