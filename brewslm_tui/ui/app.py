@@ -27,23 +27,14 @@ from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store import Store
 from brewslm_tui.core.text import visible_line
 from brewslm_tui.core.views import RowView
+from brewslm_tui.ui.balance_view import BalanceView
+from brewslm_tui.ui.commands import BrewCommands
 from brewslm_tui.ui.header import HeaderBar
+from brewslm_tui.ui.help_screen import HelpScreen
+from brewslm_tui.ui.jobs_sidebar import JobsSidebar
 from brewslm_tui.ui.modals import Filters, ReasonPicker
 from brewslm_tui.ui.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
-from brewslm_tui.ui.row_list import RowList
-
-
-def _optional(module: str, name: str):
-    """A widget class from a sibling module, or None while it (or a core module it needs) is
-    not in this build yet; a missing third-party module is still an error."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(f"brewslm_tui.ui.{module}"), name)
-    except ModuleNotFoundError as error:
-        if (error.name or "").startswith("brewslm_tui."):
-            return None
-        raise
+from brewslm_tui.ui.runs_view import RunsView
 
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
@@ -76,6 +67,7 @@ class BrewApp(App):
     """Header, jobs sidebar, the five tabs, Footer. Thin: keys -> store calls -> redraw."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {BrewCommands}
     TITLE = "brewslm-tui"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
@@ -94,9 +86,6 @@ class BrewApp(App):
 
     def __init__(self, project, store, *, readonly_reason: str | None = None) -> None:
         super().__init__()
-        commands = _optional("commands", "BrewCommands")
-        if commands is not None:
-            self.COMMANDS = App.COMMANDS | {commands}
         self.project = project
         self.store = store
         self.readonly_reason = readonly_reason
@@ -117,7 +106,7 @@ class BrewApp(App):
                           " — decisions are off in this window", no_wrap=True, overflow="ellipsis")
             yield Static(banner, id="readonly-banner")
         with Horizontal(id="body"):
-            yield self._part("jobs_sidebar", "JobsSidebar", "jobs sidebar", id="sidebar")
+            yield JobsSidebar(self.store, self.project, id="sidebar")
             with TabbedContent(id="tabs", initial="queue"):
                 with TabPane("1 Queue", id="queue"):
                     yield QueuePane(self.store, self.project, id="queue-pane")
@@ -126,19 +115,10 @@ class BrewApp(App):
                 with TabPane("3 Approved", id="approved"):
                     yield ApprovedPane(self.store, self.project, id="approved-pane")
                 with TabPane("4 Runs", id="runs"):
-                    yield self._part("runs_view", "RunsView", "runs", id="runs-view")
+                    yield RunsView(self.store, self.project, id="runs-view")
                 with TabPane("5 Balance", id="balance"):
-                    yield self._part("balance_view", "BalanceView", "balance", id="balance-view")
+                    yield BalanceView(self.store, self.project, id="balance-view")
         yield Footer(compact=True)
-
-    def _part(self, module: str, name: str, what: str, *, id: str):
-        cls = _optional(module, name)
-        if cls is None:
-            return Static(Text(f"({what}: not available in this build)", style="dim"), id=id,
-                          classes="placeholder")
-        widget = cls(self.store, self.project)
-        widget.id = id
-        return widget
 
     @property
     def review_panes(self) -> list[ReviewPane]:
@@ -255,22 +235,11 @@ class BrewApp(App):
         self.notify(f"undone: {decision.count:,} row{'s' if decision.count != 1 else ''}", timeout=3)
 
     def action_help(self) -> None:
-        help_screen = _optional("help_screen", "HelpScreen")
-        if help_screen is not None:
-            self.push_screen(help_screen(self.screen))
+        self.push_screen(HelpScreen(self.screen))
 
     def action_new_job(self) -> None:
-        if not self.can_write("start a job"):
-            return
-        screen = _optional("job_form", "NewJobScreen")
-        if screen is None:
-            self.notify("starting jobs is not available in this build", severity="warning")
-            return
-        sidebar = self.query_one("#sidebar")
-        if hasattr(sidebar, "action_new_job"):
-            sidebar.action_new_job()
-        else:
-            self.push_screen(screen(self.store, self.project))
+        """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""
+        self.query_one("#sidebar", JobsSidebar).action_new_job()
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:

@@ -401,9 +401,28 @@ async def test_edit_an_approved_row_keeps_it_approved(project_dir):
 
 
 async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, monkeypatch):
+    import threading
+
+    from brewslm_tui.core import column_cache
     from brewslm_tui.core.store import Store
     from conftest import make_project
 
+    class HeldBuilder:
+        """The real cache builder, reported unfinished until the test lets it finish."""
+
+        def __init__(self, proc):
+            self.proc, self.release = proc, threading.Event()
+
+        def poll(self):
+            return self.proc.poll() if self.release.is_set() else None
+
+        def wait(self, timeout=None):
+            return self.proc.wait(timeout)
+
+    builders = []
+    real_start = column_cache.start_builder
+    monkeypatch.setattr(column_cache, "start_builder",
+                        lambda project: builders.append(HeldBuilder(real_start(project))) or builders[-1])
     monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
     monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
     root = make_project(tmp_path, make_rows(30000))
@@ -415,7 +434,8 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
         assert "loading…" in str(header.render()) and 0 < len(rows.view) < 30000
         await pilot.press("j", "a")  # deciding while the rest loads
         assert rows.cursor_slot == 2
-        app.store._builder.wait()
+        builders[0].release.set()
+        builders[0].wait()
         app.poll_store()
         await pilot.pause()
         assert app.store.loaded and len(rows.view) == 29999
