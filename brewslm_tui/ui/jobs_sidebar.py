@@ -293,7 +293,7 @@ class JobsSidebar(OptionList):
             base = job.record or self.records.get(event.run_id)
             counts = {
                 "requested": event.requested, "candidates": event.candidates, "usable": event.usable,
-                "landed": event.landed, "invalid": event.invalid, "duplicates": event.duplicates,
+                "landed": event.landed, "invalid": event.invalid_total, "duplicates": event.duplicates,
                 "backend_errors": event.backend_errors, "by_cause": dict(event.by_cause),
             }
             update = {"state": event.state, "counts": counts, "rows_per_second": event.rows_per_second}
