@@ -73,7 +73,7 @@ class FlatLines:
     def position_of(self, slot: int, reason: str | None = None) -> int | None:
         return self.view.position_of(slot)
 
-    def position_after(self, slot: int) -> int:
+    def position_after(self, slot: int, reason: str | None = None) -> int | None:
         """Where a slot that left the view would have been: the next remaining row."""
         return self.view.nearest_position(slot)
 
@@ -107,7 +107,7 @@ class GroupedLines:
         return self.starts[bisect_right(self.starts, y) - 1]
 
     def position_of(self, slot: int, reason: str | None = None) -> int | None:
-        gi = self.by_reason.get(reason) if reason is not None else None
+        gi = self.by_reason.get(reason)
         if gi is None:
             return None
         group = self.groups[gi]
@@ -118,8 +118,16 @@ class GroupedLines:
             return self.starts[gi] + 1 + k
         return None
 
-    def position_after(self, slot: int) -> int:
-        return 0
+    def position_after(self, slot: int, reason: str | None = None) -> int | None:
+        """The row after a slot that left group `reason` (the group's last row, its header
+        when folded); None when that group is gone."""
+        gi = self.by_reason.get(reason)
+        if gi is None:
+            return None
+        group = self.groups[gi]
+        if not group.expanded or not group.slots:
+            return self.starts[gi]
+        return self.starts[gi] + 1 + min(bisect_left(group.slots, slot), len(group.slots) - 1)
 
 
 class RowList(ScrollView, can_focus=True):
@@ -218,18 +226,17 @@ class RowList(ScrollView, can_focus=True):
         place, which is now the next row (the "move to the next pending row" habit).
         """
         slot = self.cursor_slot
-        reason = self.store.reason_of(slot) if slot is not None and self.grouped else None
+        # the group the cursor was in (the store has already changed the row's reason)
+        old_reason = self.lines.at(self.lines.header_of(self.cursor)).reason if (
+            isinstance(self.lines, GroupedLines) and len(self.lines)) else None
         old_len = len(self.lines)
         self.view.sync()
         if self.grouped or self.store.version != self._lines_version or len(self.view) != old_len:
             self._rebuild_lines()
         if slot is not None:
             pos = self.lines.position_of(slot, self.store.reason_of(slot) if self.grouped else None)
-            if pos is None and self.grouped and reason is not None:
-                gi = self.lines.by_reason.get(reason)
-                pos = self.lines.starts[gi] + 1 if gi is not None else None
-            if pos is None and not self.grouped:
-                pos = self.lines.position_after(slot)
+            if pos is None:
+                pos = self.lines.position_after(slot, old_reason)
             if pos is not None:
                 self.cursor = pos
         self.cursor = max(0, min(self.cursor, len(self.lines) - 1))

@@ -442,3 +442,18 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
         assert "pending 29,999" in str(header.render())
         assert rows.cursor_slot == 2
     assert statuses(root)[make_rows(2)[1]["id"]] == "approved"
+
+
+async def test_rejected_cursor_moves_to_the_next_row_of_its_group(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([0, 1, 2, 3], "label_ambiguous")
+        app.store.reject([4], "minor_typo")
+        app.after_change()
+        await pilot.press("2", "j", "j")
+        rows = rejected(app).rows
+        assert rows.cursor_slot == 1
+        await pilot.press("p")
+        assert rows.cursor_slot == 2
+        await pilot.press("j", "p")  # the group's last row: the cursor stays in the group
+        assert rows.cursor_slot == 2
