@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
@@ -119,10 +119,6 @@ class BrewApp(App):
                 with TabPane("5 Balance", id="balance"):
                     yield BalanceView(self.store, self.project, id="balance-view")
         yield Footer(compact=True)
-
-    @property
-    def review_panes(self) -> list[ReviewPane]:
-        return list(self.query(ReviewPane))
 
     def active_pane(self) -> ReviewPane | None:
         tab = self.query_one(TabbedContent).active

@@ -7,19 +7,20 @@ through `Content`/`Text` built from plain strings, never through markup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.keys import _character_to_key
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from brewslm_tui.core.rows import DROPPED
 from brewslm_tui.core.text import visible, visible_line
 
 
@@ -263,8 +264,6 @@ def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
     """Dropped rows, newest first (this session's drops, then dropped.jsonl from its end), at
     most `limit` of them, and how many there are in all. An explicit action, not a keystroke
     path: one C-speed scan of the status column plus `limit` row parses."""
-    from brewslm_tui.core.rows import DROPPED
-
     entries: list[DroppedEntry] = []
     live: list[int] = []
     code = bytes([DROPPED])
@@ -304,8 +303,6 @@ class DroppedScreen(ModalScreen[list[str] | None]):
         self.total = total
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import SelectionList
-
         with Vertical(id="dropped", classes="modal-box"):
             shown = f"{self.total:,} dropped rows" + (
                 f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else "")
@@ -325,8 +322,6 @@ class DroppedScreen(ModalScreen[list[str] | None]):
         self.query_one("#dropped-list").focus()
 
     def action_restore(self) -> None:
-        from textual.widgets import SelectionList
-
         selection = self.query_one("#dropped-list", SelectionList)
         ids = list(selection.selected)
         if not ids and selection.highlighted is not None and self.entries:
