@@ -172,6 +172,7 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
         fig.add("launch_cold_s", r.get("first_paint_s"))
         fig.add("complete_cold_s", r.get("counts_complete_s"))
         fig.add("launch_cold_cpu_s", r.get("cpu_s_at_first_paint"))
+        fig.add("keys_while_loading_p95_ms", _get(r, "keys_while_loading", "p95"))
         fig.add("anon_mb_cold", _get(r, "memory_after_first_paint", "anon_mb"))
         fig.add("peak_rss_mb_cold", r.get("process_peak_rss_mb"))
         details.setdefault("launch_cold", []).append(r)
@@ -429,9 +430,11 @@ def main(argv: list[str] | None = None) -> int:
                      "config": {"sizes": sizes, "repeat": repeat, "quick": args.quick, "keys": args.keys},
                      "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
                      "load_average_start": load_average(), "sizes": {}, "generation": None}
+    args.out.mkdir(parents=True, exist_ok=True)
     for n in sizes:
         results["sizes"][datagen.size_label(n)] = bench_size(n, repeat, args.quick, args.keys or (4 if args.quick else 30), log)
         results[f"load_average_after_{datagen.size_label(n)}"] = load_average()
+        (args.out / "partial.json").write_text(json.dumps(results, indent=1, default=str) + "\n")  # a crash keeps these
     if not args.no_generation:
         results["generation"] = bench_generation(repeat, args.quick, log)
     results["load_average_end"] = load_average()
@@ -439,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     results["table"] = report.rows(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    (args.out / "partial.json").unlink(missing_ok=True)
     markdown = report.markdown(results)
     (args.out / "latest.md").write_text(markdown)
     if args.out.resolve() == RESULTS.resolve():
