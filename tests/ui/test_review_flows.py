@@ -457,3 +457,18 @@ async def test_rejected_cursor_moves_to_the_next_row_of_its_group(project_dir):
         assert rows.cursor_slot == 2
         await pilot.press("j", "p")  # the group's last row: the cursor stays in the group
         assert rows.cursor_slot == 2
+
+
+async def test_empty_project_every_key_is_calm(tmp_path):
+    from conftest import make_project
+
+    root = make_project(tmp_path, [])
+    app = build_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for tab in ("1", "2", "3"):
+            await pilot.press(tab, "j", "k", "G", "g", "space", "asterisk", "pagedown", "a", "x", "e",
+                              "p", "d", "enter", "left", "right", "o", "escape", "u")
+            assert app.screen is app.screen_stack[0], f"a modal opened on an empty tab {tab}"
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert "the queue is empty" in text or "nothing" in text
+        assert app.is_running
