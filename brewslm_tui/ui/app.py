@@ -102,8 +102,8 @@ class BrewApp(App):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         if self.readonly_reason:
-            banner = Text(" read-only: " + visible_line(self.readonly_reason) +
-                          " — decisions are off in this window", no_wrap=True, overflow="ellipsis")
+            banner = Text(" read-only, decisions are off here: " + visible_line(self.readonly_reason),
+                          no_wrap=True, overflow="ellipsis")
             yield Static(banner, id="readonly-banner")
         with Horizontal(id="body"):
             yield JobsSidebar(self.store, self.project, id="sidebar")
