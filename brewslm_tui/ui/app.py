@@ -78,10 +78,10 @@ class BrewApp(App):
         Binding("3", "show_tab('approved')", "Approved", show=False),
         Binding("4", "show_tab('runs')", "Runs", show=False),
         Binding("5", "show_tab('balance')", "Balance", show=False),
-        Binding("u", "undo", "undo"),
-        Binding("n", "new_job", "new job"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit", show=False),
+        Binding("u", "undo", "Undo"),
+        Binding("n", "new_job", "New job"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit", show=False),
     ]
 
     def __init__(self, project, store, *, readonly_reason: str | None = None) -> None:

@@ -32,7 +32,7 @@ from brewslm_tui.ui.modals import (
     Rejection,
     dropped_entries,
 )
-from brewslm_tui.ui.row_list import Group, RowList
+from brewslm_tui.ui.row_list import Group, RowList, on_shown_tab
 
 KNOWN_FIELDS = ("id", "prompt", "completion", "review_status", "source", "run_id", "playbook",
                 "created_at", "reject_reason", "review_note")
@@ -139,11 +139,11 @@ class ReviewPane(Vertical):
 
     # subclasses end their BINDINGS with these, so the Footer lists decisions first
     COMMON_BINDINGS = [
-        Binding("slash", "filter", "filter"),
-        Binding("escape", "clear", "clear selection/filter", show=False),
-        Binding("o", "open_run", "this row's run", show=False),
-        Binding("ctrl+d", "scroll_detail(1)", "scroll detail down", show=False),
-        Binding("ctrl+u", "scroll_detail(-1)", "scroll detail up", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear", "Clear selection, then filter", show=False),
+        Binding("o", "open_run", "Show this row's run", show=False),
+        Binding("ctrl+d", "scroll_detail(1)", "Scroll detail down", show=False),
+        Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
     ]
 
     def __init__(self, store, project, *, id: str | None = None) -> None:
@@ -152,6 +152,9 @@ class ReviewPane(Vertical):
         self.project = project
         self.filters = Filters()
         self.rows = RowList(store, self._make_view(), grouped=self.GROUPED, classes="row-list")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return on_shown_tab(self)
 
     def _make_view(self) -> RowView:
         return RowView(self.store, statuses=set(self.STATUSES), **self.filters.kwargs())
@@ -326,9 +329,9 @@ class QueuePane(ReviewPane):
     EMPTY = "the queue is empty: start a job with n, or look at Rejected (2)"
 
     BINDINGS = [
-        Binding("a", "approve", "approve"),
-        Binding("x", "reject", "reject"),
-        Binding("e", "edit", "edit+approve"),
+        Binding("a", "approve", "Approve"),
+        Binding("x", "reject", "Reject"),
+        Binding("e", "edit", "Edit+approve"),
         *ReviewPane.COMMON_BINDINGS,
     ]
 
@@ -342,6 +345,8 @@ class QueuePane(ReviewPane):
         self.edit()
 
     def palette_commands(self):
+        if not on_shown_tab(self):
+            return []
         return [
             (f"Reject: {r.code}", f"Queue   reject the selected rows as {r.title or r.code}   key: x {r.key}",
              partial(self.reject, r.code))
@@ -358,11 +363,11 @@ class RejectedPane(ReviewPane):
     EMPTY = "no rejected rows"
 
     BINDINGS = [
-        Binding("d", "drop", "drop"),
-        Binding("p", "pending", "pending"),
-        Binding("e", "edit", "fix+approve"),
-        Binding("x", "reject", "change reason", show=False),
-        Binding("R", "restore_dropped", "restore…"),
+        Binding("d", "drop", "Drop"),
+        Binding("p", "pending", "Pending"),
+        Binding("e", "edit", "Fix+approve"),
+        Binding("x", "reject", "Change reason", show=False),
+        Binding("R", "restore_dropped", "Restore…"),
         *ReviewPane.COMMON_BINDINGS,
     ]
 
@@ -422,9 +427,9 @@ class ApprovedPane(ReviewPane):
     EMPTY = "nothing approved yet"
 
     BINDINGS = [
-        Binding("p", "pending", "pending"),
-        Binding("x", "reject", "reject"),
-        Binding("e", "edit", "edit"),
+        Binding("p", "pending", "Pending"),
+        Binding("x", "reject", "Reject"),
+        Binding("e", "edit", "Edit"),
         *ReviewPane.COMMON_BINDINGS,
     ]
 

@@ -150,19 +150,19 @@ class RowList(ScrollView, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("j,down", "move(1)", "down", show=False),
-        Binding("k,up", "move(-1)", "up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
-        Binding("g,home", "first", "top", show=False),
-        Binding("G,end", "last", "bottom", show=False),
-        Binding("space", "toggle", "select"),
-        Binding("shift+down,J", "extend(1)", "extend selection", show=False),
-        Binding("shift+up,K", "extend(-1)", "extend selection up", show=False),
-        Binding("asterisk,ctrl+a", "select_all", "select all matching", show=False),
-        Binding("enter", "toggle_group", "expand/collapse group", show=False),
-        Binding("left,h", "collapse", "collapse group", show=False),
-        Binding("right,l", "expand", "expand group", show=False),
+        Binding("j,down", "move(1)", "Down", show=False),
+        Binding("k,up", "move(-1)", "Up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("g,home", "first", "Top", show=False),
+        Binding("G,end", "last", "Bottom", show=False),
+        Binding("space", "toggle", "Select"),
+        Binding("shift+down,J", "extend(1)", "Extend selection down", show=False),
+        Binding("shift+up,K", "extend(-1)", "Extend selection up", show=False),
+        Binding("asterisk,ctrl+a", "select_all", "Select all matching the filter", show=False),
+        Binding("enter", "toggle_group", "Fold or unfold group", show=False),
+        Binding("left,h", "collapse", "Fold group", show=False),
+        Binding("right,l", "expand", "Unfold group", show=False),
     ]
 
     class CursorMoved(Message):
@@ -529,9 +529,16 @@ class RowList(ScrollView, can_focus=True):
         self._set_expanded(True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not on_shown_tab(self):
+            return False  # the command palette lists only what the visible tab can do
         if action in ("toggle_group", "collapse", "expand"):
             return self.grouped
         return True
+
+
+def on_shown_tab(widget) -> bool:
+    """False for a widget inside a hidden tab pane (inactive tabs have display off)."""
+    return all(node.display for node in widget.ancestors_with_self if hasattr(node, "display"))
 
 
 def _fit(value: str, width: int, style: Style | None = None) -> Text:
