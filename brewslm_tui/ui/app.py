@@ -95,6 +95,7 @@ class BrewApp(App):
         self._closed = False
         self._compact_after_run = False
         self._stale: set[str] = set()
+        self._poll_error: str | None = None
         self.register_theme(BREW_THEME)
         self.theme = "brew"
 
@@ -173,6 +174,10 @@ class BrewApp(App):
         except BrewError as error:
             self.notify(str(error), severity="error", markup=False)
             return None
+        except OSError as error:  # disk full, permissions: the journal append failed, nothing changed
+            self.notify(f"could not write the decision, nothing was changed: {error}", severity="error",
+                        timeout=15, markup=False)
+            return None
         self.after_change()
         return decision
 
@@ -197,9 +202,12 @@ class BrewApp(App):
         """Pick up rows other processes appended (and the end of the background load)."""
         try:
             self.store.refresh()
-        except BrewError as error:
-            self.notify(str(error), severity="error", markup=False)
+        except (BrewError, OSError) as error:
+            if str(error) != self._poll_error:  # once, not every second
+                self._poll_error = str(error)
+                self.notify(f"could not read new rows: {error}", severity="error", markup=False)
             return
+        self._poll_error = None
         loaded = bool(getattr(self.store, "loaded", True))
         if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
             self._was_loaded = loaded
@@ -215,15 +223,12 @@ class BrewApp(App):
     def action_undo(self) -> None:
         if not self.can_write("undo"):
             return
-        try:
-            decision = self.store.undo()
-        except BrewError as error:
-            self.notify(str(error), severity="error", markup=False)
-            return
-        if decision is None:
+        if not getattr(self.store, "can_undo", True):
             self.notify("nothing to undo", severity="warning")
             return
-        self.after_change()
+        decision = self.decide(self.store.undo)
+        if decision is None:
+            return
         idxs = list(getattr(decision, "idxs", []) or [])
         pane = self.active_pane()
         if pane is not None and idxs:

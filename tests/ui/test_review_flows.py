@@ -472,3 +472,19 @@ async def test_empty_project_every_key_is_calm(tmp_path):
         text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
         assert "the queue is empty" in text or "nothing" in text
         assert app.is_running
+
+
+async def test_a_failed_write_is_a_notification_not_a_crash(project_dir, monkeypatch):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        def disk_full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(app.store.journal, "append", disk_full)
+        slot = queue(app).rows.cursor_slot
+        await pilot.press("a")
+        assert app.is_running
+        assert any("No space left" in n.message for n in app._notifications)
+        assert queue(app).rows.cursor_slot == slot  # nothing moved: nothing was decided
+        assert set(statuses(project_dir).values()) == {"pending"}
+        assert app.store.counts()["approved"] == 0
