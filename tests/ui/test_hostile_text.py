@@ -13,7 +13,7 @@ import re
 
 from brewslm_tui.core.text import _DANGEROUS
 from brewslm_tui.ui.app import build_app
-from brewslm_tui.ui.modals import EditScreen, FilterScreen, ReasonPicker
+from brewslm_tui.ui.modals import DroppedScreen, EditScreen, FilterScreen, ReasonPicker
 from brewslm_tui.ui.review_views import QueuePane
 
 from conftest import HOSTILE
@@ -83,6 +83,18 @@ async def test_hostile_rows_render_literally_everywhere(hostile_dir):
         assert isinstance(app.screen, FilterScreen)
         await pilot.pause()
         assert_inert(app)
+        await pilot.press("escape")
+
+        # drop them all (the confirmation, then the list of dropped rows to restore from)
+        await pilot.press("k", "space", "d")
+        await pilot.pause()
+        assert_inert(app)
+        await pilot.press("y", "R")
+        assert isinstance(app.screen, DroppedScreen)
+        await pilot.pause()
+        await pilot.pause()
+        assert_inert(app)
+        assert "[@click=app.quit]" in screen_text(app)
         await pilot.press("escape")
         assert app.is_running
 
