@@ -213,6 +213,7 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
         r = scenario("drop_ui", copy)
         fig.add("drop_ui_ms", r.get("drop_ms"))
         fig.add("drop_confirm_ms", r.get("confirm_ms"))
+        fig.add("drop_ui_first_ms", _get(r, "drop", "first_ms"))
         details.setdefault("drop_ui", []).append(r)
         shutil.rmtree(copy, ignore_errors=True)
 
@@ -222,6 +223,8 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
         r = scenario("rejected", copy)
         fig.add("rejected_open_ms", r.get("open_ms"))
         fig.add("rejected_open_after_reject_ms", r.get("open_after_reject_ms"))
+        fig.add("rejected_open_first_ms", _get(r, "open", "first_ms"))
+        fig.add("rejected_open_after_reject_first_ms", _get(r, "open_after_reject", "first_ms"))
         fig.add("rejected_core_groups_ms", r.get("core_groups_ms"))
         details.setdefault("rejected", []).append(r)
         shutil.rmtree(copy, ignore_errors=True)
