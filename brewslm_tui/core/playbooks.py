@@ -45,6 +45,7 @@ from brewslm_tui.core.generators.command import CommandSettings, check_program
 from brewslm_tui.core.generators.openai import OpenAISettings
 from brewslm_tui.core.generators.template import TemplateEntry, TemplateSettings, check_templates
 from brewslm_tui.core.project import Project
+from brewslm_tui.core.toml_errors import describe_validation_error, did_you_mean, toml_syntax_message
 
 GeneratorName = Literal["template", "openai", "command"]
 GENERATOR_NAMES = ("template", "openai", "command")
@@ -173,7 +174,7 @@ def load_playbook(project: Project, path: str | Path) -> Playbook:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(_toml_message(shown, str(exc))) from None
+        raise ProjectError(toml_syntax_message(shown, str(exc))) from None
 
     problems: list[str] = []
     if "path" in data:
@@ -187,7 +188,7 @@ def load_playbook(project: Project, path: str | Path) -> Playbook:
     try:
         playbook = Playbook.model_validate({**data, "path": path.absolute()})
     except ValidationError as exc:
-        problems.extend(_describe(exc))
+        problems.extend(describe_validation_error(exc, collapse_unions=True))
         raise ProjectError("\n".join(f"{shown}: {p}" for p in problems)) from None
     problems.extend(_check_against_project(playbook, project))
     if problems:
@@ -237,7 +238,7 @@ def _check_against_project(book: Playbook, project: Project) -> list[str]:
             for label, weight in book.balance.items():
                 if label not in labels:
                     problems.append(f"balance.{label}: not a label of this project (labels: {', '.join(labels)})"
-                                    + _did_you_mean(label, labels))
+                                    + did_you_mean(label, labels))
                 elif weight < 0:
                     problems.append(f"balance.{label}: must be 0 or more (got {weight})")
             if not any(w > 0 for lbl, w in book.balance.items() if lbl in labels):
@@ -271,11 +272,6 @@ def _check_against_project(book: Playbook, project: Project) -> list[str]:
     return problems
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 # --- messages -----------------------------------------------------------------------------
 
 
@@ -284,52 +280,3 @@ def _shown(project: Project, path: Path) -> str:
         return str(path.absolute().relative_to(project.root))
     except ValueError:
         return str(path)
-
-
-_TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-
-
-def _toml_message(shown: str, message: str) -> str:
-    match = _TOML_POS_RE.search(message)
-    if match:
-        line, column = match.groups()
-        return f"{shown}:{line}: TOML syntax: {message[: match.start()]} (column {column})"
-    return f"{shown}: TOML syntax: {message}"
-
-
-def _describe(exc: ValidationError) -> list[str]:
-    """pydantic's errors as `key.path: message` lines, worded for someone editing TOML."""
-    found: list[tuple[str, str]] = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not _is_union_tag(p)]
-        where = ""
-        for part in loc:
-            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-        kind, msg = err["type"], err["msg"]
-        if kind == "missing":
-            msg = "required"
-        elif kind == "extra_forbidden":
-            msg = "unknown key"
-        elif kind.startswith("value_error"):
-            msg = msg.removeprefix("Value error, ")
-        elif "input" in err and not isinstance(err["input"], (dict, list)):
-            msg = f"{msg} (got {_short(err['input'])})"
-        found.append((where or "(top level)", msg))
-    # a union reports one error per branch: keep the deepest, most specific ones
-    lines: list[str] = []
-    for where, msg in found:
-        deeper = any(w != where and (w.startswith(where + ".") or w.startswith(where + "[")) for w, _ in found)
-        line = f"{where}: {msg}"
-        if not deeper and line not in lines and not any(w == where for w, _ in found[: found.index((where, msg))]):
-            lines.append(line)
-    return lines
-
-
-def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "TemplateEntry")
-                                      or part.startswith("function-"))
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -40,6 +40,7 @@ from pydantic_core import PydanticCustomError
 
 from brewslm_tui.core.errors import ProjectError
 from brewslm_tui.core.text import has_control_chars, visible
+from brewslm_tui.core.toml_errors import describe_validation_error, toml_syntax_message
 
 TaskShape = Literal["classification", "extraction", "qa", "generation"]
 ScoringMode = Literal["exact_match", "f1", "rouge_l", "judge"]
@@ -317,8 +318,6 @@ def _normalize(text: str, scoring: str | None) -> str:
 
 # --- loading ------------------------------------------------------------------------------
 
-_TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
 _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "": tuple(k for k in Project.model_fields if k not in ("root", "file")),
     "data": tuple(DataPaths.model_fields),
@@ -348,7 +347,7 @@ def load_project(path: str | Path) -> Project:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise _error([_toml_message(shown, str(exc), source)]) from None
+        raise _error([toml_syntax_message(shown, str(exc), source)]) from None
 
     # root and file are ours, not the file's: as keys in the file they are unknown keys
     problems = [f"{shown}: {key}: unknown key{_suggest([key])}" for key in ("root", "file") if key in data]
@@ -356,7 +355,7 @@ def load_project(path: str | Path) -> Project:
     try:
         project = Project.model_validate({**settings, "root": file.parent.absolute(), "file": file.absolute()})
     except ValidationError as exc:
-        problems.extend(f"{shown}: {line}" for line in _describe(exc))
+        problems.extend(f"{shown}: {line}" for line in describe_validation_error(exc, suggest=_suggest))
     if problems:
         raise _error(problems)
     return project
@@ -367,39 +366,6 @@ def _error(lines: list[str]) -> ProjectError:
     return ProjectError("\n".join(visible(line) for line in lines))
 
 
-def _toml_message(shown: str, message: str, source: str) -> str:
-    match = _TOML_POS_RE.search(message)
-    if match:
-        line, column = match.groups()
-        return f"{shown}:{line}: TOML syntax: {message[: match.start()]} (column {column})"
-    match = _TOML_END_RE.search(message)
-    if match:
-        line = source.count("\n") + (0 if source.endswith("\n") or not source else 1)
-        return f"{shown}:{max(line, 1)}: TOML syntax: {message[: match.start()]} (at end of file)"
-    return f"{shown}: TOML syntax: {message}"
-
-
-def _describe(exc: ValidationError) -> list[str]:
-    """pydantic's errors as `field.path: message` lines, worded for someone editing TOML."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
-        where = ""
-        for part in loc:
-            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-        kind, msg = err["type"], err["msg"]
-        if kind == "missing":
-            msg = "required"
-        elif kind == "extra_forbidden":
-            msg = "unknown key" + _suggest(loc)
-        elif kind in ("model_type", "dict_type"):
-            msg = f"must be a table (got {_short(err['input'])})"
-        elif kind != "project" and "input" in err and not isinstance(err["input"], (dict, list)):
-            msg = f"{msg} (got {_short(err['input'])})"
-        lines.append(f"{where or '(top level)'}: {msg}")
-    return lines
-
-
 def _suggest(loc: list[Any]) -> str:
     section = str(loc[0]) if len(loc) > 1 else ""
     known = _KNOWN_KEYS.get(section)
@@ -408,8 +374,3 @@ def _suggest(loc: list[Any]) -> str:
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f" (known: {', '.join(known)}){hint}"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
