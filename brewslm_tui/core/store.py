@@ -113,7 +113,7 @@ def new_row_id() -> str:
 class Store:
     """The rows of one project and every review decision on them. See the module docstring."""
 
-    BACKGROUND_BYTES = 48 << 20  # a file bigger than this opens partly when it has no cache
+    BACKGROUND_BYTES = 8 << 20  # a file bigger than this (~20k rows) opens partly when it has no cache
     PARTIAL_BYTES = 2 << 20  # how much of it is parsed before the first screen
 
     def __init__(self, project, *, readonly: bool = False):

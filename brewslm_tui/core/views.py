@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from itertools import compress
 from typing import Iterable
 
 from brewslm_tui.core.rows import PENDING
@@ -92,15 +93,9 @@ class RowView:
         status = store.status
         wanted = self.statuses
         tests = self._column_test()
-        if len(wanted) == 1 and not tests:
-            # C-speed scan of the status column for the one wanted code
-            code = bytes([next(iter(wanted))])
-            slots = array("I")
-            find = status.find
-            pos = find(code)
-            while pos >= 0:
-                slots.append(pos)
-                pos = find(code, pos + 1)
+        if not tests:
+            # no per-row test: select from the status column at C speed (no Python loop per row)
+            slots = array("I", compress(range(len(status)), map(wanted.__contains__, status)))
         else:
             slots = array("I", (i for i in range(len(status)) if status[i] in wanted and all(t(i) for t in tests)))
         self.slots = slots
