@@ -192,6 +192,10 @@ class RowList(ScrollView, can_focus=True):
         self._lines_version = -1
         self._last_slot: int | None = None
         self._prefix: str | None = None  # the prompt template's shared start, elided in the list
+        self._selection_serial = 0  # bumps on every selection change (keys the per-group counts)
+        self._lines_serial = 0  # bumps on every rebuild of the line model
+        self._selected_counts_key: tuple = ()
+        self._selected_counts: dict = {}
         self.lines: FlatLines | GroupedLines = FlatLines(view)
         self._rebuild_lines()
 
@@ -206,6 +210,7 @@ class RowList(ScrollView, can_focus=True):
         else:
             self.lines = FlatLines(self.view)
         self._lines_version = self.store.version
+        self._lines_serial += 1
         self.virtual_size = Size(self.size.width, len(self.lines) + 1)
 
     def set_view(self, view) -> None:
@@ -282,6 +287,7 @@ class RowList(ScrollView, can_focus=True):
     def clear_selection(self) -> None:
         if self.selected:
             self.selected.clear()
+            self._selection_serial += 1
             self.post_message(self.SelectionChanged(self, 0))
             self.refresh()
 
@@ -360,8 +366,29 @@ class RowList(ScrollView, can_focus=True):
             text.append_text(_fit(run, run_w, style=self.get_component_rich_style("row-list--dim")))
         return text
 
+    def _selected_in(self, group: Group) -> int:
+        """How many of a group's rows are selected: O(min(selection, group)) once per
+        selection change, then cached (a header is redrawn on every frame)."""
+        if not self.selected:
+            return 0
+        key = (self._lines_serial, self._selection_serial)
+        if self._selected_counts_key != key:
+            self._selected_counts_key, self._selected_counts = key, {}
+        count = self._selected_counts.get(group.reason)
+        if count is None:
+            slots = group.slots
+            if len(self.selected) < len(slots):
+                count = 0
+                for slot in self.selected:
+                    k = bisect_left(slots, slot)
+                    count += k < len(slots) and slots[k] == slot
+            else:
+                count = sum(1 for slot in slots if slot in self.selected)
+            self._selected_counts[group.reason] = count
+        return count
+
     def _header_line(self, group: Group, width: int) -> Text:
-        selected = sum(1 for s in group.slots if s in self.selected) if self.selected else 0
+        selected = self._selected_in(group)
         box = "[x] " if selected and selected == len(group.slots) else ("[-] " if selected else "[ ] ")
         arrow = "▾ " if group.expanded else "▸ "
         text = Text(no_wrap=True, style=self.get_component_rich_style("row-list--header"))
@@ -461,6 +488,7 @@ class RowList(ScrollView, can_focus=True):
 
     # ----------------------------------------------------------------- selection
     def _selection_changed(self) -> None:
+        self._selection_serial += 1
         self.post_message(self.SelectionChanged(self, len(self.selected)))
         self.refresh()
 

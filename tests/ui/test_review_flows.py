@@ -488,3 +488,19 @@ async def test_a_failed_write_is_a_notification_not_a_crash(project_dir, monkeyp
         assert queue(app).rows.cursor_slot == slot  # nothing moved: nothing was decided
         assert set(statuses(project_dir).values()) == {"pending"}
         assert app.store.counts()["approved"] == 0
+
+
+async def test_group_header_shows_partial_selection_and_selection_spans_groups(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([0, 1, 2], "label_ambiguous")
+        app.store.reject([3, 4], "minor_typo")
+        app.after_change()
+        await pilot.press("2", "j", "space")  # one row of the first group
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert "[-] ▾ label_ambiguous  3  (1 selected)" in text
+        await pilot.press("G", "space")  # plus one row of the other group
+        assert rejected(app).rows.selected == {0, 4}
+        await pilot.press("p")
+        on = statuses(project_dir)
+        assert [on[i] for i in ids(app, range(5))] == ["pending", "rejected", "rejected", "rejected", "pending"]
