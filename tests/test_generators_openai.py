@@ -354,3 +354,15 @@ async def test_the_http_client_reads_chunked_replies_and_survives_closed_idle_co
     assert (first.status, json.loads(first.body)) == (200, {"ok": True, "n": 1})
     assert json.loads(second.body) == {"ok": True, "n": 2}
     assert seen == [b'POST /v1/chat/completions HTTP/1.1 {"a": 1}', b'POST /v1/chat/completions HTTP/1.1 {"a": 2}']
+
+
+async def test_a_fast_server_is_not_asked_for_more_rows_than_the_job_needs(tmp_path, chat_server):
+    # every reply brings 10 new, valid rows at once: 200 rows need 20 requests, and with 8 in
+    # flight at most a few more may already be out when the job has enough
+    server = chat_server(lambda n, body, h: (200, completion(rows_json(n, "fast")), None, 0))
+    project = make_project(tmp_path, playbooks={"llm": openai_playbook(server.url, count=200, concurrency=8,
+                                                                        rows_per_request=10)})
+    record = await run_generation_job(project, "llm")
+    assert record.state == "succeeded", record.diagnostic_text()
+    assert record.counts["landed"] == 200
+    assert server.count <= 20 + 8

@@ -96,6 +96,16 @@ class OpenAIGenerator(Generator):
         self._key: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._client: HTTPClient | None = None
+        # backpressure: rows asked for and not yet handed to the job, and rows the job found
+        # usable. A worker starts a request only while these fall short of the count, so a fast
+        # server is not asked for four times the rows the job needs.
+        self._outstanding = 0
+        self._usable = 0
+        self._wake = asyncio.Event()
+
+    def feedback(self, candidate: dict[str, Any], usable: bool) -> None:
+        self._usable += usable
+        self._wake.set()
 
     def _scrub(self, text: str) -> str:
         if self._key:
@@ -117,7 +127,18 @@ class OpenAIGenerator(Generator):
         async def worker() -> None:
             try:
                 for i in next_index:
-                    queue.put_nowait(await self._one_request(i))
+                    while self._usable + self._outstanding >= req.count:
+                        self._wake.clear()
+                        await self._wake.wait()
+                    self._outstanding += s.rows_per_request
+                    items: list[Item] = []
+                    try:
+                        items = await self._one_request(i)
+                    finally:
+                        # what the reply did not bring (or a failed request) frees its share now
+                        self._outstanding -= s.rows_per_request - sum(1 for item in items if isinstance(item, dict))
+                        self._wake.set()
+                    queue.put_nowait(items)
             finally:
                 queue.put_nowait(None)
 
@@ -131,6 +152,9 @@ class OpenAIGenerator(Generator):
                     continue
                 for item in items:
                     yield item
+                    if isinstance(item, dict):
+                        self._outstanding -= 1
+                        self._wake.set()
             for task in self._tasks:
                 if task.done() and not task.cancelled() and task.exception():
                     raise task.exception()  # type: ignore[misc]
