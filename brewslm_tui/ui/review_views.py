@@ -15,7 +15,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import Static
 
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
@@ -118,15 +121,65 @@ def describe_group(group: Group, project) -> Text:
     return text
 
 
-class DetailPane(VerticalScroll, can_focus=False):
-    """The row under the cursor, in full and literal."""
+class DetailPane(ScrollView, can_focus=False):
+    """The row under the cursor, in full and literal.
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text(""), id="detail-body")
+    Drawn line by line (`render_line`, like Textual's `Log`): showing another row changes only
+    this widget's lines, never the screen's layout, so a cursor move does not re-lay out every
+    widget on the screen. Text is wrapped once per row (and again on a resize); one column is
+    kept for the scrollbar so its coming and going never changes the wrap.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._content = Text("")
+        self._lines: list[Strip] = []
+        self._wrapped_at = -1
 
     def show(self, content: Text) -> None:
-        self.query_one("#detail-body", Static).update(content)
-        self.scroll_home(animate=False)
+        self._content = content
+        self._wrapped_at = -1
+        self._wrap()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    @property
+    def text(self) -> str:
+        """What the pane shows, as plain text (for tests and the command palette)."""
+        return self._content.plain
+
+    def _wrap(self) -> None:
+        width = max(1, self.content_region.width - 1)
+        if width == self._wrapped_at or not self.is_mounted:
+            return
+        console = self.app.console
+        self._lines = [Strip(list(line.render(console)), line.cell_len)
+                       for line in self._content.wrap(console, width)]
+        self._wrapped_at = width
+        size = Size(width, len(self._lines))
+        if size == self.virtual_size:
+            return
+        try:
+            # `virtual_size` is a layout reactive: assigning it re-lays out the whole screen on
+            # every cursor move. Set it quietly and update only the scrollbars (which still ask
+            # for a layout when they appear or disappear).
+            self.set_reactive(DetailPane.virtual_size, size)
+            self._scroll_update(size)
+        except AttributeError:  # a Textual without `_scroll_update`: the plain, slower way
+            self.virtual_size = size
+
+    def on_resize(self) -> None:
+        self._wrap()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        index = scroll_y + y
+        if index >= len(self._lines):
+            return Strip.blank(width, style)
+        return self._lines[index].apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
 
 
 class ReviewPane(Vertical):
