@@ -185,7 +185,7 @@ def cmd_check(args) -> int:
     store = Store.open(project, readonly=True)
     problems += [str(p) for p in store.problems + store.dropped.problems]
     size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
-    if size > store._scanned_end:
+    if size > store.scanned_bytes:
         problems.append(f"{project.synthetic_path}: final line has no newline (a torn write; the next writer quarantines it)")
     seen: dict[str, int] = {}
     for i in range(len(store)):

@@ -78,7 +78,7 @@ def select_dropped(store, sel: Selector) -> list[str]:
             continue
         if sel.reason is not None and dropped.reason_of(j) != sel.reason:
             continue
-        slot = store._virtual_by_id.get(row_id)
+        slot = store.restored_slot(row_id)
         if slot is not None and store.status[slot] != DROPPED:
             continue
         out.append(row_id)

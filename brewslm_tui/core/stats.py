@@ -17,9 +17,8 @@ def run_table(store) -> dict[str, dict[str, int]]:
     for k, counts in enumerate(per):
         table[store.runs[k]] = {name: counts[c] for c, name in enumerate(STATUS_NAMES)}
     dropped = store.dropped
-    restored = store._virtual_by_id
     for j in range(len(dropped)):
-        if dropped.id_of(j) in restored:
+        if store.restored_slot(dropped.id_of(j)) is not None:
             continue
         entry = table.setdefault(dropped.run_of(j), {name: 0 for name in STATUS_NAMES})
         entry["dropped"] += 1
@@ -44,7 +43,7 @@ def compute_stats(store) -> dict:
         by_label["(not a label)"] = tally[0]
     dropped_by_reason: dict[str, int] = {}
     for j in range(len(store.dropped)):
-        if store.dropped.id_of(j) not in store._virtual_by_id:
+        if store.restored_slot(store.dropped.id_of(j)) is None:
             code = store.dropped.reason_of(j) or "(no reason)"
             dropped_by_reason[code] = dropped_by_reason.get(code, 0) + 1
     for i in range(len(store)):

@@ -473,6 +473,23 @@ class Store:
     def reason_of(self, i: int) -> str | None:
         return self.reason_codes[self.reason[i]]
 
+    def restored_slot(self, row_id: str) -> int | None:
+        """The slot a row of dropped.jsonl came back to (restored, maybe dropped again since), if any.
+
+        Such a row is represented by its slot until the next compaction; lists of dropped rows
+        skip it in dropped.jsonl so that it is not shown or counted twice.
+        """
+        return self._virtual_by_id.get(row_id)
+
+    @property
+    def scanned_bytes(self) -> int:
+        """How much of synthetic.jsonl is complete lines already read (a torn tail lies beyond)."""
+        return self._scanned_end
+
+    @property
+    def restored_count(self) -> int:
+        return len(self._virtual_by_id)
+
     def run_of(self, i: int) -> str:
         return self.runs[self._run[i]]
 

@@ -271,9 +271,7 @@ def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
     while pos >= 0:
         live.append(pos)
         pos = store.status.rfind(code, 0, pos)
-    restored = getattr(store, "_virtual_by_id", {})
-    back = {row_id for row_id, slot in restored.items() if store.status[slot] != DROPPED}
-    total = len(live) + len(store.dropped) - len(restored)
+    total = len(live) + len(store.dropped) - store.restored_count
     for slot in live[:limit]:
         row = store.row(slot)
         entries.append(DroppedEntry(store.id_of(slot), store.reason_of(slot),
@@ -281,7 +279,7 @@ def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
     j = len(store.dropped) - 1
     while j >= 0 and len(entries) < limit:
         row_id = store.dropped.id_of(j)
-        if row_id not in back and row_id not in restored:
+        if store.restored_slot(row_id) is None:
             row = store.dropped.row(j)
             entries.append(DroppedEntry(row_id, store.dropped.reason_of(j),
                                         str(row.get("prompt", "")), str(row.get("completion", ""))))

@@ -98,9 +98,8 @@ def tally_runs(store: Any) -> dict[str, RunTally]:
         if reason_k and status in (REJECTED, DROPPED):
             tally.reasons[codes[reason_k]] += k
     dropped = store.dropped
-    restored = getattr(store, "_virtual_by_id", {})
     for j in range(len(dropped)):
-        if dropped.id_of(j) in restored:
+        if store.restored_slot(dropped.id_of(j)) is not None:
             continue
         tally = tally_for(dropped.run_of(j))
         tally.dropped_file += 1
