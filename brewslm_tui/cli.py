@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from brewslm_tui.core.errors import BrewError, LockBusy, ProjectError
+from brewslm_tui.core.errors import BrewError, ProjectError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -404,16 +404,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return COMMANDS[args.command](args)
-    except UsageError as exc:
+    except (UsageError, ProjectError) as exc:  # bad usage or a bad project file
         _err(str(exc))
         return EXIT_USAGE
-    except ProjectError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    except LockBusy as exc:
-        _err(str(exc))
-        return EXIT_PROBLEMS
-    except BrewError as exc:
+    except BrewError as exc:  # the command ran and hit a problem (a lock held, a bad reason...)
         _err(str(exc))
         return EXIT_PROBLEMS
     except BrokenPipeError:
