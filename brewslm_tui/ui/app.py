@@ -333,7 +333,16 @@ class BrewApp(App):
             if self.decide(self.store.reject, pending_slots, choice.reason, choice.note) is not None:
                 confirm()
 
-        self.push_screen(ReasonPicker(self.project.reject_reasons, len(pending_slots)), rejected)
+        self.pick_reason(len(pending_slots), rejected)
+
+    def pick_reason(self, count: int, callback) -> None:
+        """Show the reason picker for `count` rows; `callback` gets a Rejection or None."""
+        picker = getattr(self, "_reason_picker", None)
+        if picker is None:
+            picker = self._reason_picker = ReasonPicker(self.project.reject_reasons, count)
+            self.install_screen(picker, name="reason-picker")
+        picker.prepare(count)
+        self.push_screen("reason-picker", callback)
 
     def on_runs_view_regenerate(self, message) -> None:
         if not self.can_write("regenerate a run"):

@@ -74,10 +74,26 @@ class ReasonPicker(ModalScreen[Rejection | None]):
                 self._bindings.bind(_character_to_key(reason.key), f"pick({reason.code!r})",
                                     reason.code, show=False)
 
+    def _title(self) -> Content:
+        what = "this row" if self.count == 1 else f"{self.count:,} rows"
+        return Content(f"Reject {what}: press a reason key")
+
+    def prepare(self, count: int) -> None:
+        """Ready for the next `x`: the app installs one picker and shows it again and again
+        (building and mounting a fresh one cost most of the time between `x` and the picker)."""
+        self.count = count
+        if self.is_mounted:
+            self.query_one("#reason-title", Label).update(self._title())
+            self.query_one(Input).value = ""
+            options = self.query_one(OptionList)
+            options.highlighted = 0
+
+    def on_screen_resume(self) -> None:
+        self.query_one(OptionList).focus()
+
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-picker", classes="modal-box"):
-            what = "this row" if self.count == 1 else f"{self.count:,} rows"
-            yield Label(Content(f"Reject {what}: press a reason key"), classes="modal-title")
+            yield Label(self._title(), classes="modal-title", id="reason-title")
             options = []
             for reason in self.reasons:
                 prompt = Text.assemble((f" {reason.key} ", "bold reverse"), " ", (reason.code, "bold"))

@@ -31,7 +31,6 @@ from brewslm_tui.ui.modals import (
     EditScreen,
     Filters,
     FilterScreen,
-    ReasonPicker,
     Rejection,
     dropped_entries,
 )
@@ -338,7 +337,7 @@ class ReviewPane(Vertical):
         if reason is not None:
             chosen(Rejection(reason))
         else:
-            self.app.push_screen(ReasonPicker(self.project.reject_reasons, len(targets)), chosen)
+            self.app.pick_reason(len(targets), chosen)
 
     def to_pending(self) -> None:
         if not self.app.can_write("send back to pending"):

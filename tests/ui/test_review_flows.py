@@ -69,6 +69,25 @@ async def test_reject_with_reason_and_note(project_dir):
         assert list(statuses(project_dir).values()).count("rejected") == 1
 
 
+async def test_the_reused_reason_picker_starts_clean_each_time(project_dir):
+    """One picker is installed and shown again: no note, count or highlight carries over."""
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        first = app.store.id_of(queue(app).rows.cursor_slot)
+        await pilot.press("x", "tab", *"first note", "enter", "down", "enter")
+        second = app.store.id_of(queue(app).rows.cursor_slot)
+        await pilot.press("space", "j", "space", "x")
+        picker = app.screen
+        assert isinstance(picker, ReasonPicker)
+        assert "2 rows" in str(picker.query_one("#reason-title").content)
+        assert picker.query_one("#reason-note").value == ""
+        await pilot.press("enter")
+        assert disk_row(project_dir, first)["review_note"] == "first note"
+        assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
+        row = disk_row(project_dir, second)
+        assert row["reject_reason"] == "label_ambiguous" and "review_note" not in row
+
+
 async def test_edit_keeps_original_and_approves(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
