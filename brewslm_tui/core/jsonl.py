@@ -61,7 +61,8 @@ def line_starts(buf, start: int = 0, end: int | None = None) -> tuple[array, int
     return starts, pos
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by path (a folder: so a rename or a new entry in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -205,7 +206,8 @@ def heal_torn_tail(path: Path, quarantine: Quarantine) -> LoadProblem | None:
         kept = quarantine.keep(path, line_no, raw, reason)
         if kept is None:
             return LoadProblem(path, line_no, reason)
-        _fsync_path(kept)
+        fsync_path(kept)  # the quarantined copy is on disk before the bytes it saves are cut
+        fsync_dir(kept.parent)
         f.truncate(tail_start)
         f.flush()
         os.fsync(f.fileno())
@@ -219,14 +221,8 @@ def _is_whole_object(raw: bytes) -> bool:
         return False
 
 
-def _fsync_path(path: Path) -> None:
-    """The quarantined copy is on disk before the bytes it saves are cut from their file."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_dir(path.parent)
+def fsync_dir(path: Path) -> None:
+    fsync_path(path)
 
 
 def _count_newlines(f, upto: int) -> int:
