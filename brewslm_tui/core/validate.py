@@ -101,7 +101,11 @@ class Verdict:
 
 
 class Validator:
-    """Checks candidates of one run against the project; remembers the run's own prompts."""
+    """Checks candidates of one run against the project; remembers the run's own prompts.
+
+    What the checks read from the project (task, limits, labels, fields) is taken once, when
+    the validator is made: a run validates against the project as it was when it started.
+    """
 
     def __init__(self, project: Project, *, imported: PromptSet | None = None,
                  synthetic: PromptSet | None = None, max_answer_words: int | None = None) -> None:
@@ -110,6 +114,13 @@ class Validator:
         self.synthetic = synthetic or PromptSet()
         self.in_run: set[int] = set()
         self.max_answer_words = max_answer_words or project.limits.qa_max_answer_words
+        self._task = project.task
+        self._exact_qa = project.task == "qa" and project.scoring == "exact_match"
+        self._max_prompt = project.limits.max_prompt_chars
+        self._max_completion = project.limits.max_completion_chars
+        self._fields = list(project.fields)
+        self._field_set = frozenset(project.fields)
+        self._labels: dict[str, str | None] = {}  # completion -> label_for(completion), memoised
 
     @classmethod
     def for_project(cls, project: Project, *, max_answer_words: int | None = None) -> Validator:
@@ -121,22 +132,21 @@ class Validator:
     def check(self, candidate: dict[str, Any]) -> Verdict:
         """Validate one candidate; a usable one is remembered so the run cannot repeat it."""
         prompt, completion = candidate.get("prompt"), candidate.get("completion")
-        if self.project.task == "extraction" and isinstance(completion, dict):
+        if self._task == "extraction" and isinstance(completion, dict):
             completion = orjson.dumps(completion).decode()
         if not isinstance(prompt, str) or not isinstance(completion, str):
             return _bad("malformed_candidate", f"keys: {', '.join(map(str, candidate)) or 'none'}; "
                         f"prompt is {type(prompt).__name__}, completion is {type(completion).__name__}")
-        shown = f"{_q(prompt)} -> {_q(completion)}"
         if not prompt.strip():
-            return _bad("empty_prompt", shown)
+            return _bad("empty_prompt", _shown(prompt, completion))
         if has_control_chars(prompt) or has_control_chars(completion):
-            return _bad("control_chars", shown)
-        limits = self.project.limits
-        if len(prompt) > limits.max_prompt_chars or len(completion) > limits.max_completion_chars:
-            return _bad("too_long", f"prompt {len(prompt)} chars (limit {limits.max_prompt_chars}), completion "
-                        f"{len(completion)} chars (limit {limits.max_completion_chars}): {shown}")
+            return _bad("control_chars", _shown(prompt, completion))
+        if len(prompt) > self._max_prompt or len(completion) > self._max_completion:
+            return _bad("too_long", f"prompt {len(prompt)} chars (limit {self._max_prompt}), completion "
+                        f"{len(completion)} chars (limit {self._max_completion}): {_shown(prompt, completion)}")
         canonical, cause, why = self._check_shape(completion)
         if cause:
+            shown = _shown(prompt, completion)
             return _bad(cause, f"{why}: {shown}" if why else shown)
         key = prompt_key(prompt)
         if key in self.imported:
@@ -152,33 +162,45 @@ class Validator:
 
     def _check_shape(self, completion: str) -> tuple[str, str | None, str]:
         """(canonical completion, cause or None, why) for the project's task shape."""
-        project = self.project
-        if project.task == "classification":
-            label = project.label_for(completion)
+        task = self._task
+        if task == "classification":
+            labels = self._labels
+            if completion in labels:
+                label = labels[completion]
+            else:
+                label = self.project.label_for(completion)
+                if len(labels) < 4096:  # completions of a classification run are a handful of labels
+                    labels[completion] = label
             if label is None:
-                return completion, "not_a_label", f"labels: {', '.join(project.labels)}"
+                return completion, "not_a_label", f"labels: {', '.join(self.project.labels)}"
             return label, None, ""
-        if project.task == "extraction":
+        if task == "extraction":
             try:
                 obj = orjson.loads(completion)
             except orjson.JSONDecodeError as exc:
                 return completion, "bad_json", str(exc).split(":")[0]
             if not isinstance(obj, dict):
                 return completion, "bad_json", f"a JSON {type(obj).__name__}, not an object"
-            missing = [f for f in project.fields if f not in obj]
-            extra = [k for k in obj if k not in project.fields]
-            if missing or extra:
+            fields = self._fields
+            if len(obj) != len(self._field_set) or not self._field_set.issuperset(obj):
+                missing = [f for f in fields if f not in obj]
+                extra = [k for k in obj if k not in self._field_set]
                 why = "; ".join(s for s in (f"missing {', '.join(missing)}" if missing else "",
                                             f"extra {', '.join(map(str, extra))}" if extra else "") if s)
                 return completion, "wrong_fields", why
-            return orjson.dumps({f: obj[f] for f in project.fields}).decode(), None, ""
+            return orjson.dumps({f: obj[f] for f in fields}).decode(), None, ""
         if not completion.strip():
             return completion, "empty_completion", ""
-        if project.task == "qa" and project.scoring == "exact_match":
+        if self._exact_qa:
             words = len(completion.split())
             if words > self.max_answer_words:
                 return completion, "answer_too_long", f"{words} words (limit {self.max_answer_words})"
         return completion, None, ""
+
+
+def _shown(prompt: str, completion: str) -> str:
+    """Both texts of a refused candidate, quoted and shortened, for the diagnostic."""
+    return f"{_q(prompt)} -> {_q(completion)}"
 
 
 def _bad(cause: str, detail: str) -> Verdict:

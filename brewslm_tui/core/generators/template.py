@@ -33,6 +33,7 @@ import asyncio
 import random
 import re
 from collections.abc import AsyncIterator
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -282,6 +283,64 @@ def _check_refs(book: Playbook, case: HardCase, label: str | None, strings: list
 
 
 # --- generation ---------------------------------------------------------------------------
+#
+# Templates are compiled once per string into parts (a literal `str`, or a `(kind, name,
+# attr)` reference), so a row is a walk over a few parts instead of a regex substitution with
+# a Python callback per reference. The walk visits references in the same order as the
+# left-to-right substitution it replaces and draws from the same `random.Random` in the same
+# order, so a seed gives the same rows as before, byte for byte.
+
+_SLOT, _LABEL, _TEXT = 0, 1, 2
+_Parts = str | tuple[Any, ...]  # a str: the template has no references (braces already unescaped)
+
+
+def compile_template(template: str) -> _Parts:
+    """`template` as parts: literal text (with `{{`/`}}` unescaped) and `(kind, name, attr)` refs.
+
+    A template without references compiles to its literal text, a `str`.
+    """
+    if "{" not in template and "}" not in template:
+        return template
+    parts: list[Any] = []
+    literal: list[str] = []
+    pos = 0
+    for m in _REF_RE.finditer(template):
+        literal.append(template[pos:m.start()])
+        pos = m.end()
+        name, attr = m.group(1), m.group(2)
+        if name is None:
+            literal.append(m.group(0)[0])  # `{{` -> `{`, `}}` -> `}`
+            continue
+        if literal:
+            text = "".join(literal)
+            if text:
+                parts.append(text)
+            literal = []
+        kind = _LABEL if name == "label" else _TEXT if name == "text" else _SLOT
+        parts.append((kind, name, attr))
+    literal.append(template[pos:])
+    text = "".join(literal)
+    if not parts:
+        return text
+    if text:
+        parts.append(text)
+    return tuple(parts)
+
+
+class _Plan:
+    """A case's templates for one label, ready to draw from: entries, weights, slot lookup."""
+
+    __slots__ = ("case", "entries", "cum_weights", "slots", "answer_names")
+
+    def __init__(self, book: Playbook, case: HardCase, label: str | None) -> None:
+        self.case = case
+        self.entries = [e for _, e in _entries(case, label)]
+        self.cum_weights = list(accumulate(e.weight for e in self.entries))
+        # first match wins: merge the chain from its last (weakest) link to its first
+        self.slots: dict[str, list[Any]] = {}
+        for _, slots in reversed(_chain(book, case, label)):
+            self.slots.update(slots)
+        self.answer_names: dict[int, set[str]] = {}
 
 
 class TemplateGenerator(Generator):
@@ -308,83 +367,106 @@ class TemplateGenerator(Generator):
         weights = book.label_weights(project)
         labels = [lbl for lbl, w in weights.items() if w > 0] or [None]
         total_w = sum(weights[lbl] for lbl in labels) if labels != [None] else 1.0
+        shares = [weights[lbl] / total_w for lbl in labels] if labels != [None] else []
         produced = self._produced = {lbl: 0 for lbl in labels}
         cases = [c for c in book.hard_cases if c.weight > 0]
+        # per label: the cases with templates for it (and their cumulative weights), and a plan
+        # per (case, label); `rng.choices(..., cum_weights=...)` draws exactly as `weights=` does
+        plans: dict[str | None, tuple[list[_Plan], list[float]]] = {}
+        for label in labels:
+            usable = [c for c in cases if _entries(c, label)]
+            plans[label] = ([_Plan(book, c, label) for c in usable], list(accumulate(c.weight for c in usable)))
+        renderer = _Renderer(book, project, rng)
         limit = book.max_candidates(req.count)
+        choice, choices = rng.choice, rng.choices
         for n in range(limit):
             if labels == [None]:
                 label = None
             else:
-                done = sum(produced.values())
-                deficits = {lbl: weights[lbl] / total_w * (done + 1) - produced[lbl] for lbl in labels}
-                top = max(deficits.values())
-                label = rng.choice([lbl for lbl in labels if deficits[lbl] >= top - 1e-9])
+                done = sum(produced.values()) + 1
+                deficits = [share * done - produced[lbl] for share, lbl in zip(shares, labels)]
+                top = max(deficits) - 1e-9
+                label = choice([lbl for lbl, d in zip(labels, deficits) if d >= top])
                 produced[label] += 1
-            usable = [c for c in cases if _entries(c, label)]
-            case = rng.choices(usable, weights=[c.weight for c in usable])[0]
-            entries = [e for _, e in _entries(case, label)]
-            entry = rng.choices(entries, weights=[e.weight for e in entries])[0]
-            yield _Row(book, project, case, label, rng).build(entry)
+            case_plans, case_cum = plans[label]
+            plan = choices(case_plans, cum_weights=case_cum)[0]
+            entry = choices(plan.entries, cum_weights=plan.cum_weights)[0]
+            yield renderer.build(plan, label, entry)
             if n % 64 == 63:
                 await asyncio.sleep(0)  # let a cancel or the UI in
 
 
-class _Row:
-    """One row being rendered: the slot values drawn so far, so a slot means one thing per row."""
+class _Renderer:
+    """Renders rows of one stream: compiled templates (cached per string), one seeded rng.
 
-    def __init__(self, book: Playbook, project: Project, case: HardCase, label: str | None,
-                 rng: random.Random) -> None:
-        self.book, self.project, self.case, self.label, self.rng = book, project, case, label, rng
-        self.chain = [slots for _, slots in _chain(book, case, label)]
-        self.drawn: dict[str, Any] = {}
+    A row's drawn slot values live in a dict for that row only, so a slot means one thing per
+    row (two `{product}` are the same product, `{fact.q}` and `{fact.a}` the same table).
+    """
 
-    def values(self, name: str) -> list[Any]:
-        for slots in self.chain:
-            if name in slots:
-                return slots[name]
-        raise KeyError(name)  # load-time checks make this unreachable
+    def __init__(self, book: Playbook, project: Project, rng: random.Random) -> None:
+        self.book, self.project, self.rng = book, project, rng
+        self.noise = book.template.noise
+        self.prompt = compile_template(book.template.prompt)
+        self.compiled: dict[str, _Parts] = {}
+        self.label: str | None = None
+        self.slots: dict[str, list[Any]] = {}
 
-    def render(self, template: str, drawn: dict[str, Any] | None = None, text: str = "") -> str:
-        drawn = self.drawn if drawn is None else drawn
+    def parts(self, template: str) -> _Parts:
+        parts = self.compiled.get(template)
+        if parts is None:
+            parts = self.compiled[template] = compile_template(template)
+        return parts
 
-        def sub(m: re.Match) -> str:
-            whole, name, attr = m.group(0), m.group(1), m.group(2)
-            if name is None:
-                return whole[0]
-            if name == "label":
-                return self.label or ""
-            if name == "text":
-                return text
-            if name not in drawn:
-                drawn[name] = self.rng.choice(self.values(name))
-            value = drawn[name]
-            if attr is not None:
-                value = value[attr]
-            return self.render(value, drawn)
+    def render(self, parts: _Parts, drawn: dict[str, Any], text: str = "") -> str:
+        """The text of compiled `parts`: slots drawn on first use (into `drawn`), then reused."""
+        if parts.__class__ is str:
+            return parts  # type: ignore[return-value]
+        out = []
+        for part in parts:
+            if part.__class__ is str:
+                out.append(part)
+                continue
+            kind, name, attr = part
+            if kind == _SLOT:
+                if name in drawn:
+                    value = drawn[name]
+                else:
+                    value = drawn[name] = self.rng.choice(self.slots[name])
+                if attr is not None:
+                    value = value[attr]
+                compiled = self.compiled.get(value)
+                if compiled is None:
+                    compiled = self.compiled[value] = compile_template(value)
+                out.append(compiled if compiled.__class__ is str else self.render(compiled, drawn))
+            elif kind == _LABEL:
+                out.append(self.label or "")
+            else:
+                out.append(text)
+        return "".join(out)
 
-        return _REF_RE.sub(sub, template)
-
-    def build(self, entry: TemplateEntry) -> dict[str, Any]:
-        noise = self.book.template.noise
-        text = self.render(entry.text)
-        completion = self._completion(entry, self.drawn)
+    def build(self, plan: _Plan, label: str | None, entry: TemplateEntry) -> dict[str, Any]:
+        self.label, self.slots = label, plan.slots
+        noise, rng = self.noise, self.rng
+        drawn: dict[str, Any] = {}
+        text = self.render(self.parts(entry.text), drawn)
+        completion = self._completion(entry, drawn)
         notes = []
-        if noise.wrong_answer and self.rng.random() < noise.wrong_answer:
-            wrong = self._wrong_completion(entry)
+        if noise.wrong_answer and rng.random() < noise.wrong_answer:
+            wrong = self._wrong_completion(plan, entry, drawn)
             if wrong is not None and wrong != completion:
                 completion = wrong
                 notes.append("wrong_answer")
-        if noise.typo and self.rng.random() < noise.typo:
-            typoed = typo(text, self.rng)
+        if noise.typo and rng.random() < noise.typo:
+            typoed = typo(text, rng)
             if typoed != text:
                 text = typoed
                 notes.append("typo")
-        prompt = self.render(self.book.template.prompt, text=text)
-        row: dict[str, Any] = {"prompt": prompt, "completion": completion, "hard_case": self.case.name}
+        prompt = self.render(self.prompt, drawn, text)
+        row: dict[str, Any] = {"prompt": prompt, "completion": completion, "hard_case": plan.case.name}
         if notes:
             row["_noise"] = ",".join(notes)
-        if self.label is not None:
-            row["_label"] = self.label
+        if label is not None:
+            row["_label"] = label
         return row
 
     def _completion(self, entry: TemplateEntry, drawn: dict[str, Any]) -> str:
@@ -393,29 +475,32 @@ class _Row:
             return self.label or ""
         if task == "extraction":
             fields = entry.fields or {}
-            obj = {f: (self.render(fields[f], drawn) if f in fields else None) for f in self.project.fields}
+            obj = {f: (self.render(self.parts(fields[f]), drawn) if f in fields else None)
+                   for f in self.project.fields}
             return orjson.dumps(obj).decode()
         if task == "qa":
-            return self.render(entry.answer or "", drawn)
-        return self.render(entry.completion or "", drawn)
+            return self.render(self.parts(entry.answer or ""), drawn)
+        return self.render(self.parts(entry.completion or ""), drawn)
 
-    def _wrong_completion(self, entry: TemplateEntry) -> str | None:
+    def _wrong_completion(self, plan: _Plan, entry: TemplateEntry, drawn: dict[str, Any]) -> str | None:
         """The answer with one thing subtly wrong: a confusable label, or one slot redrawn."""
         if self.project.task == "classification":
             others = self.book.template.confusable.get(self.label or "") or [
                 lbl for lbl in self.project.labels if lbl != self.label]
             return self.rng.choice(others) if others else None
-        answer_strings = [s for s in (*(entry.fields or {}).values(), entry.answer, entry.completion) if s]
-        names = sorted({name for s in answer_strings for name, _ in refs(s)
-                        if name not in _BUILTINS and name in self.drawn})
+        names_of = plan.answer_names.get(id(entry))
+        if names_of is None:
+            answer_strings = [s for s in (*(entry.fields or {}).values(), entry.answer, entry.completion) if s]
+            names_of = plan.answer_names[id(entry)] = {
+                name for s in answer_strings for name, _ in refs(s) if name not in _BUILTINS}
+        names = sorted(name for name in names_of if name in drawn)
         if not names:
             return None
         name = self.rng.choice(names)
-        options = [v for v in self.values(name) if v != self.drawn[name]]
+        options = [v for v in self.slots[name] if v != drawn[name]]
         if not options:
             return None
-        drawn = {**self.drawn, name: self.rng.choice(options)}
-        return self._completion(entry, drawn)
+        return self._completion(entry, {**drawn, name: self.rng.choice(options)})
 
 
 def typo(text: str, rng: random.Random) -> str:
