@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -61,6 +62,7 @@ BREW_THEME = Theme(
 )
 
 TABS = ("queue", "rejected", "approved", "runs", "balance")
+LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
 
 class BrewApp(App):
@@ -96,6 +98,7 @@ class BrewApp(App):
         self._compact_after_run = False
         self._stale: set[str] = set()
         self._poll_error: str | None = None
+        self._review_panes: list[ReviewPane] = []
         self.register_theme(BREW_THEME)
         self.theme = "brew"
 
@@ -128,10 +131,36 @@ class BrewApp(App):
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
+        self._review_panes = list(self.query(ReviewPane))
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()
         self.set_interval(1.0, self.poll_store, name="poll-store")
+        if not self._was_loaded:
+            # the background load ends when the child building the column cache exits; checking
+            # for that is one waitpid, so look often and show complete counts without delay
+            self._loading_timer = self.set_interval(LOADING_POLL_SECONDS, self._poll_loading, name="poll-loading")
+
+    def _poll_loading(self) -> None:
+        """While partly loaded: swap the full columns in as soon as the cache builder is done."""
+        try:
+            self.store.refresh()
+        except (BrewError, OSError):
+            pass  # poll_store reports it (once) on its next tick
+        if getattr(self.store, "loaded", True):
+            self._loading_timer.stop()
+            self.poll_store()
+
+    def on_key(self, event: events.Key) -> None:
+        """The key after `x` answers the pane's reason question (runs before the bindings)."""
+        if self.screen is not self.screen_stack[0]:
+            return
+        for pane in self._review_panes:  # three attribute reads: this runs for every key
+            if pane.asking is not None:
+                event.stop()
+                event.prevent_default()  # App._on_key, which runs the bindings, is skipped
+                pane.answer(event)
+                return
 
     # ------------------------------------------------------------ tabs
     def action_show_tab(self, tab: str) -> None:
@@ -335,13 +364,14 @@ class BrewApp(App):
 
         self.pick_reason(len(pending_slots), rejected)
 
-    def pick_reason(self, count: int, callback) -> None:
-        """Show the reason picker for `count` rows; `callback` gets a Rejection or None."""
+    def pick_reason(self, count: int, callback, *, note_first: bool = False) -> None:
+        """Show the reason picker for `count` rows; `callback` gets a Rejection or None.
+        `note_first`: the cursor starts in the note field (tab after `x`)."""
         picker = getattr(self, "_reason_picker", None)
         if picker is None:
             picker = self._reason_picker = ReasonPicker(self.project.reject_reasons, count)
             self.install_screen(picker, name="reason-picker")
-        picker.prepare(count)
+        picker.prepare(count, note_first=note_first)
         self.push_screen("reason-picker", callback)
 
     def on_runs_view_regenerate(self, message) -> None:

@@ -69,4 +69,4 @@ class HeaderBar(Static):
             text.append("  ")
             text.append_text(right)
             text.truncate(width, overflow="ellipsis")
-        self.update(text)
+        self.update(text, layout=False)  # one line, fixed height: never a reason to re-lay out

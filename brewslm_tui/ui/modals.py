@@ -56,11 +56,12 @@ class Rejection:
 
 
 class ReasonPicker(ModalScreen[Rejection | None]):
-    """x: one key picks the reason; tab reaches an optional note first.
+    """The reasons as a list, with a note field: `x` then tab (the plain `x` asks in place, in
+    the review pane), and the Runs tab's "drop all unapproved". One key picks the reason.
 
     The reason keys are bindings of this screen (not an on_key handler): keys typed ahead
-    (`x1` arriving in one burst over a slow SSH link) are matched against the bindings of the
-    screen that is active when they are handled, so the `1` still picks the reason.
+    (arriving in one burst over a slow SSH link) are matched against the bindings of the
+    screen that is active when they are handled, so they still pick the reason.
     """
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
@@ -69,6 +70,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         super().__init__()
         self.reasons = list(reasons)
         self.count = count
+        self.note_first = False
         for reason in self.reasons:
             if reason.key:
                 self._bindings.bind(_character_to_key(reason.key), f"pick({reason.code!r})",
@@ -78,10 +80,11 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         what = "this row" if self.count == 1 else f"{self.count:,} rows"
         return Content(f"Reject {what}: press a reason key")
 
-    def prepare(self, count: int) -> None:
-        """Ready for the next `x`: the app installs one picker and shows it again and again
-        (building and mounting a fresh one cost most of the time between `x` and the picker)."""
+    def prepare(self, count: int, note_first: bool = False) -> None:
+        """Ready for the next use: the app installs one picker and shows it again and again
+        (building and mounting a fresh one cost most of the time it took to appear)."""
         self.count = count
+        self.note_first = note_first
         if self.is_mounted:
             self.query_one("#reason-title", Label).update(self._title())
             self.query_one(Input).value = ""
@@ -89,7 +92,10 @@ class ReasonPicker(ModalScreen[Rejection | None]):
             options.highlighted = 0
 
     def on_screen_resume(self) -> None:
-        self.query_one(OptionList).focus()
+        self._focus_first()
+
+    def _focus_first(self) -> None:
+        (self.query_one(Input) if self.note_first else self.query_one(OptionList)).focus()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-picker", classes="modal-box"):
@@ -105,7 +111,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
             yield Label(Content("key or enter picks · tab note · esc cancels"), classes="modal-help")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        self._focus_first()
 
     def _note(self) -> str | None:
         return self.query_one(Input).value.strip() or None

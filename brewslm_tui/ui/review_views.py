@@ -9,10 +9,12 @@ a notification); the app then syncs every pane in O(changed).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from functools import partial
+from typing import Callable
 
 from rich.text import Text
-from textual import on
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -35,6 +37,7 @@ from brewslm_tui.ui.modals import (
     dropped_entries,
 )
 from brewslm_tui.ui.row_list import Group, RowList, on_shown_tab
+from brewslm_tui.ui.scrolling import set_virtual_size
 
 KNOWN_FIELDS = ("id", "prompt", "completion", "review_status", "source", "run_id", "playbook",
                 "created_at", "reject_reason", "review_note")
@@ -120,6 +123,29 @@ def describe_group(group: Group, project) -> Text:
     return text
 
 
+def describe_reasons(reasons, count: int) -> Text:
+    """What `x` shows in the detail pane while it waits for the reason key."""
+    what = "this row" if count == 1 else f"{count:,} rows"
+    text = Text()
+    text.append(f"Reject {what}: press a reason key\n\n", "bold")
+    for reason in reasons:
+        text.append(f" {visible_line(reason.key)} ", "bold reverse")
+        text.append(" " + visible_line(reason.code), "bold")
+        if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
+            text.append("  " + visible_line(reason.title), "dim")
+        text.append("\n")
+    text.append("\ntab adds a note first (and shows the reasons as a list) · esc cancels", "dim")
+    return text
+
+
+@dataclass
+class ReasonAsk:
+    """An `x` waiting for its reason key: how many rows, and what to do with the answer."""
+
+    count: int
+    chosen: Callable[[Rejection | None], None]
+
+
 class DetailPane(ScrollView, can_focus=False):
     """The row under the cursor, in full and literal.
 
@@ -155,17 +181,7 @@ class DetailPane(ScrollView, can_focus=False):
         self._lines = [Strip(list(line.render(console)), line.cell_len)
                        for line in self._content.wrap(console, width)]
         self._wrapped_at = width
-        size = Size(width, len(self._lines))
-        if size == self.virtual_size:
-            return
-        try:
-            # `virtual_size` is a layout reactive: assigning it re-lays out the whole screen on
-            # every cursor move. Set it quietly and update only the scrollbars (which still ask
-            # for a layout when they appear or disappear).
-            self.set_reactive(DetailPane.virtual_size, size)
-            self._scroll_update(size)
-        except AttributeError:  # a Textual without `_scroll_update`: the plain, slower way
-            self.virtual_size = size
+        set_virtual_size(self, Size(width, len(self._lines)))
 
     def on_resize(self) -> None:
         self._wrap()
@@ -203,7 +219,9 @@ class ReviewPane(Vertical):
         self.store = store
         self.project = project
         self.filters = Filters()
-        self.rows = RowList(store, self._make_view(), grouped=self.GROUPED, classes="row-list")
+        self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
+        self.rows = RowList(store, self._make_view(), grouped=self.GROUPED, classes="row-list",
+                            on_cursor=self._cursor_moved, on_selection=self._selection_changed)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return on_shown_tab(self)
@@ -242,25 +260,34 @@ class ReviewPane(Vertical):
             text.append("  (esc clears)", "dim")
         if not getattr(self.store, "loaded", True):
             text.append(" · loading…", "dim")
-        self.query_one(".info-line", Static).update(text)
+        if self.asking is not None:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            what = "1 row" if self.asking.count == 1 else f"{self.asking.count:,} rows"
+            text.append(f" reject {what}: reason key? ", "bold reverse")
+            text.append("  tab note · esc cancels", "dim")
+        self.query_one(".info-line", Static).update(text, layout=False)  # height 1: no re-layout
 
     def _show_detail(self) -> None:
         detail = self.query_one(DetailPane)
         item = self.rows.cursor_item
-        if item is None:
+        if self.asking is not None:
+            detail.show(describe_reasons(self.project.reject_reasons, self.asking.count))
+        elif item is None:
             detail.show(Text(self.EMPTY if not self.filters.active() else "no rows match the filter", "dim"))
         elif isinstance(item, Group):
             detail.show(describe_group(item, self.project))
         else:
             detail.show(describe_row(self.store.row(item), self.project, self.store.status[item]))
 
-    @on(RowList.CursorMoved)
-    def _cursor_moved(self, event: RowList.CursorMoved) -> None:
-        self._show_detail()
+    def _cursor_moved(self, slot: int | None) -> None:
+        if self.asking is not None:  # a click moved the cursor: the rows `x` meant may be others now
+            self._stop_asking()
+        if self.is_mounted:
+            self._show_detail()
 
-    @on(RowList.SelectionChanged)
-    def _selection_changed(self, event: RowList.SelectionChanged) -> None:
-        self._show_info()
+    def _selection_changed(self, count: int) -> None:
+        if self.is_mounted:
+            self._show_info()
 
     # ------------------------------------------------------------ filters
     def set_filters(self, filters: Filters) -> None:
@@ -337,7 +364,45 @@ class ReviewPane(Vertical):
         if reason is not None:
             chosen(Rejection(reason))
         else:
-            self.app.pick_reason(len(targets), chosen)
+            self.asking = ReasonAsk(len(targets), chosen)
+            self._show_info()
+            self._show_detail()
+
+    def answer(self, event: events.Key) -> None:
+        """While `x` waits, the app hands it the next key: the answer, whatever it is bound to
+        elsewhere (1-5 switch tabs, a approves).
+
+        Asked in place (detail pane and info line), not in a modal screen: no screen to push and
+        pop, so `x` and the reason key each repaint in one frame. The app takes the key, not
+        this pane: keys typed in one burst (`ax1` over a slow link) may all pass through the
+        pane before `x` is acted on, but they reach the app's bindings one by one, in order.
+        """
+        ask = self.asking
+        if ask is None:
+            return
+        self.asking = None
+        reason = self.project.reason_for_key(event.character) if event.character else None
+        version = self.store.version
+        if reason is not None:
+            ask.chosen(Rejection(reason.code))  # the decision repaints the pane
+        if self.store.version == version:  # no decision (cancelled, or it failed): the row again
+            self._stop_asking()
+        if reason is not None:
+            return
+        if event.key == "tab":
+            self.app.pick_reason(ask.count, ask.chosen, note_first=True)
+        elif event.key != "escape":
+            self.app.notify(f"not a reason key: {visible_line(event.key)}; nothing rejected", severity="warning",
+                            timeout=3, markup=False)
+
+    def _stop_asking(self) -> None:
+        self.asking = None
+        self._show_info()
+        self._show_detail()
+
+    def on_hide(self) -> None:
+        if self.asking is not None:  # another tab was clicked: its keys are not this question's
+            self._stop_asking()
 
     def to_pending(self) -> None:
         if not self.app.can_write("send back to pending"):

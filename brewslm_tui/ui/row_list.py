@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from rich.style import Style
 from rich.text import Text
@@ -25,12 +25,12 @@ from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.core.text import visible_line
+from brewslm_tui.ui.scrolling import set_virtual_size
 
 STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
 STATUS_CLASSES = {
@@ -165,22 +165,14 @@ class RowList(ScrollView, can_focus=True):
         Binding("right,l", "expand", "Unfold group", show=False),
     ]
 
-    class CursorMoved(Message):
-        """The row under the cursor changed (slot, or None on a header / empty list)."""
-
-        def __init__(self, row_list: "RowList", slot: int | None) -> None:
-            super().__init__()
-            self.row_list = row_list
-            self.slot = slot
-
-    class SelectionChanged(Message):
-        def __init__(self, row_list: "RowList", count: int) -> None:
-            super().__init__()
-            self.row_list = row_list
-            self.count = count
-
-    def __init__(self, store, view, *, grouped: bool = False, name=None, id=None, classes=None) -> None:
+    def __init__(self, store, view, *, grouped: bool = False, on_cursor: Callable[[int | None], None] | None = None,
+                 on_selection: Callable[[int], None] | None = None, name=None, id=None, classes=None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # Called synchronously, not through messages: the owner's repaint (detail pane, info line)
+        # then lands in the same frame as the list's own (a message would be handled after the
+        # next frame, and its repaint wait for the one after: 2-4 frames per key instead of 1).
+        self.on_cursor = on_cursor  # the row under the cursor changed: slot, or None on a header
+        self.on_selection = on_selection  # the selection changed: its size
         self.store = store
         self.view = view
         self.grouped = grouped
@@ -211,7 +203,7 @@ class RowList(ScrollView, can_focus=True):
             self.lines = FlatLines(self.view)
         self._lines_version = self.store.version
         self._lines_serial += 1
-        self.virtual_size = Size(self.size.width, len(self.lines) + 1)
+        set_virtual_size(self, Size(self.size.width, len(self.lines) + 1))
 
     def set_view(self, view) -> None:
         """Show another view (a new filter): cursor to the top, selection kept."""
@@ -288,7 +280,7 @@ class RowList(ScrollView, can_focus=True):
         if self.selected:
             self.selected.clear()
             self._selection_serial += 1
-            self.post_message(self.SelectionChanged(self, 0))
+            self._tell_selection()
             self.refresh()
 
     # ----------------------------------------------------------------- drawing
@@ -437,7 +429,8 @@ class RowList(ScrollView, can_focus=True):
         slot = self.cursor_slot
         if force or slot != self._last_slot:
             self._last_slot = slot
-            self.post_message(self.CursorMoved(self, slot))
+            if self.on_cursor is not None:
+                self.on_cursor(slot)
 
     def _set_cursor(self, line: int) -> None:
         if not len(self.lines):
@@ -489,8 +482,12 @@ class RowList(ScrollView, can_focus=True):
     # ----------------------------------------------------------------- selection
     def _selection_changed(self) -> None:
         self._selection_serial += 1
-        self.post_message(self.SelectionChanged(self, len(self.selected)))
+        self._tell_selection()
         self.refresh()
+
+    def _tell_selection(self) -> None:
+        if self.on_selection is not None:
+            self.on_selection(len(self.selected))
 
     def action_toggle(self) -> None:
         item = self.cursor_item

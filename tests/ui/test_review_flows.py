@@ -8,7 +8,8 @@ from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store import append_rows
 from brewslm_tui.ui.app import build_app
 from brewslm_tui.ui.modals import ConfirmScreen, EditScreen, ReasonPicker
-from brewslm_tui.ui.review_views import ApprovedPane, QueuePane, RejectedPane
+from brewslm_tui.ui.review_views import ApprovedPane, DetailPane, QueuePane, RejectedPane
+from textual.widgets import TabbedContent
 
 from conftest import make_rows, on_disk, statuses
 
@@ -56,9 +57,9 @@ async def test_reject_with_reason_and_note(project_dir):
     async with app.run_test(size=SIZE) as pilot:
         slot = queue(app).rows.cursor_slot
         row_id = app.store.id_of(slot)
-        await pilot.press("x")
+        await pilot.press("x", "tab")
         assert isinstance(app.screen, ReasonPicker)
-        await pilot.press("tab", *"needs context", "enter", "3")
+        await pilot.press(*"needs context", "enter", "3")
         assert not isinstance(app.screen, ReasonPicker)
         row = disk_row(project_dir, row_id)
         assert row["review_status"] == "rejected"
@@ -69,6 +70,33 @@ async def test_reject_with_reason_and_note(project_dir):
         assert list(statuses(project_dir).values()).count("rejected") == 1
 
 
+async def test_x_asks_for_the_reason_in_place(project_dir):
+    """x asks in the pane (no modal screen): the next key is the answer whatever else it is
+    bound to; esc or any other key cancels without a decision."""
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = queue(app)
+        first = app.store.id_of(pane.rows.cursor_slot)
+        await pilot.press("x")
+        assert len(app.screen_stack) == 1 and pane.asking is not None
+        detail = pane.query_one(DetailPane).text
+        assert "Reject this row: press a reason key" in detail and "wrong_label" in detail
+        await pilot.press("2")  # a reason key here, not "show the Rejected tab"
+        assert app.query_one(TabbedContent).active == "queue" and pane.asking is None
+        assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
+        assert "Reject" not in pane.query_one(DetailPane).text  # the next row is shown again
+        # esc cancels; an unbound or other key cancels too and is not acted on (a is not approve here)
+        second = app.store.id_of(pane.rows.cursor_slot)
+        await pilot.press("x", "escape", "x", "a")
+        assert pane.asking is None and disk_row(project_dir, second)["review_status"] == "pending"
+        assert any("not a reason key" in n.message for n in app._notifications)
+        assert pane.rows.cursor_slot == app.store.index_of(second)
+        # x and its key typed in one burst still reject
+        await pilot.press("x", "7", "x", "1")
+        assert disk_row(project_dir, second)["reject_reason"] == "low_quality"
+        assert sorted(statuses(project_dir).values()).count("rejected") == 3
+
+
 async def test_the_reused_reason_picker_starts_clean_each_time(project_dir):
     """One picker is installed and shown again: no note, count or highlight carries over."""
     app = build_app(project_dir)
@@ -76,12 +104,12 @@ async def test_the_reused_reason_picker_starts_clean_each_time(project_dir):
         first = app.store.id_of(queue(app).rows.cursor_slot)
         await pilot.press("x", "tab", *"first note", "enter", "down", "enter")
         second = app.store.id_of(queue(app).rows.cursor_slot)
-        await pilot.press("space", "j", "space", "x")
+        await pilot.press("space", "j", "space", "x", "tab")
         picker = app.screen
         assert isinstance(picker, ReasonPicker)
         assert "2 rows" in str(picker.query_one("#reason-title").content)
         assert picker.query_one("#reason-note").value == ""
-        await pilot.press("enter")
+        await pilot.press("enter", "enter")  # leave the (empty) note, pick the first reason
         assert disk_row(project_dir, first)["review_note"] == "first note"
         assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
         row = disk_row(project_dir, second)

@@ -24,7 +24,8 @@ VIEWS = {
     "approved": ["3"],
     "runs": ["4"],
     "balance": ["5"],
-    "reason_picker": ["x"],
+    "reason_picker": ["x"],  # asked in place
+    "reason_list": ["x", "tab"],  # the list with its note field
     "drop_confirm": ["2", "space", "d"],
     "filter": ["slash"],
     "edit": ["e"],
