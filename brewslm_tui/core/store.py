@@ -26,6 +26,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import compress
 from pathlib import Path
 from typing import Iterable
 
@@ -62,6 +63,7 @@ F_NOTE = 1  # flags column: the row on disk has a review_note
 BIG_CHANGE = 2000
 DROP_FIELDS = ("dropped_at", "drop_reason")
 APPEND_LOCK_WAIT = 300.0  # seconds a job's append waits for the write lock
+ID_PREFIX = b'{"id":"'  # the common layout of a line (orjson, id first): the id is read without a parse
 KEEP = "="  # in a journal target: leave the reason / note as it is  # a change of more slots than this tells views to rebuild instead of patch
 
 _LOADS = orjson.loads
@@ -538,7 +540,7 @@ class Store:
         if off == VIRTUAL:
             return self._virtual[i]["id"]
         buf = self._buf
-        if buf[off:off + 7] == b'{"id":"':
+        if buf[off:off + 7] == ID_PREFIX:
             # the common layout (orjson, id first): read the id without parsing the row
             end = buf.find(b'"', off + 7)
             raw = buf[off + 7:end]
@@ -546,16 +548,72 @@ class Store:
                 return raw.decode()
         return _LOADS(buf[off:buf.find(b"\n", off)])["id"]
 
+    def ids_of(self, slots) -> list[str]:
+        """`[self.id_of(i) for i in slots]`, for many slots at once (a bulk decision names every row).
+
+        The common layout (`{"id":"` first, no escape in the id) is read for all slots together:
+        the windows from each line start to the quote that closes the id are joined, checked and
+        decoded in one go. A slot that does not fit takes `id_of`, so the answers are the same.
+        """
+        slots = slots if isinstance(slots, list) else list(slots)
+        if len(slots) < 32 or not self._buf:
+            return [self.id_of(i) for i in slots]
+        offs = list(map(self._offsets.__getitem__, slots))
+        if not self._assigned and not self._virtual:
+            ids = self._plain_ids(offs)
+            return ids if ids is not None else [self.id_of(i) for i in slots]
+        assigned = self._assigned
+        odd = {k for k, off in enumerate(offs) if off == VIRTUAL or slots[k] in assigned}
+        plain = [k for k in range(len(slots)) if k not in odd]
+        ids = self._plain_ids([offs[k] for k in plain]) if plain else []
+        if ids is None:
+            return [self.id_of(i) for i in slots]
+        out = [""] * len(slots)
+        for k, row_id in zip(plain, ids):
+            out[k] = row_id
+        for k in odd:
+            out[k] = self.id_of(slots[k])
+        return out
+
+    def _plain_ids(self, offs: list[int]) -> list[str] | None:
+        """The ids of the lines starting at `offs`, if every one has the common layout; else None."""
+        buf = self._buf
+        find = buf.find
+        ends = [find(b'"', off + 7, off + 4096) for off in offs]
+        if -1 in ends:
+            return None
+        joined = b"\x00".join(map(buf.__getitem__, map(slice, offs, ends)))
+        # each window must start with the prefix (found at most once per window, at its start:
+        # its only quotes are in its first 7 bytes), stay inside its line and hold no escape
+        if joined.count(ID_PREFIX) != len(offs) or b"\\" in joined or b"\n" in joined:
+            return None
+        try:
+            ids = joined.replace(ID_PREFIX, b"").decode().split("\x00")
+        except UnicodeDecodeError:
+            return None
+        return ids if len(ids) == len(offs) else None
+
     def index_of(self, row_id: str) -> int | None:
         """Slot of a row id. Builds an id map on first use (O(rows) once; not on the review path)."""
         if self._id_map is None:
-            self._id_map = {self.id_of(i): i for i in range(len(self))}
+            self._id_map = {row_id: i for i, row_id in enumerate(self.ids_of(range(len(self))))}
         return self._id_map.get(row_id)
 
     def _resolve(self, hint: int, row_id: str) -> int | None:
         if 0 <= hint < len(self) and self.id_of(hint) == row_id:
             return hint
         return self.index_of(row_id)
+
+    def _resolve_many(self, hints: list, ids: list[str]) -> list[int | None]:
+        """`[self._resolve(h, row_id) for ...]`, with the ids at the hinted slots read in one pass."""
+        try:
+            in_range = len(hints) >= 32 and min(hints) >= 0 and max(hints) < len(self)
+        except (TypeError, ValueError):
+            in_range = False
+        if not in_range:
+            return [self._resolve(hint, row_id) for hint, row_id in zip(hints, ids)]
+        return [hint if found == row_id else self.index_of(row_id)
+                for hint, found, row_id in zip(hints, self.ids_of(hints), ids)]
 
     def note_of(self, i: int) -> str | None:
         if i in self._note:
@@ -638,25 +696,35 @@ class Store:
         return [STATUS_NAMES[self.status[i]], self.reason_codes[self.reason[i]], self.note_of(i)]
 
     def _states_of(self, slots: list[int]) -> list[list]:
+        """`[self._state_of(i) for i in slots]`. Rows without a note share one list per (status, reason)."""
         names, codes, status, reason = STATUS_NAMES, self.reason_codes, self.status, self.reason
-        notes, flags, note_of = self._note, self._flags, self.note_of
-        return [
-            [names[status[i]], codes[reason[i]], note_of(i) if (i in notes or flags[i] & F_NOTE) else None]
-            for i in slots
-        ]
+        shared = [[[name, code, None] for code in codes] for name in names]
+        out = [shared[status[i]][reason[i]] for i in slots]
+        notes, flags = self._note, self._flags
+        if notes or any(map(flags.__getitem__, slots)):
+            note_of = self.note_of
+            for k, i in enumerate(slots):
+                if i in notes or flags[i] & F_NOTE:
+                    out[k] = [names[status[i]], codes[reason[i]], note_of(i)]
+        return out
 
     def _content_of(self, i: int) -> dict:
         row = self.row(i)
         return {"prompt": row["prompt"], "completion": row["completion"], "original": row.get("original")}
 
-    def _apply(self, entry: dict, slots: list[int]) -> None:
+    def _apply(self, entry: dict, slots: list[int], unique: bool = False) -> None:
         """Apply one journal entry to the columns (a bulk entry in one tight loop).
 
         A target is `[status, reason, note]`; KEEP ("=") for reason or note leaves it as it is.
+        `unique`: the slots are known to be distinct (a new decision), so one target for all of
+        them is applied column-wise.
         """
         uniform = entry.get("set")
         each = entry.get("each")
         contents = entry.get("content")
+        if unique and uniform is not None and contents is None and slots:
+            self._apply_uniform(entry, slots)
+            return
         is_drop = entry["op"] == "drop"
         ts = entry.get("ts")
         status, reason, counts, reason_counts = self.status, self.reason, self._counts, self._reason_counts
@@ -688,6 +756,52 @@ class Store:
                 self._content[i] = {**self._content.get(i, {}), **contents[k]}
                 if "completion" in contents[k]:
                     self._label[i] = self._label_code(self._content[i]["completion"] or "")
+        self._touched.update(slots)
+        self._changed(slots)
+
+    def _apply_uniform(self, entry: dict, slots: list[int]) -> None:
+        """`_apply` of one target to distinct slots: the same changes, counted with C-speed passes."""
+        st_name, code, note = entry["set"]
+        st = STATUS_CODES[st_name]
+        status, reason, counts = self.status, self.reason, self._counts
+        olds = bytes(map(status.__getitem__, slots))
+        old_rs = bytes(map(reason.__getitem__, slots))
+        keep_reason = st in (REJECTED, DROPPED) and code == KEEP
+        rs = 0
+        if st in (REJECTED, DROPPED) and code != KEEP:
+            rs = self._reason_code_index(code)
+        reason_counts = self._reason_counts
+        for k in range(len(counts)):
+            counts[k] -= olds.count(k)
+        counts[st] += len(slots)
+        if REJECTED in olds:
+            gone = old_rs if olds.count(REJECTED) == len(olds) else bytes(
+                r for o, r in zip(olds, old_rs) if o == REJECTED)
+            for r in set(gone):
+                reason_counts[r] -= gone.count(r)
+        if st == REJECTED:
+            if keep_reason:
+                for r in set(old_rs):
+                    reason_counts[r] += old_rs.count(r)
+            else:
+                reason_counts[rs] += len(slots)
+        for i in slots:
+            status[i] = st
+        if not keep_reason:
+            for i in slots:
+                reason[i] = rs
+        if note != KEEP:
+            notes, flags, note_of = self._note, self._flags, self.note_of
+            if note is not None:
+                for i in slots:
+                    if note != note_of(i):
+                        notes[i] = note
+            elif notes or any(map(flags.__getitem__, slots)):
+                for i in slots:
+                    if (i in notes or flags[i] & F_NOTE) and note_of(i) is not None:
+                        notes[i] = None
+        if entry["op"] == "drop" and st == DROPPED:
+            self._dropped_at.update(dict.fromkeys(slots, entry.get("ts")))
         self._touched.update(slots)
         self._changed(slots)
 
@@ -733,7 +847,7 @@ class Store:
         if entry["op"] == "restore" or (entry["op"] == "undo" and entry.get("undone_op") == "restore"):
             found = self._restore_slots(ids, hints)
         else:
-            found = [self._resolve(hint, row_id) for hint, row_id in zip(hints, ids)]
+            found = self._resolve_many(hints, ids)
         missing = [row_id for row_id, slot in zip(ids, found) if slot is None]
         if missing:
             self.problems.append(LoadProblem(
@@ -758,12 +872,15 @@ class Store:
         if self.readonly:
             raise ReadOnly("this project is open read-only: decisions are not allowed here")
 
-    def _commit(self, op: str, slots: list[int], *, set_=None, each=None, content=None, extra=None) -> Decision:
-        """Journal one entry (fsync'd) and then apply it: durable before it is acknowledged."""
+    def _commit(self, op: str, slots: list[int], *, set_=None, each=None, content=None, extra=None,
+                unique: bool = False) -> Decision:
+        """Journal one entry (fsync'd) and then apply it: durable before it is acknowledged.
+
+        `unique`: the caller passes distinct slots (`_live`), so the entry may be applied column-wise."""
         self._writable()
         if not slots:
             return Decision(seq=0, op=op, count=0)
-        entry: dict = {"op": op, "ids": [self.id_of(i) for i in slots], "hints": list(slots)}
+        entry: dict = {"op": op, "ids": self.ids_of(slots), "hints": list(slots)}
         if set_ is not None:
             entry["set"] = set_
         if each is not None:
@@ -783,10 +900,11 @@ class Store:
             self._next_seq += 1
         by_reason: dict[str, int] = {}
         if op == "drop":
-            for i in slots:
-                code = self.reason_codes[self.reason[i]] or "(no reason)"
-                by_reason[code] = by_reason.get(code, 0) + 1
-        self._apply(entry, slots)
+            rs = bytes(map(self.reason.__getitem__, slots))
+            for r in sorted(set(rs), key=rs.index):  # in the order the rows come
+                code = self.reason_codes[r] or "(no reason)"
+                by_reason[code] = by_reason.get(code, 0) + rs.count(r)
+        self._apply(entry, slots, unique=unique)
         if op == "undo":
             self._undo = [e for e in self._undo if e["seq"] != entry["undo_of"]]
         else:
@@ -798,22 +916,24 @@ class Store:
         return sorted(set(idxs))
 
     def _live(self, idxs: Iterable[int], allowed: tuple[int, ...]) -> list[int]:
-        return [i for i in self._unique(idxs) if self.status[i] in allowed]
+        slots = self._unique(idxs)
+        ok = [code in allowed for code in range(len(STATUS_NAMES))]
+        return list(compress(slots, map(ok.__getitem__, map(self.status.__getitem__, slots))))
 
     def approve(self, idxs: Iterable[int]) -> Decision:
         slots = self._live(idxs, (PENDING, REJECTED))
-        return self._commit("approve", slots, set_=["approved", None, None])
+        return self._commit("approve", slots, set_=["approved", None, None], unique=True)
 
     def reject(self, idxs: Iterable[int], reason: str, note: str | None = None) -> Decision:
         if self.project.reason(reason) is None:
             codes = ", ".join(r.code for r in self.project.reject_reasons)
             raise BrewError(f"unknown reject reason {reason!r} (this project's reasons: {codes})")
         slots = self._live(idxs, (PENDING, APPROVED, REJECTED))
-        return self._commit("reject", slots, set_=["rejected", reason, note or None])
+        return self._commit("reject", slots, set_=["rejected", reason, note or None], unique=True)
 
     def set_pending(self, idxs: Iterable[int]) -> Decision:
         slots = self._live(idxs, (APPROVED, REJECTED))
-        return self._commit("pending", slots, set_=["pending", None, None])
+        return self._commit("pending", slots, set_=["pending", None, None], unique=True)
 
     def edit(self, i: int, prompt: str | None = None, completion: str | None = None, approve: bool = True) -> Decision:
         """Change prompt and/or completion, keeping the first original under `original`."""
@@ -837,7 +957,7 @@ class Store:
     def drop(self, idxs: Iterable[int]) -> Decision:
         """Take rejected rows out of the queue (to dropped.jsonl at compaction). Others are left alone."""
         slots = self._live(idxs, (REJECTED,))
-        return self._commit("drop", slots, set_=["dropped", KEEP, KEEP])
+        return self._commit("drop", slots, set_=["dropped", KEEP, KEEP], unique=True)
 
     def restore(self, dropped_ids: Iterable[str]) -> Decision:
         """Bring dropped rows back into the queue as pending: one journal entry, undone as a whole."""
