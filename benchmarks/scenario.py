@@ -173,10 +173,11 @@ async def sc_keys(args, opts) -> dict:
             version = store.version
             await timed("approve", "a", lambda version=version: store.version != version)
         for k in range(n):
-            await timed("reject_open", "x", lambda: len(app.screen_stack) > 1)
+            pane = rows.parent  # x asks for the reason in place (the Queue pane's `asking`)
+            await timed("reject_open", "x", lambda: pane.asking is not None)
             version = store.version
             await timed("reject_pick", str(1 + k % 7),
-                        lambda version=version: store.version != version and len(app.screen_stack) == 1)
+                        lambda version=version: store.version != version and pane.asking is None)
         counts = store.counts()
     out = {k: frames.summarize_presses(v) for k, v in samples.items()}
     out["raw"] = samples

@@ -20,7 +20,8 @@ class RowView:
 
     def __init__(self, store, statuses: Iterable[int] = (PENDING,), *, text: str | None = None,
                  run: str | None = None, playbook: str | None = None, label: str | None = None,
-                 reason: str | None = None):
+                 reason: str | None = None, deferred: bool = False):
+        """`deferred`: start empty; the first `sync()` builds it (a tab not on screen yet)."""
         self.store = store
         self.statuses = frozenset(statuses)
         self.text = text or None
@@ -29,7 +30,11 @@ class RowView:
         self.label = label or None
         self.reason = reason or None
         self.slots = array("I")
-        self.rebuild()
+        if deferred:
+            self._version = self._generation = -1
+            self._groups = None
+        else:
+            self.rebuild()
 
     # ------------------------------------------------------------------ filters
     def set_filters(self, **filters) -> None:
@@ -94,8 +99,8 @@ class RowView:
         wanted = self.statuses
         tests = self._column_test()
         if not tests:
-            # no per-row test: select from the status column at C speed (no Python loop per row)
-            slots = array("I", compress(range(len(status)), map(wanted.__contains__, status)))
+            # no per-row test: select from the status column at C speed (no Python call per row)
+            slots = array("I", compress(range(len(status)), _mask(status, wanted)))
         else:
             slots = array("I", (i for i in range(len(status)) if status[i] in wanted and all(t(i) for t in tests)))
         self.slots = slots
@@ -157,10 +162,21 @@ class RowView:
         """Slots grouped by reject reason, in the project's reason order (unknown codes after)."""
         if self._groups is None:
             store = self.store
-            buckets: dict[int, list[int]] = {}
-            reason = store.reason
-            for slot in self.slots:
-                buckets.setdefault(reason[slot], []).append(slot)
-            order = sorted(buckets, key=lambda k: (k == 0, k))
-            self._groups = [(store.reason_codes[k], buckets[k]) for k in order]
+            slots = self.slots
+            # the reason code of each slot of the view, then one C-speed pass per code present
+            codes = bytes(map(store.reason.__getitem__, slots))
+            present = sorted(set(codes), key=lambda k: (k == 0, k)) if len(codes) < 64 else \
+                sorted((k for k in range(256) if k in codes), key=lambda k: (k == 0, k))
+            if len(present) == 1:
+                self._groups = [(store.reason_codes[present[0]], list(slots))]
+            else:
+                self._groups = [(store.reason_codes[k], list(compress(slots, _mask(codes, (k,)))))
+                                for k in present]
         return self._groups
+
+
+def _mask(codes, wanted) -> bytes:
+    """One byte per code, non-zero where the code is in `wanted`: `bytes.translate` runs at
+    memory speed, and `compress` takes the result as its selector."""
+    table = bytes(1 if k in wanted else 0 for k in range(256))
+    return bytes(codes).translate(table) if not isinstance(codes, bytes) else codes.translate(table)

@@ -10,6 +10,7 @@ A SIGKILL loses nothing either: every acknowledged decision is already in the jo
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.theme import Theme
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from brewslm_tui.core.errors import BrewError, LockBusy
 from brewslm_tui.core.project import load_project
@@ -33,6 +34,7 @@ from brewslm_tui.ui.commands import BrewCommands
 from brewslm_tui.ui.header import HeaderBar
 from brewslm_tui.ui.help_screen import HelpScreen
 from brewslm_tui.ui.jobs_sidebar import JobsSidebar
+from brewslm_tui.ui.key_bar import KeyBar
 from brewslm_tui.ui.modals import Filters, ReasonPicker
 from brewslm_tui.ui.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
 from brewslm_tui.ui.runs_view import RunsView
@@ -66,7 +68,7 @@ LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
 
 class BrewApp(App):
-    """Header, jobs sidebar, the five tabs, Footer. Thin: keys -> store calls -> redraw."""
+    """Header, jobs sidebar, the five tabs, key bar. Thin: keys -> store calls -> redraw."""
 
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {BrewCommands}
@@ -96,9 +98,13 @@ class BrewApp(App):
         self._was_loaded = bool(getattr(store, "loaded", True))
         self._closed = False
         self._compact_after_run = False
-        self._stale: set[str] = set()
+        self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
         self._poll_error: str | None = None
         self._review_panes: list[ReviewPane] = []
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # over SSH every frame costs bandwidth, and the tab underline's slide alone took
+            # six frames (~0.3 s) per tab switch; TEXTUAL_ANIMATIONS=full brings it back
+            self.animation_level = "none"
         self.register_theme(BREW_THEME)
         self.theme = "brew"
 
@@ -115,14 +121,14 @@ class BrewApp(App):
                 with TabPane("1 Queue", id="queue"):
                     yield QueuePane(self.store, self.project, id="queue-pane")
                 with TabPane("2 Rejected", id="rejected"):
-                    yield RejectedPane(self.store, self.project, id="rejected-pane")
+                    yield RejectedPane(self.store, self.project, id="rejected-pane", deferred=True)
                 with TabPane("3 Approved", id="approved"):
-                    yield ApprovedPane(self.store, self.project, id="approved-pane")
+                    yield ApprovedPane(self.store, self.project, id="approved-pane", deferred=True)
                 with TabPane("4 Runs", id="runs"):
                     yield RunsView(self.store, self.project, id="runs-view")
                 with TabPane("5 Balance", id="balance"):
                     yield BalanceView(self.store, self.project, id="balance-view")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def active_pane(self) -> ReviewPane | None:
         tab = self.query_one(TabbedContent).active

@@ -214,20 +214,22 @@ class ReviewPane(Vertical):
         Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
     ]
 
-    def __init__(self, store, project, *, id: str | None = None) -> None:
+    def __init__(self, store, project, *, id: str | None = None, deferred: bool = False) -> None:
+        """`deferred`: a tab not shown at start; its rows are selected when it is first shown
+        (the app syncs a tab as it shows it), not before the first screen."""
         super().__init__(id=id, classes="review-pane")
         self.store = store
         self.project = project
         self.filters = Filters()
         self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
-        self.rows = RowList(store, self._make_view(), grouped=self.GROUPED, classes="row-list",
+        self.rows = RowList(store, self._make_view(deferred), grouped=self.GROUPED, classes="row-list",
                             on_cursor=self._cursor_moved, on_selection=self._selection_changed)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return on_shown_tab(self)
 
-    def _make_view(self) -> RowView:
-        return RowView(self.store, statuses=set(self.STATUSES), **self.filters.kwargs())
+    def _make_view(self, deferred: bool = False) -> RowView:
+        return RowView(self.store, statuses=set(self.STATUSES), deferred=deferred, **self.filters.kwargs())
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), classes="info-line")

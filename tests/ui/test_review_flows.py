@@ -551,3 +551,19 @@ async def test_group_header_shows_partial_selection_and_selection_spans_groups(p
         await pilot.press("p")
         on = statuses(project_dir)
         assert [on[i] for i in ids(app, range(5))] == ["pending", "rejected", "rejected", "rejected", "pending"]
+
+
+async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
+    from brewslm_tui.ui.key_bar import KeyBar
+
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.query_one(KeyBar)
+        await pilot.pause()
+        assert "a Approve" in bar.text and "x Reject" in bar.text and "d Drop" not in bar.text
+        first = app.store.id_of(queue(app).rows.cursor_slot)
+        x = next(x0 for x0, _x1, key in bar._spans if key == "a")
+        await pilot.click(KeyBar, offset=(x + 1, 0))
+        assert disk_row(project_dir, first)["review_status"] == "approved"
+        await pilot.press("2")
+        assert "d Drop" in bar.text and "a Approve" not in bar.text

@@ -1,0 +1,80 @@
+"""RowView against a plain Python model: status selection, reason groups, deferred views, sync.
+
+The view builds its slot list and groups with C-speed byte tricks (`bytes.translate` masks and
+`compress`); these tests pin them to the obvious loop over every row.
+"""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED
+from brewslm_tui.core.store import Store
+from brewslm_tui.core.views import RowView
+
+from tests.conftest import PROJECT_TOML, make_rows
+
+REASONS = ["label_ambiguous", "wrong_label", "minor_typo", "off_task", "duplicate", "unsafe", "low_quality",
+           "not_a_project_reason"]
+
+
+def _project(tmp_path, states):
+    """One row per entry of `states`: None = pending, "ok" = approved, or a reject reason."""
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "brewslm.toml").write_text(PROJECT_TOML)
+    rows = make_rows(len(states))
+    for row, state in zip(rows, states):
+        if state == "ok":
+            row["review_status"] = "approved"
+        elif state is not None:
+            row["review_status"] = "rejected"
+            row["reject_reason"] = state
+    (root / "data" / "synthetic.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return load_project(root)
+
+
+def _model_groups(store, slots):
+    groups: dict = {}
+    for slot in slots:
+        groups.setdefault(store.reason_of(slot), []).append(slot)
+    known = [code for code in store.reason_codes[1:] if code in groups]
+    return [(code, groups[code]) for code in known + [c for c in groups if c not in known]]
+
+
+states_strategy = st.lists(st.one_of(st.none(), st.just("ok"), st.sampled_from(REASONS)), max_size=120)
+
+
+@settings(max_examples=60, deadline=None)
+@given(states=states_strategy)
+def test_views_and_groups_match_a_plain_loop(tmp_path_factory, states):
+    project = _project(tmp_path_factory.mktemp("v"), states)
+    with Store.open(project, readonly=True) as store:
+        for statuses in ({PENDING}, {REJECTED}, {APPROVED}, {PENDING, REJECTED}):
+            view = RowView(store, statuses=statuses)
+            expected = [i for i in range(len(store)) if store.status[i] in statuses]
+            assert list(view) == expected
+            assert [(r, list(s)) for r, s in view.groups()] == _model_groups(store, expected)
+            deferred = RowView(store, statuses=statuses, deferred=True)
+            assert len(deferred) == 0  # nothing selected until the first sync
+            assert deferred.sync() is True
+            assert list(deferred) == expected
+
+
+def test_groups_follow_decisions(tmp_path):
+    states = [None] * 10 + ["wrong_label", "minor_typo", "wrong_label", "not_a_project_reason"]
+    project = _project(tmp_path, states)
+    with Store.open(project, session=True) as store:
+        view = RowView(store, statuses={REJECTED})
+        assert [(r, list(s)) for r, s in view.groups()] == [
+            ("wrong_label", [10, 12]), ("minor_typo", [11]), ("not_a_project_reason", [13])]
+        store.reject([0, 3], "label_ambiguous")
+        store.reject([12], "minor_typo")
+        view.sync()
+        assert [(r, list(s)) for r, s in view.groups()] == [
+            ("label_ambiguous", [0, 3]), ("wrong_label", [10]), ("minor_typo", [11, 12]),
+            ("not_a_project_reason", [13])]
+        assert [(r, list(s)) for r, s in view.groups()] == _model_groups(store, list(view))
