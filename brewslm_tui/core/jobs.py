@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import random
 import secrets
@@ -56,6 +57,8 @@ STALE_SECONDS = 60.0  # a running record whose heartbeat is older than this is i
 EXAMPLES_PER_CAUSE = 3
 FLUSH_SECONDS = 1.0  # pending usable rows land at least this often
 RUN_PREFIX = {"generation": "synth"}
+
+_blake2b = hashlib.blake2b
 
 Clock = Callable[[], datetime]
 
@@ -498,6 +501,7 @@ class _GenerationRun:
         self.stop_reason: str | None = None  # why the run failed early, if it did
         self.in_a_row = 0  # backend errors with no success between them
         self.seq = 0
+        self._iso_second, self._iso_text = None, ""  # the last created_at, and its second
         self.cancelled = False
         self.generator: Generator | None = None
 
@@ -513,6 +517,7 @@ class _GenerationRun:
         stream = generator.stream()
         fatal: GeneratorFailed | None = None
         flusher = asyncio.ensure_future(self._flush_every(FLUSH_SECONDS))
+        check, feedback, batch_rows = validator.check, generator.feedback, book.limits.batch_rows
         try:
             async for item in stream:
                 if isinstance(item, BackendError):
@@ -525,14 +530,15 @@ class _GenerationRun:
                 else:
                     self.in_a_row = 0
                     c["candidates"] += 1
-                    verdict = validator.check(item)
-                    generator.feedback(item, verdict.ok)
-                    if verdict.ok:
+                    verdict = check(item)
+                    row = verdict.row
+                    feedback(item, row is not None)
+                    if row is not None:
                         c["usable"] += 1
-                        self.pending.append(self._row(verdict.row, ctx))
+                        self.pending.append(self._row(row, ctx))
                     else:
                         self._count(verdict.cause, verdict.detail)
-                if len(self.pending) >= book.limits.batch_rows:
+                if len(self.pending) >= batch_rows:
                     await self._flush()
                 ctx.emit("progress", force=False)
                 if c["usable"] >= self.count or self._should_stop(limit):
@@ -564,13 +570,23 @@ class _GenerationRun:
     def _row(self, row: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         self.seq += 1
         rid = ctx.record.run_id
-        out = {"id": "r_" + hashlib.blake2b(f"{rid}:{self.seq}".encode(), digest_size=10).hexdigest(),
+        out = {"id": "r_" + _blake2b(f"{rid}:{self.seq}".encode(), digest_size=10).hexdigest(),
                "prompt": row.pop("prompt"), "completion": row.pop("completion"),
                "review_status": "pending", "source": SOURCE_SYNTH, "run_id": rid,
-               "playbook": self.book.name, "created_at": iso(ctx.clock())}
-        for key, value in row.items():
-            out.setdefault(key, value)
+               "playbook": self.book.name, "created_at": self._created_at(ctx.clock())}
+        if row:
+            for key, value in row.items():
+                out.setdefault(key, value)
         return out
+
+    def _created_at(self, moment: datetime) -> str:
+        """`iso(moment)`, formatted once per second of a UTC clock (rows arrive thousands a second)."""
+        if moment.tzinfo is not UTC:
+            return iso(moment)
+        second = math.floor(moment.timestamp())
+        if second != self._iso_second:
+            self._iso_second, self._iso_text = second, iso(moment)
+        return self._iso_text
 
     def _count(self, cause: str, detail: str) -> None:
         c = self.ctx.counts
@@ -606,8 +622,11 @@ class _GenerationRun:
 
     def _attempts(self) -> int:
         c = self.ctx.counts
-        issues = sum(n for cause, n in c["by_cause"].items() if cause in ("unparseable_reply", "unparseable_line"))
-        return c["candidates"] + c["backend_errors"] + issues
+        by_cause = c["by_cause"]
+        attempts = c["candidates"] + c["backend_errors"]
+        if by_cause:
+            attempts += by_cause.get("unparseable_reply", 0) + by_cause.get("unparseable_line", 0)
+        return attempts
 
     def _should_stop(self, limit: int) -> bool:
         c, lim = self.ctx.counts, self.book.limits

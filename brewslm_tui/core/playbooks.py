@@ -73,7 +73,7 @@ class PlaybookLimits(_Strict):
     max_backend_errors_in_a_row: int = Field(3, ge=1)
     max_candidates: int | None = Field(None, ge=1)  # default: 4 x count + 20
     max_answer_words: int | None = Field(None, ge=1)  # qa + exact_match; default: the project's
-    batch_rows: int = Field(200, ge=1, le=10_000)  # rows per append (rows also land at least once a second)
+    batch_rows: int = Field(1000, ge=1, le=10_000)  # rows per append (rows also land at least once a second)
 
 
 class HardCase(_Strict):

@@ -291,18 +291,19 @@ def _check_refs(book: Playbook, case: HardCase, label: str | None, strings: list
 # order, so a seed gives the same rows as before, byte for byte.
 
 _SLOT, _LABEL, _TEXT = 0, 1, 2
-_Parts = str | tuple[Any, ...]  # a str: the template has no references (braces already unescaped)
+_Parts = str | tuple[str, tuple[tuple[int, str, str | None, str], ...]]
+"""A compiled template: its text when it has no references, else `(head, steps)` where each step
+is `(kind, name, attr, tail)`: a reference and the literal text after it."""
 
 
 def compile_template(template: str) -> _Parts:
-    """`template` as parts: literal text (with `{{`/`}}` unescaped) and `(kind, name, attr)` refs.
-
-    A template without references compiles to its literal text, a `str`.
-    """
+    """`template` compiled: literal text (with `{{`/`}}` unescaped) around `(kind, name, attr)` refs."""
     if "{" not in template and "}" not in template:
         return template
-    parts: list[Any] = []
+    head: str | None = None
+    steps: list[tuple[int, str, str | None, str]] = []
     literal: list[str] = []
+    ref: tuple[int, str, str | None] | None = None
     pos = 0
     for m in _REF_RE.finditer(template):
         literal.append(template[pos:m.start()])
@@ -311,20 +312,17 @@ def compile_template(template: str) -> _Parts:
         if name is None:
             literal.append(m.group(0)[0])  # `{{` -> `{`, `}}` -> `}`
             continue
-        if literal:
-            text = "".join(literal)
-            if text:
-                parts.append(text)
-            literal = []
-        kind = _LABEL if name == "label" else _TEXT if name == "text" else _SLOT
-        parts.append((kind, name, attr))
+        if ref is None:
+            head = "".join(literal)
+        else:
+            steps.append((*ref, "".join(literal)))
+        literal = []
+        ref = (_LABEL if name == "label" else _TEXT if name == "text" else _SLOT, name, attr)
     literal.append(template[pos:])
-    text = "".join(literal)
-    if not parts:
-        return text
-    if text:
-        parts.append(text)
-    return tuple(parts)
+    if ref is None:
+        return "".join(literal)
+    steps.append((*ref, "".join(literal)))
+    return head or "", tuple(steps)
 
 
 class _Plan:
@@ -421,12 +419,8 @@ class _Renderer:
         """The text of compiled `parts`: slots drawn on first use (into `drawn`), then reused."""
         if parts.__class__ is str:
             return parts  # type: ignore[return-value]
-        out = []
-        for part in parts:
-            if part.__class__ is str:
-                out.append(part)
-                continue
-            kind, name, attr = part
+        out, steps = parts
+        for kind, name, attr, tail in steps:
             if kind == _SLOT:
                 if name in drawn:
                     value = drawn[name]
@@ -437,12 +431,13 @@ class _Renderer:
                 compiled = self.compiled.get(value)
                 if compiled is None:
                     compiled = self.compiled[value] = compile_template(value)
-                out.append(compiled if compiled.__class__ is str else self.render(compiled, drawn))
+                out += compiled if compiled.__class__ is str else self.render(compiled, drawn)
             elif kind == _LABEL:
-                out.append(self.label or "")
+                out += self.label or ""
             else:
-                out.append(text)
-        return "".join(out)
+                out += text
+            out += tail
+        return out
 
     def build(self, plan: _Plan, label: str | None, entry: TemplateEntry) -> dict[str, Any]:
         self.label, self.slots = label, plan.slots
