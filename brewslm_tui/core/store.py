@@ -20,7 +20,6 @@ file change also takes the short write lock, which generation jobs take to appen
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from array import array
@@ -33,6 +32,7 @@ from typing import Iterable
 import orjson
 
 from brewslm_tui.core import column_cache
+from brewslm_tui.core.column_cache import F_NOTE, assigned_id  # noqa: F401 (assigned_id: part of this module's API)
 from brewslm_tui.core.commit import INTENT_NAME, MultiFileCommit, recover
 from brewslm_tui.core.dropped import DroppedRows
 from brewslm_tui.core.errors import BrewError, ReadOnly
@@ -44,7 +44,6 @@ from brewslm_tui.core.jsonl import (
     append_durably,
     dumps_line,
     heal_torn_tail,
-    line_starts,
     map_file,
 )
 from brewslm_tui.core.locking import FileLock, session_lock, write_lock
@@ -59,7 +58,6 @@ from brewslm_tui.core.rows import (
 )
 
 VIRTUAL = (1 << 64) - 1  # offset marker of a slot whose row is held in memory (restored)
-F_NOTE = 1  # flags column: the row on disk has a review_note
 BIG_CHANGE = 2000
 DROP_FIELDS = ("dropped_at", "drop_reason")
 APPEND_LOCK_WAIT = 300.0  # seconds a job's append waits for the write lock
@@ -101,11 +99,6 @@ class CompactReport:
         if self.malformed_removed:
             parts.append(f"{self.malformed_removed} malformed lines left in quarantine only")
         return ", ".join(parts) + f" ({self.seconds:.2f} s)"
-
-
-def assigned_id(lineno: int, raw: bytes) -> str:
-    """A stable id for a row that has none: from its line number and bytes, persisted at compaction."""
-    return "r_" + hashlib.blake2b(b"%d:" % lineno + raw, digest_size=8).hexdigest()
 
 
 def new_row_id() -> str:
@@ -234,6 +227,7 @@ class Store:
         self._scanned_end = 0
         self._lineno = 0
         self._malformed = 0
+        self._bad: list[list] = []  # [lineno, reason, offset] of the malformed lines of synthetic.jsonl
         self._stat = None
         contents = self.journal.read()
         partial = self._background and not contents.entries
@@ -275,11 +269,10 @@ class Store:
         elif cold and partial and st.st_size > self.BACKGROUND_BYTES:
             limit = self.PARTIAL_BYTES
             self._builder = column_cache.start_builder(self.project)
-        starts, end = line_starts(self._buf, self._scanned_end, limit)
-        self._parse_lines(starts)
-        self._scanned_end = end
-        if cold and limit is None and len(starts) >= 20000:
-            column_cache.save(self)
+        label_for = getattr(self.project, "label_for", None) if len(self.labels) > 1 else None
+        self._scanned_end = column_cache.parse_range(self, self._buf, self._scanned_end, limit, label_for)
+        if cold and limit is None:
+            column_cache.save(self)  # (not for a small file: see save)
         return range(first, len(self))
 
     def _intern(self, value: str, table: list, index: dict) -> int:
@@ -288,85 +281,6 @@ class Store:
             k = index[value] = len(table)
             table.append(value)
         return k
-
-    def _parse_lines(self, starts: array) -> None:
-        """The bulk load path: one orjson parse per line, columns filled, no dict kept.
-
-        Written tight on purpose (locals, caches for labels and run/playbook names): at a
-        million rows every attribute lookup in this loop costs a visible fraction of a second.
-        """
-        buf = self._buf
-        find = buf.find
-        loads = _LOADS
-        status_codes = STATUS_CODES
-        label_for = getattr(self.project, "label_for", None) if len(self.labels) > 1 else None
-        label_index = {label: k for k, label in enumerate(self.labels) if label}
-        label_cache: dict[str, int] = {}
-        run_index, playbook_index, reason_index = self._run_index, self._playbook_index, self._reason_index
-        offsets_append = self._offsets.append
-        status_append, reason_append = self.status.append, self.reason.append
-        run_append, playbook_append = self._run.append, self._playbook.append
-        label_append, flags_append = self._label.append, self._flags.append
-        counts, reason_counts = self._counts, self._reason_counts
-        assigned = self._assigned
-        lineno = self._lineno
-        slot = len(self._offsets)
-        for start in starts:
-            lineno += 1
-            raw = buf[start:find(b"\n", start)]
-            try:
-                obj = loads(raw)
-            except ValueError as exc:
-                msg = str(exc)
-                self._bad_line(lineno, raw, "invalid UTF-8" if "utf-8" in msg.lower() else f"bad JSON ({msg})")
-                continue
-            if type(obj) is not dict:
-                self._bad_line(lineno, raw, f"not a JSON object (a {type(obj).__name__})")
-                continue
-            get = obj.get
-            completion = get("completion")
-            if type(get("prompt")) is not str or type(completion) is not str:
-                which = "prompt" if type(get("prompt")) is not str else "completion"
-                self._bad_line(lineno, raw, f"missing {which} (a string is required)")
-                continue
-            st_name = get("review_status", "pending")
-            st = status_codes.get(st_name) if type(st_name) is str else None
-            if st is None or st == DROPPED:
-                self._bad_line(lineno, raw, f"unknown review_status {st_name!r}")
-                continue
-            offsets_append(start)
-            rs = 0
-            if st == REJECTED:
-                code = get("reject_reason")
-                if code and type(code) is str:
-                    rs = reason_index.get(code)
-                    if rs is None:
-                        rs = self._add_reason(code)
-                        reason_counts = self._reason_counts
-                reason_counts[rs] += 1
-            status_append(st)
-            reason_append(rs)
-            counts[st] += 1
-            run = get("run_id") or ""
-            k = run_index.get(run) if type(run) is str else None
-            run_append(k if k is not None else self._intern(str(run), self.runs, run_index))
-            book = get("playbook") or ""
-            k = playbook_index.get(book) if type(book) is str else None
-            playbook_append(k if k is not None else self._intern(str(book), self.playbooks, playbook_index))
-            if label_for is not None:
-                k = label_cache.get(completion)
-                if k is None:
-                    label = label_for(completion)
-                    k = label_cache[completion] = label_index.get(label, 0) if label else 0
-                label_append(k)
-            else:
-                label_append(0)
-            flags_append(F_NOTE if get("review_note") else 0)
-            row_id = get("id")
-            if not row_id or type(row_id) is not str:
-                assigned[slot] = assigned_id(lineno, bytes(raw))
-            slot += 1
-        self._lineno = lineno
 
     def _label_code(self, completion: str) -> int:
         label_for = getattr(self.project, "label_for", None)
@@ -381,11 +295,17 @@ class Store:
         self._reason_counts.append(0)
         return len(self.reason_codes) - 1
 
-    def _bad_line(self, lineno: int, raw: bytes, reason: str) -> None:
+    def _bad_line(self, lineno: int, raw: bytes, reason: str, offset: int) -> None:
+        """(parse_range) A line that is not a row: named, quarantined byte for byte, skipped."""
         self._malformed += 1
         self._breaks.add(len(self._offsets))
+        self._bad.append([lineno, reason, offset])
         self.quarantine.keep(self.synthetic_path, lineno, bytes(raw), reason)
         self.problems.append(LoadProblem(self.synthetic_path, lineno, reason))
+
+    def _no_id(self, slot: int, lineno: int, raw: bytes, offset: int) -> None:
+        """(parse_range) A row without a usable id gets a stable one."""
+        self._assigned[slot] = assigned_id(lineno, bytes(raw))
 
     def refresh(self) -> range:
         """Pick up rows appended by other processes (a job); return their new slots. Cheap when nothing changed.
@@ -1147,6 +1067,7 @@ class Store:
         self._undo = []
         self._counts[DROPPED] = 0
         self._malformed = 0
+        self._bad = []
         self._lineno = len(offsets)
         self.problems = [p for p in self.problems if p.path != self.synthetic_path]
         if dropped_meta is not None:
