@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Static, TabbedContent, TabPane
@@ -100,7 +101,6 @@ class BrewApp(App):
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
         self._poll_error: str | None = None
-        self._review_panes: list[ReviewPane] = []
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # over SSH every frame costs bandwidth, and the tab underline's slide alone took
             # six frames (~0.3 s) per tab switch; TEXTUAL_ANIMATIONS=full brings it back
@@ -120,14 +120,15 @@ class BrewApp(App):
             with TabbedContent(id="tabs", initial="queue"):
                 with TabPane("1 Queue", id="queue"):
                     yield QueuePane(self.store, self.project, id="queue-pane")
+                # the other tabs mount right after the first frame (Lazy), not before it
                 with TabPane("2 Rejected", id="rejected"):
-                    yield RejectedPane(self.store, self.project, id="rejected-pane", deferred=True)
+                    yield Lazy(RejectedPane(self.store, self.project, id="rejected-pane", deferred=True))
                 with TabPane("3 Approved", id="approved"):
-                    yield ApprovedPane(self.store, self.project, id="approved-pane", deferred=True)
+                    yield Lazy(ApprovedPane(self.store, self.project, id="approved-pane", deferred=True))
                 with TabPane("4 Runs", id="runs"):
-                    yield RunsView(self.store, self.project, id="runs-view")
+                    yield Lazy(RunsView(self.store, self.project, id="runs-view"))
                 with TabPane("5 Balance", id="balance"):
-                    yield BalanceView(self.store, self.project, id="balance-view")
+                    yield Lazy(BalanceView(self.store, self.project, id="balance-view"))
         yield KeyBar()
 
     def active_pane(self) -> ReviewPane | None:
@@ -137,7 +138,6 @@ class BrewApp(App):
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
-        self._review_panes = list(self.query(ReviewPane))
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()
@@ -159,14 +159,11 @@ class BrewApp(App):
 
     def on_key(self, event: events.Key) -> None:
         """The key after `x` answers the pane's reason question (runs before the bindings)."""
-        if self.screen is not self.screen_stack[0]:
-            return
-        for pane in self._review_panes:  # three attribute reads: this runs for every key
-            if pane.asking is not None:
-                event.stop()
-                event.prevent_default()  # App._on_key, which runs the bindings, is skipped
-                pane.answer(event)
-                return
+        pane = getattr(self.screen.focused, "parent", None)  # the asking pane's list has the focus
+        if isinstance(pane, ReviewPane) and pane.asking is not None:
+            event.stop()
+            event.prevent_default()  # App._on_key, which runs the bindings, is skipped
+            pane.answer(event)
 
     # ------------------------------------------------------------ tabs
     def action_show_tab(self, tab: str) -> None:
@@ -174,7 +171,16 @@ class BrewApp(App):
         self._focus_tab(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        tab = event.pane.id or ""
+        self._show_part(event.pane.id or "")
+
+    def _show_part(self, tab: str) -> None:
+        """A tab came on screen: catch it up if stale, focus it. A tab shown before its Lazy
+        mount (a key in the first frames) is caught up once it is mounted."""
+        part = self.query(f"#{tab}-pane") or self.query(f"#{tab}-view")
+        if not part or not part.first().is_mounted:
+            if self.query_one(TabbedContent).active == tab:
+                self.call_after_refresh(self._show_part, tab)
+            return
         if tab in self._stale:
             self._refresh_part(tab)
         self._focus_tab(tab)
@@ -185,7 +191,9 @@ class BrewApp(App):
             pane.first(ReviewPane).rows.focus()
             return
         part = self.query(f"#{tab}-view")
-        if part and part.first().focusable:
+        if not part:
+            return
+        if part.first().focusable:
             part.first().focus()
         elif part:
             focusable = [w for w in part.first().query("*") if w.focusable]
@@ -228,10 +236,11 @@ class BrewApp(App):
         self._update_header()
 
     def _refresh_part(self, tab: str) -> None:
-        self._stale.discard(tab)
         part = self.query(f"#{tab}-pane") or self.query(f"#{tab}-view")
-        if part and hasattr(part.first(), "refresh_data"):
-            part.first().refresh_data()
+        if part and part.first().is_mounted:  # (one not mounted yet stays stale: it syncs when shown)
+            self._stale.discard(tab)
+            if hasattr(part.first(), "refresh_data"):
+                part.first().refresh_data()
 
     def poll_store(self) -> None:
         """Pick up rows other processes appended (and the end of the background load)."""

@@ -402,8 +402,8 @@ class ReviewPane(Vertical):
         self._show_info()
         self._show_detail()
 
-    def on_hide(self) -> None:
-        if self.asking is not None:  # another tab was clicked: its keys are not this question's
+    def on_descendant_blur(self) -> None:
+        if self.asking is not None:  # the focus went elsewhere (a click): the question is off
             self._stop_asking()
 
     def to_pending(self) -> None:

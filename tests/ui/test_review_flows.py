@@ -391,6 +391,7 @@ async def test_runs_view_messages_show_and_drop_a_run(project_dir):
         app.store.reject([30, 31], "label_ambiguous")
         app.store.approve([32])
         app.after_change()
+        await pilot.pause()  # the hidden tabs mount (Lazy) after the first frame
         runs_view = app.query_one("#runs-view")
         # show its rows in the queue
         runs_view.post_message(RunsView.ShowRun(run))
