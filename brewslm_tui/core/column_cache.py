@@ -371,9 +371,16 @@ def _fork_worker(config, buf, start: int, end: int, label_for):
     return pid, r
 
 
+NICE = 10  # the builder yields to the app: its first paint must not wait for the background parse
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0].startswith("{"):
+        try:
+            os.nice(NICE)
+        except (AttributeError, OSError):
+            pass
         build(orjson.loads(argv[0]))
         return
     # by hand: python -m brewslm_tui.core.column_cache PROJECT_DIR

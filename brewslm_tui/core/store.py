@@ -267,8 +267,11 @@ class Store:
             if self._scanned_end == st.st_size:
                 return range(0, len(self))
         elif cold and partial and st.st_size > self.BACKGROUND_BYTES:
-            limit = self.PARTIAL_BYTES
-            self._builder = column_cache.start_builder(self.project)
+            try:
+                self._builder = column_cache.start_builder(self.project)
+                limit = self.PARTIAL_BYTES
+            except OSError:
+                pass  # no child process here: parse it all now
         label_for = getattr(self.project, "label_for", None) if len(self.labels) > 1 else None
         self._scanned_end = column_cache.parse_range(self, self._buf, self._scanned_end, limit, label_for)
         if cold and limit is None:
