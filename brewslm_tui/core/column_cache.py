@@ -39,6 +39,7 @@ F_NOTE = 1  # flags column: the row on disk has a review_note
 CHUNK = 1 << 22  # bytes split into lines at a time
 SPLIT_BYTES = 4 << 20  # the builder shares a file bigger than this with a forked worker
 MIN_ROWS = 20000  # a store does not save the cache of fewer rows (they parse faster than it pays)
+NICE = 10  # the builder's worker yields to the app, whose first paint must not wait for it
 
 
 def assigned_id(lineno: int, raw: bytes) -> str:
@@ -333,20 +334,62 @@ def build(config: dict) -> None:
     if worker is None:
         end = parse_range(main_part, buf, 0, size, label_for)
     else:
-        pid, fd = worker
         end = parse_range(main_part, buf, 0, mid, label_for)
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
-        _, status = os.waitpid(pid, 0)
+        second = _second_half(config, buf, mid, size, label_for, *worker)
         try:
-            if status != 0 or end != mid:
-                raise ValueError("worker failed")
-            end = main_part.merge(data)
+            end = main_part.merge(second)
         except (ValueError, KeyError, TypeError, IndexError):
-            # no usable second half (or a merge that stopped midway): parse it all here
+            # (only our own output is merged, checked whole before anything changes; this is
+            # a last resort) parse it all here
             main_part = Part(config)
             end = parse_range(main_part, buf, 0, size, label_for)
     write(main_part, config, (st.st_ino, st.st_size, st.st_mtime_ns), buf, end)
+
+
+def _second_half(config, buf, start: int, size: int, label_for, pid: int, fd: int) -> bytes:
+    """The worker's half, or the same half parsed here if this process gets there first.
+
+    The worker runs at a lower priority than the app; on a machine busy with other work it may
+    get little CPU, so this process does not wait idle for it: it parses the worker's half itself,
+    a chunk at a time, and takes whichever result is complete first (the other is dropped).
+    """
+    import select
+
+    steal = Part(config)
+    pos = start
+    data = b""
+    listening = True
+    while True:
+        if listening and select.select([fd], [], [], 0)[0]:
+            with os.fdopen(os.dup(fd), "rb") as f:
+                data = f.read()
+            listening = False
+            if _reap(pid, kill=False) == 0 and data:
+                break  # the worker's complete half
+            data = b""  # it failed: our own parse goes on
+        nl = buf.find(b"\n", pos + CHUNK, size)
+        step_end = size if nl < 0 else nl + 1
+        stop = parse_range(steal, buf, pos, step_end, label_for)
+        if stop == pos or stop >= size or step_end >= size:
+            data = steal.dump(stop)
+            break
+        pos = stop
+    if listening:
+        _reap(pid, kill=True)
+    os.close(fd)
+    return data
+
+
+def _reap(pid: int, kill: bool) -> int:
+    if kill:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return -1
 
 
 def _fork_worker(config, buf, start: int, end: int, label_for):
@@ -359,6 +402,12 @@ def _fork_worker(config, buf, start: int, end: int, label_for):
         code = 1
         try:
             os.close(r)
+            try:
+                os.nice(NICE)
+            except (AttributeError, OSError):
+                pass
+            if config.get("test_worker") == "fail":  # tests: a worker that dies without a result
+                os._exit(3)
             part = Part(config)
             stop = parse_range(part, buf, start, end, label_for)
             view = memoryview(part.dump(stop))
@@ -371,16 +420,9 @@ def _fork_worker(config, buf, start: int, end: int, label_for):
     return pid, r
 
 
-NICE = 10  # the builder yields to the app: its first paint must not wait for the background parse
-
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0].startswith("{"):
-        try:
-            os.nice(NICE)
-        except (AttributeError, OSError):
-            pass
         build(orjson.loads(argv[0]))
         return
     # by hand: python -m brewslm_tui.core.column_cache PROJECT_DIR

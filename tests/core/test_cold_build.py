@@ -212,3 +212,13 @@ def test_the_builders_label_rule_is_the_projects(tmp_path_factory, text, scoring
 
 def test_status_names_match_the_row_model():
     assert column_cache.FILE_STATUS == {k: v for k, v in STATUS_CODES.items() if k != "dropped"}
+
+
+def test_when_the_worker_dies_the_builder_parses_its_half(tiny_project, monkeypatch):
+    _write(tiny_project, n=4000, seed=4)
+    reference = cold_parse(tiny_project, monkeypatch)
+    config = column_cache.project_config(tiny_project)
+    config.update(split_bytes=16 << 10, test_worker="fail")
+    monkeypatch.setattr(column_cache, "CHUNK", 8 << 10)  # many steps: the worker's death is seen midway
+    column_cache.build(config)
+    assert columns(Store.open(tiny_project, readonly=True)) == columns(reference)
