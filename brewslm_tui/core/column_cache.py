@@ -305,11 +305,17 @@ def start_builder(project):
     config = project_config(project)
     config["split_bytes"] = SPLIT_BYTES
     paths = [str(Path(__file__).resolve().parents[2]), str(Path(orjson.__file__).resolve().parents[1])]
-    code = f"import sys; sys.path[:0] = {paths!r}; from brewslm_tui.core.column_cache import main; main()"
-    return subprocess.Popen(
-        [sys.executable, "-S", "-c", code, orjson.dumps(config).decode()],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    code = f"import sys; sys.path[:0] = {paths!r}; from brewslm_tui.core.column_cache import main; main(['-'])"
+    proc = subprocess.Popen(
+        [sys.executable, "-S", "-c", code],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    try:  # the config on stdin (a command line has a length limit; a project's labels do not)
+        proc.stdin.write(orjson.dumps(config))
+        proc.stdin.close()
+    except OSError:
+        pass  # the child died at once: it exits non-zero, and the store parses the file itself
+    return proc
 
 
 def build(config: dict) -> None:
@@ -422,8 +428,8 @@ def _fork_worker(config, buf, start: int, end: int, label_for):
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0].startswith("{"):
-        build(orjson.loads(argv[0]))
+    if argv == ["-"]:  # from start_builder: the config on stdin
+        build(orjson.loads(sys.stdin.buffer.read()))
         return
     # by hand: python -m brewslm_tui.core.column_cache PROJECT_DIR
     from brewslm_tui.core.project import load_project
@@ -496,6 +502,7 @@ def write(t, config: dict, st, buf, scanned_end: int, bad=None, assigned=None) -
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_temps(path)
         with open(tmp, "wb") as f:
             f.write(orjson.dumps(header) + b"\n")
             for part in parts:
@@ -506,6 +513,20 @@ def write(t, config: dict, st, buf, scanned_end: int, bad=None, assigned=None) -
             os.unlink(tmp)
         except OSError:
             pass  # a cache we cannot write only costs time
+
+
+def _remove_dead_temps(path: Path) -> None:
+    """Temp files of writers that were killed before their rename (each is a whole cache's size)."""
+    for other in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            os.kill(int(other.name.split(".")[-2]), 0)
+        except ProcessLookupError:
+            try:
+                other.unlink()
+            except OSError:
+                pass
+        except (ValueError, OSError):
+            pass  # alive (or not ours to judge)
 
 
 def load(store) -> bool:

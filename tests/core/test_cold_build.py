@@ -222,3 +222,17 @@ def test_when_the_worker_dies_the_builder_parses_its_half(tiny_project, monkeypa
     monkeypatch.setattr(column_cache, "CHUNK", 8 << 10)  # many steps: the worker's death is seen midway
     column_cache.build(config)
     assert columns(Store.open(tiny_project, readonly=True)) == columns(reference)
+
+
+def test_temp_files_of_killed_writers_are_removed_by_the_next_write(tiny_project, monkeypatch):
+    _write(tiny_project, n=200, seed=5)
+    monkeypatch.setattr(column_cache, "MIN_ROWS", 0)
+    index = column_cache.cache_path(tiny_project.state_dir).parent
+    index.mkdir(parents=True)
+    dead = index / ".columns.bin.999999999.tmp"  # no such process
+    dead.write_bytes(b"x" * 100)
+    mine = index / f".columns.bin.{os.getppid()}.tmp"  # a live process: maybe writing right now
+    mine.write_bytes(b"y")
+    Store.open(tiny_project, readonly=True)
+    assert column_cache.cache_path(tiny_project.state_dir).exists()
+    assert not dead.exists() and mine.exists()
