@@ -19,7 +19,6 @@ from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.lazy import Lazy
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Static, TabbedContent, TabPane
@@ -30,15 +29,13 @@ from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store import Store
 from brewslm_tui.core.text import visible_line
 from brewslm_tui.core.views import RowView
-from brewslm_tui.ui.balance_view import BalanceView
 from brewslm_tui.ui.commands import BrewCommands
+from brewslm_tui.ui.deferred import Deferred
 from brewslm_tui.ui.header import HeaderBar
 from brewslm_tui.ui.help_screen import HelpScreen
-from brewslm_tui.ui.jobs_sidebar import JobsSidebar
 from brewslm_tui.ui.key_bar import KeyBar
 from brewslm_tui.ui.modals import Filters, ReasonPicker
 from brewslm_tui.ui.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
-from brewslm_tui.ui.runs_view import RunsView
 
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
@@ -116,20 +113,36 @@ class BrewApp(App):
                           no_wrap=True, overflow="ellipsis")
             yield Static(banner, id="readonly-banner")
         with Horizontal(id="body"):
-            yield JobsSidebar(self.store, self.project, id="sidebar")
+            yield Deferred(self._jobs_sidebar, classes="sidebar-slot")
             with TabbedContent(id="tabs", initial="queue"):
                 with TabPane("1 Queue", id="queue"):
                     yield QueuePane(self.store, self.project, id="queue-pane")
-                # the other tabs mount right after the first frame (Lazy), not before it
+                # the other tabs mount right after the first frame (Deferred), not before it
                 with TabPane("2 Rejected", id="rejected"):
-                    yield Lazy(RejectedPane(self.store, self.project, id="rejected-pane", deferred=True))
+                    yield Deferred(lambda: RejectedPane(self.store, self.project, id="rejected-pane", deferred=True))
                 with TabPane("3 Approved", id="approved"):
-                    yield Lazy(ApprovedPane(self.store, self.project, id="approved-pane", deferred=True))
+                    yield Deferred(lambda: ApprovedPane(self.store, self.project, id="approved-pane", deferred=True))
                 with TabPane("4 Runs", id="runs"):
-                    yield Lazy(RunsView(self.store, self.project, id="runs-view"))
+                    yield Deferred(self._runs_view)
                 with TabPane("5 Balance", id="balance"):
-                    yield Lazy(BalanceView(self.store, self.project, id="balance-view"))
+                    yield Deferred(self._balance_view)
         yield KeyBar()
+
+    # built after the first frame (Deferred): their imports are not on the way to it
+    def _jobs_sidebar(self):
+        from brewslm_tui.ui.jobs_sidebar import JobsSidebar
+
+        return JobsSidebar(self.store, self.project, id="sidebar")
+
+    def _runs_view(self):
+        from brewslm_tui.ui.runs_view import RunsView
+
+        return RunsView(self.store, self.project, id="runs-view")
+
+    def _balance_view(self):
+        from brewslm_tui.ui.balance_view import BalanceView
+
+        return BalanceView(self.store, self.project, id="balance-view")
 
     def active_pane(self) -> ReviewPane | None:
         tab = self.query_one(TabbedContent).active
@@ -174,8 +187,8 @@ class BrewApp(App):
         self._show_part(event.pane.id or "")
 
     def _show_part(self, tab: str) -> None:
-        """A tab came on screen: catch it up if stale, focus it. A tab shown before its Lazy
-        mount (a key in the first frames) is caught up once it is mounted."""
+        """A tab came on screen: catch it up if stale, focus it. A tab shown before its
+        Deferred mount (a key in the first frames) is caught up once it is mounted."""
         part = self.query(f"#{tab}-pane") or self.query(f"#{tab}-view")
         if not part or not part.first().is_mounted:
             if self.query_one(TabbedContent).active == tab:
@@ -284,7 +297,9 @@ class BrewApp(App):
 
     def action_new_job(self) -> None:
         """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""
-        self.query_one("#sidebar", JobsSidebar).action_new_job()
+        sidebar = self.query("#sidebar")
+        if sidebar:  # (not yet there in the first frames)
+            sidebar.first().action_new_job()
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:
@@ -311,8 +326,8 @@ class BrewApp(App):
     def on_jobs_sidebar_job_selected(self, message) -> None:
         """Looked at = highlighted by the user in the sidebar, or opened (not a highlight the
         list moved by itself when a job started)."""
-        sidebar = self.query_one("#sidebar")
-        if sidebar.has_focus or len(self.screen_stack) > 1:
+        sidebar = self.query("#sidebar")
+        if (sidebar and sidebar.first().has_focus) or len(self.screen_stack) > 1:
             self.unseen_jobs.discard(message.record.run_id)
             self._update_header()
 
@@ -392,8 +407,8 @@ class BrewApp(App):
     def on_runs_view_regenerate(self, message) -> None:
         if not self.can_write("regenerate a run"):
             return
-        sidebar = self.query_one("#sidebar")
-        regenerate = getattr(sidebar, "regenerate", None)
+        sidebar = self.query("#sidebar")
+        regenerate = getattr(sidebar.first(), "regenerate", None) if sidebar else None
         if regenerate is None:
             self.notify("regenerating runs is not available in this build", severity="warning")
             return

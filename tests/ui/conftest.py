@@ -95,3 +95,13 @@ def statuses(root: Path) -> dict[str, str]:
         return out
     finally:
         store.close()
+
+
+async def ready(pilot) -> None:
+    """Wait until the parts mounted after the first frame (Deferred) are in place."""
+    for _ in range(200):
+        if not pilot.app.query("Deferred"):
+            await pilot.pause()
+            return
+        await pilot.pause()
+    raise AssertionError("the deferred parts of the app never mounted")

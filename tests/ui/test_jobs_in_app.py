@@ -9,7 +9,7 @@ from brewslm_tui.ui.app import build_app
 from brewslm_tui.ui.header import HeaderBar
 from brewslm_tui.ui.review_views import QueuePane
 
-from conftest import statuses
+from conftest import ready, statuses
 
 
 def header_text(app) -> str:
@@ -19,6 +19,7 @@ def header_text(app) -> str:
 async def test_job_rows_land_in_the_queue_and_ring_the_bell(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         rows = app.query_one("#queue-pane", QueuePane).rows
         await pilot.press("j", "j", "space")
         cursor_slot, selected = rows.cursor_slot, set(rows.selected)
@@ -53,6 +54,7 @@ async def test_failed_job_rings_and_says_why(project_dir):
     rings = []
     app.bell = lambda: rings.append(1)
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         app.query_one("#sidebar").start_job("local-llm", count=5)
         await app.workers.wait_for_complete()
         await pilot.pause()

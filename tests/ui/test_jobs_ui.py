@@ -30,6 +30,7 @@ from brewslm_tui.ui.job_detail import JobDetailScreen
 from brewslm_tui.ui.job_form import NewJobScreen, parse_job_form
 from brewslm_tui.ui.jobs_sidebar import JobsSidebar
 from brewslm_tui.ui.runs_view import RunsView
+from conftest import ready
 
 REPO = Path(__file__).resolve().parents[2]
 SENTIMENT = REPO / "sample_projects" / "sentiment"
@@ -167,6 +168,7 @@ def test_form_validation_rules():
 async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("n")
         await pilot.pause()
         form = app.screen
@@ -212,6 +214,7 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
 async def test_escape_closes_the_form_without_starting(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("n", "escape")
         await pilot.pause()
         assert not isinstance(app.screen, NewJobScreen)
@@ -224,6 +227,7 @@ async def test_escape_closes_the_form_without_starting(root):
 async def test_failed_job_shows_failed_rings_and_explains(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         bells = count_bells(app)
         sidebar = app.query_one(JobsSidebar)
         sidebar.start_job("all-bad")
@@ -251,6 +255,7 @@ async def test_failed_job_shows_failed_rings_and_explains(root):
 async def test_unknown_playbook_is_an_error_not_a_crash(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         bells = count_bells(app)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("no-such-playbook")
@@ -266,6 +271,7 @@ async def test_unknown_playbook_is_an_error_not_a_crash(root):
 async def test_cancel_a_running_job_keeps_its_rows(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
         await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 3, "rows land")
@@ -287,6 +293,7 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
 async def test_cancel_asks_first(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
         await wait_for(pilot, lambda: job.record is not None, "the job starts")
@@ -305,6 +312,7 @@ async def test_cancel_asks_first(root):
 async def test_job_from_another_process_appears_and_can_be_cancelled(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "slow",
@@ -335,6 +343,7 @@ async def test_job_from_another_process_appears_and_can_be_cancelled(root):
 async def test_finished_job_of_another_process_appears(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "tiny", "--count", "8",
@@ -370,6 +379,7 @@ async def test_runs_view_counts_show_and_regenerate(root):
 
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("4")
         view = app.query_one(RunsView)
         await wait_for(pilot, lambda: len(view.lines) == 2, "the runs are counted")
@@ -411,6 +421,7 @@ async def test_drop_run_asks_what_to_drop_then_drops(root):
         store.reject([0, 1], "label_ambiguous")
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("4")
         view = app.query_one(RunsView)
         await wait_for(pilot, lambda: view.lines, "the runs are counted")
@@ -453,6 +464,7 @@ async def test_balance_view_warns_when_one_label_dominates(root):
         store.approve(range(150))
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("5")
         view = app.query_one(BalanceView)
         await wait_for(pilot, lambda: view.balance is not None, "the balance is counted")
@@ -470,6 +482,7 @@ async def test_balance_view_warns_when_one_label_dominates(root):
 async def test_help_lists_the_keys_of_the_focused_view(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         app.query_one(JobsSidebar).focus()
         await pilot.press("question_mark")
         await pilot.pause()
@@ -484,6 +497,7 @@ async def test_help_lists_the_keys_of_the_focused_view(root):
 async def test_palette_has_every_job_action(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.pause()
         commands = palette_commands(app.screen)
         titles = [command.title for command in commands]
@@ -502,6 +516,7 @@ async def test_palette_has_every_job_action(root):
 async def test_detail_of_a_running_job_follows_it(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
         await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 1, "rows land")
@@ -539,6 +554,7 @@ async def test_hostile_candidates_in_a_diagnostic_render_literally(root):
     )
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("hostile")
         await wait_for(pilot, lambda: job.worker.is_finished, "the job ends")
@@ -589,6 +605,7 @@ async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
     ])
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("4")
         view = app.query_one(RunsView)
         await wait_for(pilot, lambda: view.lines, "the runs are counted")
@@ -632,6 +649,7 @@ async def test_o_on_a_queue_row_highlights_its_run(root):
         ])
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("j", "j", "j", "o")  # the fourth row is the second run's
         view = app.query_one(RunsView)
         await wait_for(pilot, lambda: view.selected_line is not None
@@ -642,6 +660,7 @@ async def test_o_on_a_queue_row_highlights_its_run(root):
 async def test_a_killed_job_of_another_process_shows_interrupted(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         sidebar.foreign_recheck_seconds = 0.2
         proc = await asyncio.create_subprocess_exec(
