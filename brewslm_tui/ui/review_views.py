@@ -174,8 +174,10 @@ class DetailPane(ScrollView, can_focus=False):
         return self._content.plain
 
     def _wrap(self) -> None:
-        width = max(1, self.content_region.width - 1)
-        if width == self._wrapped_at or not self.is_mounted:
+        if not self.is_mounted or self.content_region.width < 2:
+            return  # not laid out yet (on_mount): wrapping at width 1 cost ~25 ms; on_resize wraps
+        width = self.content_region.width - 1
+        if width == self._wrapped_at:
             return
         console = self.app.console
         self._lines = [Strip(list(line.render(console)), line.cell_len)
