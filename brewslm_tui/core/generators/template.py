@@ -284,8 +284,8 @@ def _check_refs(book: Playbook, case: HardCase, label: str | None, strings: list
 
 # --- generation ---------------------------------------------------------------------------
 #
-# Templates are compiled once per string into parts (a literal `str`, or a `(kind, name,
-# attr)` reference), so a row is a walk over a few parts instead of a regex substitution with
+# Templates are compiled once per string (`compile_template`: literal text around `(kind, name,
+# attr)` references), so a row is a walk over a few parts instead of a regex substitution with
 # a Python callback per reference. The walk visits references in the same order as the
 # left-to-right substitution it replaces and draws from the same `random.Random` in the same
 # order, so a seed gives the same rows as before, byte for byte.
