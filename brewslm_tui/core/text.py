@@ -129,9 +129,6 @@ def has_control_chars(text: str) -> bool:
     return _CONTROL_RE.search(text) is not None
 
 
-_WS_RE = re.compile(r"\s+")
-
-
 def normalize_for_dedup(text: str) -> str:
     """A key under which near-identical texts collide, for duplicate detection.
 
@@ -144,7 +141,7 @@ def normalize_for_dedup(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if not text.isascii():
         text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = _WS_RE.sub(" ", text.casefold())
+    text = " ".join(text.casefold().split())  # as re `\s+` -> " ": both split where str.isspace(); 4x faster
     start, end = 0, len(text)
     while start < end and _is_edge(text[start]):
         start += 1

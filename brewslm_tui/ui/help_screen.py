@@ -1,9 +1,9 @@
 """`?`: every key that works where the focus is, grouped by where it is bound.
 
 Built from the screen's *active* bindings (the focused widget, its ancestors, the screen and
-the app, the same chain the Footer and the key dispatcher use), snapshotted when the help is
+the app, the same chain the key bar and the key dispatcher use), snapshotted when the help is
 opened, so the list can never drift from what the keys really do. Hidden bindings (`j/k`,
-page keys...) are listed too: the Footer has no room for them, the help does.
+page keys...) are listed too: the key bar has no room for them, the help does.
 
 Bindings: `?`, `escape`, `q` close the help.
 """
@@ -26,7 +26,7 @@ class HelpEntry:
     keys: list[str]
     description: str
     enabled: bool
-    shown: bool = True  # in the Footer: the view's own keys, listed before navigation keys
+    shown: bool = True  # in the key bar: the view's own keys, listed before navigation keys
 
 
 def group_name(node: DOMNode) -> str:

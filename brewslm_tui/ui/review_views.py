@@ -158,6 +158,7 @@ class DetailPane(ScrollView, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._content = Text("")
+        self._base_style = None
         self._lines: list[Strip] = []
         self._wrapped_at = -1
 
@@ -189,10 +190,14 @@ class DetailPane(ScrollView, can_focus=False):
         self._wrap()
         self.refresh()
 
+    def render_lines(self, crop):
+        self._base_style = self.rich_style  # once per repaint (it walks every ancestor)
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
-        style = self.rich_style
+        style = self._base_style if self._base_style is not None else self.rich_style
         index = scroll_y + y
         if index >= len(self._lines):
             return Strip.blank(width, style)
@@ -224,6 +229,8 @@ class ReviewPane(Vertical):
         self.project = project
         self.filters = Filters()
         self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
+        self._detail: DetailPane | None = None
+        self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
         self.rows = RowList(store, self._make_view(deferred), grouped=self.GROUPED, classes="row-list",
                             on_cursor=self._cursor_moved, on_selection=self._selection_changed)
 
@@ -272,8 +279,14 @@ class ReviewPane(Vertical):
         self.query_one(".info-line", Static).update(text, layout=False)  # height 1: no re-layout
 
     def _show_detail(self) -> None:
-        detail = self.query_one(DetailPane)
         item = self.rows.cursor_item
+        key = (item if not isinstance(item, Group) else (item.reason, len(item.slots)), self.store.version,
+               self.asking is not None, self.filters.active())
+        if key == self._detail_key:
+            return  # already showing this (a decision syncs the list, which moves the cursor, then the pane)
+        self._detail_key = key
+        detail = self._detail or self.query_one(DetailPane)
+        self._detail = detail
         if self.asking is not None:
             detail.show(describe_reasons(self.project.reject_reasons, self.asking.count))
         elif item is None:

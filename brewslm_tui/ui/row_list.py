@@ -180,9 +180,11 @@ class RowList(ScrollView, can_focus=True):
         self.selected: set[int] = set()
         self._expanded: dict[str, bool] = {}
         self._cells: LRUCache[int, tuple[str, str, str]] = LRUCache(512)
+        self._strips: LRUCache[int, tuple[tuple, Strip]] = LRUCache(256)  # slot -> (what it showed, line)
         self._cells_version = -1
         self._lines_version = -1
         self._last_slot: int | None = None
+        self._base_style: Style | None = None
         self._prefix: str | None = None  # the prompt template's shared start, elided in the list
         self._selection_serial = 0  # bumps on every selection change (keys the per-group counts)
         self._lines_serial = 0  # bumps on every rebuild of the line model
@@ -210,6 +212,7 @@ class RowList(ScrollView, can_focus=True):
         self.view = view
         self._prefix = None
         self._cells.clear()  # they hold prompts cut by the old view's shared prefix
+        self._strips.clear()
         self.cursor = 0
         self._rebuild_lines()
         self.scroll_to(y=0, animate=False)
@@ -302,10 +305,28 @@ class RowList(ScrollView, can_focus=True):
             self._prefix = common if len(common) >= 16 and all(len(p) > len(common) for p in prompts) else ""
         return self._prefix
 
-    def _cell_texts(self, slot: int) -> tuple[str, str, str]:
-        if self._cells_version != self.store.version:
+    def _forget_changed_rows(self) -> None:
+        """After a store change: only the rows that changed lose their cells and drawn lines; a
+        decision must not make every visible row be parsed and drawn again."""
+        store = self.store
+        if self._cells_version == store.version:
+            return
+        changed = store.changed_since(self._cells_version) if self._cells_version >= 0 else None
+        if changed is None or len(changed) > 4096:
             self._cells.clear()
-            self._cells_version = self.store.version
+            self._strips.clear()
+        else:
+            for changed_slot in changed:
+                self._cells.discard(changed_slot)
+                self._strips.discard(changed_slot)
+        self._cells_version = store.version
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # a theme or CSS change: the drawn lines carry the old colours
+
+    def _cell_texts(self, slot: int) -> tuple[str, str, str]:
+        self._forget_changed_rows()
         cells = self._cells.get(slot)
         if cells is None:
             row = self.store.row(slot)
@@ -392,9 +413,15 @@ class RowList(ScrollView, can_focus=True):
             text.append(f"  ({selected:,} selected)")
         return text
 
+    def render_lines(self, crop):
+        # `rich_style` walks every ancestor's styles: once per repaint, not once per line
+        self._base_style = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width  # without the scrollbar
-        base = self.rich_style
+        base = self._base_style if self._base_style is not None else self.rich_style
+        key = None
         if y == 0:
             text = self._title_line(width)
         else:
@@ -402,15 +429,28 @@ class RowList(ScrollView, can_focus=True):
             if line_no >= len(self.lines):
                 return Strip.blank(width, base)
             item = self.lines.at(line_no)
-            text = self._header_line(item, width) if isinstance(item, Group) else self._row_line(item, width)
-            if not isinstance(item, Group) and item in self.selected:
-                text.stylize(self.get_component_rich_style("row-list--selected-row"))
+            if isinstance(item, Group):
+                text = self._header_line(item, width)
+            else:
+                # a row's line is drawn once and reused while nothing it shows changed: after a
+                # decision the rows below move up a line, and only the new ones are drawn
+                self._forget_changed_rows()
+                key = (width, self.store.status[item], item in self.selected, line_no == self.cursor,
+                       self.has_focus, self._prefix)
+                hit = self._strips.get(item)
+                if hit is not None and hit[0] == key:
+                    return hit[1]
+                text = self._row_line(item, width)
+                if item in self.selected:
+                    text.stylize(self.get_component_rich_style("row-list--selected-row"))
             if line_no == self.cursor:
                 text.stylize(self.get_component_rich_style(
                     "row-list--cursor" if self.has_focus else "row-list--cursor-blur"))
         text.truncate(width, overflow="ellipsis", pad=True)
-        strip = Strip(text.render(self.app.console), text.cell_len)
-        return strip.crop_extend(0, width, base)
+        strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
+        if key is not None:
+            self._strips[item] = (key, strip)
+        return strip
 
     # ----------------------------------------------------------------- movement
     @property
