@@ -197,13 +197,20 @@ async def sc_rejected(args, opts) -> dict:
         await launch.wait("first_paint")
         tabs = app.query_one("#tabs")
         out["rejected_rows"] = app.store.counts()["rejected"]
-        out["open"] = await frames.press(app, launch.clock, "2", effect=lambda: tabs.active == "rejected")
+
+        def shown() -> bool:  # the tab is up and its grouped rows are the store's rejected rows
+            panes = app.query("#rejected-pane")
+            return (tabs.active == "rejected" and bool(panes)
+                    and len(panes.first().rows.view) == app.store.counts()["rejected"])
+
+        out["open"] = await frames.press(app, launch.clock, "2", effect=shown)
         out["open_ms"] = out["open"]["ms"]
         await frames.press(app, launch.clock, "1", effect=lambda: tabs.active == "queue")
         version = app.store.version
-        await frames.press(app, launch.clock, "x", effect=lambda: len(app.screen_stack) > 1)
-        await frames.press(app, launch.clock, "1", effect=lambda: app.store.version != version and len(app.screen_stack) == 1)
-        out["open_after_reject"] = await frames.press(app, launch.clock, "2", effect=lambda: tabs.active == "rejected")
+        queue = app.query_one("#queue-pane")
+        await frames.press(app, launch.clock, "x", effect=lambda: queue.asking is not None)
+        await frames.press(app, launch.clock, "1", effect=lambda: app.store.version != version and queue.asking is None)
+        out["open_after_reject"] = await frames.press(app, launch.clock, "2", effect=shown)
         out["open_after_reject_ms"] = out["open_after_reject"]["ms"]
         from brewslm_tui.core.rows import REJECTED
         from brewslm_tui.core.views import RowView
