@@ -236,3 +236,81 @@ def test_temp_files_of_killed_writers_are_removed_by_the_next_write(tiny_project
     Store.open(tiny_project, readonly=True)
     assert column_cache.cache_path(tiny_project.state_dir).exists()
     assert not dead.exists() and mine.exists()
+
+
+def _reference_columns(buf: bytes, config: dict) -> dict:
+    """What every row's columns must be, computed the plain way: one line, one orjson parse."""
+    reasons = [None] + list(config["project_reasons"])
+    labels = [None] + list(config["labels"])
+    runs, books = [], []
+    out = {k: [] for k in ("offsets", "status", "reason", "run", "playbook", "label", "flags")}
+    bad, noid, breaks = [], [], set()
+    pos = 0
+    for lineno, raw in enumerate(buf.split(b"\n")[:-1], start=1):
+        off, pos = pos, pos + len(raw) + 1
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            bad.append((lineno, "invalid UTF-8" if "utf-8" in str(exc).lower() else f"bad JSON ({exc})", off))
+            breaks.add(len(out["offsets"]))
+            continue
+        problem = None
+        if not isinstance(obj, dict):
+            problem = f"not a JSON object (a {type(obj).__name__})"
+        elif not isinstance(obj.get("prompt"), str):
+            problem = "missing prompt (a string is required)"
+        elif not isinstance(obj.get("completion"), str):
+            problem = "missing completion (a string is required)"
+        elif obj.get("review_status", "pending") not in ("pending", "approved", "rejected") or not isinstance(
+                obj.get("review_status", "pending"), str):
+            problem = f"unknown review_status {obj.get('review_status', 'pending')!r}"
+        if problem:
+            bad.append((lineno, problem, off))
+            breaks.add(len(out["offsets"]))
+            continue
+        status = ("pending", "approved", "rejected").index(obj.get("review_status", "pending"))
+        reason = 0
+        code = obj.get("reject_reason")
+        if status == 2 and isinstance(code, str) and code:
+            if code not in reasons:
+                reasons.append(code)
+            reason = reasons.index(code)
+        run, book = str(obj.get("run_id") or ""), str(obj.get("playbook") or "")
+        for value, table, column in ((run, runs, "run"), (book, books, "playbook")):
+            if value not in table:
+                table.append(value)
+            out[column].append(table.index(value))
+        label = None
+        if config["labels"]:
+            text = obj["completion"].strip()
+            text = text.casefold() if config["scoring"] == "exact_match" else text
+            label = config["by_label"].get(text)
+        out["label"].append(max(k for k, name in enumerate(labels) if name == label) if label else 0)
+        out["offsets"].append(off)
+        out["status"].append(status)
+        out["reason"].append(reason)
+        out["flags"].append(1 if obj.get("review_note") else 0)
+        if not isinstance(obj.get("id"), str) or not obj.get("id"):
+            noid.append((len(out["offsets"]) - 1, lineno, off))
+    return {**out, "runs": runs, "playbooks": books, "reason_codes": reasons, "bad": bad, "noid": noid,
+            "breaks": breaks, "lines": buf.count(b"\n")}
+
+
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_parse_range_equals_a_plain_parse(tiny_project, seed):
+    _write(tiny_project, n=1500, seed=seed)
+    buf = tiny_project.synthetic_path.read_bytes()
+    config = column_cache.project_config(tiny_project)
+    want = _reference_columns(buf, config)
+    part = column_cache.Part(config)
+    column_cache.parse_range(part, buf, 0, None, column_cache.label_function(config))
+    got = {"offsets": list(part._offsets), "status": list(part.status), "reason": list(part.reason),
+           "run": list(part._run), "playbook": list(part._playbook), "label": list(part._label),
+           "flags": list(part._flags), "runs": part.runs, "playbooks": part.playbooks, "reason_codes": part.reason_codes,
+           "bad": [tuple(b) for b in part.bad], "noid": [tuple(n) for n in part.noid], "breaks": part._breaks,
+           "lines": part._lineno}
+    assert got == want
+    counts = [want["status"].count(k) for k in range(3)] + [0]
+    assert part._counts == counts
+    assert part._reason_counts == [sum(1 for s, r in zip(want["status"], want["reason"]) if s == 2 and r == k)
+                                   for k in range(len(want["reason_codes"]))]
