@@ -1,8 +1,9 @@
 """The jobs sidebar: every generation job of the project, newest first, live.
 
 Two sources, one list:
-- jobs started here (`n`, `start_job`) run `run_generation_job` in Textual async workers
-  (group "jobs", `exit_on_error=False`); their progress events update the list in place,
+- jobs started here (`n`, `start_job`) run `run_generation_job` in Textual thread workers,
+  each in its own event loop (group "jobs", `exit_on_error=False`); their progress events
+  come back as messages and update the list in place,
   repainted at most four times a second, so a fast job never floods the UI;
 - jobs of other processes (`brewslm-tui generate` in another terminal) are seen by polling
   the job records once a second. The poll is a `scandir` of `.brewslm/jobs/` (names, mtimes,
@@ -31,6 +32,7 @@ import asyncio
 import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,39 @@ from brewslm_tui.ui.job_format import (
 
 FOREIGN_RECHECK_SECONDS = 5.0
 REPAINT_SECONDS = 0.25
+QUIT_WAIT_SECONDS = 10.0  # for our jobs to record `cancelled` when the app closes
+
+
+class CrossThreadCancel:
+    """The cancel switch of a job that runs in its own thread and event loop, flipped from the UI.
+
+    `bind()` (in the job's loop) gives the `asyncio.Event` the runner waits on; `set()` (any
+    thread) sets it through that loop. A `set()` before `bind()` is remembered.
+    """
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._event, self._loop = event, asyncio.get_running_loop()
+        if self._flag.is_set():
+            event.set()
+        return event
+
+    def set(self) -> None:
+        self._flag.set()
+        loop, event = self._loop, self._event
+        if loop is not None and event is not None:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:
+                pass  # that loop is closed: the job is over
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()
 
 
 @dataclass
@@ -68,7 +103,8 @@ class LocalJob:
     """A job this app runs: its cancel switch and the freshest record its events gave."""
 
     playbook: str
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel: CrossThreadCancel = field(default_factory=CrossThreadCancel)
+    done: threading.Event = field(default_factory=threading.Event)  # its thread has returned
     worker: Worker | None = None
     record: JobRecord | None = None
     token: str = ""
@@ -188,26 +224,39 @@ class JobsSidebar(OptionList):
         seed: int | None = None,
         like_run_id: str | None = None,
     ) -> LocalJob:
-        """Start a generation job in an async worker; returns at once."""
+        """Start a generation job in a thread worker (its own event loop); returns at once.
+
+        Not on the UI's event loop: a job's synchronous parts (indexing every prompt of a big
+        project for the duplicate check, rendering and validating thousands of rows) would
+        freeze the keys for as long as they run. In a thread they share the interpreter with
+        the UI, which gets its turn every few milliseconds. Progress comes back as messages.
+        """
         self._tokens += 1
         job = LocalJob(playbook_name or like_run_id or "", token=f"local-{self._tokens}")
 
-        def on_event(event: Any) -> None:
-            self._on_job_event(job, event)
+        def on_event(event: Any) -> None:  # in the job's thread
+            self.post_message(self._Progress(job, event))
 
-        async def run() -> JobRecord:
-            return await run_generation_job(
-                self.project,
-                playbook_name,
-                count=count,
-                seed=seed,
-                like_run_id=like_run_id,
-                on_event=on_event,
-                cancel=job.cancel,
-            )
+        def run() -> JobRecord:
+            async def main() -> JobRecord:
+                return await run_generation_job(
+                    self.project,
+                    playbook_name,
+                    count=count,
+                    seed=seed,
+                    like_run_id=like_run_id,
+                    on_event=on_event,
+                    cancel=job.cancel.bind(),
+                )
+
+            try:
+                return asyncio.run(main())
+            finally:
+                job.done.set()
 
         self._local.append(job)
-        job.worker = self.run_worker(run(), name=f"job {playbook_name}", group="jobs", exit_on_error=False)
+        job.worker = self.run_worker(run, name=f"job {playbook_name}", group="jobs", exit_on_error=False,
+                                     thread=True)
         self._rebuild()
         self.highlighted = 0
         return job
@@ -281,8 +330,31 @@ class JobsSidebar(OptionList):
 
     # --- events from jobs run here --------------------------------------------------------
 
+    class _Progress(Message):
+        """A job event, from the job's thread to the UI's."""
+
+        def __init__(self, job: LocalJob, event: JobEvent) -> None:
+            super().__init__()
+            self.job = job
+            self.event = event
+
+    @on(_Progress)
+    def _progress(self, message: _Progress) -> None:
+        message.stop()
+        self._on_job_event(message.job, message.event)
+
+    def on_unmount(self) -> None:
+        """The app is closing: our jobs stop (the rows they landed stay) and record `cancelled`.
+        A thread cannot be killed and Textual does not wait for it, so wait here, briefly."""
+        running = [job for job in self._local if job.worker is not None and not job.done.is_set()]
+        for job in running:
+            job.cancel.set()
+        deadline = time.monotonic() + QUIT_WAIT_SECONDS
+        for job in running:
+            job.done.wait(max(0.0, deadline - time.monotonic()))
+
     def _on_job_event(self, job: LocalJob, event: JobEvent) -> None:
-        """Called by the runner inside the worker (same event loop): cheap, just mark dirty.
+        """On the UI thread (see `_Progress`): cheap, just mark dirty.
 
         Only a `finished` event carries the record; the others carry counts, folded here into
         a copy of the last record so the list has one shape for every job.

@@ -680,3 +680,52 @@ async def test_a_killed_job_of_another_process_shows_interrupted(root):
         assert records_on_disk(root)[run_id]["state"] == "running"  # the file was never finished
         await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("interrupted slow"), "the list says so")
         await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
+
+
+async def test_a_job_runs_off_the_ui_thread_and_reports_on_it(root, monkeypatch):
+    """The runner works in its own thread (its synchronous parts cannot freeze the keys); its
+    progress is handled on the UI thread, where the widgets live."""
+    import threading
+
+    from brewslm_tui.ui import jobs_sidebar
+
+    ui_thread = threading.get_ident()
+    seen: dict[str, set[int]] = {"runner": set(), "events": set()}
+    real_run = jobs_sidebar.run_generation_job
+
+    async def observed(*args, **kwargs):
+        seen["runner"].add(threading.get_ident())
+        return await real_run(*args, **kwargs)
+
+    real_on_event = JobsSidebar._on_job_event
+
+    def on_event(self, job, event):
+        seen["events"].add(threading.get_ident())
+        return real_on_event(self, job, event)
+
+    monkeypatch.setattr(jobs_sidebar, "run_generation_job", observed)
+    monkeypatch.setattr(JobsSidebar, "_on_job_event", on_event)
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.query_one(JobsSidebar).start_job("tiny", count=5, seed=3)
+        await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes")
+        await wait_for(pilot, lambda: len(app.store) == 5, "the queue picks up the rows")
+    assert seen["runner"] and ui_thread not in seen["runner"]
+    assert seen["events"] == {ui_thread}
+
+
+async def test_quitting_stops_a_running_job_cleanly(root):
+    """A job thread cannot be killed: quitting asks it to stop; it records `cancelled`, keeps the
+    rows it landed, and the app does not wait for the rest of the run."""
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("slow")
+        await wait_for(pilot, lambda: job.run_id is not None, "the job starts")
+        run_id = job.run_id
+    assert job.done.is_set()  # the app waited for the job's thread
+    record = records_on_disk(root)[run_id]
+    assert record["state"] == "cancelled"
+    assert record["counts"]["landed"] == len(synthetic_rows(root))
