@@ -319,7 +319,15 @@ def start_builder(project):
 
 
 def build(config: dict) -> None:
-    """Parse the whole file (two processes when it is big) and write the cache."""
+    """Parse the whole file (two processes when it is big) and write the cache.
+
+    The builder parses the first half; a forked worker parses the second half forward from its
+    start. The worker runs at a lower priority than the app, so it may get little CPU while the
+    app paints or takes keys; the builder does not wait idle for it: after its own half it
+    parses the second half backward from the end, a chunk at a time. Each side publishes how far
+    it got (one writer per number, in shared memory); each stops where the other has been, and
+    whatever both or neither parsed is sorted out at the merge, which takes the parts in file order.
+    """
     import mmap
 
     try:
@@ -341,49 +349,67 @@ def build(config: dict) -> None:
         end = parse_range(main_part, buf, 0, size, label_for)
     else:
         end = parse_range(main_part, buf, 0, mid, label_for)
-        second = _second_half(config, buf, mid, size, label_for, *worker)
-        try:
-            end = main_part.merge(second)
-        except (ValueError, KeyError, TypeError, IndexError):
-            # (only our own output is merged, checked whole before anything changes; this is
-            # a last resort) parse it all here
-            main_part = Part(config)
-            end = parse_range(main_part, buf, 0, size, label_for)
+        for data in _second_half(config, buf, mid, size, label_for, *worker):
+            end = main_part.merge(data)
     write(main_part, config, (st.st_ino, st.st_size, st.st_mtime_ns), buf, end)
 
 
-def _second_half(config, buf, start: int, size: int, label_for, pid: int, fd: int) -> bytes:
-    """The worker's half, or the same half parsed here if this process gets there first.
+def _line_start_at_or_after(buf, pos: int, size: int) -> int:
+    if pos <= 0:
+        return 0
+    nl = buf.find(b"\n", pos - 1, size)
+    return size if nl < 0 else nl + 1
 
-    The worker runs at a lower priority than the app; on a machine busy with other work it may
-    get little CPU, so this process does not wait idle for it: it parses the worker's half itself,
-    a chunk at a time, and takes whichever result is complete first (the other is dropped).
-    """
+
+def _second_half(config, buf, start: int, size: int, label_for, pid: int, fd: int, shared) -> list[bytes]:
+    """The parts of buf[start:size] in file order (as `Part.dump`s): the worker's, forward from
+    `start`, then what this process parsed backward from the end, with any gap parsed here."""
     import select
+    import struct
 
-    steal = Part(config)
-    pos = start
-    data = b""
-    listening = True
+    stolen: list[tuple[int, int, bytes]] = []  # (start, end, dump), found from the end backward
+    low = size
     while True:
-        if listening and select.select([fd], [], [], 0)[0]:
-            with os.fdopen(os.dup(fd), "rb") as f:
-                data = f.read()
-            listening = False
-            if _reap(pid, kill=False) == 0 and data:
-                break  # the worker's complete half
-            data = b""  # it failed: our own parse goes on
-        nl = buf.find(b"\n", pos + CHUNK, size)
-        step_end = size if nl < 0 else nl + 1
-        stop = parse_range(steal, buf, pos, step_end, label_for)
-        if stop == pos or stop >= size or step_end >= size:
-            data = steal.dump(stop)
+        if select.select([fd], [], [], 0)[0]:
+            break  # the worker is done (or dead): it takes no more
+        (worker_at,) = struct.unpack_from("Q", shared, 8)  # the end of what the worker has taken
+        if low <= worker_at or low <= start:
             break
-        pos = stop
-    if listening:
-        _reap(pid, kill=True)
-    os.close(fd)
-    return data
+        c_start = _line_start_at_or_after(buf, max(low - CHUNK, worker_at, start), size)
+        if c_start >= low:
+            break
+        struct.pack_into("Q", shared, 0, c_start)  # taken: the worker stops where this begins
+        part = Part(config)
+        c_end = parse_range(part, buf, c_start, low, label_for)
+        stolen.append((c_start, c_end, part.dump(c_end)))
+        low = c_start
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()  # the worker stops within a chunk of where we began, and sends its part
+    status = _reap(pid, kill=False)
+    parts: list[bytes] = []
+    cur = start
+    if status == 0 and data:
+        head = orjson.loads(data[:data.index(b"\n")])
+        parts.append(data)
+        cur = head["end"]
+    for c_start, c_end, dump in sorted(stolen):
+        if c_start < cur:
+            continue  # the worker parsed (part of) it too: its copy is the one taken
+        if c_start > cur:
+            parts.append(_parse_dump(config, buf, cur, c_start, label_for))  # a gap nobody parsed
+        parts.append(dump)
+        cur = c_end
+    if cur < size:
+        gap = _parse_dump(config, buf, cur, size, label_for)
+        if orjson.loads(gap[:gap.index(b"\n")])["end"] > cur:
+            parts.append(gap)
+    return parts
+
+
+def _parse_dump(config, buf, start: int, end: int, label_for) -> bytes:
+    part = Part(config)
+    stop = parse_range(part, buf, start, end, label_for)
+    return part.dump(stop)
 
 
 def _reap(pid: int, kill: bool) -> int:
@@ -399,12 +425,17 @@ def _reap(pid: int, kill: bool) -> int:
 
 
 def _fork_worker(config, buf, start: int, end: int, label_for):
+    import mmap
+    import struct
+
     try:
+        shared = mmap.mmap(-1, 16)  # [builder's low end, worker's position], shared after the fork
+        struct.pack_into("QQ", shared, 0, end, start)
         r, w = os.pipe()
         pid = os.fork()
     except OSError:
         return None
-    if pid == 0:  # the worker: parse the second half, send it, exit without cleanup
+    if pid == 0:  # the worker: parse forward until the builder's part, send it, exit without cleanup
         code = 1
         try:
             os.close(r)
@@ -415,15 +446,26 @@ def _fork_worker(config, buf, start: int, end: int, label_for):
             if config.get("test_worker") == "fail":  # tests: a worker that dies without a result
                 os._exit(3)
             part = Part(config)
-            stop = parse_range(part, buf, start, end, label_for)
-            view = memoryview(part.dump(stop))
+            pos = start
+            while pos < end:
+                (low,) = struct.unpack_from("Q", shared, 0)  # where the builder's part begins
+                if pos >= low:
+                    break
+                nl = buf.find(b"\n", pos + CHUNK, end)
+                step_end = min(low, end if nl < 0 else nl + 1)
+                struct.pack_into("Q", shared, 8, step_end)  # taken (the builder starts above it)
+                stop = parse_range(part, buf, pos, step_end, label_for)
+                if stop == pos:
+                    break
+                pos = stop
+            view = memoryview(part.dump(pos))
             while view:
                 view = view[os.write(w, view):]
             code = 0
         finally:
             os._exit(code)
     os.close(w)
-    return pid, r
+    return pid, r, shared
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -314,3 +314,17 @@ def test_parse_range_equals_a_plain_parse(tiny_project, seed):
     assert part._counts == counts
     assert part._reason_counts == [sum(1 for s, r in zip(want["status"], want["reason"]) if s == 2 and r == k)
                                    for k in range(len(want["reason_codes"]))]
+
+
+@pytest.mark.parametrize("chunk", [4 << 10, 32 << 10, 1 << 22])
+def test_builder_and_worker_meeting_anywhere_give_one_pass(tiny_project, monkeypatch, chunk):
+    """The builder parses the worker's half backward while the worker goes forward: wherever
+    they meet (overlapping, or leaving a gap), the merged columns are those of one pass."""
+    _write(tiny_project, n=6000, seed=9, tail=b'{"id":"torn"')
+    reference = cold_parse(tiny_project, monkeypatch)
+    monkeypatch.setattr(column_cache, "CHUNK", chunk)
+    for _ in range(3):
+        config = column_cache.project_config(tiny_project)
+        config.update(split_bytes=16 << 10)
+        column_cache.build(config)
+        assert columns(Store.open(tiny_project, readonly=True)) == columns(reference)
