@@ -10,6 +10,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from itertools import compress
+from collections.abc import Sequence
 from typing import Iterable
 
 from brewslm_tui.core.rows import PENDING
@@ -162,17 +163,54 @@ class RowView:
         """Slots grouped by reject reason, in the project's reason order (unknown codes after)."""
         if self._groups is None:
             store = self.store
-            slots = self.slots
-            # the reason code of each slot of the view, then one C-speed pass per code present
+            slots = array("I", self.slots)  # a snapshot: `sync` edits self.slots in place
+            # the reason code of each slot of the view; a group's size is a count over these
+            # bytes, and its slots are selected (one C-speed pass) only when first asked for
             codes = bytes(map(store.reason.__getitem__, slots))
-            present = sorted(set(codes), key=lambda k: (k == 0, k)) if len(codes) < 64 else \
-                sorted((k for k in range(256) if k in codes), key=lambda k: (k == 0, k))
-            if len(present) == 1:
-                self._groups = [(store.reason_codes[present[0]], list(slots))]
-            else:
-                self._groups = [(store.reason_codes[k], list(compress(slots, _mask(codes, (k,)))))
-                                for k in present]
+            present = sorted((k for k in range(256) if k in codes), key=lambda k: (k == 0, k))
+            self._groups = [(store.reason_codes[k], GroupSlots(slots, codes, k)) for k in present]
         return self._groups
+
+
+class GroupSlots(Sequence):
+    """The slots of one reason group, in slot order: the size at once, the list on first use.
+
+    A million-row project has hundreds of thousands of rejected rows; the Rejected view needs
+    every group's size for its headers but only the rows of the groups on screen.
+    """
+
+    __slots__ = ("_slots", "_codes", "_code", "_count", "_items")
+
+    def __init__(self, slots: array, codes: bytes, code: int) -> None:
+        self._slots, self._codes, self._code = slots, codes, code
+        self._count = codes.count(code)
+        self._items: list[int] | None = None
+
+    def _list(self) -> list[int]:
+        if self._items is None:
+            self._items = list(compress(self._slots, _mask(self._codes, (self._code,))))
+            self._slots = self._codes = None  # type: ignore[assignment]
+        return self._items
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, k):
+        return self._list()[k]
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __contains__(self, slot) -> bool:
+        items = self._list()
+        pos = bisect_left(items, slot)
+        return pos < len(items) and items[pos] == slot
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, GroupSlots)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"GroupSlots({len(self)} slots)"
 
 
 def _mask(codes, wanted) -> bytes:

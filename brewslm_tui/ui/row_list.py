@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from rich.style import Style
 from rich.text import Text
@@ -52,7 +52,7 @@ class Group:
     """One reason group of the Rejected view: a header line plus its rows (when expanded)."""
 
     reason: str
-    slots: list[int] = field(default_factory=list)
+    slots: Sequence[int] = field(default_factory=list)  # a views.GroupSlots: listed on first use
     expanded: bool = True
 
 
