@@ -50,6 +50,7 @@ from brewslm_tui.core.locking import FileLock, session_lock, write_lock
 from brewslm_tui.core.rows import (
     APPROVED,
     DROPPED,
+    FILE_STATUSES,
     PENDING,
     REJECTED,
     STATUS_CODES,
@@ -1095,6 +1096,28 @@ class Store:
         return self._next_seq - self._first_seq
 
 
+_ROW_TEXT = ("id", "prompt", "completion")
+_ROW_OPTIONAL_TEXT = ("source", "run_id", "playbook", "created_at", "reject_reason", "review_note")
+
+
+def _plainly_valid(row: dict) -> bool:
+    """True when `Row.model_validate(row)` certainly accepts `row`, checked without building a model.
+
+    `Row` asks for str id/prompt/completion, str-or-None optional fields and a known
+    review_status (absent means "pending"); extra fields are allowed. False means "ask pydantic".
+    """
+    for key in _ROW_TEXT:
+        if type(row.get(key)) is not str:
+            return False
+    if row.get("review_status", "pending") not in FILE_STATUSES:
+        return False
+    for key in _ROW_OPTIONAL_TEXT:
+        value = row.get(key)
+        if value is not None and type(value) is not str:
+            return False
+    return True
+
+
 def append_rows(project, rows: list[dict]) -> int:
     """Append generated rows as whole lines under the write lock (jobs use this). Returns the count.
 
@@ -1106,7 +1129,8 @@ def append_rows(project, rows: list[dict]) -> int:
     for row in rows:
         if not row.get("id"):
             row = {"id": new_row_id(), **row}
-        Row.model_validate(row)
+        if not _plainly_valid(row):
+            Row.model_validate(row)  # raises the full pydantic error (or accepts what the fast check cannot tell)
         lines.append(dumps_line(row))
     state_dir = project.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
