@@ -159,9 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- commands
 def cmd_open(args) -> int:
     project = _project(args.project)
+    from brewslm_tui.core.store import Store
+
+    builder = Store.start_early_builder(project)  # before textual is imported: a head start
     from brewslm_tui.ui.app import build_app
 
-    app = build_app(project.root, readonly=args.readonly)
+    app = build_app(project.root, readonly=args.readonly, builder=builder)
     app.run()
     return getattr(app, "return_code", 0) or 0
 

@@ -295,6 +295,26 @@ def project_config(project) -> dict:
     }
 
 
+def needs_build(project, min_bytes: int) -> bool:
+    """True for a file bigger than `min_bytes` that the cache does not describe, even as a prefix
+    of it (the cheap part of `load`'s checks: the header's version, inode, size and mtime)."""
+    try:
+        st = os.stat(project.synthetic_path)
+    except OSError:
+        return False
+    if st.st_size <= min_bytes:
+        return False
+    try:
+        with open(cache_path(project.state_dir), "rb") as f:
+            header = orjson.loads(f.readline())
+        same_inode = header["version"] == VERSION and header["inode"] == st.st_ino
+        current = same_inode and (header["size"] < st.st_size or  # grown: only the tail is parsed
+                                  (header["size"] == st.st_size and header["mtime_ns"] == st.st_mtime_ns))
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return not current
+
+
 def start_builder(project):
     """Build the cache in a child process (the other core), so the first screen need not wait.
 

@@ -105,7 +105,12 @@ class BrewApp(App):
             # six frames (~0.3 s) per tab switch; TEXTUAL_ANIMATIONS=full brings it back
             self.animation_level = "none"
         self.register_theme(BREW_THEME)
-        self.theme = "brew"
+        # the theme as the app's first, not a change: assigning `theme` re-parses every
+        # stylesheet once the app runs (~35 ms of the first screen); nothing is parsed yet here
+        self.set_reactive(App.theme, "brew")
+        self.stylesheet.set_variables(self.get_css_variables())
+        self.update_classes({name: False for name in self.classes if name.startswith("-theme-")} | {"-theme-brew": True},
+                            update=False)
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -493,20 +498,21 @@ class BrewApp(App):
                     pass  # the terminal is gone (SIGHUP)
 
 
-def open_store(project, *, readonly: bool = False) -> tuple[object, str | None]:
+def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object, str | None]:
     """The session store, or a read-only one (with the reason) when another session holds it."""
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
-        return Store.open(project, readonly=True, background=True), "opened with --readonly"
+        return Store.open(project, readonly=True, background=True, builder=builder), "opened with --readonly"
     try:
-        return Store.open(project, session=True, background=True), None
+        return Store.open(project, session=True, background=True, builder=builder), None
     except LockBusy as busy:
-        return Store.open(project, readonly=True, background=True), str(busy)
+        return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
 
-def build_app(project_path: str | Path, *, readonly: bool = False) -> BrewApp:
-    """The app for a project folder (or its brewslm.toml); used by the CLI and the tests."""
+def build_app(project_path: str | Path, *, readonly: bool = False, builder=None) -> BrewApp:
+    """The app for a project folder (or its brewslm.toml); used by the CLI and the tests.
+    `builder`: the column-cache builder `Store.start_early_builder` started, if any."""
     project = load_project(project_path)
-    store, reason = open_store(project, readonly=readonly)
+    store, reason = open_store(project, readonly=readonly, builder=builder)
     return BrewApp(project, store, readonly_reason=reason)

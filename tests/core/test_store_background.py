@@ -3,6 +3,9 @@ decisions made meanwhile survive the switch to the full columns."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 from brewslm_tui.core import column_cache
 from brewslm_tui.core.store import Store, append_rows
 from tests.conftest import make_rows
@@ -51,3 +54,44 @@ def test_compaction_while_partly_loaded_loses_no_row(tiny_project, monkeypatch):
         store.compact()
         assert len(store) == 22000
     assert len(tiny_project.synthetic_path.read_bytes().splitlines()) == 22000
+
+
+def test_a_builder_started_before_the_open_is_used_not_doubled(tiny_project, monkeypatch):
+    """`brewslm-tui open` starts the cache builder before importing the UI; the store adopts it
+    (running: as its background builder; done: it loads the cache it wrote) and starts none."""
+    append_rows(tiny_project, make_rows(24000))
+    monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
+    monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
+    started = []
+    real_start = column_cache.start_builder
+
+    def counted(project):
+        started.append(project)
+        return real_start(project)
+
+    monkeypatch.setattr(column_cache, "start_builder", counted)
+    early = Store.start_early_builder(tiny_project)
+    assert early is not None and len(started) == 1
+    os.kill(early.pid, signal.SIGSTOP)  # still running when the store opens, whatever the machine
+    try:
+        store = Store.open(tiny_project, background=True, builder=early)
+    finally:
+        os.kill(early.pid, signal.SIGCONT)
+    with store:
+        assert store._builder is early and not store.loaded
+        store.finish_loading()
+        assert store.loaded and len(store) == 24000
+    assert len(started) == 1
+    # the cache now describes the file: nothing to start early
+    assert Store.start_early_builder(tiny_project) is None
+    # finished before the open: its cache is loaded at once
+    column_cache.cache_path(tiny_project.state_dir).unlink()
+    early = Store.start_early_builder(tiny_project)
+    early.wait()
+    with Store.open(tiny_project, background=True, builder=early) as store:
+        assert store.loaded and len(store) == 24000 and store._builder is None
+    assert len(started) == 2
+    # a small file never starts one
+    monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 30)
+    column_cache.cache_path(tiny_project.state_dir).unlink()
+    assert Store.start_early_builder(tiny_project) is None
