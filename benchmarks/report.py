@@ -23,7 +23,7 @@ ROWS = [
     ("key_approve_p95_ms", "key to repaint p95: a (approve, durable), settled", "ms",
      {"100k": ("<=", 20), "1m": ("<=", 20)}),
     ("key_approve_first_p95_ms", "  same, first frame", "ms", {}),
-    ("key_reject_open_p95_ms", "key to repaint p95: x (reason picker opens), settled", "ms",
+    ("key_reject_open_p95_ms", "key to repaint p95: x (the pane asks for the reason), settled", "ms",
      {"100k": ("<=", 20), "1m": ("<=", 20)}),
     ("key_reject_pick_p95_ms", "key to repaint p95: reason key (reject, durable), settled", "ms",
      {"100k": ("<=", 20), "1m": ("<=", 20)}),
