@@ -243,6 +243,9 @@ class BrewApp(App):
         """One store decision (durable on return); then every view catches up in O(changed)."""
         if not self.can_write("change rows"):
             return None
+        pane = self.active_pane()
+        if pane is not None and pane.asking is not None:  # e.g. a decision from the command palette
+            pane.cancel_question()  # while x waited: its rows may not be what they were
         try:
             decision = fn(*args, **kwargs)
         except BrewError as error:
@@ -316,8 +319,10 @@ class BrewApp(App):
     def action_new_job(self) -> None:
         """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""
         sidebar = self.query("#sidebar")
-        if sidebar:  # (not yet there in the first frames)
-            sidebar.first().action_new_job()
+        if not sidebar or not sidebar.first().is_mounted:  # (`n` in the first frames: it is on its way)
+            self.call_after_refresh(self.action_new_job)
+            return
+        sidebar.first().action_new_job()
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:
@@ -360,7 +365,11 @@ class BrewApp(App):
     def show_run(self, run_id: str) -> None:
         """The Runs tab with `run_id` highlighted (o on a row: where did this come from?)."""
         self.action_show_tab("runs")
-        view = self.query_one("#runs-view")
+        found = self.query("#runs-view")
+        if not found or not found.first().is_mounted:  # (`o` in the first frames: it is on its way)
+            self.call_after_refresh(self.show_run, run_id)
+            return
+        view = found.first()
         select = getattr(view, "select_run", None)
         if callable(select):
             select(run_id)

@@ -47,6 +47,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.text import visible_line
 from brewslm_tui.core.jobs import JobEvent, JobRecord, read_record, run_generation_job
 from brewslm_tui.ui.job_format import (
     FINISHED,
@@ -298,7 +299,7 @@ class JobsSidebar(OptionList):
             self.notify("No job selected.")
             return
         elif record.state not in ("running", "queued"):
-            self.notify(f"{plain(record.run_id)} is not running ({record.state}).")
+            self.notify(f"{plain(record.run_id)} is not running ({record.state}).", markup=False)
             return
         else:
             pid = record.pid
@@ -309,6 +310,7 @@ class JobsSidebar(OptionList):
                     "cancel it where it runs (Ctrl-C in its terminal).",
                     severity="warning",
                     timeout=8,
+                    markup=False,
                 )
                 return
             name = record.run_id
@@ -324,7 +326,7 @@ class JobsSidebar(OptionList):
         def answered(yes: bool | None) -> None:
             if yes:
                 do_cancel()
-                self.notify(f"Cancelling {plain(name, 60)}.")
+                self.notify(f"Cancelling {plain(name, 60)}.", markup=False)
 
         self.app.push_screen(ConfirmScreen("Cancel job?", f"Cancel {plain(name, 60)}? {how}", yes="cancel job"), answered)
 
@@ -345,7 +347,11 @@ class JobsSidebar(OptionList):
 
     def on_unmount(self) -> None:
         """The app is closing: our jobs stop (the rows they landed stay) and record `cancelled`.
-        A thread cannot be killed and Textual does not wait for it, so wait here, briefly."""
+
+        A thread cannot be killed: each is asked to stop and waited for here (up to
+        QUIT_WAIT_SECONDS), so its record is final before the store is compacted. A job in the
+        middle of a long synchronous step (indexing a huge project's prompts) notices the
+        cancel only after that step; the process then ends when its thread does."""
         running = [job for job in self._local if job.worker is not None and not job.done.is_set()]
         for job in running:
             job.cancel.set()
@@ -399,7 +405,8 @@ class JobsSidebar(OptionList):
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
             self.app.bell()
-            self.notify(f"Job {plain(job.playbook, 40)} could not run: {error}", severity="error", timeout=10)
+            self.notify(f"Job {plain(job.playbook, 40)} could not run: {visible_line(str(error))}", severity="error",
+                        timeout=10, markup=False)
             if job.record is None:
                 self._local.remove(job)
         elif event.state == WorkerState.CANCELLED and job.record is None:

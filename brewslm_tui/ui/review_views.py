@@ -123,18 +123,31 @@ def describe_group(group: Group, project) -> Text:
     return text
 
 
-def describe_reasons(reasons, count: int) -> Text:
-    """What `x` shows in the detail pane while it waits for the reason key."""
+def describe_reasons(reasons, count: int, height: int = 0, width: int = 0) -> Text:
+    """What `x` shows in the detail pane while it waits for the reason key: one reason a line,
+    or, when that would not fit in `height` lines (80x24), as many to a line as `width` holds."""
     what = "this row" if count == 1 else f"{count:,} rows"
+    compact = 0 < height < len(reasons) + 4
     text = Text()
-    text.append(f"Reject {what}: press a reason key\n\n", "bold")
+    text.append(f"Reject {what}: press a reason key\n" + ("" if compact else "\n"), "bold")
+    used = 0
     for reason in reasons:
-        text.append(f" {visible_line(reason.key)} ", "bold reverse")
-        text.append(" " + visible_line(reason.code), "bold")
+        key, code = f" {visible_line(reason.key)} ", " " + visible_line(reason.code)
+        if compact:
+            size = len(key) + len(code) + 3
+            if used and width and used + size > width:
+                text.append("\n")
+                used = 0
+            text.append(key, "bold reverse")
+            text.append(code + "   ", "bold")
+            used += size
+            continue
+        text.append(key, "bold reverse")
+        text.append(code, "bold")
         if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
             text.append("  " + visible_line(reason.title), "dim")
         text.append("\n")
-    text.append("\ntab adds a note first (and shows the reasons as a list) · esc cancels", "dim")
+    text.append("\ntab: the list, with a note · esc cancels · ctrl+d/u scroll", "dim")
     return text
 
 
@@ -288,7 +301,8 @@ class ReviewPane(Vertical):
         detail = self._detail or self.query_one(DetailPane)
         self._detail = detail
         if self.asking is not None:
-            detail.show(describe_reasons(self.project.reject_reasons, self.asking.count))
+            detail.show(describe_reasons(self.project.reject_reasons, self.asking.count, detail.size.height,
+                                         detail.content_region.width - 1))
         elif item is None:
             detail.show(Text(self.EMPTY if not self.filters.active() else "no rows match the filter", "dim"))
         elif isinstance(item, Group):
@@ -374,9 +388,14 @@ class ReviewPane(Vertical):
             return
 
         def chosen(rejection: Rejection | None) -> None:
-            if rejection is not None:
-                self._say(f"rejected ({rejection.reason})",
-                          self._decide(self.store.reject, targets, rejection.reason, rejection.note))
+            if rejection is None:
+                return
+            still = [slot for slot in targets if self.store.status[slot] in self.STATUSES]  # (a job,
+            if not still:  # another window or the palette may have decided them meanwhile)
+                self.app.notify("those rows were decided meanwhile; nothing rejected", severity="warning")
+                return
+            self._say(f"rejected ({rejection.reason})",
+                      self._decide(self.store.reject, still, rejection.reason, rejection.note))
 
         if reason is not None:
             chosen(Rejection(reason))
@@ -397,6 +416,9 @@ class ReviewPane(Vertical):
         ask = self.asking
         if ask is None:
             return
+        if event.key in ("ctrl+d", "ctrl+u"):  # scroll the list of reasons; still asking
+            self.action_scroll_detail(1 if event.key == "ctrl+d" else -1)
+            return
         self.asking = None
         reason = self.project.reason_for_key(event.character) if event.character else None
         version = self.store.version
@@ -411,6 +433,11 @@ class ReviewPane(Vertical):
         elif event.key != "escape":
             self.app.notify(f"not a reason key: {visible_line(event.key)}; nothing rejected", severity="warning",
                             timeout=3, markup=False)
+
+    def cancel_question(self) -> None:
+        """Drop a waiting `x` (a decision came from elsewhere: the palette, say)."""
+        if self.asking is not None:
+            self._stop_asking()
 
     def _stop_asking(self) -> None:
         self.asking = None

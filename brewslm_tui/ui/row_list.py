@@ -183,7 +183,7 @@ class RowList(ScrollView, can_focus=True):
         self._strips: LRUCache[int, tuple[tuple, Strip]] = LRUCache(256)  # slot -> (what it showed, line)
         self._cells_version = -1
         self._lines_version = -1
-        self._last_slot: int | None = None
+        self._last_item: int | tuple | None = None  # the cursor's slot, or ("group", its reason)
         self._base_style: Style | None = None
         self._prefix: str | None = None  # the prompt template's shared start, elided in the list
         self._selection_serial = 0  # bumps on every selection change (keys the per-group counts)
@@ -466,11 +466,13 @@ class RowList(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
 
     def _moved(self, force: bool = False) -> None:
-        slot = self.cursor_slot
-        if force or slot != self._last_slot:
-            self._last_slot = slot
+        item = self.cursor_item
+        # a group header is told apart from another by its reason (its slot is None for all)
+        key = ("group", item.reason) if isinstance(item, Group) else item
+        if force or key != self._last_item:
+            self._last_item = key
             if self.on_cursor is not None:
-                self.on_cursor(slot)
+                self.on_cursor(item if isinstance(item, int) else None)
 
     def _set_cursor(self, line: int) -> None:
         if not len(self.lines):

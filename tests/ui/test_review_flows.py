@@ -568,3 +568,54 @@ async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
         assert disk_row(project_dir, first)["review_status"] == "approved"
         await pilot.press("2")
         assert "d Drop" in bar.text and "a Approve" not in bar.text
+
+
+async def test_a_decision_from_elsewhere_cancels_a_waiting_x(project_dir):
+    """x waits; the palette (here: its store call through app.decide) approves those rows:
+    the question is off, and the next key rejects nothing."""
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = queue(app)
+        first, second = ids(app, [0, 1])
+        await pilot.press("space", "space", "x")
+        assert pane.asking is not None and pane.asking.count == 2
+        app.decide(app.store.approve, [0, 1])
+        assert pane.asking is None
+        await pilot.press("1")
+        on = statuses(project_dir)
+        assert on[first] == on[second] == "approved"
+        assert list(on.values()).count("rejected") == 0
+
+
+async def test_detail_follows_the_cursor_between_group_headers(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.reject([0, 1], "label_ambiguous")
+        app.store.reject([2], "minor_typo")
+        app.after_change()
+        await pilot.press("2", "h", "j")  # fold the first group: the next line is the other header
+        pane = rejected(app)
+        assert pane.rows.cursor_slot is None
+        assert pane.query_one(DetailPane).text.startswith("minor_typo")
+
+
+async def test_keys_typed_before_the_deferred_parts_mount(project_dir):
+    """o (to the run) and n (new job) in the very first frames wait for their parts."""
+    from brewslm_tui.ui.job_form import NewJobScreen
+
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        for _ in range(50):
+            if app.query("#runs-view") and app.query_one("#tabs").active == "runs":
+                break
+            await pilot.pause()
+        assert app.query_one("#tabs").active == "runs"
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        for _ in range(50):
+            if isinstance(app.screen, NewJobScreen):
+                break
+            await pilot.pause()
+        assert isinstance(app.screen, NewJobScreen)
