@@ -229,7 +229,12 @@ class RowList(ScrollView, can_focus=True):
         # the group the cursor was in (the store has already changed the row's reason)
         old_reason = self.lines.at(self.lines.header_of(self.cursor)).reason if (
             isinstance(self.lines, GroupedLines) and len(self.lines)) else None
-        old_len = len(self.lines)
+        old_len, old_cursor, old_top = len(self.lines), self.cursor, self.scroll_offset.y
+        changed = None if self.grouped else self.store.changed_since(self._lines_version)
+        if changed is not None and len(changed) <= 64:  # where the view starts to differ, before...
+            first = min((p for p in map(self.view.position_of, changed) if p is not None), default=None)
+        else:
+            changed = first = None
         self.view.sync()
         if self.grouped or self.store.version != self._lines_version or len(self.view) != old_len:
             self._rebuild_lines()
@@ -242,6 +247,16 @@ class RowList(ScrollView, can_focus=True):
         self.cursor = max(0, min(self.cursor, len(self.lines) - 1))
         self._scroll_to_cursor()
         self._moved()
+        if changed is not None:  # ...and after (rows that came into the view)
+            first = min((p for p in [first, *map(self.view.position_of, changed)] if p is not None), default=None)
+        if changed is not None and self.scroll_offset.y == old_top:
+            # only the lines from the first changed row (or the cursor's old or new line) down
+            # differ: rows above it neither moved nor changed (a decision on the cursor's row
+            # redraws that line and the ones below it, not the whole list)
+            start = min(p for p in (first, old_cursor, self.cursor) if p is not None) - old_top + 1
+            if start > 1:  # (a screen row; refresh_lines takes virtual rows: + the scroll offset)
+                self.refresh_lines(start + old_top, max(1, self.size.height - start))
+                return
         self.refresh()
 
     def move_to_slot(self, slot: int) -> bool:
@@ -487,9 +502,11 @@ class RowList(ScrollView, can_focus=True):
         self._moved()
 
     def _refresh_line(self, line: int) -> None:
+        """Repaint the screen row that shows `line` (if on screen). ScrollView's `refresh_line`
+        takes a virtual row: the title is row 0, so `line` is virtual row line + 1."""
         y = line - self.scroll_offset.y + 1
         if 1 <= y < self.size.height:
-            self.refresh_line(y)
+            self.refresh_line(line + 1)
 
     def action_move(self, delta: int) -> None:
         self._set_cursor(self.cursor + delta)
