@@ -159,7 +159,21 @@ def label_function(config: dict):
     return lambda text: by_label.get(normalize(text))
 
 
-class Part:
+class Columns:
+    """What `parse_range` fills, whoever holds the columns (a `Store`, or a builder's `Part`):
+    the interning of runs and playbooks, and reason codes met in the file but not in the project."""
+
+    def _intern(self, value: str, table: list, index: dict) -> int:
+        return _intern(value, table, index)
+
+    def _add_reason(self, code: str) -> int:
+        self._reason_index[code] = len(self.reason_codes)
+        self.reason_codes.append(code)
+        self._reason_counts.append(0)
+        return len(self.reason_codes) - 1
+
+
+class Part(Columns):
     """The columns of one stretch of the file, as the builder parses them (a `Store` holds the
     same attributes). Bad lines and rows without an id are noted with their offsets, not
     quarantined: the store that loads the cache does that."""
@@ -186,15 +200,6 @@ class Part:
         self._breaks: set[int] = set()
         self.bad: list[list] = []  # [lineno, reason, offset]
         self.noid: list[list] = []  # [slot, lineno, offset]
-
-    def _intern(self, value: str, table: list, index: dict) -> int:
-        return _intern(value, table, index)
-
-    def _add_reason(self, code: str) -> int:
-        self._reason_index[code] = len(self.reason_codes)
-        self.reason_codes.append(code)
-        self._reason_counts.append(0)
-        return len(self.reason_codes) - 1
 
     def _bad_line(self, lineno: int, raw: bytes, reason: str, offset: int) -> None:
         self._malformed += 1

@@ -106,7 +106,7 @@ def new_row_id() -> str:
     return "r_" + os.urandom(8).hex()
 
 
-class Store:
+class Store(column_cache.Columns):
     """The rows of one project and every review decision on them. See the module docstring."""
 
     BACKGROUND_BYTES = 8 << 20  # a file bigger than this (~20k rows) opens partly when it has no cache
@@ -298,25 +298,12 @@ class Store:
             column_cache.save(self)  # (not for a small file: see save)
         return range(first, len(self))
 
-    def _intern(self, value: str, table: list, index: dict) -> int:
-        k = index.get(value)
-        if k is None:
-            k = index[value] = len(table)
-            table.append(value)
-        return k
-
     def _label_code(self, completion: str) -> int:
         label_for = getattr(self.project, "label_for", None)
         if label_for is None or len(self.labels) < 2:
             return 0
         label = label_for(completion)
         return self.labels.index(label) if label in self.labels else 0
-
-    def _add_reason(self, code: str) -> int:
-        self._reason_index[code] = len(self.reason_codes)
-        self.reason_codes.append(code)
-        self._reason_counts.append(0)
-        return len(self.reason_codes) - 1
 
     def _bad_line(self, lineno: int, raw: bytes, reason: str, offset: int) -> None:
         """(parse_range) A line that is not a row: named, quarantined byte for byte, skipped."""
