@@ -161,7 +161,30 @@ def label_function(config: dict):
 
 class Columns:
     """What `parse_range` fills, whoever holds the columns (a `Store`, or a builder's `Part`):
-    the interning of runs and playbooks, and reason codes met in the file but not in the project."""
+    the columns themselves, the interning of runs and playbooks, and reason codes met in the
+    file but not in the project."""
+
+    def _empty_columns(self, reasons: list[str], labels: list[str]) -> None:
+        """No rows yet: the per-row columns, the run/playbook tables and the counts, empty."""
+        self.reason_codes: list[str | None] = [None] + list(reasons)
+        self._reason_index = {code: k for k, code in enumerate(self.reason_codes) if code}
+        self.labels: list[str | None] = [None] + list(labels)
+        self.runs: list[str] = []
+        self._run_index: dict[str, int] = {}
+        self.playbooks: list[str] = []
+        self._playbook_index: dict[str, int] = {}
+        self._offsets = array("Q")
+        self.status = bytearray()
+        self.reason = bytearray()
+        self._run = array("I")
+        self._playbook = array("I")
+        self._label = array("H")
+        self._flags = bytearray()
+        self._counts = [0, 0, 0, 0]
+        self._reason_counts: list[int] = [0] * len(self.reason_codes)
+        self._lineno = 0
+        self._malformed = 0
+        self._breaks: set[int] = set()  # slots that follow a malformed line (not contiguous with the one before)
 
     def _intern(self, value: str, table: list, index: dict) -> int:
         return _intern(value, table, index)
@@ -179,25 +202,7 @@ class Part(Columns):
     quarantined: the store that loads the cache does that."""
 
     def __init__(self, config: dict):
-        self.reason_codes: list[str | None] = [None] + list(config["project_reasons"])
-        self._reason_index = {code: k for k, code in enumerate(self.reason_codes) if code}
-        self.labels: list[str | None] = [None] + list(config["labels"])
-        self.runs: list[str] = []
-        self._run_index: dict[str, int] = {}
-        self.playbooks: list[str] = []
-        self._playbook_index: dict[str, int] = {}
-        self._offsets = array("Q")
-        self.status = bytearray()
-        self.reason = bytearray()
-        self._run = array("I")
-        self._playbook = array("I")
-        self._label = array("H")
-        self._flags = bytearray()
-        self._counts = [0, 0, 0, 0]
-        self._reason_counts = [0] * len(self.reason_codes)
-        self._lineno = 0
-        self._malformed = 0
-        self._breaks: set[int] = set()
+        self._empty_columns(config["project_reasons"], config["labels"])
         self.bad: list[list] = []  # [lineno, reason, offset]
         self.noid: list[list] = []  # [slot, lineno, offset]
 
