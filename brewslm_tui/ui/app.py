@@ -204,30 +204,38 @@ class BrewApp(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_part(event.pane.id or "")
 
+    def _mounted(self, selector: str):
+        """The widget `selector` names, or None while it is not mounted yet (a Deferred part)."""
+        found = self.query(selector)
+        return found.first() if found and found.first().is_mounted else None
+
+    def _when_mounted(self, selector: str, then) -> None:
+        """`then(widget)` now, or once the widget is mounted: a key typed in the first frames
+        (`2`, `o`, `n`) reaches a part that is built right after them."""
+        widget = self._mounted(selector)
+        if widget is None:
+            self.call_after_refresh(self._when_mounted, selector, then)
+        else:
+            then(widget)
+
     def _show_part(self, tab: str) -> None:
-        """A tab came on screen: catch it up if stale, focus it. A tab shown before its
-        Deferred mount (a key in the first frames) is caught up once it is mounted."""
-        part = self.query(f"#{tab}-pane") or self.query(f"#{tab}-view")
-        if not part or not part.first().is_mounted:
-            if self.query_one(TabbedContent).active == tab:
-                self.call_after_refresh(self._show_part, tab)
-            return
-        if tab in self._stale:
-            self._refresh_part(tab)
-        self._focus_tab(tab)
+        """A tab came on screen: catch it up if stale, focus it (once it is mounted)."""
+
+        def shown(part) -> None:
+            if self.query_one(TabbedContent).active != tab:
+                return  # another tab was shown meanwhile
+            if tab in self._stale:
+                self._refresh_part(tab)
+            self._focus_tab(tab)
+
+        self._when_mounted(f"#{tab}-pane, #{tab}-view", shown)
 
     def _focus_tab(self, tab: str) -> None:
-        pane = self.query(f"#{tab}-pane")
-        if pane:
-            pane.first(ReviewPane).rows.focus()
-            return
-        part = self.query(f"#{tab}-view")
-        if not part:
-            return
-        if part.first().focusable:
-            part.first().focus()
-        elif part:
-            focusable = [w for w in part.first().query("*") if w.focusable]
+        part = self._mounted(f"#{tab}-pane, #{tab}-view")
+        if isinstance(part, ReviewPane):
+            part.rows.focus()
+        elif part is not None:
+            focusable = [part] if part.focusable else [w for w in part.query("*") if w.focusable]
             if focusable:
                 focusable[0].focus()
 
@@ -270,11 +278,11 @@ class BrewApp(App):
         self._update_header()
 
     def _refresh_part(self, tab: str) -> None:
-        part = self.query(f"#{tab}-pane") or self.query(f"#{tab}-view")
-        if part and part.first().is_mounted:  # (one not mounted yet stays stale: it syncs when shown)
+        part = self._mounted(f"#{tab}-pane, #{tab}-view")
+        if part is not None:  # (one not mounted yet stays stale: it syncs when shown)
             self._stale.discard(tab)
-            if hasattr(part.first(), "refresh_data"):
-                part.first().refresh_data()
+            if hasattr(part, "refresh_data"):
+                part.refresh_data()
 
     def poll_store(self) -> None:
         """Pick up rows other processes appended (and the end of the background load)."""
@@ -318,11 +326,7 @@ class BrewApp(App):
 
     def action_new_job(self) -> None:
         """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""
-        sidebar = self.query("#sidebar")
-        if not sidebar or not sidebar.first().is_mounted:  # (`n` in the first frames: it is on its way)
-            self.call_after_refresh(self.action_new_job)
-            return
-        sidebar.first().action_new_job()
+        self._when_mounted("#sidebar", lambda sidebar: sidebar.action_new_job())
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:
@@ -365,11 +369,9 @@ class BrewApp(App):
     def show_run(self, run_id: str) -> None:
         """The Runs tab with `run_id` highlighted (o on a row: where did this come from?)."""
         self.action_show_tab("runs")
-        found = self.query("#runs-view")
-        if not found or not found.first().is_mounted:  # (`o` in the first frames: it is on its way)
-            self.call_after_refresh(self.show_run, run_id)
-            return
-        view = found.first()
+        self._when_mounted("#runs-view", lambda view: self._select_run(view, run_id))
+
+    def _select_run(self, view, run_id: str) -> None:
         select = getattr(view, "select_run", None)
         if callable(select):
             select(run_id)
