@@ -32,23 +32,85 @@ PLAYBOOKS = ("everyday", "hard-cases", "local-llm")
 
 PREFIX = "Classify the sentiment of this product review as positive, negative, neutral or mixed.\n\nReview: "
 
-_PRODUCTS = ("kettle", "air fryer", "desk lamp", "standing desk", "rice cooker", "hiking boots", "rain jacket",
-             "phone case", "wireless earbuds", "office chair", "blender", "coffee grinder", "yoga mat", "backpack",
-             "monitor arm", "electric toothbrush", "robot vacuum", "cast iron pan", "space heater",
-             "mechanical keyboard", "bike light", "french press", "toaster", "duvet", "water bottle", "tent")
-_OPENERS = ("Bought this {p} last week and", "Got the {p} for my dad and", "Honestly, the {p}", "Two weeks in, the {p}",
-            "I don't usually write reviews, but the {p}", "Ordered the {p} in the sale and", "Our office {p}",
-            "Not bad at all: the {p}", "Oh great, another {p} that", "My partner loves the {p}, and it")
-_MIDDLES = ("works brilliantly", "stopped working after a few uses", "is exactly what we needed",
-            "feels cheap and flimsy", "does the basic job", "is louder than I'd like", "exceeded my expectations",
-            "arrived damaged and the replacement was no better", "matches the description",
-            "looks great but feels fragile", "is a waste of money", "was worth every penny")
-_TAILS = ("Set up in five minutes.", "Customer service never replied.", "No surprises.", "Would buy again on sale.",
-          "The instructions are useless.", "Still going strong after a month.", "Sending it back tomorrow.",
-          "Three stars.", "The battery barely lasts a day.", "Easy to clean, too.", "The app keeps crashing.",
-          "Delivery took forever and the box was dented.", "Great value for the price.", "It smells of burnt plastic.",
-          "Comes in grey or black.", "The hinge already rattles.", "Keeping it, with reservations.")
-_NOTES = ("could be either", "fix the typo and approve", "near-duplicate of an imported row", "label says the opposite")
+_PRODUCTS = (
+    "kettle",
+    "air fryer",
+    "desk lamp",
+    "standing desk",
+    "rice cooker",
+    "hiking boots",
+    "rain jacket",
+    "phone case",
+    "wireless earbuds",
+    "office chair",
+    "blender",
+    "coffee grinder",
+    "yoga mat",
+    "backpack",
+    "monitor arm",
+    "electric toothbrush",
+    "robot vacuum",
+    "cast iron pan",
+    "space heater",
+    "mechanical keyboard",
+    "bike light",
+    "french press",
+    "toaster",
+    "duvet",
+    "water bottle",
+    "tent",
+)
+_OPENERS = (
+    "Bought this {p} last week and",
+    "Got the {p} for my dad and",
+    "Honestly, the {p}",
+    "Two weeks in, the {p}",
+    "I don't usually write reviews, but the {p}",
+    "Ordered the {p} in the sale and",
+    "Our office {p}",
+    "Not bad at all: the {p}",
+    "Oh great, another {p} that",
+    "My partner loves the {p}, and it",
+)
+_MIDDLES = (
+    "works brilliantly",
+    "stopped working after a few uses",
+    "is exactly what we needed",
+    "feels cheap and flimsy",
+    "does the basic job",
+    "is louder than I'd like",
+    "exceeded my expectations",
+    "arrived damaged and the replacement was no better",
+    "matches the description",
+    "looks great but feels fragile",
+    "is a waste of money",
+    "was worth every penny",
+)
+_TAILS = (
+    "Set up in five minutes.",
+    "Customer service never replied.",
+    "No surprises.",
+    "Would buy again on sale.",
+    "The instructions are useless.",
+    "Still going strong after a month.",
+    "Sending it back tomorrow.",
+    "Three stars.",
+    "The battery barely lasts a day.",
+    "Easy to clean, too.",
+    "The app keeps crashing.",
+    "Delivery took forever and the box was dented.",
+    "Great value for the price.",
+    "It smells of burnt plastic.",
+    "Comes in grey or black.",
+    "The hinge already rattles.",
+    "Keeping it, with reservations.",
+)
+_NOTES = (
+    "could be either",
+    "fix the typo and approve",
+    "near-duplicate of an imported row",
+    "label says the opposite",
+)
 
 
 def _review(rng: random.Random, target: int) -> str:
@@ -56,7 +118,11 @@ def _review(rng: random.Random, target: int) -> str:
     parts = [rng.choice(_OPENERS).format(p=product) + " " + rng.choice(_MIDDLES) + "."]
     size = len(parts[0])
     while size < target:
-        piece = rng.choice(_TAILS) if rng.random() < 0.7 else f"The {rng.choice(_PRODUCTS)} {rng.choice(_MIDDLES)}."
+        piece = (
+            rng.choice(_TAILS)
+            if rng.random() < 0.7
+            else f"The {rng.choice(_PRODUCTS)} {rng.choice(_MIDDLES)}."
+        )
         parts.append(piece)
         size += len(piece) + 1
     text = " ".join(parts)
@@ -81,8 +147,12 @@ def make_rows(n: int, seed: int = 20261124):
             prompt += " " + rng.choice(_TAILS)
         if len(prompt) > 400:
             prompt = prompt[:400].rsplit(" ", 1)[0]
-        row = {"id": "r_%016x" % rng.getrandbits(64), "prompt": prompt, "completion": rng.choice(LABELS),
-               "review_status": state}
+        row = {
+            "id": "r_%016x" % rng.getrandbits(64),
+            "prompt": prompt,
+            "completion": rng.choice(LABELS),
+            "review_status": state,
+        }
         if state == "rejected":
             row["reject_reason"] = choices(REASONS, REASON_WEIGHTS)[0]
             if rand() < 0.05:
@@ -90,7 +160,9 @@ def make_rows(n: int, seed: int = 20261124):
         row["source"] = "synth_playbook"
         row["run_id"] = runs[run]
         row["playbook"] = PLAYBOOKS[run % len(PLAYBOOKS)]
-        row["created_at"] = f"2026-11-{10 + run // 3:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z"
+        row["created_at"] = (
+            f"2026-11-{10 + run // 3:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z"
+        )
         yield row
 
 

@@ -22,7 +22,7 @@ import asyncio
 import statistics
 import time
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 from textual import events
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
@@ -73,7 +73,12 @@ def key_event(key: str) -> events.Key:
 
 def _busy(app) -> bool:
     screen = app.screen
-    if screen._dirty_widgets or screen._layout_required or screen._repaint_required or screen._scroll_required:
+    if (
+        screen._dirty_widgets
+        or screen._layout_required
+        or screen._repaint_required
+        or screen._scroll_required
+    ):
         return True
     if screen._update_timer._active.is_set():
         return True
@@ -83,8 +88,14 @@ def _busy(app) -> bool:
     return False
 
 
-async def settle(app, clock: FrameClock, *, since: float = 0.0, done: Callable[[], bool] = lambda: True,
-                 timeout: float = 60.0) -> None:
+async def settle(
+    app,
+    clock: FrameClock,
+    *,
+    since: float = 0.0,
+    done: Callable[[], bool] = lambda: True,
+    timeout: float = 60.0,
+) -> None:
     """Wait until `done()` holds and the app is quiet: no frame since `since` or the last frame
     for QUIET seconds, nothing dirty or queued (see the module docstring)."""
     deadline = time.perf_counter() + timeout
@@ -100,8 +111,9 @@ async def settle(app, clock: FrameClock, *, since: float = 0.0, done: Callable[[
             return
 
 
-async def press(app, clock: FrameClock, key: str, *, effect: Callable[[], bool] | None = None,
-                timeout: float = 60.0) -> dict:
+async def press(
+    app, clock: FrameClock, key: str, *, effect: Callable[[], bool] | None = None, timeout: float = 60.0
+) -> dict:
     """Press one key; return {'ms': key-to-last-frame, 'first_ms', 'frames'} (ms None if no frame)."""
     await settle(app, clock, timeout=timeout)  # the previous key's effects are over
     event = key_event(key)
@@ -124,10 +136,23 @@ def summarize(samples: list[float | None]) -> dict:
     """median / p95 / min / max of the samples in ms (None = the key caused no frame)."""
     xs = sorted(x for x in samples if x is not None)
     if not xs:
-        return {"n": len(samples), "median": None, "p95": None, "min": None, "max": None, "no_frame": len(samples)}
+        return {
+            "n": len(samples),
+            "median": None,
+            "p95": None,
+            "min": None,
+            "max": None,
+            "no_frame": len(samples),
+        }
     p95 = xs[min(len(xs) - 1, max(0, round(0.95 * len(xs)) - 1))]
-    return {"n": len(samples), "median": statistics.median(xs), "p95": p95, "min": xs[0], "max": xs[-1],
-            "no_frame": len(samples) - len(xs)}
+    return {
+        "n": len(samples),
+        "median": statistics.median(xs),
+        "p95": p95,
+        "min": xs[0],
+        "max": xs[-1],
+        "no_frame": len(samples) - len(xs),
+    }
 
 
 def summarize_presses(presses: list[dict]) -> dict:
@@ -150,5 +175,9 @@ def memory() -> dict:
                     out[key] = int(value.split()[0]) / 1024
     except OSError:
         pass
-    return {"rss_mb": out.get("VmRSS"), "anon_mb": out.get("RssAnon"), "file_mb": out.get("RssFile"),
-            "peak_rss_mb": out.get("VmHWM")}
+    return {
+        "rss_mb": out.get("VmRSS"),
+        "anon_mb": out.get("RssAnon"),
+        "file_mb": out.get("RssFile"),
+        "peak_rss_mb": out.get("VmHWM"),
+    }

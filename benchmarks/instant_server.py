@@ -26,17 +26,30 @@ def _completion() -> bytes:
     rows = []
     for _ in range(ROWS):
         n = next(_counter)
-        rows.append({"prompt": f"Review {n}: the kettle number {n} works, but the lid {n % 97} rattles a bit.",
-                     "completion": LABELS[n % 4]})
+        rows.append(
+            {
+                "prompt": f"Review {n}: the kettle number {n} works, but the lid {n % 97} rattles a bit.",
+                "completion": LABELS[n % 4],
+            }
+        )
     content = orjson.dumps(rows).decode()
-    return orjson.dumps({"id": "bench", "object": "chat.completion", "model": "instant",
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}]})
+    return orjson.dumps(
+        {
+            "id": "bench",
+            "object": "chat.completion",
+            "model": "instant",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+        }
+    )
 
 
 def _response(body: bytes) -> bytes:
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-            b"Connection: keep-alive\r\n\r\n" % len(body)) + body
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+        b"Connection: keep-alive\r\n\r\n" % len(body)
+    ) + body
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

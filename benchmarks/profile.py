@@ -50,9 +50,8 @@ def profile_launch(project: Path, cold: bool, top: int) -> None:
     profile = cProfile.Profile(time.process_time)
     c0 = time.process_time()
     profile.enable()
-    from brewslm_tui.ui.app import build_app
-
     from benchmarks.frames import FrameClock
+    from brewslm_tui.ui.shell.app import build_app
 
     c1 = time.process_time()
     app = build_app(project)
@@ -77,16 +76,17 @@ def profile_launch(project: Path, cold: bool, top: int) -> None:
                 await asyncio.sleep(0.005)
 
     asyncio.run(main())
-    print(f"CPU: imports {c1 - c0:.3f} s, build_app {c2 - c1:.3f} s, app start to first paint {seen[0] - c2:.3f} s "
-          "(with the profiler on)")
+    print(
+        f"CPU: imports {c1 - c0:.3f} s, build_app {c2 - c1:.3f} s, app start to first paint {seen[0] - c2:.3f} s "
+        "(with the profiler on)"
+    )
     _print(profile, top)
 
 
 def profile_key(project: Path, key: str, top: int) -> None:
     """One key in the Queue (after a few unprofiled presses of the same key to warm caches)."""
-    from brewslm_tui.ui.app import build_app
-
     from benchmarks import frames
+    from brewslm_tui.ui.shell.app import build_app
 
     app = build_app(project)
     clock = frames.FrameClock(app)
@@ -95,8 +95,11 @@ def profile_key(project: Path, key: str, top: int) -> None:
         rows = app.query_one("#queue-pane").rows
         cursor, version, screens = rows.cursor, app.store.version, len(app.screen_stack)
         tab = app.query_one("#tabs").active
-        return lambda: (rows.cursor, app.store.version, len(app.screen_stack), app.query_one("#tabs").active) != (
-            cursor, version, screens, tab) or (key == "space")
+        return lambda: (
+            (rows.cursor, app.store.version, len(app.screen_stack), app.query_one("#tabs").active)
+            != (cursor, version, screens, tab)
+            or (key == "space")
+        )
 
     async def main() -> None:
         async with app.run_test(headless=True, size=SIZE):
@@ -131,10 +134,9 @@ def profile_drop(project: Path, top: int) -> None:
 
 
 def profile_compact(project: Path, top: int) -> None:
-    from brewslm_tui.core.project import load_project
-    from brewslm_tui.core.store import Store
-
     from benchmarks.run import journal_some_decisions
+    from brewslm_tui.core.project import load_project
+    from brewslm_tui.core.store.store import Store
 
     print("journaled:", journal_some_decisions(project))
     store = Store.open(load_project(project))
@@ -147,10 +149,9 @@ def profile_compact(project: Path, top: int) -> None:
 
 
 def profile_generate(count: int, top: int) -> None:
-    from brewslm_tui.core.jobs import run_generation_job
-    from brewslm_tui.core.project import load_project
-
     from benchmarks.run import generation_project
+    from brewslm_tui.core.generation.jobs import run_generation_job
+    from brewslm_tui.core.project import load_project
 
     tmp = Path(tempfile.mkdtemp(prefix="brewslm-profile-"))
     try:
@@ -158,7 +159,9 @@ def profile_generate(count: int, top: int) -> None:
         c = time.process_time()
         t = time.perf_counter()
         asyncio.run(run_generation_job(project, "bench-template", count=count, seed=3))
-        print(f"{count} rows: {time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU (no profiler)")
+        print(
+            f"{count} rows: {time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU (no profiler)"
+        )
         project = load_project(generation_project(tmp, None))
         profile = cProfile.Profile(time.process_time)
         profile.enable()

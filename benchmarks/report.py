@@ -4,55 +4,144 @@ from __future__ import annotations
 
 # (key, label, unit, {size: (op, target)})  op "<=" : lower is better, ">=" : higher is better
 ROWS = [
-    ("launch_cold_s", "launch to first interactive screen, cold (no column cache)", "s",
-     {"100k": ("<=", 0.4), "1m": ("<=", 0.6)}),
-    ("launch_warm_s", "launch to first interactive screen, warm (column cache)", "s",
-     {"100k": ("<=", 0.4), "1m": ("<=", 0.6)}),
+    (
+        "launch_cold_s",
+        "launch to first interactive screen, cold (no column cache)",
+        "s",
+        {"100k": ("<=", 0.4), "1m": ("<=", 0.6)},
+    ),
+    (
+        "launch_warm_s",
+        "launch to first interactive screen, warm (column cache)",
+        "s",
+        {"100k": ("<=", 0.4), "1m": ("<=", 0.6)},
+    ),
     ("launch_cold_cpu_s", "  cold, CPU time of the process to first paint (load-independent)", "s", {}),
     ("launch_warm_cpu_s", "  warm, CPU time of the process to first paint", "s", {}),
-    ("launch_warm_import_s", "  warm, process start to imports done (python + textual + app modules)", "s", {}),
+    (
+        "launch_warm_import_s",
+        "  warm, process start to imports done (python + textual + app modules)",
+        "s",
+        {},
+    ),
     ("launch_warm_store_open_s", "  warm, process start to store open (build_app returned)", "s", {}),
-    ("complete_cold_s", "launch to complete counts and groups, cold", "s", {"100k": ("<=", 0.6), "1m": ("<=", 3.0)}),
-    ("keys_while_loading_p95_ms", "  cold: j to repaint p95 while the rest loads in the background", "ms", {}),
-    ("complete_warm_s", "launch to complete counts and groups, warm", "s", {"100k": ("<=", 0.6), "1m": ("<=", 3.0)}),
+    (
+        "complete_cold_s",
+        "launch to complete counts and groups, cold",
+        "s",
+        {"100k": ("<=", 0.6), "1m": ("<=", 3.0)},
+    ),
+    (
+        "keys_while_loading_p95_ms",
+        "  cold: j to repaint p95 while the rest loads in the background",
+        "ms",
+        {},
+    ),
+    (
+        "complete_warm_s",
+        "launch to complete counts and groups, warm",
+        "s",
+        {"100k": ("<=", 0.6), "1m": ("<=", 3.0)},
+    ),
     ("first_key_ms", "first key after first paint (j), to repaint settled", "ms", {}),
-    ("key_cursor_p95_ms", "key to repaint p95: cursor (j/down), settled", "ms", {"100k": ("<=", 20), "1m": ("<=", 20)}),
+    (
+        "key_cursor_p95_ms",
+        "key to repaint p95: cursor (j/down), settled",
+        "ms",
+        {"100k": ("<=", 20), "1m": ("<=", 20)},
+    ),
     ("key_cursor_first_p95_ms", "  same, first frame (row list moved)", "ms", {}),
-    ("key_page_p95_ms", "key to repaint p95: pagedown, settled", "ms", {"100k": ("<=", 20), "1m": ("<=", 20)}),
+    (
+        "key_page_p95_ms",
+        "key to repaint p95: pagedown, settled",
+        "ms",
+        {"100k": ("<=", 20), "1m": ("<=", 20)},
+    ),
     ("key_page_first_p95_ms", "  same, first frame", "ms", {}),
-    ("key_approve_p95_ms", "key to repaint p95: a (approve, durable), settled", "ms",
-     {"100k": ("<=", 20), "1m": ("<=", 20)}),
+    (
+        "key_approve_p95_ms",
+        "key to repaint p95: a (approve, durable), settled",
+        "ms",
+        {"100k": ("<=", 20), "1m": ("<=", 20)},
+    ),
     ("key_approve_first_p95_ms", "  same, first frame", "ms", {}),
-    ("key_reject_open_p95_ms", "key to repaint p95: x (the pane asks for the reason), settled", "ms",
-     {"100k": ("<=", 20), "1m": ("<=", 20)}),
-    ("key_reject_pick_p95_ms", "key to repaint p95: reason key (reject, durable), settled", "ms",
-     {"100k": ("<=", 20), "1m": ("<=", 20)}),
+    (
+        "key_reject_open_p95_ms",
+        "key to repaint p95: x (the pane asks for the reason), settled",
+        "ms",
+        {"100k": ("<=", 20), "1m": ("<=", 20)},
+    ),
+    (
+        "key_reject_pick_p95_ms",
+        "key to repaint p95: reason key (reject, durable), settled",
+        "ms",
+        {"100k": ("<=", 20), "1m": ("<=", 20)},
+    ),
     ("key_reject_pick_first_p95_ms", "  same, first frame", "ms", {}),
     ("key_space_p95_ms", "key to repaint p95: space (select), settled", "ms", {}),
     ("key_cursor_cpu_median_ms", "CPU time per cursor key (median)", "ms", {}),
     ("key_approve_cpu_median_ms", "CPU time per approve key (median)", "ms", {}),
-    ("drop_core_s", "bulk-drop 100k selected rejected rows, durable (Store.drop)", "s",
-     {"100k": ("<=", 0.25), "1m": ("<=", 0.25)}),
-    ("drop_ui_ms", "bulk-drop 100k in the UI: y in the confirm dialog to repaint", "ms",
-     {"100k": ("<=", 250), "1m": ("<=", 250)}),
+    (
+        "drop_core_s",
+        "bulk-drop 100k selected rejected rows, durable (Store.drop)",
+        "s",
+        {"100k": ("<=", 0.25), "1m": ("<=", 0.25)},
+    ),
+    (
+        "drop_ui_ms",
+        "bulk-drop 100k in the UI: y in the confirm dialog to repaint",
+        "ms",
+        {"100k": ("<=", 250), "1m": ("<=", 250)},
+    ),
     ("drop_ui_first_ms", "  same, first frame", "ms", {}),
     ("drop_confirm_ms", "  d (confirm dialog with per-reason counts) to repaint", "ms", {}),
-    ("rejected_open_ms", "Rejected view (grouped): key 2 to repaint, right after launch", "ms", {"1m": ("<=", 300)}),
-    ("rejected_open_after_reject_ms", "Rejected view (grouped): key 2 after a reject in the Queue", "ms",
-     {"1m": ("<=", 300)}),
+    (
+        "rejected_open_ms",
+        "Rejected view (grouped): key 2 to repaint, right after launch",
+        "ms",
+        {"1m": ("<=", 300)},
+    ),
+    (
+        "rejected_open_after_reject_ms",
+        "Rejected view (grouped): key 2 after a reject in the Queue",
+        "ms",
+        {"1m": ("<=", 300)},
+    ),
     ("rejected_open_first_ms", "  right after launch, first frame", "ms", {}),
     ("rejected_open_after_reject_first_ms", "  after a reject, first frame", "ms", {}),
     ("rejected_core_groups_ms", "  core: RowView(rejected).groups() from scratch", "ms", {}),
-    ("anon_mb_cold", "anonymous memory after first paint, cold", "MB", {"100k": ("<=", 100), "1m": ("<=", 250)}),
-    ("anon_mb_warm", "anonymous memory after first paint, warm", "MB", {"100k": ("<=", 100), "1m": ("<=", 250)}),
+    (
+        "anon_mb_cold",
+        "anonymous memory after first paint, cold",
+        "MB",
+        {"100k": ("<=", 100), "1m": ("<=", 250)},
+    ),
+    (
+        "anon_mb_warm",
+        "anonymous memory after first paint, warm",
+        "MB",
+        {"100k": ("<=", 100), "1m": ("<=", 250)},
+    ),
     ("peak_rss_mb_cold", "peak RSS of the launch process, cold", "MB", {}),
     ("stats_s", "brewslm-tui stats (whole process)", "s", {"100k": ("<=", 0.5), "1m": ("<=", 2.0)}),
-    ("compact_s", "brewslm-tui compact (whole process, decisions journaled)", "s",
-     {"100k": ("<=", 0.5), "1m": ("<=", 2.0)}),
-    ("vs_datatable_x", "vs stock DataTable, first paint (DataTable / ours cold)", "x",
-     {"100k": (">=", 30), "1m": (">=", 150)}),
-    ("vs_visidata_x", "vs visidata load of the same file (visidata / ours cold)", "x",
-     {"100k": (">=", 5), "1m": (">=", 15)}),
+    (
+        "compact_s",
+        "brewslm-tui compact (whole process, decisions journaled)",
+        "s",
+        {"100k": ("<=", 0.5), "1m": ("<=", 2.0)},
+    ),
+    (
+        "vs_datatable_x",
+        "vs stock DataTable, first paint (DataTable / ours cold)",
+        "x",
+        {"100k": (">=", 30), "1m": (">=", 150)},
+    ),
+    (
+        "vs_visidata_x",
+        "vs visidata load of the same file (visidata / ours cold)",
+        "x",
+        {"100k": (">=", 5), "1m": (">=", 15)},
+    ),
     ("datatable_first_paint_s", "  stock DataTable: first paint", "s", {}),
     ("datatable_cursor_p95_ms", "  stock DataTable: cursor key to repaint p95", "ms", {}),
     ("datatable_anon_mb", "  stock DataTable: anonymous memory after first paint", "MB", {}),
@@ -61,11 +150,24 @@ ROWS = [
 ]
 
 GENERATION_ROWS = [
-    ("template_rows_per_s", "template generator: usable rows landed per second (job: validation, dedup, appends)",
-     "rows/s", (">=", 20000)),
-    ("openai_job_requests_per_s", "openai generator job vs instant local server, concurrency 64: requests/s",
-     "req/s", (">=", 500)),
-    ("openai_client_requests_per_s", "  openai generator alone (no validation/landing): requests/s", "req/s", None),
+    (
+        "template_rows_per_s",
+        "template generator: usable rows landed per second (job: validation, dedup, appends)",
+        "rows/s",
+        (">=", 20000),
+    ),
+    (
+        "openai_job_requests_per_s",
+        "openai generator job vs instant local server, concurrency 64: requests/s",
+        "req/s",
+        (">=", 500),
+    ),
+    (
+        "openai_client_requests_per_s",
+        "  openai generator alone (no validation/landing): requests/s",
+        "req/s",
+        None,
+    ),
     ("openai_job_rows_per_s", "  openai job: rows landed per second", "rows/s", None),
 ]
 
@@ -138,16 +240,29 @@ def rows(results: dict) -> list[dict]:
             else:
                 fig = figures.get(key)
             target = targets.get(size)
-            row["sizes"][size] = {"value": fig, "cell": _cell(fig, unit),
-                                  "target": f"{target[0]} {target[1]:g}" if target else "",
-                                  "verdict": _verdict(fig, target)}
+            row["sizes"][size] = {
+                "value": fig,
+                "cell": _cell(fig, unit),
+                "target": f"{target[0]} {target[1]:g}" if target else "",
+                "verdict": _verdict(fig, target),
+            }
         out.append(row)
     generation = (results.get("generation") or {}).get("figures") or {}
     for key, label, unit, target in GENERATION_ROWS:
         fig = generation.get(key)
-        out.append({"figure": key, "label": label, "unit": unit, "generation": {
-            "value": fig, "cell": _cell(fig, unit), "target": f"{target[0]} {target[1]:g}" if target else "",
-            "verdict": _verdict(fig, target)}})
+        out.append(
+            {
+                "figure": key,
+                "label": label,
+                "unit": unit,
+                "generation": {
+                    "value": fig,
+                    "cell": _cell(fig, unit),
+                    "target": f"{target[0]} {target[1]:g}" if target else "",
+                    "verdict": _verdict(fig, target),
+                },
+            }
+        )
     return out
 
 
@@ -188,9 +303,15 @@ def markdown(results: dict) -> str:
         lines += ["", "| generation | unit | value | target |", "|---|---|---|---|"]
         for row in gen:
             g = row["generation"]
-            lines.append(f"| {row['label'].strip()} | {row['unit']} | {g['cell']} | {(g['target'] + ' ' + g['verdict']).strip()} |")
-    lines += ["", "Settled = the last frame caused by the key (the whole screen, detail pane included); "
-              "first frame = the first repaint after the key. See benchmarks/README.md for the method.", ""]
+            lines.append(
+                f"| {row['label'].strip()} | {row['unit']} | {g['cell']} | {(g['target'] + ' ' + g['verdict']).strip()} |"
+            )
+    lines += [
+        "",
+        "Settled = the last frame caused by the key (the whole screen, detail pane included); "
+        "first frame = the first repaint after the key. See benchmarks/README.md for the method.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -226,7 +347,9 @@ def text(results: dict) -> str:
             out.append(f"{row['label']:<{width}}  {row['unit']:<6}" + "".join(cells))
         else:
             g = row["generation"]
-            out.append(f"{row['label']:<{width}}  {row['unit']:<6}  {g['cell']:>26}  {g['target']} {g['verdict']}")
+            out.append(
+                f"{row['label']:<{width}}  {row['unit']:<6}  {g['cell']:>26}  {g['target']} {g['verdict']}"
+            )
     return "\n".join(out)
 
 

@@ -56,9 +56,14 @@ def run_process(argv: list[str], *, timeout: float = DEFAULT_TIMEOUT, cwd: Path 
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return {"wall_s": wall, "returncode": proc.returncode, "timed_out": timed_out.is_set(),
-                "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out.read().decode("utf-8", "replace"),
-                "stderr": err.read().decode("utf-8", "replace")}
+        return {
+            "wall_s": wall,
+            "returncode": proc.returncode,
+            "timed_out": timed_out.is_set(),
+            "peak_rss_mb": usage.ru_maxrss / 1024,
+            "stdout": out.read().decode("utf-8", "replace"),
+            "stderr": err.read().decode("utf-8", "replace"),
+        }
 
 
 def scenario(name: str, project: Path, opts: dict | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> dict:
@@ -68,7 +73,12 @@ def scenario(name: str, project: Path, opts: dict | None = None, *, timeout: flo
         argv += ["--opt", f"{key}={value}"]
     proc = run_process(argv, timeout=timeout)
     if proc["timed_out"]:
-        return {"ok": False, "timed_out": True, "error": f"did not finish in {timeout:.0f} s", "wall_s": proc["wall_s"]}
+        return {
+            "ok": False,
+            "timed_out": True,
+            "error": f"did not finish in {timeout:.0f} s",
+            "wall_s": proc["wall_s"],
+        }
     lines = [line for line in proc["stdout"].splitlines() if line.startswith("{")]
     try:
         result = json.loads(lines[-1])
@@ -87,7 +97,10 @@ def cli(*args: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
     proc = run_process(argv + list(args), timeout=timeout)
     proc["ok"] = proc["returncode"] == 0 and not proc["timed_out"]
     if not proc["ok"]:
-        print(f"    ! brewslm-tui {' '.join(args)}: exit {proc['returncode']} {proc['stderr'][-500:]}", file=sys.stderr)
+        print(
+            f"    ! brewslm-tui {' '.join(args)}: exit {proc['returncode']} {proc['stderr'][-500:]}",
+            file=sys.stderr,
+        )
     return proc
 
 
@@ -106,8 +119,12 @@ class Figures:
         out = {}
         for name, values in self.values.items():
             xs = [v for v in values if isinstance(v, (int, float))]
-            out[name] = {"median": statistics.median(xs) if xs else None, "min": min(xs) if xs else None,
-                         "max": max(xs) if xs else None, "runs": values}
+            out[name] = {
+                "median": statistics.median(xs) if xs else None,
+                "min": min(xs) if xs else None,
+                "max": max(xs) if xs else None,
+                "runs": values,
+            }
             if name in self.notes:
                 out[name]["note"] = self.notes[name]
         return out
@@ -135,8 +152,8 @@ def journal_some_decisions(project: Path) -> dict:
     """Before a compaction run: single decisions, one bulk reject and one bulk drop, journaled."""
     from brewslm_tui.core.project import load_project
     from brewslm_tui.core.rows import PENDING, REJECTED
-    from brewslm_tui.core.store import Store
-    from brewslm_tui.core.views import RowView
+    from brewslm_tui.core.store.store import Store
+    from brewslm_tui.core.store.views import RowView
 
     with Store.open(load_project(project), session=True) as store:
         pending = RowView(store, statuses={PENDING})
@@ -237,8 +254,9 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
         journaled = journal_some_decisions(copy)
         r = cli("compact", str(copy))
         fig.add("compact_s", r["wall_s"] if r["ok"] else None)
-        details.setdefault("compact", []).append({"journaled": journaled, "stdout": r["stdout"][-300:],
-                                                  "peak_rss_mb": r["peak_rss_mb"]})
+        details.setdefault("compact", []).append(
+            {"journaled": journaled, "stdout": r["stdout"][-300:], "peak_rss_mb": r["peak_rss_mb"]}
+        )
         shutil.rmtree(copy, ignore_errors=True)
 
     dt_repeat = repeat if n <= 100_000 else 1
@@ -260,8 +278,10 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log) -> dict:
     if Path(vd).exists():
         log(f"[{label}] visidata batch load x{repeat}")
         for _ in range(repeat):
-            r = run_process([vd, "-b", str(project / "data" / "synthetic.jsonl"), "-o", "/dev/null"],
-                            timeout=DATATABLE_TIMEOUT)
+            r = run_process(
+                [vd, "-b", str(project / "data" / "synthetic.jsonl"), "-o", "/dev/null"],
+                timeout=DATATABLE_TIMEOUT,
+            )
             ok = r["returncode"] == 0 and not r["timed_out"]
             fig.add("visidata_load_s", r["wall_s"] if ok else f">{DATATABLE_TIMEOUT:.0f} (did not finish)")
             fig.add("visidata_peak_rss_mb", r["peak_rss_mb"] if ok else None)
@@ -330,8 +350,12 @@ def generation_project(tmp: Path, url: str | None) -> Path:
     project = tmp / "gen"
     shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(datagen.SAMPLE, project, ignore=shutil.ignore_patterns(".brewslm"))
-    vocab = {"a": _vocab(datagen._PRODUCTS, 60, 1), "b": _vocab(datagen._MIDDLES, 40, 2),
-             "c": _vocab(datagen._TAILS, 50, 3), "d": _vocab(datagen._TAILS[::-1], 50, 4)}
+    vocab = {
+        "a": _vocab(datagen._PRODUCTS, 60, 1),
+        "b": _vocab(datagen._MIDDLES, 40, 2),
+        "c": _vocab(datagen._TAILS, 50, 3),
+        "d": _vocab(datagen._TAILS[::-1], 50, 4),
+    }
     (project / "playbooks" / "bench-template.toml").write_text(TEMPLATE_PLAYBOOK % vocab)
     if url:
         (project / "playbooks" / "bench-openai.toml").write_text(OPENAI_PLAYBOOK % {"url": url})
@@ -349,8 +373,9 @@ def bench_generation(repeat: int, quick: bool, log) -> dict:
         r = scenario("generate", project, {"playbook": "bench-template", "count": count})
         fig.add("template_rows_per_s", r.get("landed_per_s"))
         details.setdefault("template", []).append(r)
-    server = subprocess.Popen([sys.executable, "-m", "benchmarks.instant_server"], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.instant_server"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         port = int(server.stdout.readline())
         url = f"http://127.0.0.1:{port}"
@@ -358,11 +383,15 @@ def bench_generation(repeat: int, quick: bool, log) -> dict:
         log(f"[generation] openai generator vs an instant local server, {requests:,} requests x{repeat}")
         for _ in range(repeat):
             project = generation_project(tmp, url + "/v1")
-            r = scenario("generate", project, {"playbook": "bench-openai", "count": requests * 10, "server": url})
+            r = scenario(
+                "generate", project, {"playbook": "bench-openai", "count": requests * 10, "server": url}
+            )
             fig.add("openai_job_requests_per_s", r.get("requests_per_s"))
             fig.add("openai_job_rows_per_s", r.get("landed_per_s"))
             details.setdefault("openai_job", []).append(r)
-            r = scenario("openai_client", project, {"playbook": "bench-openai", "count": requests * 10, "server": url})
+            r = scenario(
+                "openai_client", project, {"playbook": "bench-openai", "count": requests * 10, "server": url}
+            )
             fig.add("openai_client_requests_per_s", r.get("requests_per_s"))
             details.setdefault("openai_client", []).append(r)
     finally:
@@ -374,7 +403,11 @@ def bench_generation(repeat: int, quick: bool, log) -> dict:
 
 # ------------------------------------------------------------------ machine
 def machine_info() -> dict:
-    info: dict = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
+    info: dict = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+    }
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -398,8 +431,9 @@ def machine_info() -> dict:
     except Exception:
         pass
     try:
-        info["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                            text=True).stdout.strip()
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         pass
     return info
@@ -415,29 +449,43 @@ def load_average() -> list[float] | None:
 # ------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=None, help="comma-separated row counts, e.g. 10k,100k,1m (default: all three)")
+    parser.add_argument(
+        "--sizes", default=None, help="comma-separated row counts, e.g. 10k,100k,1m (default: all three)"
+    )
     parser.add_argument("--repeat", type=int, default=None, help="runs per figure (default 3; --quick: 1)")
     parser.add_argument("--quick", action="store_true", help="10k rows only, one run each, fewer keys")
-    parser.add_argument("--keys", type=int, default=None, help="keystrokes timed per kind (default 30; --quick: 4)")
+    parser.add_argument(
+        "--keys", type=int, default=None, help="keystrokes timed per kind (default 30; --quick: 4)"
+    )
     parser.add_argument("--no-generation", action="store_true", help="skip the generation scenarios")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for latest.json / latest.md")
     args = parser.parse_args(argv)
-    sizes = [datagen.parse_size(s) for s in (args.sizes or ("10k" if args.quick else "10k,100k,1m")).split(",")]
+    sizes = [
+        datagen.parse_size(s) for s in (args.sizes or ("10k" if args.quick else "10k,100k,1m")).split(",")
+    ]
     repeat = args.repeat or (1 if args.quick else 3)
     started = time.time()
 
     def log(message: str) -> None:
         print(f"{time.time() - started:7.1f}s  {message}", file=sys.stderr, flush=True)
 
-    results: dict = {"machine": machine_info(),
-                     "config": {"sizes": sizes, "repeat": repeat, "quick": args.quick, "keys": args.keys},
-                     "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-                     "load_average_start": load_average(), "sizes": {}, "generation": None}
+    results: dict = {
+        "machine": machine_info(),
+        "config": {"sizes": sizes, "repeat": repeat, "quick": args.quick, "keys": args.keys},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        "load_average_start": load_average(),
+        "sizes": {},
+        "generation": None,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     for n in sizes:
-        results["sizes"][datagen.size_label(n)] = bench_size(n, repeat, args.quick, args.keys or (4 if args.quick else 30), log)
+        results["sizes"][datagen.size_label(n)] = bench_size(
+            n, repeat, args.quick, args.keys or (4 if args.quick else 30), log
+        )
         results[f"load_average_after_{datagen.size_label(n)}"] = load_average()
-        (args.out / "partial.json").write_text(json.dumps(results, indent=1, default=str) + "\n")  # a crash keeps these
+        (args.out / "partial.json").write_text(
+            json.dumps(results, indent=1, default=str) + "\n"
+        )  # a crash keeps these
     if not args.no_generation:
         results["generation"] = bench_generation(repeat, args.quick, log)
     results["load_average_end"] = load_average()

@@ -40,10 +40,10 @@ class Launch:
         self.out: dict = {"python_start_s": T_SCRIPT - t0}
         # as `brewslm-tui open` does: the cache builder (if one is needed) starts before textual
         from brewslm_tui.core.project import load_project
-        from brewslm_tui.core.store import Store
+        from brewslm_tui.core.store.store import Store
 
         builder = Store.start_early_builder(load_project(project))
-        from brewslm_tui.ui import row_list
+        from brewslm_tui.ui.review import row_list
 
         self.rows_drawn = False
         original = row_list.RowList.render_line
@@ -57,7 +57,7 @@ class Launch:
             return strip
 
         row_list.RowList.render_line = render_line
-        from brewslm_tui.ui.app import build_app
+        from brewslm_tui.ui.shell.app import build_app
 
         self.out["import_s"] = time.perf_counter() - self.t0_perf
         self.app = build_app(project, builder=builder)
@@ -131,7 +131,11 @@ async def sc_launch(args, opts) -> dict:
         loading = []  # "UI responsive meanwhile": keys pressed while the background load runs
         while launch.complete is None and not getattr(launch.app.store, "loaded", True) and len(loading) < 10:
             before = rows.cursor
-            loading.append((await frames.press(launch.app, launch.clock, "j", effect=lambda: rows.cursor != before))["ms"])
+            loading.append(
+                (await frames.press(launch.app, launch.clock, "j", effect=lambda: rows.cursor != before))[
+                    "ms"
+                ]
+            )
         out["keys_while_loading"] = frames.summarize(loading) if loading else None
         try:
             complete = await launch.wait("complete", timeout=float(opts.get("complete_timeout", 60)))
@@ -154,7 +158,9 @@ async def sc_keys(args, opts) -> dict:
     n = int(opts.get("n", 40))
     launch = Launch(args.project, args.t0)
     app = launch.app
-    samples: dict[str, list] = {k: [] for k in ("cursor", "page", "space", "approve", "reject_open", "reject_pick")}
+    samples: dict[str, list] = {
+        k: [] for k in ("cursor", "page", "space", "approve", "reject_open", "reject_pick")
+    }
     async with app.run_test(headless=True, size=SIZE):
         await launch.wait("first_paint")
         rows = launch.queue_rows()
@@ -181,8 +187,11 @@ async def sc_keys(args, opts) -> dict:
             pane = rows.parent  # x asks for the reason in place (the Queue pane's `asking`)
             await timed("reject_open", "x", lambda: pane.asking is not None)
             version = store.version
-            await timed("reject_pick", str(1 + k % 7),
-                        lambda version=version: store.version != version and pane.asking is None)
+            await timed(
+                "reject_pick",
+                str(1 + k % 7),
+                lambda version=version: store.version != version and pane.asking is None,
+            )
         counts = store.counts()
     out = {k: frames.summarize_presses(v) for k, v in samples.items()}
     out["raw"] = samples
@@ -205,8 +214,11 @@ async def sc_rejected(args, opts) -> dict:
 
         def shown() -> bool:  # the tab is up and its grouped rows are the store's rejected rows
             panes = app.query("#rejected-pane")
-            return (tabs.active == "rejected" and bool(panes)
-                    and len(panes.first().rows.view) == app.store.counts()["rejected"])
+            return (
+                tabs.active == "rejected"
+                and bool(panes)
+                and len(panes.first().rows.view) == app.store.counts()["rejected"]
+            )
 
         out["open"] = await frames.press(app, launch.clock, "2", effect=shown)
         out["open_ms"] = out["open"]["ms"]
@@ -214,11 +226,13 @@ async def sc_rejected(args, opts) -> dict:
         version = app.store.version
         queue = app.query_one("#queue-pane")
         await frames.press(app, launch.clock, "x", effect=lambda: queue.asking is not None)
-        await frames.press(app, launch.clock, "1", effect=lambda: app.store.version != version and queue.asking is None)
+        await frames.press(
+            app, launch.clock, "1", effect=lambda: app.store.version != version and queue.asking is None
+        )
         out["open_after_reject"] = await frames.press(app, launch.clock, "2", effect=shown)
         out["open_after_reject_ms"] = out["open_after_reject"]["ms"]
         from brewslm_tui.core.rows import REJECTED
-        from brewslm_tui.core.views import RowView
+        from brewslm_tui.core.store.views import RowView
 
         t = time.perf_counter()
         groups = RowView(app.store, statuses={REJECTED}).groups()
@@ -232,8 +246,8 @@ def _prepare_rejected(project_dir: str, want: int) -> dict:
     returns the timing of that reject and the slots to drop."""
     from brewslm_tui.core.project import load_project
     from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED
-    from brewslm_tui.core.store import Store
-    from brewslm_tui.core.views import RowView
+    from brewslm_tui.core.store.store import Store
+    from brewslm_tui.core.store.views import RowView
 
     project = load_project(project_dir)
     store = Store.open(project, session=True)
@@ -288,8 +302,13 @@ async def sc_drop_ui(args, opts) -> dict:
         prep["confirm_ms"] = prep["confirm"]["ms"]
         before = app.store.counts()["dropped"]
         prep["drop"] = await frames.press(
-            app, launch.clock, "y",
-            effect=lambda: app.store.counts()["dropped"] >= before + len(slots) and len(app.screen_stack) == 1)
+            app,
+            launch.clock,
+            "y",
+            effect=lambda: (
+                app.store.counts()["dropped"] >= before + len(slots) and len(app.screen_stack) == 1
+            ),
+        )
         prep["drop_ms"] = prep["drop"]["ms"]
         prep["dropped"] = app.store.counts()["dropped"] - before
     return prep
@@ -317,8 +336,10 @@ async def sc_datatable(args, opts) -> dict:
             table.add_columns("status", "prompt", "completion", "run")
             with open(path, "rb") as f:
                 # Text cells: untrusted strings must not be parsed as markup (same as the app)
-                table.add_rows((r["review_status"], Text(r["prompt"]), Text(r["completion"]), Text(r["run_id"]))
-                               for r in map(orjson.loads, f))
+                table.add_rows(
+                    (r["review_status"], Text(r["prompt"]), Text(r["completion"]), Text(r["run_id"]))
+                    for r in map(orjson.loads, f)
+                )
             table.focus()
 
     app = TableApp()
@@ -347,10 +368,16 @@ async def sc_datatable(args, opts) -> dict:
         cursor, page = [], []
         for k in range(2 * n):
             row = table.cursor_row
-            cursor.append((await frames.press(app, clock, "down", effect=lambda row=row: table.cursor_row != row))["ms"])
+            cursor.append(
+                (await frames.press(app, clock, "down", effect=lambda row=row: table.cursor_row != row))["ms"]
+            )
         for _ in range(n):
             row = table.cursor_row
-            page.append((await frames.press(app, clock, "pagedown", effect=lambda row=row: table.cursor_row != row))["ms"])
+            page.append(
+                (await frames.press(app, clock, "pagedown", effect=lambda row=row: table.cursor_row != row))[
+                    "ms"
+                ]
+            )
         out["cursor"] = frames.summarize(cursor)
         out["page"] = frames.summarize(page)
         out["memory_end"] = frames.memory()
@@ -360,7 +387,7 @@ async def sc_datatable(args, opts) -> dict:
 # ------------------------------------------------------------------ generation
 async def sc_generate(args, opts) -> dict:
     """Scenario 8: a generation job through `run_generation_job` (validation, dedup, appends)."""
-    from brewslm_tui.core.jobs import run_generation_job
+    from brewslm_tui.core.generation.jobs import run_generation_job
     from brewslm_tui.core.project import load_project
 
     project = load_project(args.project)
@@ -370,9 +397,13 @@ async def sc_generate(args, opts) -> dict:
     t = time.perf_counter()
     record = await run_generation_job(project, opts["playbook"], count=count, seed=int(opts.get("seed", 7)))
     elapsed = time.perf_counter() - t
-    out = {"state": record.state, "counts": record.counts, "elapsed_s": elapsed,
-           "rows_per_second_record": record.rows_per_second,
-           "landed_per_s": record.counts.get("landed", 0) / elapsed}
+    out = {
+        "state": record.state,
+        "counts": record.counts,
+        "elapsed_s": elapsed,
+        "rows_per_second_record": record.rows_per_second,
+        "landed_per_s": record.counts.get("landed", 0) / elapsed,
+    }
     if server:
         requests = _server_requests(server) - before
         out["requests"] = requests
@@ -382,8 +413,8 @@ async def sc_generate(args, opts) -> dict:
 
 async def sc_openai_client(args, opts) -> dict:
     """The openai generator alone (no job: no validation, dedup or appends): its request ceiling."""
-    from brewslm_tui.core.generators import GenRequest, generator_class
-    from brewslm_tui.core.playbooks import get_playbook
+    from brewslm_tui.core.generation.generators import GenRequest, generator_class
+    from brewslm_tui.core.generation.playbooks import get_playbook
     from brewslm_tui.core.project import load_project
 
     project = load_project(args.project)
@@ -409,8 +440,13 @@ def _server_requests(base: str) -> int:
 
 
 SCENARIOS = {
-    "launch": sc_launch, "keys": sc_keys, "rejected": sc_rejected, "drop_core": sc_drop_core,
-    "drop_ui": sc_drop_ui, "datatable": sc_datatable, "generate": sc_generate,
+    "launch": sc_launch,
+    "keys": sc_keys,
+    "rejected": sc_rejected,
+    "drop_core": sc_drop_core,
+    "drop_ui": sc_drop_ui,
+    "datatable": sc_datatable,
+    "generate": sc_generate,
     "openai_client": sc_openai_client,
 }
 
@@ -429,7 +465,11 @@ def main() -> None:
             result = asyncio.run(result)
         result["ok"] = True
     except BaseException as error:  # the parent reports it; one failed scenario must not stop the rest
-        result = {"ok": False, "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()[-3000:]}
+        result = {
+            "ok": False,
+            "error": f"{type(error).__name__}: {error}",
+            "trace": traceback.format_exc()[-3000:],
+        }
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _out() -> "_Output":
+def _out() -> _Output:
     return _Output(sys.stdout.isatty())
 
 
@@ -85,9 +85,11 @@ def _add_selectors(p: argparse.ArgumentParser) -> None:
 
 
 def _selector(args):
-    from brewslm_tui.core.selectors import Selector
+    from brewslm_tui.core.store.selectors import Selector
 
-    return Selector(ids=args.ids, run=args.run, reason=args.reason, status=args.status, playbook=args.playbook)
+    return Selector(
+        ids=args.ids, run=args.run, reason=args.reason, status=args.status, playbook=args.playbook
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run")
     p.add_argument("--status")
     p.add_argument("--playbook")
-    p.add_argument("--where-reason", dest="where_reason", help="select rows currently rejected with this reason")
+    p.add_argument(
+        "--where-reason", dest="where_reason", help="select rows currently rejected with this reason"
+    )
     p.add_argument("--no-compact", action="store_true")
 
     p = sub.add_parser("drop", help="move rejected rows to data/dropped.jsonl (restorable)")
@@ -148,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--playbook", help="playbook name (may be left out with --like)")
     p.add_argument("--count", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--like", dest="like", metavar="RUN_ID", help="regenerate this run: same playbook, fresh seed")
+    p.add_argument(
+        "--like", dest="like", metavar="RUN_ID", help="regenerate this run: same playbook, fresh seed"
+    )
 
     p = sub.add_parser("jobs", help="list the project's jobs")
     p.add_argument("project")
@@ -159,10 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- commands
 def cmd_open(args) -> int:
     project = _project(args.project)
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     builder = Store.start_early_builder(project)  # before textual is imported: a head start
-    from brewslm_tui.ui.app import build_app
+    from brewslm_tui.ui.shell.app import build_app
 
     app = build_app(project.root, readonly=args.readonly, builder=builder)
     app.run()
@@ -171,13 +177,13 @@ def cmd_open(args) -> int:
 
 def cmd_check(args) -> int:
     from brewslm_tui.core.export import read_imported
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     project = _project(args.project)
     out = _out()
     problems: list[str] = []
     try:
-        from brewslm_tui.core.playbooks import load_playbooks
+        from brewslm_tui.core.generation.playbooks import load_playbooks
 
         books, errors = load_playbooks(project)
         problems += [str(e) for e in errors]
@@ -189,7 +195,9 @@ def cmd_check(args) -> int:
     problems += [str(p) for p in store.problems + store.dropped.problems]
     size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
     if size > store.scanned_bytes:
-        problems.append(f"{project.synthetic_path}: final line has no newline (a torn write; the next writer quarantines it)")
+        problems.append(
+            f"{project.synthetic_path}: final line has no newline (a torn write; the next writer quarantines it)"
+        )
     seen: dict[str, int] = {}
     for i in range(len(store)):
         row_id = store.id_of(i)
@@ -197,8 +205,10 @@ def cmd_check(args) -> int:
             problems.append(f"{project.synthetic_path}: row id {row_id} appears more than once")
         seen[row_id] = i
     counts = store.counts()
-    out.line(f"{project.name}: {project.task} / {project.scoring}, {len(books)} playbooks, "
-             f"{len(store)} synthetic rows ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    out.line(
+        f"{project.name}: {project.task} / {project.scoring}, {len(books)} playbooks, "
+        f"{len(store)} synthetic rows ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+    )
     for problem in problems:
         out.line(problem)
     out.line(f"{len(problems)} problem(s)" if problems else "no problems")
@@ -207,7 +217,7 @@ def cmd_check(args) -> int:
 
 def cmd_stats(args) -> int:
     from brewslm_tui.core.stats import compute_stats
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     project = _project(args.project)
     stats = compute_stats(Store.open(project, readonly=True))
@@ -218,25 +228,35 @@ def cmd_stats(args) -> int:
     out.line(f"{stats['project']}: {stats['total']} synthetic rows, {stats['quarantined']} quarantined lines")
     out.table("by status", ["status", "rows"], [[k, v] for k, v in stats["by_status"].items()])
     out.table("rejected, by reason", ["reason", "rows"], [[k, v] for k, v in stats["by_reason"].items()])
-    out.table("by run", ["run_id", "total", "pending", "approved", "rejected", "dropped"],
-              [[r or "(none)", c["total"], c["pending"], c["approved"], c["rejected"], c["dropped"]] for r, c in stats["by_run"].items()])
+    out.table(
+        "by run",
+        ["run_id", "total", "pending", "approved", "rejected", "dropped"],
+        [
+            [r or "(none)", c["total"], c["pending"], c["approved"], c["rejected"], c["dropped"]]
+            for r, c in stats["by_run"].items()
+        ],
+    )
     if stats["by_label"]:
         out.table("by label", ["label", "rows"], [[k, v] for k, v in stats["by_label"].items()])
     return EXIT_OK
 
 
 def _decide(args, op: str) -> int:
-    from brewslm_tui.core.selectors import Selector, select_dropped, select_slots
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.selectors import Selector, select_dropped, select_slots
+    from brewslm_tui.core.store.store import Store
 
     project = _project(args.project)
     out = _out()
     if op == "reject":
-        sel = Selector(ids=args.ids, run=args.run, reason=args.where_reason, status=args.status, playbook=args.playbook)
+        sel = Selector(
+            ids=args.ids, run=args.run, reason=args.where_reason, status=args.status, playbook=args.playbook
+        )
     else:
         sel = _selector(args)
     if sel.empty:
-        raise UsageError(f"brewslm-tui {op}: say which rows: --id, --run, --reason, --status or --playbook (combined with AND)")
+        raise UsageError(
+            f"brewslm-tui {op}: say which rows: --id, --run, --reason, --status or --playbook (combined with AND)"
+        )
     store = Store.open(project, readonly=op == "drop" and args.dry_run)
     try:
         if op == "restore":
@@ -267,7 +287,10 @@ def _decide(args, op: str) -> int:
                 decision = store.drop(rejected)
             if op != "drop":
                 skipped = len(slots) - decision.count
-                out.line(f"{op}: {decision.count} rows ({sel.describe()})" + (f"; {skipped} already so" if skipped else ""))
+                out.line(
+                    f"{op}: {decision.count} rows ({sel.describe()})"
+                    + (f"; {skipped} already so" if skipped else "")
+                )
         if not args.no_compact and decision.count:
             store.compact()
         if decision.count == 0 and not (sel.ids or op == "drop"):
@@ -281,7 +304,7 @@ def _decide(args, op: str) -> int:
 
 
 def cmd_undo(args) -> int:
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     project = _project(args.project)
     with Store.open(project) as store:
@@ -295,20 +318,22 @@ def cmd_undo(args) -> int:
 
 def cmd_export(args) -> int:
     from brewslm_tui.core.export import export_to
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     project = _project(args.project)
     store = Store.open(project, readonly=True)
     counts = export_to(store, args.output, stream=sys.stdout.buffer)
     if args.output:
-        _out().line(f"wrote {counts['imported']} imported + {counts['synthetic']} approved synthetic rows to {args.output}")
+        _out().line(
+            f"wrote {counts['imported']} imported + {counts['synthetic']} approved synthetic rows to {args.output}"
+        )
     else:
         sys.stdout.flush()
     return EXIT_OK
 
 
 def cmd_compact(args) -> int:
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     project = _project(args.project)
     with Store.open(project) as store:
@@ -318,10 +343,12 @@ def cmd_compact(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from brewslm_tui.core.jobs import run_generation_job
+    from brewslm_tui.core.generation.jobs import run_generation_job
 
     if not args.playbook and not args.like:
-        raise UsageError("brewslm-tui generate: say which playbook: --playbook NAME, or --like RUN_ID to regenerate a run")
+        raise UsageError(
+            "brewslm-tui generate: say which playbook: --playbook NAME, or --like RUN_ID to regenerate a run"
+        )
     if args.count is not None and args.count <= 0:
         raise UsageError("brewslm-tui generate: --count must be a positive number")
     project = _project(args.project)
@@ -351,8 +378,15 @@ def cmd_generate(args) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, cancel.set)
         loop.add_signal_handler(signal.SIGTERM, cancel.set)
-        return await run_generation_job(project, args.playbook, count=args.count, seed=args.seed,
-                                        like_run_id=args.like, on_event=on_event, cancel=cancel)
+        return await run_generation_job(
+            project,
+            args.playbook,
+            count=args.count,
+            seed=args.seed,
+            like_run_id=args.like,
+            on_event=on_event,
+            cancel=cancel,
+        )
 
     record = asyncio.run(main())
     if tty:
@@ -375,12 +409,14 @@ def _progress_bar(event) -> str:
 
 
 def cmd_jobs(args) -> int:
-    from brewslm_tui.core.jobs import list_jobs
+    from brewslm_tui.core.generation.jobs import list_jobs
 
     project = _project(args.project)
     jobs = list_jobs(project)
     if args.json:
-        sys.stdout.write(orjson.dumps([j.to_json() for j in jobs], option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(
+            orjson.dumps([j.to_json() for j in jobs], option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
         return EXIT_OK
     out = _out()
     if not jobs:
@@ -391,11 +427,19 @@ def cmd_jobs(args) -> int:
 
 
 COMMANDS = {
-    "open": cmd_open, "check": cmd_check, "stats": cmd_stats,
-    "approve": lambda a: _decide(a, "approve"), "reject": lambda a: _decide(a, "reject"),
-    "pending": lambda a: _decide(a, "pending"), "drop": lambda a: _decide(a, "drop"),
-    "restore": lambda a: _decide(a, "restore"), "undo": cmd_undo, "export": cmd_export,
-    "compact": cmd_compact, "generate": cmd_generate, "jobs": cmd_jobs,
+    "open": cmd_open,
+    "check": cmd_check,
+    "stats": cmd_stats,
+    "approve": lambda a: _decide(a, "approve"),
+    "reject": lambda a: _decide(a, "reject"),
+    "pending": lambda a: _decide(a, "pending"),
+    "drop": lambda a: _decide(a, "drop"),
+    "restore": lambda a: _decide(a, "restore"),
+    "undo": cmd_undo,
+    "export": cmd_export,
+    "compact": cmd_compact,
+    "generate": cmd_generate,
+    "jobs": cmd_jobs,
 }
 
 

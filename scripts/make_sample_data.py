@@ -28,14 +28,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from brewslm_tui.core import jobs  # noqa: E402
-from brewslm_tui.core.generators import GenRequest  # noqa: E402
-from brewslm_tui.core.generators.template import TemplateGenerator  # noqa: E402
-from brewslm_tui.core.jobs import jobs_dir, list_jobs, run_generation_job, save_record  # noqa: E402
-from brewslm_tui.core.playbooks import get_playbook  # noqa: E402
+from brewslm_tui.core.generation import jobs  # noqa: E402
+from brewslm_tui.core.generation.generators import GenRequest  # noqa: E402
+from brewslm_tui.core.generation.generators.template import TemplateGenerator  # noqa: E402
+from brewslm_tui.core.generation.jobs import jobs_dir, list_jobs, run_generation_job, save_record  # noqa: E402
+from brewslm_tui.core.generation.playbooks import get_playbook  # noqa: E402
+from brewslm_tui.core.generation.validate import Validator  # noqa: E402
 from brewslm_tui.core.project import Project, load_project  # noqa: E402
-from brewslm_tui.core.store import Store  # noqa: E402
-from brewslm_tui.core.validate import Validator  # noqa: E402
+from brewslm_tui.core.store.store import Store  # noqa: E402
 
 SAMPLES = REPO / "sample_projects"
 
@@ -68,10 +68,17 @@ PLAN: dict[str, list[Run]] = {
 
 # What a careful reviewer writes, per reason, for rows the generator got subtly wrong.
 NOTES = {
-    "wrong_label": ["label contradicts the text", "sarcastic, so negative", "this reads as mixed, not {label}",
-                    "answer belongs to a different product"],
-    "wrong_value": ["order id doesn't match the message", "requested action is not what they asked for",
-                    "product is the wrong one"],
+    "wrong_label": [
+        "label contradicts the text",
+        "sarcastic, so negative",
+        "this reads as mixed, not {label}",
+        "answer belongs to a different product",
+    ],
+    "wrong_value": [
+        "order id doesn't match the message",
+        "requested action is not what they asked for",
+        "product is the wrong one",
+    ],
     "minor_typo": ["typo in the text; fix and approve", "spelling slip, otherwise fine"],
     "label_ambiguous": ["could be neutral or positive", "depends on the reader", "no clear sentiment"],
     "low_quality": ["reads like a template", "nobody writes like this", "too easy to teach anything"],
@@ -161,8 +168,14 @@ async def make(name: str) -> None:
     shutil.rmtree(project.state_dir, ignore_errors=True)
     for run in PLAN[name]:
         noise = await noise_of_run(project, run)
-        record = await run_generation_job(project, run.playbook, count=run.count, seed=run.seed,
-                                          clock=StepClock(run.started), run_id=run.run_id)
+        record = await run_generation_job(
+            project,
+            run.playbook,
+            count=run.count,
+            seed=run.seed,
+            clock=StepClock(run.started),
+            run_id=run.run_id,
+        )
         print(f"{name}: {record.summary()}")
         if record.state != "succeeded":
             raise SystemExit(record.diagnostic_text())
@@ -173,8 +186,9 @@ async def make(name: str) -> None:
         finally:
             store.close()
     for record in list_jobs(project):  # no machine-specific facts in committed records
-        save_record(project, record.model_copy(update={"pid": None, "host": None,
-                                                       "heartbeat_at": record.finished_at}))
+        save_record(
+            project, record.model_copy(update={"pid": None, "host": None, "heartbeat_at": record.finished_at})
+        )
     for path in project.state_dir.iterdir():
         if path != jobs_dir(project):
             shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -41,9 +41,9 @@ def fixed_clock(start: datetime) -> Callable[[], datetime]:
 
 async def prepare(root: Path) -> dict[str, str]:
     """Run the sample's playbooks and make some decisions; returns {name: run_id}."""
-    from brewslm_tui.core.jobs import run_generation_job
+    from brewslm_tui.core.generation.jobs import run_generation_job
     from brewslm_tui.core.project import load_project
-    from brewslm_tui.core.store import Store
+    from brewslm_tui.core.store.store import Store
 
     project = load_project(root)
     runs = {
@@ -69,10 +69,10 @@ async def prepare(root: Path) -> dict[str, str]:
 
 
 async def shoot(root: Path, out: Path, size: tuple[int, int], runs: dict[str, str]) -> list[Path]:
-    from brewslm_tui.ui.app import build_app
-    from brewslm_tui.ui.balance_view import BalanceView
-    from brewslm_tui.ui.jobs_sidebar import JobsSidebar
-    from brewslm_tui.ui.runs_view import RunsView
+    from brewslm_tui.ui.insight.balance_view import BalanceView
+    from brewslm_tui.ui.insight.runs_view import RunsView
+    from brewslm_tui.ui.jobs.jobs_sidebar import JobsSidebar
+    from brewslm_tui.ui.shell.app import build_app
 
     shots: list[Path] = []
     app = build_app(root)
@@ -134,7 +134,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "sentiment"
-        shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"))
+        shutil.copytree(
+            SAMPLE, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl")
+        )
         print(f"sample project copied to {root}")
         runs = asyncio.run(prepare(root))
         shots = asyncio.run(shoot(root, out, (cols, rows), runs))

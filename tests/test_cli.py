@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import orjson
 import pytest
 
 from brewslm_tui.cli import main
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import REPO, make_rows
 
 
@@ -34,8 +33,14 @@ def rows_on_disk(project) -> dict[str, dict]:
 def test_approve_reject_pending_drop_restore_roundtrip(project, capsys):
     root = project.root
     assert run(capsys, "approve", root, "--run", "synth-a-1")[0] == 0
-    assert all(r.get("review_status") == "approved" for r in rows_on_disk(project).values() if r["run_id"] == "synth-a-1")
-    code, out, _ = run(capsys, "reject", root, "--reason", "minor_typo", "--note", "fix spelling", "--run", "synth-b-2")
+    assert all(
+        r.get("review_status") == "approved"
+        for r in rows_on_disk(project).values()
+        if r["run_id"] == "synth-a-1"
+    )
+    code, out, _ = run(
+        capsys, "reject", root, "--reason", "minor_typo", "--note", "fix spelling", "--run", "synth-b-2"
+    )
     assert code == 0 and "6 rows" in out
     on_disk = rows_on_disk(project)
     assert {r["reject_reason"] for r in on_disk.values() if r["run_id"] == "synth-b-2"} == {"minor_typo"}
@@ -92,7 +97,7 @@ def test_export_has_imported_and_approved_only(project, capsys, tmp_path):
 
 def test_undo_and_compact(project, capsys):
     run(capsys, "approve", project.root, "--id", "r000004", "--no-compact")
-    assert "review_status\":\"approved" not in project.synthetic_path.read_text()
+    assert 'review_status":"approved' not in project.synthetic_path.read_text()
     code, out, _ = run(capsys, "undo", project.root)
     assert code == 0 and "undid 1" in out
     code, _, err = run(capsys, "undo", project.root)
@@ -139,6 +144,10 @@ def test_bad_usage_exits_2(capsys):
 
 
 def test_python_dash_m_runs_the_same_cli(project):
-    proc = subprocess.run([sys.executable, "-m", "brewslm_tui", "stats", str(project.root), "--json"],
-                          capture_output=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "brewslm_tui", "stats", str(project.root), "--json"],
+        capture_output=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0 and orjson.loads(proc.stdout)["total"] == 12

@@ -27,7 +27,8 @@ def test_core_source_imports_no_ui_package():
 def test_importing_every_core_module_loads_no_ui_package():
     modules = [
         "brewslm_tui.core." + ".".join(p.relative_to(CORE).with_suffix("").parts)
-        for p in CORE.rglob("*.py") if p.name != "__init__.py"
+        for p in CORE.rglob("*.py")
+        if p.name != "__init__.py"
     ]
     code = (
         "import importlib, sys\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 
-from brewslm_tui.core.jsonl import LoadProblem, dumps_line, line_starts, map_file, replace_durably
 from brewslm_tui.core.rows import APPROVED, Row
+from brewslm_tui.core.store.jsonl import LoadProblem, dumps_line, line_starts, map_file, replace_durably
 
 
 def read_imported(project) -> tuple[list[dict], list[LoadProblem]]:
@@ -21,14 +21,20 @@ def read_imported(project) -> tuple[list[dict], list[LoadProblem]]:
     starts, end = line_starts(buf)
     rows, problems = [], []
     for lineno, start in enumerate(starts, start=1):
-        raw = buf[start:buf.find(b"\n", start)]
+        raw = buf[start : buf.find(b"\n", start)]
         try:
             obj = orjson.loads(raw)
         except ValueError as exc:
             problems.append(LoadProblem(path, lineno, f"bad JSON ({exc})"))
             continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("completion"), str):
-            problems.append(LoadProblem(path, lineno, "not a row (an object with string prompt and completion)"))
+        if (
+            not isinstance(obj, dict)
+            or not isinstance(obj.get("prompt"), str)
+            or not isinstance(obj.get("completion"), str)
+        ):
+            problems.append(
+                LoadProblem(path, lineno, "not a row (an object with string prompt and completion)")
+            )
             continue
         rows.append(obj)
     if end < len(buf):
@@ -57,7 +63,11 @@ def export_to(store, out: Path | None, stream=None) -> dict[str, int]:
 
     def chunks():
         for row in export_rows(store):
-            counts["synthetic" if row.get("review_status") == "approved" and row.get("source") != "imported" else "imported"] += 1
+            counts[
+                "synthetic"
+                if row.get("review_status") == "approved" and row.get("source") != "imported"
+                else "imported"
+            ] += 1
             yield dumps_line(row)
 
     if out is not None:

@@ -35,7 +35,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from brewslm_tui.core.errors import ProjectError
@@ -127,20 +136,48 @@ class RejectReason(_Strict):
 
 
 DEFAULT_REASONS: tuple[RejectReason, ...] = (
-    RejectReason(code="label_ambiguous", title="Label ambiguous", key="1",
-                 description="Reasonable people could pick a different label for this text."),
-    RejectReason(code="wrong_label", title="Wrong label", key="2",
-                 description="The completion contradicts the prompt; the answer is simply wrong."),
-    RejectReason(code="minor_typo", title="Minor typo", key="3",
-                 description="Right idea, small slip in wording or format; fix it and approve."),
-    RejectReason(code="off_task", title="Off task", key="4",
-                 description="The row does not exercise the task this project trains."),
-    RejectReason(code="duplicate", title="Duplicate", key="5",
-                 description="Same as, or a trivial rewording of, a row we already have."),
-    RejectReason(code="unsafe", title="Unsafe", key="6",
-                 description="Harmful, private or otherwise unfit text to train on."),
-    RejectReason(code="low_quality", title="Low quality", key="7",
-                 description="Unnatural, garbled or too easy to teach the model anything."),
+    RejectReason(
+        code="label_ambiguous",
+        title="Label ambiguous",
+        key="1",
+        description="Reasonable people could pick a different label for this text.",
+    ),
+    RejectReason(
+        code="wrong_label",
+        title="Wrong label",
+        key="2",
+        description="The completion contradicts the prompt; the answer is simply wrong.",
+    ),
+    RejectReason(
+        code="minor_typo",
+        title="Minor typo",
+        key="3",
+        description="Right idea, small slip in wording or format; fix it and approve.",
+    ),
+    RejectReason(
+        code="off_task",
+        title="Off task",
+        key="4",
+        description="The row does not exercise the task this project trains.",
+    ),
+    RejectReason(
+        code="duplicate",
+        title="Duplicate",
+        key="5",
+        description="Same as, or a trivial rewording of, a row we already have.",
+    ),
+    RejectReason(
+        code="unsafe",
+        title="Unsafe",
+        key="6",
+        description="Harmful, private or otherwise unfit text to train on.",
+    ),
+    RejectReason(
+        code="low_quality",
+        title="Low quality",
+        key="7",
+        description="Unnatural, garbled or too easy to teach the model anything.",
+    ),
 )
 
 
@@ -231,7 +268,14 @@ class Project(_Strict):
             _one_line(label, f"label {label!r}")
             norm = _normalize(label, scoring)
             if norm in seen:
-                raise _fail(f"{label!r} repeats {seen[norm]!r}" + (" (labels compare case-insensitively under exact_match)" if label != seen[norm] else ""))
+                raise _fail(
+                    f"{label!r} repeats {seen[norm]!r}"
+                    + (
+                        " (labels compare case-insensitively under exact_match)"
+                        if label != seen[norm]
+                        else ""
+                    )
+                )
             seen[norm] = label
         return value
 
@@ -353,7 +397,9 @@ def load_project(path: str | Path) -> Project:
     problems = [f"{shown}: {key}: unknown key{_suggest([key])}" for key in ("root", "file") if key in data]
     settings = {k: v for k, v in data.items() if k not in ("root", "file")}
     try:
-        project = Project.model_validate({**settings, "root": file.parent.absolute(), "file": file.absolute()})
+        project = Project.model_validate(
+            {**settings, "root": file.parent.absolute(), "file": file.absolute()}
+        )
     except ValidationError as exc:
         problems.extend(f"{shown}: {line}" for line in describe_validation_error(exc, suggest=_suggest))
     if problems:

@@ -20,7 +20,7 @@ def run_table(store) -> dict[str, dict[str, int]]:
     for j in range(len(dropped)):
         if store.restored_slot(dropped.id_of(j)) is not None:
             continue
-        entry = table.setdefault(dropped.run_of(j), {name: 0 for name in STATUS_NAMES})
+        entry = table.setdefault(dropped.run_of(j), dict.fromkeys(STATUS_NAMES, 0))
         entry["dropped"] += 1
     for entry in table.values():
         entry["total"] = sum(entry[name] for name in STATUS_NAMES)

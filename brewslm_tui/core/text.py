@@ -43,7 +43,7 @@ _FORMAT_RANGES = (
 )
 
 _DANGEROUS: frozenset[int] = frozenset(
-    [c for c in range(0x00, 0x20) if c not in (0x09, 0x0A)]
+    [c for c in range(0x20) if c not in (0x09, 0x0A)]
     + list(range(0x7F, 0xA0))
     + [c for lo, hi in _FORMAT_RANGES for c in range(lo, hi + 1)]
 )
@@ -85,9 +85,7 @@ _RUN_LINE_RE = re.compile(_char_class(_DANGEROUS | {0x09, 0x0A}) + "+")
 # What candidate validation refuses: controls a row must never carry (C0 except \n \t, DEL,
 # C1) and the bidi embeddings/overrides/isolates that reorder text (marks U+200E/F are normal
 # in right-to-left text and stay allowed).
-_CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-)
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:

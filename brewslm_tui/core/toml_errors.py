@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -41,12 +42,14 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 def _is_branch_tag(part: Any) -> bool:
     """Parts of a pydantic location that name a validator or a union branch, not a key."""
-    return isinstance(part, str) and (part.startswith("function-") or "[" in part
-                                      or part in ("str", "int", "float", "TemplateEntry"))
+    return isinstance(part, str) and (
+        part.startswith("function-") or "[" in part or part in ("str", "int", "float", "TemplateEntry")
+    )
 
 
-def describe_validation_error(exc: ValidationError, *, suggest: Callable[[list[Any]], str] | None = None,
-                              collapse_unions: bool = False) -> list[str]:
+def describe_validation_error(
+    exc: ValidationError, *, suggest: Callable[[list[Any]], str] | None = None, collapse_unions: bool = False
+) -> list[str]:
     """pydantic's errors as `key.path: message` lines.
 
     `suggest(loc)` adds a hint to an unknown key; `collapse_unions` keeps only the deepest error
@@ -74,7 +77,9 @@ def describe_validation_error(exc: ValidationError, *, suggest: Callable[[list[A
         return [f"{where}: {msg}" for where, msg in found]
     lines: list[str] = []
     for k, (where, msg) in enumerate(found):
-        deeper = any(w != where and (w.startswith(where + ".") or w.startswith(where + "[")) for w, _ in found)
+        deeper = any(
+            w != where and (w.startswith(where + ".") or w.startswith(where + "[")) for w, _ in found
+        )
         line = f"{where}: {msg}"
         if not deeper and line not in lines and not any(w == where for w, _ in found[:k]):
             lines.append(line)

@@ -10,7 +10,7 @@ import sys
 import orjson
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 
 root, seed = sys.argv[1], int(sys.argv[2])
 rng = random.Random(seed)
@@ -29,8 +29,16 @@ while True:
     roll = rng.random()
     if roll < 0.12 or len(ids) < 5:
         counter += 1
-        rows = [{"id": f"s{seed}-{counter}-{k}", "prompt": f"seed {seed} row {counter}.{k}", "completion": "positive",
-                 "review_status": "pending", "run_id": f"run-{seed}"} for k in range(rng.randint(1, 30))]
+        rows = [
+            {
+                "id": f"s{seed}-{counter}-{k}",
+                "prompt": f"seed {seed} row {counter}.{k}",
+                "completion": "positive",
+                "review_status": "pending",
+                "run_id": f"run-{seed}",
+            }
+            for k in range(rng.randint(1, 30))
+        ]
         say("BEGIN " + orjson.dumps({"op": "append", "ids": [r["id"] for r in rows]}).decode())
         append_rows(project, rows)
         store.refresh()
@@ -52,7 +60,10 @@ while True:
         say("BEGIN " + orjson.dumps({"op": "drop", "ids": picked}).decode())
         store.drop(slots)
     elif roll < 0.9:
-        say("BEGIN " + orjson.dumps({"op": "edit", "ids": picked[:1], "completion": f"neg {counter}"}).decode())
+        say(
+            "BEGIN "
+            + orjson.dumps({"op": "edit", "ids": picked[:1], "completion": f"neg {counter}"}).decode()
+        )
         store.edit(slots[0], completion=f"neg {counter}")
         counter += 1
     else:

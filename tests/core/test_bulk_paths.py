@@ -13,7 +13,7 @@ import shutil
 import orjson
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import make_rows
 
 ODD_LINES = [
@@ -67,9 +67,17 @@ def test_ids_of_equals_id_of_for_every_kind_of_line(tiny_project):
 
 
 def _state(store):
-    return (bytes(store.status), bytes(store.reason), list(store._counts), list(store._reason_counts),
-            list(store.reason_codes), dict(store._note), dict(store._dropped_at), sorted(store._touched),
-            [store.row(i) for i in range(len(store))])
+    return (
+        bytes(store.status),
+        bytes(store.reason),
+        list(store._counts),
+        list(store._reason_counts),
+        list(store.reason_codes),
+        dict(store._note),
+        dict(store._dropped_at),
+        sorted(store._touched),
+        [store.row(i) for i in range(len(store))],
+    )
 
 
 def test_uniform_decisions_column_wise_equal_the_row_loop(tiny_project, tmp_path, monkeypatch):
@@ -116,5 +124,10 @@ def test_uniform_decisions_column_wise_equal_the_row_loop(tiny_project, tmp_path
         fast.close()
         slow.close()
     # and what they journaled replays to the same rows
-    again_fast, again_slow = Store.open(tiny_project, readonly=True), Store.open(load_project(other_root), readonly=True)
-    assert [again_fast.row(i) for i in range(len(again_fast))] == [again_slow.row(i) for i in range(len(again_slow))]
+    again_fast, again_slow = (
+        Store.open(tiny_project, readonly=True),
+        Store.open(load_project(other_root), readonly=True),
+    )
+    assert [again_fast.row(i) for i in range(len(again_fast))] == [
+        again_slow.row(i) for i in range(len(again_slow))
+    ]

@@ -17,10 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brewslm_tui.core import column_cache
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import STATUS_CODES
-from brewslm_tui.core.store import Store
+from brewslm_tui.core.store.store import Store, column_cache
 from tests.conftest import PROJECT_TOML
 
 TRICKY = [
@@ -61,9 +60,14 @@ def _rows(n: int, rng: random.Random) -> list[bytes]:
     labels = ["positive", "negative", "neutral", "mixed", "Positive", "unknown"]
     out = []
     for k in range(n):
-        row = {"id": f"r{k:06d}", "prompt": f"review {k}", "completion": rng.choice(labels),
-               "review_status": rng.choice(["pending", "approved", "rejected"]),
-               "run_id": f"run-{rng.randrange(12)}", "playbook": f"pb-{rng.randrange(3)}"}
+        row = {
+            "id": f"r{k:06d}",
+            "prompt": f"review {k}",
+            "completion": rng.choice(labels),
+            "review_status": rng.choice(["pending", "approved", "rejected"]),
+            "run_id": f"run-{rng.randrange(12)}",
+            "playbook": f"pb-{rng.randrange(3)}",
+        }
         if row["review_status"] == "rejected":
             row["reject_reason"] = rng.choice(["minor_typo", "off_task", "label_ambiguous", f"late_{k % 5}"])
         if k % 13 == 0:
@@ -83,10 +87,26 @@ def _write(project, n=3000, seed=0, tail=b"") -> list[bytes]:
 
 
 def columns(store):
-    return (list(store._offsets), bytes(store.status), bytes(store.reason), list(store._run), list(store._playbook),
-            list(store._label), bytes(store._flags), store.runs, store.playbooks, store.reason_codes,
-            store.counts(), store.reason_counts(), store._assigned, sorted(store._breaks), store._malformed,
-            store._lineno, store.scanned_bytes, [str(p) for p in store.problems])
+    return (
+        list(store._offsets),
+        bytes(store.status),
+        bytes(store.reason),
+        list(store._run),
+        list(store._playbook),
+        list(store._label),
+        bytes(store._flags),
+        store.runs,
+        store.playbooks,
+        store.reason_codes,
+        store.counts(),
+        store.reason_counts(),
+        store._assigned,
+        sorted(store._breaks),
+        store._malformed,
+        store._lineno,
+        store.scanned_bytes,
+        [str(p) for p in store.problems],
+    )
 
 
 def cold_parse(project, monkeypatch):
@@ -134,8 +154,25 @@ def test_halves_merged_at_every_line_boundary_equal_one_pass(tiny_project):
         assert column_cache.parse_range(first, buf, 0, cut, label_for) == cut
         second_end = column_cache.parse_range(second, buf, cut, None, label_for)
         assert first.merge(second.dump(second_end)) == end
-        for name in ("_offsets", "status", "reason", "_run", "_playbook", "_label", "_flags", "runs", "playbooks",
-                     "reason_codes", "_counts", "_reason_counts", "_lineno", "_malformed", "_breaks", "bad", "noid"):
+        for name in (
+            "_offsets",
+            "status",
+            "reason",
+            "_run",
+            "_playbook",
+            "_label",
+            "_flags",
+            "runs",
+            "playbooks",
+            "reason_codes",
+            "_counts",
+            "_reason_counts",
+            "_lineno",
+            "_malformed",
+            "_breaks",
+            "bad",
+            "noid",
+        ):
             assert getattr(first, name) == getattr(whole, name), (cut, name)
 
 
@@ -199,19 +236,32 @@ def test_the_builders_label_rule_is_the_projects(tmp_path_factory, text, scoring
     if scoring not in _PROJECTS:
         root = tmp_path_factory.mktemp("labels")
         (root / "brewslm.toml").write_text(
-            PROJECT_TOML.replace('scoring = "exact_match"', f'scoring = "{scoring}"')
-            .replace('labels = ["positive", "negative", "neutral", "mixed"]', 'labels = ["positive", "Negative", "MiXed", "İx", "ß"]')
+            PROJECT_TOML.replace('scoring = "exact_match"', f'scoring = "{scoring}"').replace(
+                'labels = ["positive", "negative", "neutral", "mixed"]',
+                'labels = ["positive", "Negative", "MiXed", "İx", "ß"]',
+            )
         )
         project = load_project(root)
         config = orjson.loads(orjson.dumps(column_cache.project_config(project)))  # as the child gets it
         _PROJECTS[scoring] = project, column_cache.label_function(config)
     project, label_for = _PROJECTS[scoring]
-    for candidate in (text, text.upper(), " " + text + "\t", "NEGATIVE", "negative ", "mixed", "i̇x", "İX", "SS", "ss"):
+    for candidate in (
+        text,
+        text.upper(),
+        " " + text + "\t",
+        "NEGATIVE",
+        "negative ",
+        "mixed",
+        "i̇x",
+        "İX",
+        "SS",
+        "ss",
+    ):
         assert label_for(candidate) == project.label_for(candidate)
 
 
 def test_status_names_match_the_row_model():
-    assert column_cache.FILE_STATUS == {k: v for k, v in STATUS_CODES.items() if k != "dropped"}
+    assert {k: v for k, v in STATUS_CODES.items() if k != "dropped"} == column_cache.FILE_STATUS
 
 
 def test_when_the_worker_dies_the_builder_parses_its_half(tiny_project, monkeypatch):
@@ -262,7 +312,8 @@ def _reference_columns(buf: bytes, config: dict) -> dict:
         elif not isinstance(obj.get("completion"), str):
             problem = "missing completion (a string is required)"
         elif obj.get("review_status", "pending") not in ("pending", "approved", "rejected") or not isinstance(
-                obj.get("review_status", "pending"), str):
+            obj.get("review_status", "pending"), str
+        ):
             problem = f"unknown review_status {obj.get('review_status', 'pending')!r}"
         if problem:
             bad.append((lineno, problem, off))
@@ -292,8 +343,16 @@ def _reference_columns(buf: bytes, config: dict) -> dict:
         out["flags"].append(1 if obj.get("review_note") else 0)
         if not isinstance(obj.get("id"), str) or not obj.get("id"):
             noid.append((len(out["offsets"]) - 1, lineno, off))
-    return {**out, "runs": runs, "playbooks": books, "reason_codes": reasons, "bad": bad, "noid": noid,
-            "breaks": breaks, "lines": buf.count(b"\n")}
+    return {
+        **out,
+        "runs": runs,
+        "playbooks": books,
+        "reason_codes": reasons,
+        "bad": bad,
+        "noid": noid,
+        "breaks": breaks,
+        "lines": buf.count(b"\n"),
+    }
 
 
 @pytest.mark.parametrize("seed", [6, 7, 8])
@@ -304,16 +363,29 @@ def test_parse_range_equals_a_plain_parse(tiny_project, seed):
     want = _reference_columns(buf, config)
     part = column_cache.Part(config)
     column_cache.parse_range(part, buf, 0, None, column_cache.label_function(config))
-    got = {"offsets": list(part._offsets), "status": list(part.status), "reason": list(part.reason),
-           "run": list(part._run), "playbook": list(part._playbook), "label": list(part._label),
-           "flags": list(part._flags), "runs": part.runs, "playbooks": part.playbooks, "reason_codes": part.reason_codes,
-           "bad": [tuple(b) for b in part.bad], "noid": [tuple(n) for n in part.noid], "breaks": part._breaks,
-           "lines": part._lineno}
+    got = {
+        "offsets": list(part._offsets),
+        "status": list(part.status),
+        "reason": list(part.reason),
+        "run": list(part._run),
+        "playbook": list(part._playbook),
+        "label": list(part._label),
+        "flags": list(part._flags),
+        "runs": part.runs,
+        "playbooks": part.playbooks,
+        "reason_codes": part.reason_codes,
+        "bad": [tuple(b) for b in part.bad],
+        "noid": [tuple(n) for n in part.noid],
+        "breaks": part._breaks,
+        "lines": part._lineno,
+    }
     assert got == want
     counts = [want["status"].count(k) for k in range(3)] + [0]
     assert part._counts == counts
-    assert part._reason_counts == [sum(1 for s, r in zip(want["status"], want["reason"]) if s == 2 and r == k)
-                                   for k in range(len(want["reason_codes"]))]
+    assert part._reason_counts == [
+        sum(1 for s, r in zip(want["status"], want["reason"]) if s == 2 and r == k)
+        for k in range(len(want["reason_codes"]))
+    ]
 
 
 @pytest.mark.parametrize("chunk", [4 << 10, 32 << 10, 1 << 22])

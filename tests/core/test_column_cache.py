@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import os
 
-from brewslm_tui.core import column_cache
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows, column_cache
 from tests.conftest import make_rows
 
 N = 20500  # above the size where the cache is written
 
 
 def columns(store):
-    return (list(store._offsets), bytes(store.status), bytes(store.reason), list(store._run), list(store._playbook),
-            list(store._label), bytes(store._flags), store.runs, store.playbooks, store.counts(), store.reason_counts())
+    return (
+        list(store._offsets),
+        bytes(store.status),
+        bytes(store.reason),
+        list(store._run),
+        list(store._playbook),
+        list(store._label),
+        bytes(store._flags),
+        store.runs,
+        store.playbooks,
+        store.counts(),
+        store.reason_counts(),
+    )
 
 
 def test_warm_open_equals_cold_open_and_appends_parse_only_the_tail(tiny_project):
@@ -42,7 +52,9 @@ def test_stale_or_corrupt_cache_is_ignored(tiny_project):
     Store.open(tiny_project, readonly=True)
     path = column_cache.cache_path(tiny_project.state_dir)
     # same inode, rewritten in place with different statuses at the same length
-    data = tiny_project.synthetic_path.read_bytes().replace(b'"review_status":"pending"', b'"review_status":"approved"', 7)
+    data = tiny_project.synthetic_path.read_bytes().replace(
+        b'"review_status":"pending"', b'"review_status":"approved"', 7
+    )
     with open(tiny_project.synthetic_path, "r+b") as f:
         f.write(data)
     os.utime(tiny_project.synthetic_path, ns=(1, 1))

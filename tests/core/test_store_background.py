@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from brewslm_tui.core import column_cache
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows, column_cache
 from tests.conftest import make_rows
 
 
@@ -22,7 +21,7 @@ def test_partial_open_then_full_load_keeps_decisions(tiny_project, monkeypatch):
         store.approve([0, 1])
         store.reject([2], "minor_typo")
         new = store.finish_loading()
-        assert store.loaded and len(store) == 30000 and new == range(0, 30000)
+        assert store.loaded and len(store) == 30000 and new == range(30000)
         assert store.id_of(0) == first
         assert store.counts() == {"pending": 29997, "approved": 2, "rejected": 1, "dropped": 0}
         assert column_cache.cache_path(tiny_project.state_dir).exists()
@@ -42,7 +41,7 @@ def test_refresh_switches_to_full_columns_when_the_builder_is_done(tiny_project,
     with Store.open(tiny_project, readonly=True, background=True) as store:
         assert not store.loaded
         store._builder.wait()
-        assert store.refresh() == range(0, 25000) and store.loaded
+        assert store.refresh() == range(25000) and store.loaded
 
 
 def test_compaction_while_partly_loaded_loses_no_row(tiny_project, monkeypatch):

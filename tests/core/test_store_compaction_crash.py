@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import make_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import os, sys
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store
+from brewslm_tui.core.store.store import Store
 store = Store.open(load_project(sys.argv[1]))
 k = int(sys.argv[2]); seen = []
 def hook(target):
@@ -45,8 +45,8 @@ def snapshot(project):
 def test_crash_between_compaction_renames(tiny_project, crash_at):
     append_rows(tiny_project, make_rows(40))
     with Store.open(tiny_project) as store:
-        store.reject(range(0, 20), "minor_typo", note="fix me")
-        store.drop(range(0, 10))
+        store.reject(range(20), "minor_typo", note="fix me")
+        store.drop(range(10))
         store.approve(range(20, 30))
         store.edit(31, completion="negative")
         store.compact()

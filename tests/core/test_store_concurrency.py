@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from brewslm_tui.core.errors import LockBusy
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import make_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 APPENDER = """
 import sys
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import append_rows
+from brewslm_tui.core.store.store import append_rows
 project = load_project(sys.argv[1])
 for batch in range(60):
     rows = [{"id": f"a{batch}-{k}", "prompt": "appended " + "x" * (k * 37 % 900), "completion": "neutral",
@@ -33,7 +33,7 @@ for batch in range(60):
 REVIEWER = """
 import sys, time
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store
+from brewslm_tui.core.store.store import Store
 project = load_project(sys.argv[1])
 store = Store.open(project, lock_timeout=10)
 approved = set()

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from brewslm_tui.core.store import Store
+from brewslm_tui.core.store.store import Store
 
 CHILD = Path(__file__).with_name("crash_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -77,8 +77,11 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_decision(tiny_project, 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     kills = 12
     for round_no in range(kills):
-        child = subprocess.Popen([sys.executable, str(CHILD), str(tiny_project.root), str(seed * 100 + round_no)],
-                                 stdout=subprocess.PIPE, env=env)
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), str(tiny_project.root), str(seed * 100 + round_no)],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         deadline = time.monotonic() + rng.uniform(0.3, 1.2)
         in_flight = None
         lines = []
@@ -107,6 +110,8 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_decision(tiny_project, 
         else:
             with_it = dict(model)
             apply(with_it, in_flight)
-            assert state in (model, with_it), f"round {round_no}: state is neither before nor after {in_flight['op']}"
+            assert state in (model, with_it), (
+                f"round {round_no}: state is neither before nor after {in_flight['op']}"
+            )
             model = state
     assert model, "the child never acknowledged anything"

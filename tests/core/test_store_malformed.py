@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 
 GOOD = b'{"id":"g1","prompt":"Classify: fine","completion":"positive","review_status":"pending"}\n'
 BAD = [

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import PROJECT_TOML
 
 REASONS = ["label_ambiguous", "minor_typo", "wrong_label"]
@@ -61,8 +61,14 @@ class StoreMachine(RuleBasedStateMachine):
         rows = []
         for _ in range(n):
             self.counter += 1
-            row = {"id": f"m{self.counter}", "prompt": f"p{self.counter} [b]x[/b]", "completion": "positive",
-                   "review_status": "pending", "run_id": f"run{self.counter % 3}", "extra": {"k": self.counter}}
+            row = {
+                "id": f"m{self.counter}",
+                "prompt": f"p{self.counter} [b]x[/b]",
+                "completion": "positive",
+                "review_status": "pending",
+                "run_id": f"run{self.counter % 3}",
+                "extra": {"k": self.counter},
+            }
             rows.append(row)
             self.model[row["id"]] = dict(row)
             self.order.append(row["id"])
@@ -119,7 +125,9 @@ class StoreMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(self.model[i]["review_status"] != "dropped" for i in self.order))
     @rule(data=st.data(), text=st.text(min_size=1, max_size=6))
     def edit(self, data, text):
-        row_id = data.draw(st.sampled_from([i for i in self.order if self.model[i]["review_status"] != "dropped"]))
+        row_id = data.draw(
+            st.sampled_from([i for i in self.order if self.model[i]["review_status"] != "dropped"])
+        )
         row = self.model[row_id]
         self.store.edit(self._slot(row_id), completion=text)
         self._snapshot()
@@ -220,5 +228,9 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 TestStoreModel = StoreMachine.TestCase
-TestStoreModel.settings = settings(max_examples=int(os.environ.get("BREW_HYPOTHESIS_EXAMPLES", 60)), stateful_step_count=30, deadline=None,
-                                   suppress_health_check=[HealthCheck.too_slow])
+TestStoreModel.settings = settings(
+    max_examples=int(os.environ.get("BREW_HYPOTHESIS_EXAMPLES", 60)),
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

@@ -7,10 +7,8 @@ import os
 import orjson
 import pytest
 
-from brewslm_tui.core import column_cache
-from brewslm_tui.core.commit import INTENT_NAME
-from brewslm_tui.core.errors import BrewError
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.commit import INTENT_NAME
+from brewslm_tui.core.store.store import Store, append_rows, column_cache
 from tests.conftest import make_rows
 
 
@@ -115,8 +113,14 @@ def test_recovery_leaves_other_writers_temp_files_alone(tiny_project):
     assert other.exists()
 
 
-@pytest.mark.parametrize("entry", [b'{"op":"approve"}', b'{"op":"approve","seq":3,"ids":["r000001"]}',
-                                   b'{"op":"approve","seq":3,"ids":"r1","set":["approved",null,null]}'])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        b'{"op":"approve"}',
+        b'{"op":"approve","seq":3,"ids":["r000001"]}',
+        b'{"op":"approve","seq":3,"ids":"r1","set":["approved",null,null]}',
+    ],
+)
 def test_a_journal_entry_of_the_wrong_shape_is_reported_not_fatal(tiny_project, entry):
     append_rows(tiny_project, make_rows(3))
     with Store.open(tiny_project) as store:

@@ -12,13 +12,20 @@ from hypothesis import strategies as st
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED
-from brewslm_tui.core.store import Store
-from brewslm_tui.core.views import RowView
-
+from brewslm_tui.core.store.store import Store
+from brewslm_tui.core.store.views import RowView
 from tests.conftest import PROJECT_TOML, make_rows
 
-REASONS = ["label_ambiguous", "wrong_label", "minor_typo", "off_task", "duplicate", "unsafe", "low_quality",
-           "not_a_project_reason"]
+REASONS = [
+    "label_ambiguous",
+    "wrong_label",
+    "minor_typo",
+    "off_task",
+    "duplicate",
+    "unsafe",
+    "low_quality",
+    "not_a_project_reason",
+]
 
 
 def _project(tmp_path, states):
@@ -70,11 +77,17 @@ def test_groups_follow_decisions(tmp_path):
     with Store.open(project, session=True) as store:
         view = RowView(store, statuses={REJECTED})
         assert [(r, list(s)) for r, s in view.groups()] == [
-            ("wrong_label", [10, 12]), ("minor_typo", [11]), ("not_a_project_reason", [13])]
+            ("wrong_label", [10, 12]),
+            ("minor_typo", [11]),
+            ("not_a_project_reason", [13]),
+        ]
         store.reject([0, 3], "label_ambiguous")
         store.reject([12], "minor_typo")
         view.sync()
         assert [(r, list(s)) for r, s in view.groups()] == [
-            ("label_ambiguous", [0, 3]), ("wrong_label", [10]), ("minor_typo", [11, 12]),
-            ("not_a_project_reason", [13])]
+            ("label_ambiguous", [0, 3]),
+            ("wrong_label", [10]),
+            ("minor_typo", [11, 12]),
+            ("not_a_project_reason", [13]),
+        ]
         assert [(r, list(s)) for r, s in view.groups()] == _model_groups(store, list(view))

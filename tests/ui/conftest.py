@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store, append_rows
+from brewslm_tui.core.store.store import Store, append_rows
 
 REPO = Path(__file__).resolve().parents[2]
 SENTIMENT = REPO / "sample_projects" / "sentiment"
@@ -30,7 +30,9 @@ REVIEWS = [
 LABELS = ["positive", "negative", "neutral", "mixed"]
 
 
-def make_rows(n: int, *, run: str = "synth-2026-05-29-a1b2", playbook: str = "hard-cases", start: int = 0) -> list[dict]:
+def make_rows(
+    n: int, *, run: str = "synth-2026-05-29-a1b2", playbook: str = "hard-cases", start: int = 0
+) -> list[dict]:
     return [
         {
             "id": f"r_{run[-4:]}_{start + k:05d}",
@@ -59,7 +61,9 @@ HOSTILE = [
 
 def make_project(tmp_path: Path, rows: list[dict]) -> Path:
     root = tmp_path / "sentiment"
-    shutil.copytree(SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"))
+    shutil.copytree(
+        SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl")
+    )
     if rows:
         append_rows(load_project(root), rows)
     return root
@@ -75,8 +79,7 @@ def project_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def hostile_dir(tmp_path: Path) -> Path:
     rows = [
-        {**row, "prompt": text, "completion": text}
-        for row, text in zip(make_rows(len(HOSTILE)), HOSTILE)
+        {**row, "prompt": text, "completion": text} for row, text in zip(make_rows(len(HOSTILE)), HOSTILE)
     ]
     return make_project(tmp_path, rows)
 

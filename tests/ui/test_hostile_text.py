@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 
-from brewslm_tui.core.text import _DANGEROUS
-from brewslm_tui.ui.app import build_app
-from brewslm_tui.ui.modals import DroppedScreen, EditScreen, FilterScreen, ReasonPicker
-from brewslm_tui.ui.review_views import QueuePane
-
 from conftest import HOSTILE
+
+from brewslm_tui.core.text import _DANGEROUS
+from brewslm_tui.ui.review.modals import DroppedScreen, EditScreen, FilterScreen, ReasonPicker
+from brewslm_tui.ui.review.review_views import QueuePane
+from brewslm_tui.ui.shell.app import build_app
 
 # what Textual itself writes in a screen update: SGR (colours) and cursor positioning, no more
 TEXTUAL_SEQUENCES = re.compile(r"\x1b\[[0-9;]*[mH]")

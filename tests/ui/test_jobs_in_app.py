@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import socket
 
-from brewslm_tui.ui.app import build_app
-from brewslm_tui.ui.header import HeaderBar
-from brewslm_tui.ui.review_views import QueuePane
-
 from conftest import ready, statuses
+
+from brewslm_tui.ui.review.review_views import QueuePane
+from brewslm_tui.ui.shell.app import build_app
+from brewslm_tui.ui.shell.header import HeaderBar
 
 
 def header_text(app) -> str:

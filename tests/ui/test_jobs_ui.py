@@ -17,20 +17,20 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import ready
 from textual.widgets import DataTable, Input
 
-from brewslm_tui.core.jobs import list_jobs, run_generation_job
+from brewslm_tui.core.generation.jobs import list_jobs, run_generation_job
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store, append_rows
-from brewslm_tui.ui.app import build_app
-from brewslm_tui.ui.balance_view import BalanceView, dominance_warning
-from brewslm_tui.ui.commands import palette_commands
-from brewslm_tui.ui.help_screen import HelpScreen
-from brewslm_tui.ui.job_detail import JobDetailScreen
-from brewslm_tui.ui.job_form import NewJobScreen, parse_job_form
-from brewslm_tui.ui.jobs_sidebar import JobsSidebar
-from brewslm_tui.ui.runs_view import RunsView
-from conftest import ready
+from brewslm_tui.core.store.store import Store, append_rows
+from brewslm_tui.ui.insight.balance_view import BalanceView, dominance_warning
+from brewslm_tui.ui.insight.runs_view import RunsView
+from brewslm_tui.ui.jobs.job_detail import JobDetailScreen
+from brewslm_tui.ui.jobs.job_form import NewJobScreen, parse_job_form
+from brewslm_tui.ui.jobs.jobs_sidebar import JobsSidebar
+from brewslm_tui.ui.shell.app import build_app
+from brewslm_tui.ui.shell.commands import palette_commands
+from brewslm_tui.ui.shell.help_screen import HelpScreen
 
 REPO = Path(__file__).resolve().parents[2]
 SENTIMENT = REPO / "sample_projects" / "sentiment"
@@ -105,7 +105,9 @@ balance = { positive = 1, happy = 2 }
 
 def make_project(tmp_path: Path) -> Path:
     root = tmp_path / "sentiment"
-    shutil.copytree(SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"))
+    shutil.copytree(
+        SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl")
+    )
     books = root / "playbooks"
     shutil.rmtree(books, ignore_errors=True)
     books.mkdir()
@@ -177,7 +179,9 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
         assert playbooks == ["all-bad", "slow", "tiny"]
         # the broken playbook is listed with its error (file and key) and cannot be picked
         broken = [o for o in form.query_one("#job-form-playbooks").options if o.disabled]
-        assert len(broken) == 1 and "broken.toml" in broken[0].prompt.plain and "happy" in broken[0].prompt.plain
+        assert (
+            len(broken) == 1 and "broken.toml" in broken[0].prompt.plain and "happy" in broken[0].prompt.plain
+        )
 
         await pilot.press("down", "down", "enter")  # tiny; enter moves to the count field
         assert isinstance(app.focused, Input) and app.focused.id == "job-form-count"
@@ -197,7 +201,11 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
             (run_id, "tiny", "pending", "synth_playbook")
         }
         record = records_on_disk(root)[run_id]
-        assert record["state"] == "succeeded" and record["params"]["seed"] == 7 and record["counts"]["landed"] == 12
+        assert (
+            record["state"] == "succeeded"
+            and record["params"]["seed"] == 7
+            and record["counts"]["landed"] == 12
+        )
         assert option_texts(sidebar)[0].startswith("ok tiny")
         assert "12/12 rows" in option_texts(sidebar)[0]
         assert len(app.unseen_jobs) == 1  # the header's bell count
@@ -274,8 +282,12 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 3, "rows land")
-        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints")
+        await wait_for(
+            pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 3, "rows land"
+        )
+        await wait_for(
+            pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints"
+        )
         assert "/5000" in option_texts(sidebar)[0] and "rows/s" in option_texts(sidebar)[0]
         sidebar.focus()
         sidebar.highlighted = 0
@@ -287,7 +299,9 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
         landed = record["counts"]["landed"]
         assert landed >= 3
         assert len([r for r in synthetic_rows(root) if r["run_id"] == job.run_id]) == landed
-        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("cancelled slow"), "the list says so")
+        await wait_for(
+            pilot, lambda: option_texts(sidebar)[0].startswith("cancelled slow"), "the list says so"
+        )
 
 
 async def test_cancel_asks_first(root):
@@ -315,14 +329,24 @@ async def test_job_from_another_process_appears_and_can_be_cancelled(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "slow",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "brewslm_tui",
+            "generate",
+            str(root),
+            "--playbook",
+            "slow",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
+
             def foreign():
                 return [r for r in sidebar.records.values() if r.pid == proc.pid]
 
-            await wait_for(pilot, lambda: foreign() and foreign()[0].state == "running", "the CLI job shows up")
+            await wait_for(
+                pilot, lambda: foreign() and foreign()[0].state == "running", "the CLI job shows up"
+            )
             await wait_for(pilot, lambda: len(app.store) >= 3, "its rows reach the queue")
             run_id = foreign()[0].run_id
             assert sidebar._order[0] == run_id  # newest first
@@ -336,7 +360,9 @@ async def test_job_from_another_process_appears_and_can_be_cancelled(root):
                 proc.kill()
                 await proc.wait()
         assert records_on_disk(root)[run_id]["state"] == "cancelled"
-        await wait_for(pilot, lambda: sidebar.records[run_id].state == "cancelled", "the sidebar sees the end")
+        await wait_for(
+            pilot, lambda: sidebar.records[run_id].state == "cancelled", "the sidebar sees the end"
+        )
         await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
 
 
@@ -346,14 +372,26 @@ async def test_finished_job_of_another_process_appears(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "tiny", "--count", "8",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "brewslm_tui",
+            "generate",
+            str(root),
+            "--playbook",
+            "tiny",
+            "--count",
+            "8",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, _err = await asyncio.wait_for(proc.communicate(), 60)
         run_id = out.decode().split()[0]
         # the sidebar may have seen it running; the next poll after it ended shows the end
-        await wait_for(pilot, lambda: run_id in sidebar.records and sidebar.records[run_id].state == "succeeded",
-                       "the final record is read")
+        await wait_for(
+            pilot,
+            lambda: run_id in sidebar.records and sidebar.records[run_id].state == "succeeded",
+            "the final record is read",
+        )
         await wait_for(pilot, lambda: len(app.store) == 8, "its rows reach the queue")
         assert run_id in app.unseen_jobs
         assert option_texts(sidebar)[0].startswith("ok tiny")
@@ -365,11 +403,21 @@ async def test_finished_job_of_another_process_appears(root):
 async def test_runs_view_counts_show_and_regenerate(root):
     project = load_project(root)
     record = await run_generation_job(project, "tiny", count=10, seed=3)
-    append_rows(project, [
-        {"id": f"orphan-{k}", "prompt": f"Classify: orphan row {k}", "completion": "neutral",
-         "review_status": "pending", "source": "synth_playbook", "run_id": "synth-old-0001", "playbook": "legacy"}
-        for k in range(4)
-    ])
+    append_rows(
+        project,
+        [
+            {
+                "id": f"orphan-{k}",
+                "prompt": f"Classify: orphan row {k}",
+                "completion": "neutral",
+                "review_status": "pending",
+                "source": "synth_playbook",
+                "run_id": "synth-old-0001",
+                "playbook": "legacy",
+            }
+            for k in range(4)
+        ],
+    )
     with Store.open(project) as store:
         slots = [i for i in range(len(store)) if store.run_of(i) == record.run_id]
         store.approve(slots[:3])
@@ -448,18 +496,30 @@ def test_dominance_rule():
     assert dominance_warning(Counter(positive=10, negative=10, neutral=9, mixed=8), labels) is None
     assert "dominates" in dominance_warning(Counter(positive=60, negative=20, neutral=10, mixed=10), labels)
     assert "4.0x" in dominance_warning(Counter(positive=40, negative=30, neutral=20, mixed=10), labels)
-    assert "no training rows for mixed" == dominance_warning(Counter(positive=4, negative=4, neutral=4), labels)
+    assert dominance_warning(
+        Counter(positive=4, negative=4, neutral=4), labels
+    ) == "no training rows for mixed"
     assert "3.5x" in dominance_warning(Counter(yes=7, no=2), ["yes", "no"])
     assert dominance_warning(Counter(), labels) is None
 
 
 async def test_balance_view_warns_when_one_label_dominates(root):
     project = load_project(root)
-    append_rows(project, [
-        {"id": f"p{k}", "prompt": f"Classify: glowing review {k}", "completion": "positive",
-         "review_status": "pending", "source": "synth_playbook", "run_id": "synth-x", "playbook": "x"}
-        for k in range(200)
-    ])
+    append_rows(
+        project,
+        [
+            {
+                "id": f"p{k}",
+                "prompt": f"Classify: glowing review {k}",
+                "completion": "positive",
+                "review_status": "pending",
+                "source": "synth_playbook",
+                "run_id": "synth-x",
+                "playbook": "x",
+            }
+            for k in range(200)
+        ],
+    )
     with Store.open(project) as store:
         store.approve(range(150))
     app = build_app(root)
@@ -501,10 +561,20 @@ async def test_palette_has_every_job_action(root):
         await pilot.pause()
         commands = palette_commands(app.screen)
         titles = [command.title for command in commands]
-        for expected in ("New job", "Cancel job", "Job details", "Regenerate", "Drop run rows", "Runs", "Balance"):
+        for expected in (
+            "New job",
+            "Cancel job",
+            "Job details",
+            "Regenerate",
+            "Drop run rows",
+            "Runs",
+            "Balance",
+        ):
             assert expected in titles, expected
         assert len({t.casefold() for t in titles}) == len(titles)  # "new job" is listed once
-        assert not {"up", "down", "page down"} & {t.casefold() for t in titles}  # cursor keys are not commands
+        assert not {"up", "down", "page down"} & {
+            t.casefold() for t in titles
+        }  # cursor keys are not commands
 
         # a command runs on the widget that binds it, wherever the focus is
         assert app.focused is not app.query_one(JobsSidebar)
@@ -519,8 +589,12 @@ async def test_detail_of_a_running_job_follows_it(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 1, "rows land")
-        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints")
+        await wait_for(
+            pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 1, "rows land"
+        )
+        await wait_for(
+            pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints"
+        )
         sidebar.focus()
         sidebar.highlighted = 0
         await pilot.press("enter")
@@ -529,8 +603,11 @@ async def test_detail_of_a_running_job_follows_it(root):
         assert detail.query_one("#job-detail-body").content.plain.startswith("running  slow")
         job.cancel.set()
         await wait_for(pilot, lambda: job.worker.is_finished, "the job stops")
-        await wait_for(pilot, lambda: detail.query_one("#job-detail-body").content.plain.startswith("cancelled"),
-                       "the open detail shows the end")
+        await wait_for(
+            pilot,
+            lambda: detail.query_one("#job-detail-body").content.plain.startswith("cancelled"),
+            "the open detail shows the end",
+        )
         assert "Cancelled by the user" in detail.query_one("#job-detail-body").content.plain
 
 
@@ -573,11 +650,13 @@ async def test_hostile_candidates_in_a_diagnostic_render_literally(root):
 
 
 def test_detail_content_escapes_raw_backend_text():
-    from brewslm_tui.core.jobs import Diagnostic, JobRecord
-    from brewslm_tui.ui.job_detail import job_detail_content
+    from brewslm_tui.core.generation.jobs import Diagnostic, JobRecord
+    from brewslm_tui.ui.jobs.job_detail import job_detail_content
 
     record = JobRecord(
-        run_id="synth-2026-05-29-abcdef", playbook="p", state="failed",
+        run_id="synth-2026-05-29-abcdef",
+        playbook="p",
+        state="failed",
         counts={"requested": 5, "backend_errors": 3},
         diagnostic=Diagnostic(
             headline="No usable rows [b]really[/b]",
@@ -590,7 +669,14 @@ def test_detail_content_escapes_raw_backend_text():
     text = job_detail_content(record).plain
     for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
         assert raw not in text
-    for shown in ("[b]really[/b]", "[@click=app.quit]x[/]", "[red]boom[/red]", "\\x1b]0;pwned\\x07", "\\x9b31m", "\\u202eline two"):
+    for shown in (
+        "[b]really[/b]",
+        "[@click=app.quit]x[/]",
+        "[red]boom[/red]",
+        "\\x1b]0;pwned\\x07",
+        "\\x9b31m",
+        "\\u202eline two",
+    ):
         assert shown in text, shown
 
 
@@ -598,11 +684,21 @@ async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
     root = make_project(tmp_path)
     project = load_project(root)
     nasty = "[@click=app.quit]x[/]\x1b[2J"
-    append_rows(project, [
-        {"id": f"h{k}", "prompt": f"Classify: hostile {k}", "completion": "positive", "review_status": "pending",
-         "source": "synth_playbook", "run_id": nasty, "playbook": "[/INST]\u202e"}
-        for k in range(3)
-    ])
+    append_rows(
+        project,
+        [
+            {
+                "id": f"h{k}",
+                "prompt": f"Classify: hostile {k}",
+                "completion": "positive",
+                "review_status": "pending",
+                "source": "synth_playbook",
+                "run_id": nasty,
+                "playbook": "[/INST]\u202e",
+            }
+            for k in range(3)
+        ],
+    )
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -624,11 +720,14 @@ async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
     ],
 )
 def test_balance_without_labels_shows_fields_or_lengths(tmp_path, sample, titles, note):
-    from brewslm_tui.ui.balance_view import compute_balance, render_balance
+    from brewslm_tui.ui.insight.balance_view import compute_balance, render_balance
 
     root = tmp_path / sample
-    shutil.copytree(REPO / "sample_projects" / sample, root,
-                    ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"))
+    shutil.copytree(
+        REPO / "sample_projects" / sample,
+        root,
+        ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"),
+    )
     project = load_project(root)
     with Store.open(project, readonly=True) as store:
         balance = compute_balance(store, project)
@@ -642,18 +741,31 @@ def test_balance_without_labels_shows_fields_or_lengths(tmp_path, sample, titles
 async def test_o_on_a_queue_row_highlights_its_run(root):
     project = load_project(root)
     for run in ("synth-2026-05-29-aaaaaa", "synth-2026-05-30-bbbbbb", "synth-2026-05-31-cccccc"):
-        append_rows(project, [
-            {"id": f"{run}-{k}", "prompt": f"Classify: {run} row {k}", "completion": "neutral",
-             "review_status": "pending", "source": "synth_playbook", "run_id": run, "playbook": "p"}
-            for k in range(3)
-        ])
+        append_rows(
+            project,
+            [
+                {
+                    "id": f"{run}-{k}",
+                    "prompt": f"Classify: {run} row {k}",
+                    "completion": "neutral",
+                    "review_status": "pending",
+                    "source": "synth_playbook",
+                    "run_id": run,
+                    "playbook": "p",
+                }
+                for k in range(3)
+            ],
+        )
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("j", "j", "j", "o")  # the fourth row is the second run's
         view = app.query_one(RunsView)
-        await wait_for(pilot, lambda: view.selected_line is not None
-                       and view.selected_line.run_id == "synth-2026-05-30-bbbbbb", "the run is highlighted")
+        await wait_for(
+            pilot,
+            lambda: view.selected_line is not None and view.selected_line.run_id == "synth-2026-05-30-bbbbbb",
+            "the run is highlighted",
+        )
         assert app.query_one("TabbedContent").active == "runs"
 
 
@@ -664,21 +776,35 @@ async def test_a_killed_job_of_another_process_shows_interrupted(root):
         sidebar = app.query_one(JobsSidebar)
         sidebar.foreign_recheck_seconds = 0.2
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "brewslm_tui", "generate", str(root), "--playbook", "slow",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            sys.executable,
+            "-m",
+            "brewslm_tui",
+            "generate",
+            str(root),
+            "--playbook",
+            "slow",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         try:
+
             def foreign():
                 return [r for r in sidebar.records.values() if r.pid == proc.pid]
 
-            await wait_for(pilot, lambda: foreign() and foreign()[0].counts.get("landed", 0) >= 2, "rows land")
+            await wait_for(
+                pilot, lambda: foreign() and foreign()[0].counts.get("landed", 0) >= 2, "rows land"
+            )
             run_id = foreign()[0].run_id
         finally:
             proc.kill()  # SIGKILL: no chance to write a final record
             await proc.wait()
-        await wait_for(pilot, lambda: sidebar.records[run_id].state == "interrupted", "the sidebar sees it died")
+        await wait_for(
+            pilot, lambda: sidebar.records[run_id].state == "interrupted", "the sidebar sees it died"
+        )
         assert records_on_disk(root)[run_id]["state"] == "running"  # the file was never finished
-        await wait_for(pilot, lambda: option_texts(sidebar)[0].startswith("interrupted slow"), "the list says so")
+        await wait_for(
+            pilot, lambda: option_texts(sidebar)[0].startswith("interrupted slow"), "the list says so"
+        )
         await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
 
 
@@ -687,7 +813,7 @@ async def test_a_job_runs_off_the_ui_thread_and_reports_on_it(root, monkeypatch)
     progress is handled on the UI thread, where the widgets live."""
     import threading
 
-    from brewslm_tui.ui import jobs_sidebar
+    from brewslm_tui.ui.jobs import jobs_sidebar
 
     ui_thread = threading.get_ident()
     seen: dict[str, set[int]] = {"runner": set(), "events": set()}

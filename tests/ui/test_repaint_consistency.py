@@ -13,13 +13,27 @@ import random
 import re
 
 import pytest
-
-from brewslm_tui.ui.app import build_app
-
 from conftest import make_project, make_rows, ready
 
-KEYS = list("jjjkkaaax1x2") + ["space", "u", "J", "K", "escape", "G", "g", "pagedown", "pageup",
-                                "1", "2", "3", "p", "h", "l"]
+from brewslm_tui.ui.shell.app import build_app
+
+KEYS = list("jjjkkaaax1x2") + [
+    "space",
+    "u",
+    "J",
+    "K",
+    "escape",
+    "G",
+    "g",
+    "pagedown",
+    "pageup",
+    "1",
+    "2",
+    "3",
+    "p",
+    "h",
+    "l",
+]
 
 
 def _screen(app) -> str:

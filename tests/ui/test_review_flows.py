@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import orjson
-
-from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import append_rows
-from brewslm_tui.ui.app import build_app
-from brewslm_tui.ui.modals import ConfirmScreen, EditScreen, ReasonPicker
-from brewslm_tui.ui.review_views import ApprovedPane, DetailPane, QueuePane, RejectedPane
+from conftest import make_rows, on_disk, statuses
 from textual.widgets import TabbedContent
 
-from conftest import make_rows, on_disk, statuses
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store.store import append_rows
+from brewslm_tui.ui.review.modals import ConfirmScreen, EditScreen, ReasonPicker
+from brewslm_tui.ui.review.review_views import ApprovedPane, DetailPane, QueuePane, RejectedPane
+from brewslm_tui.ui.shell.app import build_app
 
 SIZE = (120, 36)
 
@@ -362,7 +361,7 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
-        from brewslm_tui.ui.modals import DroppedScreen
+        from brewslm_tui.ui.review.modals import DroppedScreen
 
         await pilot.press("2", "R")
         assert isinstance(app.screen, DroppedScreen)
@@ -383,7 +382,7 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
 
 
 async def test_runs_view_messages_show_and_drop_a_run(project_dir):
-    from brewslm_tui.ui.runs_view import RunsView
+    from brewslm_tui.ui.insight.runs_view import RunsView
 
     run = "synth-2026-05-30-c3d4"  # slots 30..39
     app = build_app(project_dir)
@@ -451,9 +450,9 @@ async def test_edit_an_approved_row_keeps_it_approved(project_dir):
 async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, monkeypatch):
     import threading
 
-    from brewslm_tui.core import column_cache
-    from brewslm_tui.core.store import Store
     from conftest import make_project
+
+    from brewslm_tui.core.store.store import Store, column_cache
 
     class HeldBuilder:
         """The real cache builder, reported unfinished until the test lets it finish."""
@@ -469,8 +468,11 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
 
     builders = []
     real_start = column_cache.start_builder
-    monkeypatch.setattr(column_cache, "start_builder",
-                        lambda project: builders.append(HeldBuilder(real_start(project))) or builders[-1])
+    monkeypatch.setattr(
+        column_cache,
+        "start_builder",
+        lambda project: builders.append(HeldBuilder(real_start(project))) or builders[-1],
+    )
     monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
     monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
     root = make_project(tmp_path, make_rows(30000))
@@ -514,8 +516,27 @@ async def test_empty_project_every_key_is_calm(tmp_path):
     app = build_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
         for tab in ("1", "2", "3"):
-            await pilot.press(tab, "j", "k", "G", "g", "space", "asterisk", "pagedown", "a", "x", "e",
-                              "p", "d", "enter", "left", "right", "o", "escape", "u")
+            await pilot.press(
+                tab,
+                "j",
+                "k",
+                "G",
+                "g",
+                "space",
+                "asterisk",
+                "pagedown",
+                "a",
+                "x",
+                "e",
+                "p",
+                "d",
+                "enter",
+                "left",
+                "right",
+                "o",
+                "escape",
+                "u",
+            )
             assert app.screen is app.screen_stack[0], f"a modal opened on an empty tab {tab}"
         text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
         assert "the queue is empty" in text or "nothing" in text
@@ -525,6 +546,7 @@ async def test_empty_project_every_key_is_calm(tmp_path):
 async def test_a_failed_write_is_a_notification_not_a_crash(project_dir, monkeypatch):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+
         def disk_full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
@@ -551,11 +573,17 @@ async def test_group_header_shows_partial_selection_and_selection_spans_groups(p
         assert rejected(app).rows.selected == {0, 4}
         await pilot.press("p")
         on = statuses(project_dir)
-        assert [on[i] for i in ids(app, range(5))] == ["pending", "rejected", "rejected", "rejected", "pending"]
+        assert [on[i] for i in ids(app, range(5))] == [
+            "pending",
+            "rejected",
+            "rejected",
+            "rejected",
+            "pending",
+        ]
 
 
 async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
-    from brewslm_tui.ui.key_bar import KeyBar
+    from brewslm_tui.ui.shell.key_bar import KeyBar
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
@@ -601,7 +629,7 @@ async def test_detail_follows_the_cursor_between_group_headers(project_dir):
 
 async def test_keys_typed_before_the_deferred_parts_mount(project_dir):
     """o (to the run) and n (new job) in the very first frames wait for their parts."""
-    from brewslm_tui.ui.job_form import NewJobScreen
+    from brewslm_tui.ui.jobs.job_form import NewJobScreen
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:

@@ -21,13 +21,12 @@ import time
 
 import orjson
 import pytest
-
-from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store
-
 from conftest import statuses
 
-LAUNCH = "import sys; from brewslm_tui.ui.app import build_app; build_app(sys.argv[1]).run()"
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store.store import Store
+
+LAUNCH = "import sys; from brewslm_tui.ui.shell.app import build_app; build_app(sys.argv[1]).run()"
 
 
 class PtyApp:
@@ -37,7 +36,12 @@ class PtyApp:
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": ""}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", LAUNCH, str(root)],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
         )
         os.close(slave)
         self.output = bytearray()
@@ -58,8 +62,10 @@ class PtyApp:
         deadline = time.monotonic() + limit
         while not predicate():
             if self.proc.poll() is not None:
-                raise AssertionError(f"app exited ({self.proc.returncode}) while waiting for {what}:\n"
-                                     f"{bytes(self.output[-2000:]).decode(errors='replace')}")
+                raise AssertionError(
+                    f"app exited ({self.proc.returncode}) while waiting for {what}:\n"
+                    f"{bytes(self.output[-2000:]).decode(errors='replace')}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"gave up waiting for {what}")
             time.sleep(0.05)
@@ -94,7 +100,9 @@ def test_signal_ends_cleanly_with_decisions_compacted(project_dir, signame):
     finally:
         app.kill()
     # compacted: the decision is in synthetic.jsonl itself, the journal is empty again
-    rows = [orjson.loads(line) for line in (project_dir / "data" / "synthetic.jsonl").read_bytes().splitlines()]
+    rows = [
+        orjson.loads(line) for line in (project_dir / "data" / "synthetic.jsonl").read_bytes().splitlines()
+    ]
     assert [r["review_status"] for r in rows].count("approved") == 1
     journal = project_dir / ".brewslm" / "journal.jsonl"
     assert not journal.exists() or b'"op":"approve"' not in journal.read_bytes()

@@ -7,12 +7,11 @@ and look at the SVGs in tests/ui/__snapshots__/ before committing them.
 from __future__ import annotations
 
 import pytest
+from conftest import make_project, make_rows
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import Store
-from brewslm_tui.ui.app import build_app
-
-from conftest import make_project, make_rows
+from brewslm_tui.core.store.store import Store
+from brewslm_tui.ui.shell.app import build_app
 
 SIZES = [(80, 24), (120, 36)]
 

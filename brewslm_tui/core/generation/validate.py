@@ -1,0 +1,243 @@
+"""Per-candidate validation against the task shape and scoring mode, and duplicate detection.
+
+A generated candidate becomes a row only if it fits the task; otherwise it is counted under a
+short cause code (`CAUSES`) that the job's diagnostic explains in a sentence. Duplicates are
+found by the normalised prompt (`core.text.normalize_for_dedup`): a prompt that an imported
+row, an existing synthetic (or dropped) row, or an earlier row of the same run already has is
+not a new training example, whatever its completion says.
+
+Existing prompts are held as sorted 8-byte hashes (`array('Q')`), not dicts or strings: a
+million rows cost 8 MB and a lookup is a bisect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from brewslm_tui.core.project import Project
+from brewslm_tui.core.text import has_control_chars, normalize_for_dedup
+
+CAUSES: dict[str, str] = {
+    "malformed_candidate": "the generator gave something without a text prompt and completion",
+    "empty_prompt": "the prompt is empty",
+    "empty_completion": "the completion is empty",
+    "control_chars": "the text holds control characters (escape sequences, NUL, bidi overrides)",
+    "too_long": "the prompt or completion is longer than the project's limits allow",
+    "not_a_label": "the completion is not one of the project's labels",
+    "bad_json": "the completion is not a JSON object",
+    "wrong_fields": "the completion's JSON object does not have exactly the project's fields",
+    "answer_too_long": "the answer is longer than a short exact-match answer may be",
+    "duplicate_imported": "the prompt repeats an imported row",
+    "duplicate_synthetic": "the prompt repeats a synthetic row already in the project",
+    "duplicate_in_run": "the prompt repeats another row of this run",
+    "unparseable_reply": "the model's reply held no rows that could be parsed",
+    "unparseable_line": "the command printed a line that is not a JSON object",
+}
+DUPLICATE_CAUSES = ("duplicate_imported", "duplicate_synthetic", "duplicate_in_run")
+
+
+def prompt_key(prompt: str) -> int:
+    """An 8-byte hash of the normalised prompt: the identity of a row for dedup."""
+    digest = hashlib.blake2b(normalize_for_dedup(prompt).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+class PromptSet:
+    """A sorted, compact set of prompt keys (8 bytes each)."""
+
+    def __init__(self, keys: Iterable[int] = ()) -> None:
+        self._keys = array("Q", sorted(set(keys)))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: int) -> bool:
+        i = bisect_left(self._keys, key)
+        return i < len(self._keys) and self._keys[i] == key
+
+
+def scan_prompt_keys(path: Path) -> PromptSet:
+    """Prompt keys of every complete, parseable row of a JSONL file (a missing file: empty).
+
+    Malformed lines are skipped here: reporting and quarantining them is the store's job.
+    """
+    keys: list[int] = []
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return PromptSet()
+    with f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break  # being written, or torn
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("prompt"), str):
+                keys.append(prompt_key(obj["prompt"]))
+    return PromptSet(keys)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome for one candidate: `row` (canonical prompt/completion) or `cause` + `detail`."""
+
+    row: dict[str, Any] | None
+    cause: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.row is not None
+
+
+class Validator:
+    """Checks candidates of one run against the project; remembers the run's own prompts.
+
+    What the checks read from the project (task, limits, labels, fields) is taken once, when
+    the validator is made: a run validates against the project as it was when it started.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        imported: PromptSet | None = None,
+        synthetic: PromptSet | None = None,
+        max_answer_words: int | None = None,
+    ) -> None:
+        self.project = project
+        self.imported = imported or PromptSet()
+        self.synthetic = synthetic or PromptSet()
+        self.in_run: set[int] = set()
+        self.max_answer_words = max_answer_words or project.limits.qa_max_answer_words
+        self._task = project.task
+        self._exact_qa = project.task == "qa" and project.scoring == "exact_match"
+        self._max_prompt = project.limits.max_prompt_chars
+        self._max_completion = project.limits.max_completion_chars
+        self._fields = list(project.fields)
+        self._field_set = frozenset(project.fields)
+        self._labels: dict[str, str | None] = {}  # completion -> label_for(completion), memoised
+
+    @classmethod
+    def for_project(cls, project: Project, *, max_answer_words: int | None = None) -> Validator:
+        """A validator that knows every prompt already in the project (imported, synthetic, dropped)."""
+        synthetic = [
+            k for p in (project.synthetic_path, project.dropped_path) for k in scan_prompt_keys(p)._keys
+        ]
+        return cls(
+            project,
+            imported=scan_prompt_keys(project.imported_path),
+            synthetic=PromptSet(synthetic),
+            max_answer_words=max_answer_words,
+        )
+
+    def check(self, candidate: dict[str, Any]) -> Verdict:
+        """Validate one candidate; a usable one is remembered so the run cannot repeat it."""
+        prompt, completion = candidate.get("prompt"), candidate.get("completion")
+        if self._task == "extraction" and isinstance(completion, dict):
+            completion = orjson.dumps(completion).decode()
+        if not isinstance(prompt, str) or not isinstance(completion, str):
+            return _bad(
+                "malformed_candidate",
+                f"keys: {', '.join(map(str, candidate)) or 'none'}; "
+                f"prompt is {type(prompt).__name__}, completion is {type(completion).__name__}",
+            )
+        if not prompt.strip():
+            return _bad("empty_prompt", _shown(prompt, completion))
+        if has_control_chars(prompt) or has_control_chars(completion):
+            return _bad("control_chars", _shown(prompt, completion))
+        if len(prompt) > self._max_prompt or len(completion) > self._max_completion:
+            return _bad(
+                "too_long",
+                f"prompt {len(prompt)} chars (limit {self._max_prompt}), completion "
+                f"{len(completion)} chars (limit {self._max_completion}): {_shown(prompt, completion)}",
+            )
+        canonical, cause, why = self._check_shape(completion)
+        if cause:
+            shown = _shown(prompt, completion)
+            return _bad(cause, f"{why}: {shown}" if why else shown)
+        key = prompt_key(prompt)
+        if key in self.imported:
+            return _bad("duplicate_imported", _q(prompt))
+        if key in self.synthetic:
+            return _bad("duplicate_synthetic", _q(prompt))
+        if key in self.in_run:
+            return _bad("duplicate_in_run", _q(prompt))
+        self.in_run.add(key)
+        row = {k: v for k, v in candidate.items() if not k.startswith("_")}
+        row["prompt"], row["completion"] = prompt, canonical
+        return Verdict(row)
+
+    def _check_shape(self, completion: str) -> tuple[str, str | None, str]:
+        """(canonical completion, cause or None, why) for the project's task shape."""
+        task = self._task
+        if task == "classification":
+            labels = self._labels
+            if completion in labels:
+                label = labels[completion]
+            else:
+                label = self.project.label_for(completion)
+                if len(labels) < 4096:  # completions of a classification run are a handful of labels
+                    labels[completion] = label
+            if label is None:
+                return completion, "not_a_label", f"labels: {', '.join(self.project.labels)}"
+            return label, None, ""
+        if task == "extraction":
+            try:
+                obj = orjson.loads(completion)
+            except orjson.JSONDecodeError as exc:
+                return completion, "bad_json", str(exc).split(":")[0]
+            if not isinstance(obj, dict):
+                return completion, "bad_json", f"a JSON {type(obj).__name__}, not an object"
+            fields = self._fields
+            if len(obj) != len(self._field_set) or not self._field_set.issuperset(obj):
+                missing = [f for f in fields if f not in obj]
+                extra = [k for k in obj if k not in self._field_set]
+                why = "; ".join(
+                    s
+                    for s in (
+                        f"missing {', '.join(missing)}" if missing else "",
+                        f"extra {', '.join(map(str, extra))}" if extra else "",
+                    )
+                    if s
+                )
+                return completion, "wrong_fields", why
+            return orjson.dumps({f: obj[f] for f in fields}).decode(), None, ""
+        if not completion.strip():
+            return completion, "empty_completion", ""
+        if self._exact_qa:
+            words = len(completion.split())
+            if words > self.max_answer_words:
+                return completion, "answer_too_long", f"{words} words (limit {self.max_answer_words})"
+        return completion, None, ""
+
+
+def _shown(prompt: str, completion: str) -> str:
+    """Both texts of a refused candidate, quoted and shortened, for the diagnostic."""
+    return f"{_q(prompt)} -> {_q(completion)}"
+
+
+def _bad(cause: str, detail: str) -> Verdict:
+    return Verdict(None, cause, detail)
+
+
+def _q(text: str, n: int = 140) -> str:
+    """A short, quoted, one-line rendering of untrusted text for a diagnostic.
+
+    Long texts keep their start and their end: generated prompts often share a long fixed
+    instruction, and what tells them apart is at the end.
+    """
+    if len(text) > n:
+        head = n // 3
+        text = text[:head] + "…" + text[-(n - head - 1) :]
+    return orjson.dumps(text).decode()

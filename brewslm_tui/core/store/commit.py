@@ -1,0 +1,82 @@
+"""Replace several files as one atomic step, with a redo record.
+
+Compaction changes `synthetic.jsonl`, `dropped.jsonl` and the journal together; a crash between
+two `os.replace` calls must not leave a mix. So every new file is first written in full beside
+its target and fsynced; then an *intent* naming each (temp, target) pair is written atomically;
+then the temps are renamed into place and the intent is removed. On the next start (and before
+any write), `recover()` finishes an intent it finds: renames whose temp still exists are redone,
+the others were done already. Without an intent, leftover temps are discarded: the old files
+are whole and the journal still holds every decision. Recovery is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from brewslm_tui.core.store.jsonl import fsync_dir, replace_durably, write_durably
+
+INTENT_NAME = "commit.intent"
+
+
+class MultiFileCommit:
+    """Stage new contents for several files, then `apply()` them all or (after a crash) none/all."""
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = state_dir
+        self.intent = state_dir / INTENT_NAME
+        self._staged: list[tuple[Path, Path]] = []
+
+    def stage(self, target: Path, chunks) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = write_durably(target, chunks)
+        self._staged.append((tmp, target))
+
+    def apply(self, before_rename=None) -> None:
+        """Write the intent, rename every staged file into place, remove the intent.
+
+        `before_rename` is a test hook called between steps (crash-injection tests kill there).
+        """
+        for _, target in self._staged:
+            fsync_dir(target.parent)
+        pairs = [[str(tmp), str(target)] for tmp, target in self._staged]
+        replace_durably(self.intent, [orjson.dumps({"renames": pairs})])
+        for tmp, target in self._staged:
+            if before_rename:
+                before_rename(target)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+        self.intent.unlink()
+        fsync_dir(self.state_dir)
+
+
+def recover(state_dir: Path, targets: list[Path]) -> bool:
+    """Finish an interrupted commit, or discard its leftovers. Returns True if it redid renames.
+
+    Only the temps of `targets` (the files a compaction replaces) are discarded: other writers'
+    temp files (an export, a job record) are none of its business.
+    """
+    intent = state_dir / INTENT_NAME
+    redone = False
+    if intent.exists():
+        try:
+            pairs = orjson.loads(intent.read_bytes())["renames"]
+        except (ValueError, KeyError, TypeError):
+            pairs = None  # the intent itself was torn: it was never complete, so nothing was renamed
+        for tmp, target in pairs or []:
+            if os.path.exists(tmp):
+                os.replace(tmp, target)
+                fsync_dir(Path(target).parent)
+                redone = True
+        intent.unlink()
+        fsync_dir(state_dir)
+    for target in [*targets, intent]:
+        if target.parent.exists():
+            for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+                try:
+                    leftover.unlink()
+                except FileNotFoundError:
+                    pass
+    return redone

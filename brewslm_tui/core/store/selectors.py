@@ -1,0 +1,95 @@
+"""Which rows a command acts on: `--id --run --reason --status --playbook`, combined with AND."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.rows import DROPPED, STATUS_CODES
+
+
+@dataclass
+class Selector:
+    ids: list[str] = field(default_factory=list)
+    run: str | None = None
+    reason: str | None = None
+    status: str | None = None
+    playbook: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.ids or self.run or self.reason or self.status or self.playbook)
+
+    def describe(self) -> str:
+        parts = [f"--id {i}" for i in self.ids]
+        parts += [
+            f"--{k} {getattr(self, k)}" for k in ("run", "reason", "status", "playbook") if getattr(self, k)
+        ]
+        return " ".join(parts) or "(nothing)"
+
+    def check(self) -> None:
+        if self.empty:
+            raise BrewError(
+                "say which rows: --id, --run, --reason, --status or --playbook (combined with AND)"
+            )
+        if self.status is not None and self.status not in STATUS_CODES:
+            raise BrewError(f"unknown status {self.status!r} (pending, approved, rejected, dropped)")
+
+
+def select_slots(store, sel: Selector) -> list[int]:
+    """Slots of live rows (synthetic.jsonl plus journal) that match every given selector."""
+    sel.check()
+    n = len(store)
+    if sel.ids:
+        candidates = sorted({s for s in (store.index_of(i) for i in sel.ids) if s is not None})
+    else:
+        candidates = range(n)
+    run_k = store._run_index.get(sel.run, -1) if sel.run is not None else None
+    pb_k = store._playbook_index.get(sel.playbook, -1) if sel.playbook is not None else None
+    rs_k = store._reason_index.get(sel.reason, -1) if sel.reason is not None else None
+    st_k = STATUS_CODES[sel.status] if sel.status is not None else None
+    runs, pbs = store.run_index_column(), store.playbook_index_column()
+    status, reason = store.status, store.reason
+    out = []
+    for i in candidates:
+        if run_k is not None and runs[i] != run_k:
+            continue
+        if pb_k is not None and pbs[i] != pb_k:
+            continue
+        if rs_k is not None and reason[i] != rs_k:
+            continue
+        if st_k is not None and status[i] != st_k:
+            continue
+        out.append(i)
+    return out
+
+
+def select_dropped(store, sel: Selector) -> list[str]:
+    """Ids of rows in dropped.jsonl (not already restored) that match; `--status` must be dropped if given."""
+    sel.check()
+    if sel.status not in (None, "dropped"):
+        return []
+    dropped = store.dropped
+    wanted = set(sel.ids)
+    out = []
+    for j in range(len(dropped)):
+        row_id = dropped.id_of(j)
+        if wanted and row_id not in wanted:
+            continue
+        if sel.run is not None and dropped.run_of(j) != sel.run:
+            continue
+        if sel.playbook is not None and dropped.playbook_of(j) != sel.playbook:
+            continue
+        if sel.reason is not None and dropped.reason_of(j) != sel.reason:
+            continue
+        slot = store.restored_slot(row_id)
+        if slot is not None and store.status[slot] != DROPPED:
+            continue
+        out.append(row_id)
+    # rows dropped since the last compaction are still slots
+    for i in select_slots(
+        store, Selector(ids=sel.ids, run=sel.run, reason=sel.reason, status="dropped", playbook=sel.playbook)
+    ):
+        if store._offsets[i] != (1 << 64) - 1:
+            out.append(store.id_of(i))
+    return out

@@ -1,0 +1,1 @@
+"""Insight: the Runs and Balance views, counted off the key path."""

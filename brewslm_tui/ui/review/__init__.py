@@ -1,0 +1,1 @@
+"""Review: the Queue, Rejected and Approved panes, the row list, and their dialogs."""

@@ -1,0 +1,384 @@
+"""Small modal screens: reason picker, confirmation, edit, filter.
+
+Each returns its answer through `dismiss(...)` (None = cancelled), so callers use
+`push_screen(screen, callback)` and stay free of modal state. All user data shown here goes
+through `Content`/`Text` built from plain strings, never through markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.keys import _character_to_key
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets.option_list import Option
+
+from brewslm_tui.core.rows import DROPPED
+from brewslm_tui.core.text import visible, visible_line
+
+
+def plain(text: str) -> Content:
+    """A label from plain text: no markup, control characters visible."""
+    return Content(visible(text))
+
+
+@dataclass
+class Filters:
+    """What a review view is filtered by (None = any)."""
+
+    text: str | None = None
+    run: str | None = None
+    playbook: str | None = None
+    label: str | None = None
+
+    def active(self) -> bool:
+        return any((self.text, self.run, self.playbook, self.label))
+
+    def kwargs(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    def describe(self) -> str:
+        parts = [f"{k} {v!r}" if k == "text" else f"{k} {v}" for k, v in self.kwargs().items()]
+        return " · ".join(parts)
+
+
+@dataclass
+class Rejection:
+    reason: str
+    note: str | None = None
+
+
+class ReasonPicker(ModalScreen[Rejection | None]):
+    """The reasons as a list, with a note field: `x` then tab (the plain `x` asks in place, in
+    the review pane), and the Runs tab's "drop all unapproved". One key picks the reason.
+
+    The reason keys are bindings of this screen (not an on_key handler): keys typed ahead
+    (arriving in one burst over a slow SSH link) are matched against the bindings of the
+    screen that is active when they are handled, so they still pick the reason.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, reasons, count: int) -> None:
+        super().__init__()
+        self.reasons = list(reasons)
+        self.count = count
+        self.note_first = False
+        for reason in self.reasons:
+            if reason.key:
+                self._bindings.bind(
+                    _character_to_key(reason.key), f"pick({reason.code!r})", reason.code, show=False
+                )
+
+    def _title(self) -> Content:
+        what = "this row" if self.count == 1 else f"{self.count:,} rows"
+        return Content(f"Reject {what}: press a reason key")
+
+    def prepare(self, count: int, note_first: bool = False) -> None:
+        """Ready for the next use: the app installs one picker and shows it again and again
+        (building and mounting a fresh one cost most of the time it took to appear)."""
+        self.count = count
+        self.note_first = note_first
+        if self.is_mounted:
+            self.query_one("#reason-title", Label).update(self._title())
+            self.query_one(Input).value = ""
+            options = self.query_one(OptionList)
+            options.highlighted = 0
+
+    def on_screen_resume(self) -> None:
+        self._focus_first()
+
+    def _focus_first(self) -> None:
+        (self.query_one(Input) if self.note_first else self.query_one(OptionList)).focus()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reason-picker", classes="modal-box"):
+            yield Label(self._title(), classes="modal-title", id="reason-title")
+            options = []
+            for reason in self.reasons:
+                prompt = Text.assemble((f" {reason.key} ", "bold reverse"), " ", (reason.code, "bold"))
+                if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
+                    prompt.append("  " + visible(reason.title), "dim")
+                options.append(Option(prompt, id=reason.code))
+            yield OptionList(*options, id="reason-options")
+            yield Input(
+                placeholder="optional note (tab here, enter to go back to the reasons)", id="reason-note"
+            )
+            yield Label(Content("key or enter picks · tab note · esc cancels"), classes="modal-help")
+
+    def on_mount(self) -> None:
+        self._focus_first()
+
+    def _note(self) -> str | None:
+        return self.query_one(Input).value.strip() or None
+
+    def action_pick(self, code: str) -> None:
+        self.dismiss(Rejection(code, self._note()))
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(Rejection(event.option.id, self._note()))
+
+    @on(Input.Submitted)
+    def _note_done(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """y / enter confirms, n / esc cancels. The summary is plain text."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, title: str, summary: str, yes: str = "yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.summary = summary
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm", classes="modal-box"):
+            yield Label(plain(self.title_text), classes="modal-title")
+            yield Static(plain(self.summary), id="confirm-summary")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(Content(f"{self.yes} (y)"), variant="error", id="yes")
+                yield Button(Content("cancel (n)"), id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+@dataclass
+class Edit:
+    prompt: str | None  # None = unchanged
+    completion: str | None
+
+
+class EditScreen(ModalScreen[Edit | None]):
+    """e: edit prompt and completion; ctrl+s saves and approves. The store keeps the original.
+
+    Control characters are shown as visible escapes here too (a TextArea would otherwise send
+    them to the terminal); a field left untouched is reported as unchanged (None), so the
+    escapes are only saved if the person edits that field.
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "save & approve", priority=True),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, prompt: str, completion: str, title: str = "Edit and approve") -> None:
+        super().__init__()
+        self.title_text = title
+        self.shown_prompt = visible(prompt)
+        self.shown_completion = visible(completion)
+        self.had_controls = self.shown_prompt != prompt or self.shown_completion != completion
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea  # here, not at import: 35 ms off every start
+
+        with Vertical(id="edit", classes="modal-box"):
+            yield Label(plain(self.title_text), classes="modal-title")
+            yield Label(Content("prompt"), classes="field-label")
+            yield TextArea(self.shown_prompt, id="edit-prompt", soft_wrap=True, show_line_numbers=False)
+            yield Label(Content("completion"), classes="field-label")
+            yield TextArea(
+                self.shown_completion, id="edit-completion", soft_wrap=True, show_line_numbers=False
+            )
+            if self.had_controls:
+                yield Label(
+                    Content("control characters are shown as escapes; an edited field is saved as shown"),
+                    classes="modal-warning",
+                )
+            yield Label(Content("ctrl+s save & approve · tab next field · esc cancel"), classes="modal-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#edit-completion").focus()
+
+    def action_save(self) -> None:
+        prompt = self.query_one("#edit-prompt").text
+        completion = self.query_one("#edit-completion").text
+        self.dismiss(
+            Edit(
+                prompt if prompt != self.shown_prompt else None,
+                completion if completion != self.shown_completion else None,
+            )
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+ANY = "__any__"
+
+
+class FilterScreen(ModalScreen[Filters | None]):
+    """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("ctrl+s", "apply", "apply", priority=True),
+        Binding("ctrl+r", "clear", "clear all", priority=True),
+    ]
+
+    def __init__(self, current: Filters, runs: list[str], playbooks: list[str], labels: list[str]) -> None:
+        super().__init__()
+        self.current = current
+        self.runs = runs
+        self.playbooks = playbooks
+        self.labels = labels
+
+    def _select(self, values: list[str], value: str | None, id: str, prompt: str) -> Select:
+        options = [(plain(v), v) for v in values]
+        return Select(
+            options, prompt=prompt, value=value if value in values else Select.NULL, id=id, allow_blank=True
+        )
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter", classes="modal-box"):
+            yield Label(Content("Filter"), classes="modal-title")
+            yield Input(self.current.text or "", placeholder="text in prompt or completion", id="filter-text")
+            yield self._select(self.runs, self.current.run, "filter-run", "any run")
+            yield self._select(self.playbooks, self.current.playbook, "filter-playbook", "any playbook")
+            if self.labels:
+                yield self._select(self.labels, self.current.label, "filter-label", "any label")
+            yield Label(
+                Content("enter apply · ctrl+r clear all · tab next · esc cancel"), classes="modal-help"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def _value(self, id: str) -> str | None:
+        found = self.query(f"#{id}")
+        if not found:
+            return None
+        value = found.first(Select).value
+        return None if value is Select.NULL or value == Select.NULL else str(value)
+
+    @on(Input.Submitted)
+    def action_apply(self) -> None:
+        text = self.query_one("#filter-text", Input).value.strip() or None
+        self.dismiss(
+            Filters(
+                text, self._value("filter-run"), self._value("filter-playbook"), self._value("filter-label")
+            )
+        )
+
+    def action_clear(self) -> None:
+        self.dismiss(Filters())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass
+class DroppedEntry:
+    row_id: str
+    reason: str | None
+    prompt: str
+    completion: str
+
+
+def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
+    """Dropped rows, newest first (this session's drops, then dropped.jsonl from its end), at
+    most `limit` of them, and how many there are in all. An explicit action, not a keystroke
+    path: one C-speed scan of the status column plus `limit` row parses."""
+    entries: list[DroppedEntry] = []
+    live: list[int] = []
+    code = bytes([DROPPED])
+    pos = store.status.rfind(code)
+    while pos >= 0:
+        live.append(pos)
+        pos = store.status.rfind(code, 0, pos)
+    total = len(live) + len(store.dropped) - store.restored_count
+    for slot in live[:limit]:
+        row = store.row(slot)
+        entries.append(
+            DroppedEntry(
+                store.id_of(slot),
+                store.reason_of(slot),
+                str(row.get("prompt", "")),
+                str(row.get("completion", "")),
+            )
+        )
+    j = len(store.dropped) - 1
+    while j >= 0 and len(entries) < limit:
+        row_id = store.dropped.id_of(j)
+        if store.restored_slot(row_id) is None:
+            row = store.dropped.row(j)
+            entries.append(
+                DroppedEntry(
+                    row_id,
+                    store.dropped.reason_of(j),
+                    str(row.get("prompt", "")),
+                    str(row.get("completion", "")),
+                )
+            )
+        j -= 1
+    return entries, total
+
+
+class DroppedScreen(ModalScreen[list[str] | None]):
+    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending."""
+
+    BINDINGS = [
+        Binding("r", "restore", "restore marked"),
+        Binding("escape", "cancel", "close"),
+    ]
+
+    def __init__(self, entries: list[DroppedEntry], total: int) -> None:
+        super().__init__()
+        self.entries = entries
+        self.total = total
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dropped", classes="modal-box"):
+            shown = f"{self.total:,} dropped rows" + (
+                f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else ""
+            )
+            yield Label(Content(shown), classes="modal-title")
+            options = []
+            for entry in self.entries:
+                prompt = Text(no_wrap=True, overflow="ellipsis")
+                prompt.append(visible_line(entry.reason or "(no reason)").ljust(16)[:16] + " ", "dim")
+                prompt.append(visible_line(entry.completion)[:16].ljust(16) + " ")
+                prompt.append(visible_line(entry.prompt))
+                options.append((prompt, entry.row_id))
+            yield SelectionList(*options, id="dropped-list")
+            yield Label(
+                Content("space mark · r restore marked (or the highlighted row) · esc close"),
+                classes="modal-help",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#dropped-list").focus()
+
+    def action_restore(self) -> None:
+        selection = self.query_one("#dropped-list", SelectionList)
+        ids = list(selection.selected)
+        if not ids and selection.highlighted is not None and self.entries:
+            ids = [self.entries[selection.highlighted].row_id]
+        self.dismiss(ids or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,658 @@
+"""The three review tabs: Queue (pending), Rejected (grouped by reason), Approved.
+
+Each tab is a `ReviewPane`: an info line (row count, selection, active filter), a `RowList`
+over a `core.views.RowView`, and a `DetailPane` with the row under the cursor in full. Keys map
+to one store call each through `app.decide(...)` (durable when it returns, a `BrewError` becomes
+a notification); the app then syncs every pane in O(changed).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
+from brewslm_tui.core.store.views import RowView
+from brewslm_tui.core.text import visible_line, visible_parts
+from brewslm_tui.ui.review.modals import (
+    ConfirmScreen,
+    DroppedScreen,
+    Edit,
+    EditScreen,
+    Filters,
+    FilterScreen,
+    Rejection,
+    dropped_entries,
+)
+from brewslm_tui.ui.review.row_list import Group, RowList, on_shown_tab
+from brewslm_tui.ui.shell.scrolling import set_virtual_size
+
+KNOWN_FIELDS = (
+    "id",
+    "prompt",
+    "completion",
+    "review_status",
+    "source",
+    "run_id",
+    "playbook",
+    "created_at",
+    "reject_reason",
+    "review_note",
+)
+
+
+def _append_literal(text: Text, value: str, escape_style: str = "reverse") -> None:
+    """Untrusted text, literally; control characters as visible escapes in a distinct style."""
+    for piece, is_escape in visible_parts(value):
+        text.append(piece, escape_style if is_escape else None)
+
+
+def describe_row(row: dict, project, status: int) -> Text:
+    """The detail of one row: prompt and completion in full, provenance, decision, original."""
+    text = Text()
+    text.append("prompt\n", "bold underline")
+    _append_literal(text, str(row.get("prompt", "")))
+    text.append("\n\ncompletion\n", "bold underline")
+    _append_literal(text, str(row.get("completion", "")))
+    text.append("\n\n")
+    provenance = [
+        ("playbook", row.get("playbook")),
+        ("run", row.get("run_id")),
+        ("source", row.get("source")),
+    ]
+    text.append_text(_pairs(provenance))
+    text.append("\n")
+    text.append_text(
+        _pairs(
+            [
+                ("status", STATUS_NAMES[status] if status < len(STATUS_NAMES) else "?"),
+                ("id", row.get("id")),
+                ("created", row.get("created_at")),
+            ]
+        )
+    )
+    reason = row.get("reject_reason")
+    if reason:
+        text.append("\n")
+        known = project.reason(reason) if project is not None else None
+        text.append("reject reason ", "dim")
+        text.append(visible_line(str(reason)), "bold")
+        if known is not None and known.title:
+            text.append(" (" + visible_line(known.title) + ")", "dim")
+    if row.get("review_note"):
+        text.append("\nnote ", "dim")
+        _append_literal(text, str(row["review_note"]))
+    originals = {k: v for k, v in row.items() if k.startswith("original") and v is not None}
+    for key, value in originals.items():
+        text.append(f"\n\n{visible_line(key)} (before edit)\n", "bold underline")
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                text.append(visible_line(str(sub)) + ": ", "dim")
+                _append_literal(text, str(subvalue))
+                text.append("\n")
+        else:
+            _append_literal(text, str(value))
+    extra = [
+        (k, v)
+        for k, v in row.items()
+        if k not in KNOWN_FIELDS and not k.startswith("original") and not k.startswith("_")
+    ]
+    if extra:
+        text.append("\n\n")
+        text.append_text(_pairs([(k, v if isinstance(v, str) else repr(v)) for k, v in extra]))
+    return text
+
+
+def _pairs(pairs) -> Text:
+    text = Text()
+    first = True
+    for key, value in pairs:
+        if value in (None, ""):
+            continue
+        if not first:
+            text.append(" · ", "dim")
+        first = False
+        text.append(visible_line(str(key)) + " ", "dim")
+        text.append(visible_line(str(value)))
+    return text
+
+
+def describe_group(group: Group, project) -> Text:
+    text = Text()
+    text.append(visible_line(group.reason or "(no reason)"), "bold")
+    known = project.reason(group.reason) if project is not None and group.reason else None
+    if known is not None:
+        text.append("  " + visible_line(known.title), "dim")
+        if known.description:
+            text.append("\n" + visible_line(known.description))
+    n = len(group.slots)
+    text.append(
+        f"\n\n{n:,} row{'' if n == 1 else 's'}. space selects the whole group; "
+        "enter / left / right fold it; d drops, p sends back to pending.",
+        "dim",
+    )
+    return text
+
+
+def describe_reasons(reasons, count: int, height: int = 0, width: int = 0) -> Text:
+    """What `x` shows in the detail pane while it waits for the reason key: one reason a line,
+    or, when that would not fit in `height` lines (80x24), as many to a line as `width` holds."""
+    what = "this row" if count == 1 else f"{count:,} rows"
+    compact = 0 < height < len(reasons) + 4
+    text = Text()
+    text.append(f"Reject {what}: press a reason key\n" + ("" if compact else "\n"), "bold")
+    used = 0
+    for reason in reasons:
+        key, code = f" {visible_line(reason.key)} ", " " + visible_line(reason.code)
+        if compact:
+            size = len(key) + len(code) + 3
+            if used and width and used + size > width:
+                text.append("\n")
+                used = 0
+            text.append(key, "bold reverse")
+            text.append(code + "   ", "bold")
+            used += size
+            continue
+        text.append(key, "bold reverse")
+        text.append(code, "bold")
+        if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
+            text.append("  " + visible_line(reason.title), "dim")
+        text.append("\n")
+    text.append("\ntab: the list, with a note · esc cancels · ctrl+d/u scroll", "dim")
+    return text
+
+
+@dataclass
+class ReasonAsk:
+    """An `x` waiting for its reason key: how many rows, and what to do with the answer."""
+
+    count: int
+    chosen: Callable[[Rejection | None], None]
+
+
+class DetailPane(ScrollView, can_focus=False):
+    """The row under the cursor, in full and literal.
+
+    Drawn line by line (`render_line`, like Textual's `Log`): showing another row changes only
+    this widget's lines, never the screen's layout, so a cursor move does not re-lay out every
+    widget on the screen. Text is wrapped once per row (and again on a resize); one column is
+    kept for the scrollbar so its coming and going never changes the wrap.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._content = Text("")
+        self._base_style = None
+        self._lines: list[Strip] = []
+        self._wrapped_at = -1
+
+    def show(self, content: Text) -> None:
+        self._content = content
+        self._wrapped_at = -1
+        self._wrap()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    @property
+    def text(self) -> str:
+        """What the pane shows, as plain text (for tests and the command palette)."""
+        return self._content.plain
+
+    def _wrap(self) -> None:
+        if not self.is_mounted or self.content_region.width < 2:
+            return  # not laid out yet (on_mount): wrapping at width 1 cost ~25 ms; on_resize wraps
+        width = self.content_region.width - 1
+        if width == self._wrapped_at:
+            return
+        console = self.app.console
+        self._lines = [
+            Strip(list(line.render(console)), line.cell_len) for line in self._content.wrap(console, width)
+        ]
+        self._wrapped_at = width
+        set_virtual_size(self, Size(width, len(self._lines)))
+
+    def on_resize(self) -> None:
+        self._wrap()
+        self.refresh()
+
+    def render_lines(self, crop):
+        self._base_style = self.rich_style  # once per repaint (it walks every ancestor)
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        style = self._base_style if self._base_style is not None else self.rich_style
+        index = scroll_y + y
+        if index >= len(self._lines):
+            return Strip.blank(width, style)
+        return self._lines[index].apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
+
+
+class ReviewPane(Vertical):
+    """One review tab. Subclasses set the statuses it lists and the keys it binds."""
+
+    STATUSES: tuple[int, ...] = (PENDING,)
+    GROUPED = False
+    HELP_GROUP = "Review"
+    EMPTY = "no rows"
+
+    # subclasses end their BINDINGS with these, so the Footer lists decisions first
+    COMMON_BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear", "Clear selection, then filter", show=False),
+        Binding("o", "open_run", "Show this row's run", show=False),
+        Binding("ctrl+d", "scroll_detail(1)", "Scroll detail down", show=False),
+        Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
+    ]
+
+    def __init__(self, store, project, *, id: str | None = None, deferred: bool = False) -> None:
+        """`deferred`: a tab not shown at start; its rows are selected when it is first shown
+        (the app syncs a tab as it shows it), not before the first screen."""
+        super().__init__(id=id, classes="review-pane")
+        self.store = store
+        self.project = project
+        self.filters = Filters()
+        self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
+        self._detail: DetailPane | None = None
+        self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
+        self.rows = RowList(
+            store,
+            self._make_view(deferred),
+            grouped=self.GROUPED,
+            classes="row-list",
+            on_cursor=self._cursor_moved,
+            on_selection=self._selection_changed,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return on_shown_tab(self)
+
+    def _make_view(self, deferred: bool = False) -> RowView:
+        return RowView(self.store, statuses=set(self.STATUSES), deferred=deferred, **self.filters.kwargs())
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(""), classes="info-line")
+        yield self.rows
+        yield DetailPane(classes="detail")
+
+    def on_mount(self) -> None:
+        self._show_info()
+        self._show_detail()
+
+    # ------------------------------------------------------------ refresh
+    def refresh_data(self) -> None:
+        """The store changed (a decision here or elsewhere, rows arrived): O(changed)."""
+        self.rows.sync()
+        self._show_info()
+        self._show_detail()
+
+    def _show_info(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        count = len(self.rows.view)
+        text.append(f"{count:,} rows" if count != 1 else "1 row", "bold")
+        if self.GROUPED:
+            groups = len(getattr(self.rows.lines, "groups", []))
+            text.append(f" in {groups} reason{'' if groups == 1 else 's'}")
+        if self.rows.selected:
+            text.append(f" · {len(self.rows.selected):,} selected", "bold reverse")
+        if self.filters.active():
+            text.append(" · filter: ")
+            text.append(visible_line(self.filters.describe()), "italic")
+            text.append("  (esc clears)", "dim")
+        if not getattr(self.store, "loaded", True):
+            text.append(" · loading…", "dim")
+        if self.asking is not None:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            what = "1 row" if self.asking.count == 1 else f"{self.asking.count:,} rows"
+            text.append(f" reject {what}: reason key? ", "bold reverse")
+            text.append("  tab note · esc cancels", "dim")
+        self.query_one(".info-line", Static).update(text, layout=False)  # height 1: no re-layout
+
+    def _show_detail(self) -> None:
+        item = self.rows.cursor_item
+        key = (
+            item if not isinstance(item, Group) else (item.reason, len(item.slots)),
+            self.store.version,
+            self.asking is not None,
+            self.filters.active(),
+        )
+        if key == self._detail_key:
+            return  # already showing this (a decision syncs the list, which moves the cursor, then the pane)
+        self._detail_key = key
+        detail = self._detail or self.query_one(DetailPane)
+        self._detail = detail
+        if self.asking is not None:
+            detail.show(
+                describe_reasons(
+                    self.project.reject_reasons,
+                    self.asking.count,
+                    detail.size.height,
+                    detail.content_region.width - 1,
+                )
+            )
+        elif item is None:
+            detail.show(Text(self.EMPTY if not self.filters.active() else "no rows match the filter", "dim"))
+        elif isinstance(item, Group):
+            detail.show(describe_group(item, self.project))
+        else:
+            detail.show(describe_row(self.store.row(item), self.project, self.store.status[item]))
+
+    def _cursor_moved(self, slot: int | None) -> None:
+        if self.asking is not None:  # a click moved the cursor: the rows `x` meant may be others now
+            self._stop_asking()
+        if self.is_mounted:
+            self._show_detail()
+
+    def _selection_changed(self, count: int) -> None:
+        if self.is_mounted:
+            self._show_info()
+
+    # ------------------------------------------------------------ filters
+    def set_filters(self, filters: Filters) -> None:
+        self.filters = filters
+        self.rows.set_view(self._make_view())
+        self._show_info()
+        self._show_detail()
+
+    def action_filter(self) -> None:
+        labels = list(getattr(self.project, "labels", []) or [])
+        self.app.push_screen(
+            FilterScreen(self.filters, list(self.store.runs), list(self.store.playbooks), labels),
+            lambda filters: filters is not None and self.set_filters(filters),
+        )
+
+    def action_open_run(self) -> None:
+        """Trace the row under the cursor to its run (the Runs tab, that run highlighted)."""
+        slot = self.rows.cursor_slot
+        if slot is None:
+            return
+        self.app.show_run(self.store.run_of(slot))
+
+    def action_scroll_detail(self, direction: int) -> None:
+        """The detail pane never takes the focus (keys stay on the list); these scroll it."""
+        detail = self.query_one(DetailPane)
+        step = max(1, detail.size.height // 2)
+        detail.scroll_relative(y=direction * step, animate=False)
+
+    def action_clear(self) -> None:
+        if self.rows.selected:
+            self.rows.clear_selection()
+        elif self.filters.active():
+            self.set_filters(Filters())
+
+    # ------------------------------------------------------------ decisions
+    def _targets(self, verb: str) -> list[int]:
+        targets = self.rows.targets(self.STATUSES)
+        if not targets:
+            self.app.notify(f"nothing to {verb} here", severity="warning")
+        return targets
+
+    def _decide(self, fn, targets: list[int], *args, **kwargs):
+        """One store call; clears the selection it used. Returns the Decision or None."""
+        used_selection = bool(self.rows.selected)
+        decision = self.app.decide(fn, targets, *args, **kwargs)
+        if decision is not None and used_selection:
+            self.rows.clear_selection()
+            self._show_info()
+        return decision
+
+    def _say(self, verb: str, decision) -> None:
+        if decision is not None and decision.count != 1:
+            self.app.notify(f"{verb} {decision.count:,} rows (u undoes)", timeout=3)
+
+    def approve(self) -> None:
+        if not self.app.can_write("approve"):
+            return
+        targets = self._targets("approve")
+        if targets:
+            self._say("approved", self._decide(self.store.approve, targets))
+
+    def reject(self, reason: str | None = None) -> None:
+        if not self.app.can_write("reject"):
+            return
+        targets = self._targets("reject")
+        if not targets:
+            return
+
+        def chosen(rejection: Rejection | None) -> None:
+            if rejection is None:
+                return
+            still = [slot for slot in targets if self.store.status[slot] in self.STATUSES]  # (a job,
+            if not still:  # another window or the palette may have decided them meanwhile)
+                self.app.notify("those rows were decided meanwhile; nothing rejected", severity="warning")
+                return
+            self._say(
+                f"rejected ({rejection.reason})",
+                self._decide(self.store.reject, still, rejection.reason, rejection.note),
+            )
+
+        if reason is not None:
+            chosen(Rejection(reason))
+        else:
+            self.asking = ReasonAsk(len(targets), chosen)
+            self._show_info()
+            self._show_detail()
+
+    def answer(self, event: events.Key) -> None:
+        """While `x` waits, the app hands it the next key: the answer, whatever it is bound to
+        elsewhere (1-5 switch tabs, a approves).
+
+        Asked in place (detail pane and info line), not in a modal screen: no screen to push and
+        pop, so `x` and the reason key each repaint in one frame. The app takes the key, not
+        this pane: keys typed in one burst (`ax1` over a slow link) may all pass through the
+        pane before `x` is acted on, but they reach the app's bindings one by one, in order.
+        """
+        ask = self.asking
+        if ask is None:
+            return
+        if event.key in ("ctrl+d", "ctrl+u"):  # scroll the list of reasons; still asking
+            self.action_scroll_detail(1 if event.key == "ctrl+d" else -1)
+            return
+        self.asking = None
+        reason = self.project.reason_for_key(event.character) if event.character else None
+        version = self.store.version
+        if reason is not None:
+            ask.chosen(Rejection(reason.code))  # the decision repaints the pane
+        if self.store.version == version:  # no decision (cancelled, or it failed): the row again
+            self._stop_asking()
+        if reason is not None:
+            return
+        if event.key == "tab":
+            self.app.pick_reason(ask.count, ask.chosen, note_first=True)
+        elif event.key != "escape":
+            self.app.notify(
+                f"not a reason key: {visible_line(event.key)}; nothing rejected",
+                severity="warning",
+                timeout=3,
+                markup=False,
+            )
+
+    def cancel_question(self) -> None:
+        """Drop a waiting `x` (a decision came from elsewhere: the palette, say)."""
+        if self.asking is not None:
+            self._stop_asking()
+
+    def _stop_asking(self) -> None:
+        self.asking = None
+        self._show_info()
+        self._show_detail()
+
+    def on_descendant_blur(self) -> None:
+        if self.asking is not None:  # the focus went elsewhere (a click): the question is off
+            self._stop_asking()
+
+    def to_pending(self) -> None:
+        if not self.app.can_write("send back to pending"):
+            return
+        targets = self._targets("send back to pending")
+        if targets:
+            self._say("sent back to pending", self._decide(self.store.set_pending, targets))
+
+    def edit(self) -> None:
+        if not self.app.can_write("edit"):
+            return
+        slot = self.rows.cursor_slot
+        if slot is None or self.store.status[slot] not in self.STATUSES:
+            self.app.notify("put the cursor on a row to edit it", severity="warning")
+            return
+        row = self.store.row(slot)
+
+        def done(edit: Edit | None) -> None:
+            if edit is None:
+                return
+            if edit.prompt is None and edit.completion is None:
+                if self.store.status[slot] == APPROVED:
+                    self.app.notify("nothing changed", timeout=2)
+                    return
+                decision = self.app.decide(self.store.approve, [slot])
+            else:
+                decision = self.app.decide(
+                    self.store.edit, slot, prompt=edit.prompt, completion=edit.completion, approve=True
+                )
+            if decision is not None:
+                self.app.notify("edited and approved (u undoes)", timeout=3)
+
+        title = "Edit (stays approved)" if self.store.status[slot] == APPROVED else "Edit and approve"
+        self.app.push_screen(
+            EditScreen(str(row.get("prompt", "")), str(row.get("completion", "")), title), done
+        )
+
+
+class QueuePane(ReviewPane):
+    """Pending rows: approve, reject with a reason, edit and approve."""
+
+    STATUSES = (PENDING,)
+    HELP_GROUP = "Queue"
+    EMPTY = "the queue is empty: start a job with n, or look at Rejected (2)"
+
+    BINDINGS = [
+        Binding("a", "approve", "Approve"),
+        Binding("x", "reject", "Reject"),
+        Binding("e", "edit", "Edit+approve"),
+        *ReviewPane.COMMON_BINDINGS,
+    ]
+
+    def action_approve(self) -> None:
+        self.approve()
+
+    def action_reject(self) -> None:
+        self.reject()
+
+    def action_edit(self) -> None:
+        self.edit()
+
+    def palette_commands(self):
+        if not on_shown_tab(self):
+            return []
+        return [
+            (
+                f"Reject: {r.code}",
+                f"Queue   reject the selected rows as {r.title or r.code}   key: x {r.key}",
+                partial(self.reject, r.code),
+            )
+            for r in self.project.reject_reasons
+        ]
+
+
+class RejectedPane(ReviewPane):
+    """Rejected rows grouped by reason: drop (confirmed, restorable), back to pending, fix & approve."""
+
+    STATUSES = (REJECTED,)
+    GROUPED = True
+    HELP_GROUP = "Rejected"
+    EMPTY = "no rejected rows"
+
+    BINDINGS = [
+        Binding("d", "drop", "Drop"),
+        Binding("p", "pending", "Pending"),
+        Binding("e", "edit", "Fix+approve"),
+        Binding("x", "reject", "Change reason", show=False),
+        Binding("R", "restore_dropped", "Restore…"),
+        *ReviewPane.COMMON_BINDINGS,
+    ]
+
+    def action_pending(self) -> None:
+        self.to_pending()
+
+    def action_reject(self) -> None:
+        self.reject()
+
+    def action_restore_dropped(self) -> None:
+        """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
+        if not self.app.can_write("restore"):
+            return
+        entries, total = dropped_entries(self.store)
+        if not entries:
+            self.app.notify("no dropped rows to restore", severity="warning")
+            return
+
+        def chosen(row_ids: list[str] | None) -> None:
+            if row_ids:
+                decision = self.app.decide(self.store.restore, row_ids)
+                if decision is not None:
+                    self.app.notify(f"restored {decision.count:,} rows to the queue (u undoes)", timeout=4)
+
+        self.app.push_screen(DroppedScreen(entries, total), chosen)
+
+    def action_edit(self) -> None:
+        self.edit()
+
+    def action_drop(self) -> None:
+        if not self.app.can_write("drop"):
+            return
+        targets = self._targets("drop")
+        if not targets:
+            return
+        self.confirm_drop(targets)
+
+    def confirm_drop(self, targets: list[int], title: str = "Drop rejected rows") -> None:
+        """Ask with a per-reason summary, then one store.drop (restorable, undoable)."""
+        codes = bytes(map(self.store.reason.__getitem__, targets))  # one byte per row: counted in C
+        by_reason = Counter({self.store.reason_codes[k] or "(no reason)": codes.count(k) for k in set(codes)})
+        summary = f"drop {len(targets):,} rows: " + ", ".join(
+            f"{visible_line(reason)} {n:,}" for reason, n in by_reason.most_common()
+        )
+        summary += "\n\nThey move to data/dropped.jsonl (restorable); u undoes."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._say("dropped", self._decide(self.store.drop, targets))
+
+        self.app.push_screen(ConfirmScreen(title, summary, yes="drop"), answered)
+
+
+class ApprovedPane(ReviewPane):
+    """Approved rows: take an approval back (to pending, or reject)."""
+
+    STATUSES = (APPROVED,)
+    HELP_GROUP = "Approved"
+    EMPTY = "nothing approved yet"
+
+    BINDINGS = [
+        Binding("p", "pending", "Pending"),
+        Binding("x", "reject", "Reject"),
+        Binding("e", "edit", "Edit"),
+        *ReviewPane.COMMON_BINDINGS,
+    ]
+
+    def action_pending(self) -> None:
+        self.to_pending()
+
+    def action_reject(self) -> None:
+        self.reject()
+
+    def action_edit(self) -> None:
+        self.edit()

@@ -1,0 +1,555 @@
+"""BrewApp: the review app (`brewslm-tui open PROJECT`).
+
+The app owns the store for its lifetime: it opens it with the session lock (a second app on the
+same project opens read-only and says who holds the lock), routes every decision through
+`decide()` (one durable store call, errors become notifications), polls the store once a second
+for rows other processes appended, and on exit (quit, SIGHUP, SIGTERM) compacts and closes.
+A SIGKILL loses nothing either: every acknowledged decision is already in the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import sys
+from pathlib import Path
+
+from rich.text import Text
+from textual import events
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.theme import Theme
+from textual.widgets import Static, TabbedContent, TabPane
+
+from brewslm_tui.core.errors import BrewError, LockBusy
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.rows import PENDING, REJECTED
+from brewslm_tui.core.store.store import Store
+from brewslm_tui.core.store.views import RowView
+from brewslm_tui.core.text import visible_line
+from brewslm_tui.ui.review.modals import Filters, ReasonPicker
+from brewslm_tui.ui.review.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
+from brewslm_tui.ui.shell.commands import BrewCommands
+from brewslm_tui.ui.shell.deferred import Deferred
+from brewslm_tui.ui.shell.header import HeaderBar
+from brewslm_tui.ui.shell.help_screen import HelpScreen
+from brewslm_tui.ui.shell.key_bar import KeyBar
+
+# Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
+# exactly these and not a muddy approximation of a truecolor theme.
+BREW_THEME = Theme(
+    name="brew",
+    primary="#5fafd7",  # 74
+    secondary="#87afaf",  # 109
+    accent="#ffaf5f",  # 215
+    warning="#ffd75f",  # 221
+    error="#ff5f5f",  # 203
+    success="#87d787",  # 114
+    foreground="#d0d0d0",  # 252
+    background="#1c1c1c",  # 234
+    surface="#262626",  # 235
+    panel="#303030",  # 236
+    dark=True,
+    variables={
+        "footer-key-foreground": "#ffaf5f",
+        "block-cursor-background": "#005f87",
+        "block-cursor-foreground": "#ffffff",
+        "block-cursor-blurred-background": "#3a3a3a",
+    },
+)
+
+TABS = ("queue", "rejected", "approved", "runs", "balance")
+FREEZE_AFTER_SECONDS = 0.5  # see _freeze_heap
+LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
+
+
+class BrewApp(App):
+    """Header, jobs sidebar, the five tabs, key bar. Thin: keys -> store calls -> redraw."""
+
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {BrewCommands}
+    TITLE = "brewslm-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    BINDINGS = [
+        Binding("1", "show_tab('queue')", "Queue", show=False),
+        Binding("2", "show_tab('rejected')", "Rejected", show=False),
+        Binding("3", "show_tab('approved')", "Approved", show=False),
+        Binding("4", "show_tab('runs')", "Runs", show=False),
+        Binding("5", "show_tab('balance')", "Balance", show=False),
+        Binding("u", "undo", "Undo"),
+        Binding("n", "new_job", "New job"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, project, store, *, readonly_reason: str | None = None) -> None:
+        super().__init__()
+        self.project = project
+        self.store = store
+        self.readonly_reason = readonly_reason
+        self.unseen_jobs: set[str] = set()
+        self._seen_version = -1
+        self._was_loaded = bool(getattr(store, "loaded", True))
+        self._closed = False
+        self._compact_after_run = False
+        self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
+        self._poll_error: str | None = None
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # over SSH every frame costs bandwidth, and the tab underline's slide alone took
+            # six frames (~0.3 s) per tab switch; TEXTUAL_ANIMATIONS=full brings it back
+            self.animation_level = "none"
+        self.register_theme(BREW_THEME)
+        # the theme as the app's first, not a change: assigning `theme` re-parses every
+        # stylesheet once the app runs (~35 ms of the first screen); nothing is parsed yet here
+        self.set_reactive(App.theme, "brew")
+        self.stylesheet.set_variables(self.get_css_variables())
+        self.update_classes(
+            {name: False for name in self.classes if name.startswith("-theme-")} | {"-theme-brew": True},
+            update=False,
+        )
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        if self.readonly_reason:
+            banner = Text(
+                " read-only, decisions are off here: " + visible_line(self.readonly_reason),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+            yield Static(banner, id="readonly-banner")
+        with Horizontal(id="body"):
+            yield Deferred(self._jobs_sidebar, classes="sidebar-slot")
+            with TabbedContent(id="tabs", initial="queue"):
+                with TabPane("1 Queue", id="queue"):
+                    yield QueuePane(self.store, self.project, id="queue-pane")
+                # the other tabs mount right after the first frame (Deferred), not before it
+                with TabPane("2 Rejected", id="rejected"):
+                    yield Deferred(
+                        lambda: RejectedPane(self.store, self.project, id="rejected-pane", deferred=True)
+                    )
+                with TabPane("3 Approved", id="approved"):
+                    yield Deferred(
+                        lambda: ApprovedPane(self.store, self.project, id="approved-pane", deferred=True)
+                    )
+                with TabPane("4 Runs", id="runs"):
+                    yield Deferred(self._runs_view)
+                with TabPane("5 Balance", id="balance"):
+                    yield Deferred(self._balance_view)
+        yield KeyBar()
+
+    # built after the first frame (Deferred): their imports are not on the way to it
+    def _jobs_sidebar(self):
+        from brewslm_tui.ui.jobs.jobs_sidebar import JobsSidebar
+
+        return JobsSidebar(self.store, self.project, id="sidebar")
+
+    def _runs_view(self):
+        from brewslm_tui.ui.insight.runs_view import RunsView
+
+        return RunsView(self.store, self.project, id="runs-view")
+
+    def _balance_view(self):
+        from brewslm_tui.ui.insight.balance_view import BalanceView
+
+        return BalanceView(self.store, self.project, id="balance-view")
+
+    def active_pane(self) -> ReviewPane | None:
+        tab = self.query_one(TabbedContent).active
+        found = self.query(f"#{tab}-pane")
+        return found.first(ReviewPane) if found else None
+
+    def on_mount(self) -> None:
+        self._install_signal_handlers()
+        self._update_header()
+        self._seen_version = self.store.version
+        self.query_one("#queue-pane", QueuePane).rows.focus()
+        self.set_interval(1.0, self.poll_store, name="poll-store")
+        self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_heap, name="freeze-heap")
+        if not self._was_loaded:
+            # the background load ends when the child building the column cache exits; checking
+            # for that is one waitpid, so look often and show complete counts without delay
+            self._loading_timer = self.set_interval(
+                LOADING_POLL_SECONDS, self._poll_loading, name="poll-loading"
+            )
+
+    def _freeze_heap(self) -> None:
+        """Once started (widgets built, imports done): collect, then move every object alive to
+        the permanent generation. A full collection then walks only what was made since: it
+        took ~55 ms with the startup objects in it, a pause that landed on a random keystroke."""
+        if self.query("Deferred"):  # parts still coming: a little later
+            self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_heap, name="freeze-heap")
+            return
+        gc.collect()
+        gc.freeze()
+
+    def _poll_loading(self) -> None:
+        """While partly loaded: swap the full columns in as soon as the cache builder is done."""
+        try:
+            self.store.refresh()
+        except (BrewError, OSError):
+            pass  # poll_store reports it (once) on its next tick
+        if getattr(self.store, "loaded", True):
+            self._loading_timer.stop()
+            self.poll_store()
+
+    def on_key(self, event: events.Key) -> None:
+        """The key after `x` answers the pane's reason question (runs before the bindings)."""
+        pane = getattr(self.screen.focused, "parent", None)  # the asking pane's list has the focus
+        if isinstance(pane, ReviewPane) and pane.asking is not None:
+            event.stop()
+            event.prevent_default()  # App._on_key, which runs the bindings, is skipped
+            pane.answer(event)
+
+    # ------------------------------------------------------------ tabs
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_part(event.pane.id or "")
+
+    def _mounted(self, selector: str):
+        """The widget `selector` names, or None while it is not mounted yet (a Deferred part)."""
+        found = self.query(selector)
+        return found.first() if found and found.first().is_mounted else None
+
+    def _when_mounted(self, selector: str, then) -> None:
+        """`then(widget)` now, or once the widget is mounted: a key typed in the first frames
+        (`2`, `o`, `n`) reaches a part that is built right after them."""
+        widget = self._mounted(selector)
+        if widget is None:
+            self.call_after_refresh(self._when_mounted, selector, then)
+        else:
+            then(widget)
+
+    def _show_part(self, tab: str) -> None:
+        """A tab came on screen: catch it up if stale, focus it (once it is mounted)."""
+
+        def shown(part) -> None:
+            if self.query_one(TabbedContent).active != tab:
+                return  # another tab was shown meanwhile
+            if tab in self._stale:
+                self._refresh_part(tab)
+            self._focus_tab(tab)
+
+        self._when_mounted(f"#{tab}-pane, #{tab}-view", shown)
+
+    def _focus_tab(self, tab: str) -> None:
+        part = self._mounted(f"#{tab}-pane, #{tab}-view")
+        if isinstance(part, ReviewPane):
+            part.rows.focus()
+        elif part is not None:
+            focusable = [part] if part.focusable else [w for w in part.query("*") if w.focusable]
+            if focusable:
+                focusable[0].focus()
+
+    # ------------------------------------------------------------ store changes
+    def can_write(self, what: str) -> bool:
+        if self.readonly_reason is None:
+            return True
+        self.notify(
+            f"read-only window: cannot {what} here (the banner at the top says why)",
+            severity="warning",
+            markup=False,
+        )
+        return False
+
+    def decide(self, fn, *args, **kwargs):
+        """One store decision (durable on return); then every view catches up in O(changed)."""
+        if not self.can_write("change rows"):
+            return None
+        pane = self.active_pane()
+        if pane is not None and pane.asking is not None:  # e.g. a decision from the command palette
+            pane.cancel_question()  # while x waited: its rows may not be what they were
+        try:
+            decision = fn(*args, **kwargs)
+        except BrewError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return None
+        except OSError as error:  # disk full, permissions: the journal append failed, nothing changed
+            self.notify(
+                f"could not write the decision, nothing was changed: {error}",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return None
+        self.after_change()
+        return decision
+
+    def after_change(self) -> None:
+        """Only the tab on screen catches up now; the others when they are shown."""
+        self._seen_version = self.store.version
+        active = self.query_one(TabbedContent).active
+        for tab in TABS:
+            if tab == active:
+                self._refresh_part(tab)
+            else:
+                self._stale.add(tab)
+        self._update_header()
+
+    def _refresh_part(self, tab: str) -> None:
+        part = self._mounted(f"#{tab}-pane, #{tab}-view")
+        if part is not None:  # (one not mounted yet stays stale: it syncs when shown)
+            self._stale.discard(tab)
+            if hasattr(part, "refresh_data"):
+                part.refresh_data()
+
+    def poll_store(self) -> None:
+        """Pick up rows other processes appended (and the end of the background load)."""
+        try:
+            self.store.refresh()
+        except (BrewError, OSError) as error:
+            if str(error) != self._poll_error:  # once, not every second
+                self._poll_error = str(error)
+                self.notify(f"could not read new rows: {error}", severity="error", markup=False)
+            return
+        self._poll_error = None
+        loaded = bool(getattr(self.store, "loaded", True))
+        if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
+            self._was_loaded = loaded
+            self.after_change()
+
+    def _update_header(self) -> None:
+        loaded = bool(getattr(self.store, "loaded", True))
+        counts = self.store.counts() if loaded else None
+        self.query_one(HeaderBar).show(
+            self.project.name,
+            counts,
+            len(self.unseen_jobs),
+            self.readonly_reason,
+            len(getattr(self.store, "problems", []) or []),
+        )
+
+    # ------------------------------------------------------------ app-wide actions
+    def action_undo(self) -> None:
+        if not self.can_write("undo"):
+            return
+        if not getattr(self.store, "can_undo", True):
+            self.notify("nothing to undo", severity="warning")
+            return
+        decision = self.decide(self.store.undo)
+        if decision is None:
+            return
+        idxs = list(getattr(decision, "idxs", []) or [])
+        pane = self.active_pane()
+        if pane is not None and idxs:
+            pane.rows.move_to_slot(idxs[0])
+        self.notify(f"undone: {decision.count:,} row{'s' if decision.count != 1 else ''}", timeout=3)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_new_job(self) -> None:
+        """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""
+        self._when_mounted("#sidebar", lambda sidebar: sidebar.action_new_job())
+
+    # ------------------------------------------------------------ messages from jobs-ui widgets
+    def on_jobs_sidebar_rows_landed(self, message) -> None:
+        self.poll_store()
+
+    def on_jobs_sidebar_job_finished(self, message) -> None:
+        """A job ended (here or in another process): notify, ring on failure, count it in the bell."""
+        record = message.record
+        self.unseen_jobs.add(record.run_id)
+        name = visible_line(str(record.playbook or record.run_id))
+        landed = int((record.counts or {}).get("usable", 0) or 0)
+        if record.state == "succeeded":
+            self.notify(f"job {name} finished: {landed:,} rows landed in the queue", timeout=6, markup=False)
+        elif record.state == "failed":
+            headline = visible_line(
+                str(getattr(record.diagnostic, "headline", "") or "see the job's diagnostic")
+            )
+            self.bell()
+            self.notify(f"job {name} FAILED: {headline}", severity="error", timeout=15, markup=False)
+        else:
+            self.notify(f"job {name} {record.state}", severity="warning", timeout=6, markup=False)
+        self._update_header()
+        self.poll_store()
+        self._stale.update(("runs", "balance"))
+
+    def on_jobs_sidebar_job_selected(self, message) -> None:
+        """Looked at = highlighted by the user in the sidebar, or opened (not a highlight the
+        list moved by itself when a job started)."""
+        sidebar = self.query("#sidebar")
+        if (sidebar and sidebar.first().has_focus) or len(self.screen_stack) > 1:
+            self.unseen_jobs.discard(message.record.run_id)
+            self._update_header()
+
+    def on_descendant_focus(self, event) -> None:
+        """Focusing the sidebar counts as looking at the job it highlights."""
+        if event.widget.id == "sidebar":
+            record = getattr(event.widget, "selected_record", None)
+            if record is not None and record.run_id in self.unseen_jobs:
+                self.unseen_jobs.discard(record.run_id)
+                self._update_header()
+
+    def show_run(self, run_id: str) -> None:
+        """The Runs tab with `run_id` highlighted (o on a row: where did this come from?)."""
+        self.action_show_tab("runs")
+        self._when_mounted("#runs-view", lambda view: self._select_run(view, run_id))
+
+    def _select_run(self, view, run_id: str) -> None:
+        select = getattr(view, "select_run", None)
+        if callable(select):
+            select(run_id)
+            return
+        lines = [getattr(line, "run_id", None) for line in getattr(view, "lines", [])]
+        if run_id in lines:
+            from textual.widgets import DataTable
+
+            view.query_one(DataTable).move_cursor(row=lines.index(run_id), animate=False)
+        else:
+            self.notify(f"run {visible_line(run_id)}", timeout=4, markup=False)
+
+    def on_runs_view_show_run(self, message) -> None:
+        queue = self.query_one("#queue-pane", QueuePane)
+        queue.set_filters(Filters(run=message.run_id))
+        self.action_show_tab("queue")
+
+    def on_runs_view_drop_run(self, message) -> None:
+        if not self.can_write("drop"):
+            return
+        run_id, only_rejected = message.run_id, message.only_rejected
+        rejected_pane = self.query_one("#rejected-pane", RejectedPane)
+
+        def rejected_of_run() -> list[int]:
+            view = RowView(self.store, statuses={REJECTED}, run=run_id)
+            return [view[k] for k in range(len(view))]
+
+        def confirm() -> None:
+            targets = rejected_of_run()
+            if not targets:
+                self.notify(f"run {run_id} has no rejected rows to drop", severity="warning", markup=False)
+                return
+            rejected_pane.confirm_drop(targets, title=f"Drop rows of run {run_id}")
+
+        if only_rejected:
+            confirm()
+            return
+        pending = RowView(self.store, statuses={PENDING}, run=run_id)
+        pending_slots = [pending[k] for k in range(len(pending))]
+        if not pending_slots:
+            confirm()
+            return
+
+        def rejected(choice) -> None:
+            if choice is None:
+                return
+            if self.decide(self.store.reject, pending_slots, choice.reason, choice.note) is not None:
+                confirm()
+
+        self.pick_reason(len(pending_slots), rejected)
+
+    def pick_reason(self, count: int, callback, *, note_first: bool = False) -> None:
+        """Show the reason picker for `count` rows; `callback` gets a Rejection or None.
+        `note_first`: the cursor starts in the note field (tab after `x`)."""
+        picker = getattr(self, "_reason_picker", None)
+        if picker is None:
+            picker = self._reason_picker = ReasonPicker(self.project.reject_reasons, count)
+            self.install_screen(picker, name="reason-picker")
+        picker.prepare(count, note_first=note_first)
+        self.push_screen("reason-picker", callback)
+
+    def on_runs_view_regenerate(self, message) -> None:
+        if not self.can_write("regenerate a run"):
+            return
+        sidebar = self.query("#sidebar")
+        regenerate = getattr(sidebar.first(), "regenerate", None) if sidebar else None
+        if regenerate is None:
+            self.notify("regenerating runs is not available in this build", severity="warning")
+            return
+        regenerate(message.run_id)
+
+    # ------------------------------------------------------------ shutdown
+    def _install_signal_handlers(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal)
+            self._signals_installed = True
+        except (NotImplementedError, RuntimeError, ValueError):
+            self._signals_installed = False  # not the main thread (some test runners)
+
+    def _on_signal(self) -> None:
+        """SSH dropped or asked to stop: compact first (the terminal may be gone and shutdown
+        may not get far), then exit; the store is closed when the app unmounts."""
+        self.compact_store()
+        self.exit(return_code=0)
+
+    def compact_store(self) -> str | None:
+        """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
+        Returns what was done (for a line on the terminal), or None."""
+        if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
+            return None
+        journal_size = getattr(self.store, "journal_size", None)
+        if callable(journal_size) and journal_size() == 0:
+            return None
+        try:
+            report = self.store.compact()
+        except (BrewError, OSError) as error:
+            return (
+                f"compaction skipped ({error}); every decision is in the journal and replays on the next open"
+            )
+        return f"decisions folded into the data files: {report}"
+
+    def close_store(self) -> str | None:
+        """Compact and close; safe to call twice."""
+        if self._closed:
+            return None
+        try:
+            return self.compact_store()
+        finally:
+            self._closed = True
+            self.store.close()
+
+    def on_unmount(self) -> None:
+        if getattr(self, "_signals_installed", False):
+            try:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGHUP, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            except (RuntimeError, ValueError):
+                pass
+        if not self._compact_after_run:
+            self.close_store()
+
+    def run(self, *args, **kwargs):
+        """As App.run; the final compaction runs after the terminal is restored (it can take
+        seconds on a big file, and a frozen last frame would look like a hang)."""
+        self._compact_after_run = True
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            done = self.close_store()
+            if done:
+                try:
+                    print(f"brewslm-tui: {done}", file=sys.stderr)
+                except OSError:
+                    pass  # the terminal is gone (SIGHUP)
+
+
+def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object, str | None]:
+    """The session store, or a read-only one (with the reason) when another session holds it."""
+    # background=True: a big file without a column cache opens with its first rows at once
+    # (store.loaded False, the header says "loading…") while a child process builds the rest
+    if readonly:
+        return Store.open(project, readonly=True, background=True, builder=builder), "opened with --readonly"
+    try:
+        return Store.open(project, session=True, background=True, builder=builder), None
+    except LockBusy as busy:
+        return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
+
+
+def build_app(project_path: str | Path, *, readonly: bool = False, builder=None) -> BrewApp:
+    """The app for a project folder (or its brewslm.toml); used by the CLI and the tests.
+    `builder`: the column-cache builder `Store.start_early_builder` started, if any."""
+    project = load_project(project_path)
+    store, reason = open_store(project, readonly=readonly, builder=builder)
+    return BrewApp(project, store, readonly_reason=reason)

@@ -1,0 +1,148 @@
+"""The command palette (`ctrl+p`): every action of the app by name, wherever the focus is.
+
+The list is derived, not hand-kept: the described bindings of every brewslm widget on the
+screen, of the screen and of the app (each runs on the node that binds it, so "Approve" works
+from the palette even when the jobs sidebar has the focus), plus entries no single key covers:
+one "Show tab" entry per tab, and whatever a widget returns from an optional
+`palette_commands()` hook (`[(title, help, callback), ...]`: the queue offers "Reject:
+<reason>" for each of the project's reason codes there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+
+from textual.app import App
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.widgets import TabbedContent
+
+from brewslm_tui.ui.shell.help_screen import group_name
+
+NAVIGATION = frozenset(
+    {
+        "up",
+        "down",
+        "left",
+        "right",
+        "top",
+        "bottom",
+        "first",
+        "last",
+        "home",
+        "end",
+        "page up",
+        "page down",
+        "page left",
+        "page right",
+        "scroll up",
+        "scroll down",
+        "scroll left",
+        "scroll right",
+        "cursor up",
+        "cursor down",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    title: str
+    help: str
+    callback: Callable[[], object]
+
+
+def _ours(node: DOMNode) -> bool:
+    """App, screen and this package's widgets; not textual's own (scroll keys, Input editing)."""
+    return isinstance(node, (App, Screen)) or type(node).__module__.startswith("brewslm_tui")
+
+
+def _defined_here(node: DOMNode, action_name: str) -> bool:
+    method = getattr(type(node), f"action_{action_name}", None)
+    return method is not None and getattr(method, "__module__", "").startswith("brewslm_tui")
+
+
+def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
+    seen: set[str] = set()
+    for _key, binding in node._bindings:  # BindingsMap iterates (key, Binding) pairs
+        if not binding.description or binding.action in seen:
+            continue
+        action_name = binding.action.split("(")[0]
+        if "." in action_name:
+            continue  # "app.x" / "screen.x" are listed on their own node
+        if not binding.show and not _defined_here(node, action_name):
+            continue  # textual's hidden keys (Input editing...) are not commands
+        if binding.description.lower() in NAVIGATION:
+            continue  # moving the cursor is what keys are for, not a command
+        seen.add(binding.action)
+        if node.check_action(action_name, ()) is False:
+            continue
+        keys = [app.get_key_display(b) for _k, b in node._bindings if b.action == binding.action]
+        yield PaletteCommand(
+            binding.description,
+            f"{group_name(node)}   key: {' / '.join(dict.fromkeys(keys))}",
+            partial(app.run_action, binding.action, node),
+        )
+
+
+def _tab_commands(screen: Screen, bound: str) -> Iterator[PaletteCommand]:
+    """'Show tab: X' for each tab no binding already switches to (`bound`: every bound action)."""
+    for tabbed in screen.query(TabbedContent):
+        for pane in tabbed.query("TabPane"):
+            title = str(getattr(pane, "_title", "") or pane.id)
+            if pane.id and f"'{pane.id}'" not in bound and f'"{pane.id}"' not in bound:
+                yield PaletteCommand(
+                    f"Show tab: {title}", "switch view", partial(setattr, tabbed, "active", pane.id)
+                )
+
+
+def palette_commands(screen: Screen) -> list[PaletteCommand]:
+    """Every command available on `screen`: focused chain first, then the rest, deduplicated."""
+    app = screen.app
+    nodes: list[DOMNode] = []
+    focused = screen.focused
+    if focused is not None:
+        nodes.extend(n for n in focused.ancestors_with_self if _ours(n) and n is not screen and n is not app)
+    nodes.extend(n for n in screen.walk_children() if _ours(n) and n not in nodes)
+    nodes.extend([screen, app])
+    commands: list[PaletteCommand] = []
+    titles: set[str] = set()
+
+    def add(items: Iterable[PaletteCommand]) -> None:
+        for command in items:
+            if command.title.casefold() not in titles:
+                titles.add(command.title.casefold())
+                commands.append(command)
+
+    for node in nodes:
+        add(_binding_commands(app, node))
+        hook = getattr(node, "palette_commands", None)
+        if callable(hook):
+            add(PaletteCommand(*entry) for entry in hook())
+    bound = " ".join(binding.action for node in nodes for _key, binding in node._bindings)
+    add(_tab_commands(screen, bound))
+    return commands
+
+
+class BrewCommands(Provider):
+    """Put in `App.COMMANDS`; lists `palette_commands(screen)` for the screen it was opened on."""
+
+    async def discover(self) -> Hits:
+        for command in palette_commands(self.screen):
+            yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in palette_commands(self.screen):
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(command.title),
+                    command.callback,
+                    text=command.title,
+                    help=command.help,
+                )

@@ -1,0 +1,75 @@
+"""The one-line header: project name, live counts, the bell, and the read-only banner.
+
+Counts come from `store.counts()` (O(1)); while the store's background column pass runs
+(`store.loaded` is False) they read "loading…" instead of numbers that are still growing.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from brewslm_tui.core.text import visible_line
+
+COUNT_STYLES = (
+    ("pending", "header--pending"),
+    ("approved", "header--approved"),
+    ("rejected", "header--rejected"),
+    ("dropped", "header--dropped"),
+)
+
+
+class HeaderBar(Static):
+    """Redrawn by the app after every change (`show(...)`); holds no state of its own."""
+
+    COMPONENT_CLASSES = {
+        "header--name",
+        "header--pending",
+        "header--approved",
+        "header--rejected",
+        "header--dropped",
+        "header--bell",
+        "header--readonly",
+        "header--dim",
+    }
+
+    _last: tuple | None = None
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
+    def show(
+        self, name: str, counts: dict[str, int] | None, bell: int, readonly: str | None, problems: int = 0
+    ) -> None:
+        """`readonly` is the holder of the session lock when this app could only open read-only."""
+        self._last = (name, counts, bell, readonly, problems)
+        style = self.get_component_rich_style
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" " + visible_line(name) + " ", style("header--name"))
+        text.append(" ")
+        if counts is None:
+            text.append("loading…", style("header--dim"))
+        else:
+            for key, cls in COUNT_STYLES:
+                text.append(f" {key} ", style("header--dim"))
+                text.append(f"{counts.get(key, 0):,}", style(cls))
+        if problems:
+            text.append(f"  quarantined {problems:,}", style("header--rejected"))
+        right = Text(no_wrap=True)
+        if readonly:
+            right.append(" read-only ", style("header--readonly"))
+            right.append(" ")
+        right.append(
+            f"bell {bell} " if bell else "bell 0 ", style("header--bell") if bell else style("header--dim")
+        )
+        width = self.size.width or 80
+        gap = width - text.cell_len - right.cell_len
+        if gap >= 1:
+            text.append(" " * gap)
+            text.append_text(right)
+        else:
+            text.append("  ")
+            text.append_text(right)
+            text.truncate(width, overflow="ellipsis")
+        self.update(text, layout=False)  # one line, fixed height: never a reason to re-lay out
