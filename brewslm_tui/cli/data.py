@@ -1,0 +1,34 @@
+"""Data out of the project: `export`, the candidate training data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from brewslm_tui.cli.output import EXIT_OK, open_project, output
+
+
+def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    p = sub.add_parser("export", help="imported + approved synthetic rows: the candidate training data")
+    p.add_argument("project")
+    p.add_argument("-o", "--output", type=Path)
+
+    return {"export": cmd_export}
+
+
+def cmd_export(args) -> int:
+    from brewslm_tui.core.export import export_to
+    from brewslm_tui.core.store.store import Store
+
+    project = open_project(args.project)
+    store = Store.open(project, readonly=True)
+    counts = export_to(store, args.output, stream=sys.stdout.buffer)
+    if args.output:
+        output().line(
+            f"wrote {counts['imported']} imported + {counts['synthetic']} approved synthetic rows to {args.output}"
+        )
+    else:
+        sys.stdout.flush()
+    return EXIT_OK
