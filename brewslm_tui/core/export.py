@@ -1,17 +1,65 @@
-"""The candidate training data: imported rows plus approved synthetic rows, provenance kept.
+"""The candidate training data, in the shape a trainer reads: imported rows plus approved synthetic rows.
 
-Never a pending, rejected or dropped row. Each synthetic row is validated at this edge; an
-imported line that cannot be read is reported by file and line, never passed through.
+Never a pending, rejected or dropped row. Every row passes the project's validator
+(`core.generation.validate`) first: a row that no longer fits (the labels changed, a row was
+edited by hand) stops the export and is named by id and cause, unless the user allows it.
+
+Formats: `prompt-completion` ({prompt, completion} + provenance), `messages` (chat:
+{"messages": [user, assistant]}, an optional system message) and `raw` (every field of the row).
+A classification completion is written in the project's spelling of the label, an extraction
+object with its fields in the project's order (`raw` keeps the row as it is).
+
+Splits (`train=0.9,validation=0.1`) are drawn with a seeded shuffle, stratified by label for a
+classification project, one file each; a row is in exactly one split. A `manifest.json` beside
+the files says what is in them (counts by source, label, playbook and run; the project's task;
+each file's sha256), and is what the next stage starts from.
+
+Durability: each file is written in full to a temp beside it and fsynced, then every file is
+renamed into place, the manifest last: a manifest on disk describes whole files (its hashes
+let a reader check). An output path that is one of the project's own files is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from brewslm_tui.core.rows import APPROVED, Row
-from brewslm_tui.core.store.jsonl import LoadProblem, dumps_line, line_starts, map_file, replace_durably
+from brewslm_tui import __version__
+from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.generation.validate import Problem, Validator
+from brewslm_tui.core.rows import APPROVED
+from brewslm_tui.core.store.jsonl import (
+    LoadProblem,
+    dumps_line,
+    fsync_dir,
+    line_starts,
+    map_file,
+    write_durably,
+)
+
+FORMATS = ("prompt-completion", "messages", "raw")
+# the fields that say where a row came from and who decided on it (kept unless fields=minimal)
+PROVENANCE = (
+    "id",
+    "source",
+    "run_id",
+    "playbook",
+    "import_id",
+    "created_at",
+    "review_status",
+    "reviewed_by",
+    "reviewed_at",
+)
+MANIFEST = "manifest.json"
 
 
 def read_imported(project) -> tuple[list[dict], list[LoadProblem]]:
@@ -42,9 +90,10 @@ def read_imported(project) -> tuple[list[dict], list[LoadProblem]]:
     return rows, problems
 
 
-def export_rows(store):
-    """Yield the rows of the candidate training data, imported first."""
-    imported, _ = read_imported(store.project)
+def export_rows(store, imported: list[dict] | None = None) -> Iterator[dict]:
+    """Yield the rows of the candidate training data, imported first (as stored, not yet validated)."""
+    if imported is None:
+        imported, _ = read_imported(store.project)
     for row in imported:
         if "source" not in row:
             row = {**row, "source": "imported"}
@@ -52,27 +101,353 @@ def export_rows(store):
     status = store.status
     for i in range(len(store)):
         if status[i] == APPROVED:
-            row = store.row(i)
-            Row.model_validate(row)
-            yield row
+            yield store.row(i)
+
+
+@dataclass(frozen=True)
+class InvalidRow:
+    """An exportable row that does not fit the project any more."""
+
+    id: str
+    source: str
+    problems: list[Problem]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.source}): {'; '.join(map(str, self.problems))}"
+
+
+def invalid_rows(store) -> list[InvalidRow]:
+    """Every row an export would write that the validator refuses (for `check`)."""
+    validator = Validator(store.project)
+    found = []
+    for row in export_rows(store):
+        problems = validator.problems(row)
+        if problems:
+            found.append(_invalid(row, problems))
+    return found
+
+
+def _invalid(row: dict, problems: list[Problem]) -> InvalidRow:
+    return InvalidRow(str(row.get("id", "(no id)")), str(row.get("source", "")), problems)
+
+
+class InvalidRowsError(BrewError):
+    """The export was refused because rows do not validate; nothing was written."""
+
+    def __init__(self, rows: list[InvalidRow]):
+        self.rows = rows
+        super().__init__(
+            f"{len(rows)} row(s) that would be exported do not fit the project; nothing was written "
+            "(fix or reject them, or pass --allow-invalid)"
+        )
+
+
+@dataclass
+class ExportOptions:
+    """How to shape the export. `split` maps a split name to its fraction (in order)."""
+
+    format: str = "prompt-completion"
+    system: str | None = None
+    minimal: bool = False
+    split: dict[str, float] | None = None
+    seed: int = 0
+    allow_invalid: bool = False
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise BrewError(f"unknown export format {self.format!r} (one of {', '.join(FORMATS)})")
+        if self.format == "raw" and self.minimal:
+            raise BrewError("--format raw keeps every field; it cannot be combined with --fields minimal")
+        if self.system is not None and self.format != "messages":
+            raise BrewError("a system message needs --format messages")
+
+
+def parse_split(text: str) -> dict[str, float]:
+    """`train=0.9,validation=0.1` -> {"train": 0.9, "validation": 0.1}; the fractions sum to 1."""
+    split: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        name = name.strip()
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = -1.0
+        if not sep or not name or not (0 < fraction <= 1):
+            raise BrewError(f"--split: {part.strip()!r} is not NAME=FRACTION with a fraction in (0, 1]")
+        if not name.replace("-", "").replace("_", "").isalnum() or name in split:
+            raise BrewError(f"--split: {name!r} is not a new split name (letters, digits, - and _)")
+        split[name] = fraction
+    if abs(sum(split.values()) - 1) > 1e-6:
+        raise BrewError(f"--split: the fractions add up to {sum(split.values()):g}, not 1")
+    return split
+
+
+@dataclass
+class ExportFile:
+    path: Path
+    split: str | None
+    rows: int
+    sha256: str
+
+
+@dataclass
+class ExportReport:
+    files: list[ExportFile]
+    manifest: Path | None
+    counts: dict[str, Any]
+    invalid: list[InvalidRow] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return int(self.counts["total"])
+
+
+def refuse_project_path(project, path: Path) -> None:
+    """Refuse to write onto the project's own files (data, project file, import rejects, `.brewslm/`)."""
+    target = Path(os.path.abspath(path)).resolve()
+    guarded_files = [project.file, project.imported_path, project.synthetic_path, project.dropped_path]
+    guarded_dirs = [project.state_dir, project.imported_path.parent / "import-rejected"]
+    for guarded in guarded_files:
+        if target == Path(os.path.abspath(guarded)).resolve() or _same_file(target, guarded):
+            raise BrewError(f"{path}: that is the project's own file {guarded}; export somewhere else")
+    for folder in guarded_dirs:
+        folder = Path(os.path.abspath(folder)).resolve()
+        if target == folder or folder in target.parents:
+            raise BrewError(f"{path}: that is inside the project's {folder}; export somewhere else")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def output_files(out: Path, split: dict[str, float] | None) -> tuple[dict[str | None, Path], Path]:
+    """Where an export goes: one file (and `manifest.json` beside it), or a folder of `<split>.jsonl`."""
+    if split:
+        return {name: out / f"{name}.jsonl" for name in split}, out / MANIFEST
+    return {None: out}, out.parent / MANIFEST
+
+
+def export(store, out: Path | None, options: ExportOptions | None = None, stream=None) -> ExportReport:
+    """Validate, then write the export to `out` (files + manifest, atomically) or to a binary stream.
+
+    Raises `InvalidRowsError` (nothing written) when rows do not validate and the options do
+    not allow it; `BrewError` for an output path that is the project's own.
+    """
+    options = options or ExportOptions()
+    project = store.project
+    if out is None and options.split:
+        raise BrewError("--split writes one file per split: give an output folder with -o")
+    targets: dict[str | None, Path] = {}
+    manifest_path = None
+    if out is not None:
+        out = Path(out)
+        targets, manifest_path = output_files(out, options.split)
+        for path in [out, *targets.values(), manifest_path]:
+            refuse_project_path(project, path)
+        if not options.split and out.is_dir():
+            raise BrewError(f"{out}: is a folder; give a file name (or --split for a folder of splits)")
+        if options.split and out.exists() and not out.is_dir():
+            raise BrewError(f"{out}: --split writes a folder of files, and this is a file")
+
+    imported, _ = read_imported(project)
+    validator = Validator(project)
+    strata: list[str] = []  # per exported row, its label (classification) or ""
+    invalid: list[InvalidRow] = []
+    counter = _Counts(project)
+    for stratum, row, _, problems in _shaped_rows(store, imported, validator, options):
+        if problems:
+            invalid.append(_invalid(row, problems))
+            if not options.allow_invalid:
+                continue
+        strata.append(stratum)
+        counter.add(stratum, row)
+    if invalid and not options.allow_invalid:
+        raise InvalidRowsError(invalid)
+    assignment = _assign_splits(strata, options.split, options.seed)
+    counts = counter.result(strata, assignment)
+    del strata
+
+    def rows_of_split(k: int) -> Iterator[bytes]:
+        """The lines of split `k`, shaped again from the rows (a second pass, not a copy in memory)."""
+        written = (
+            shaped
+            for _, _, shaped, problems in _shaped_rows(store, imported, validator, options)
+            if options.allow_invalid or not problems
+        )
+        for row, split_index in zip(written, assignment, strict=True):
+            if split_index == k:
+                yield dumps_line(row)
+
+    if out is None:
+        stream.writelines(rows_of_split(0))
+        return ExportReport([], None, counts, invalid)
+
+    files: list[ExportFile] = []
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for k, (split_name, target) in enumerate(targets.items()):
+            digest = hashlib.sha256()
+            lines = [0]
+
+            def hashed(k=k, digest=digest, lines=lines) -> Iterator[bytes]:
+                for line in rows_of_split(k):
+                    digest.update(line)
+                    lines[0] += 1
+                    yield line
+
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temps.append((write_durably(target, hashed()), target))
+            files.append(ExportFile(target, split_name, lines[0], digest.hexdigest()))
+        assert manifest_path is not None
+        manifest = _manifest(project, options, files, counts, invalid, manifest_path.parent)
+        text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
+        temps.append((write_durably(manifest_path, [text]), manifest_path))
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in temps:  # the manifest last: once it is there, the files it names are whole
+        os.replace(tmp, target)
+    for folder in {target.parent for _, target in temps}:
+        fsync_dir(folder)
+    return ExportReport(files, manifest_path, counts, invalid)
+
+
+def _shaped_rows(
+    store, imported, validator: Validator, options: ExportOptions
+) -> Iterator[tuple[str, dict, dict, list[Problem]]]:
+    """(stratum, row, row in the export's format, problems) for each row an export would write."""
+    classification = store.project.task == "classification"
+    for row in export_rows(store, imported):
+        verdict = validator.shape(row)
+        problems = [] if verdict.ok else [Problem(verdict.cause or "", verdict.detail)]
+        completion = verdict.row["completion"] if verdict.row is not None else row.get("completion")
+        stratum = str(completion) if classification else ""
+        yield stratum, row, _shape(row, completion, options), problems
+
+
+def _shape(row: dict, completion: Any, options: ExportOptions) -> dict:
+    """One row in the export's format."""
+    if options.format == "raw":
+        return row
+    provenance = {} if options.minimal else {k: row[k] for k in PROVENANCE if k in row}
+    if options.format == "messages":
+        messages = [] if options.system is None else [{"role": "system", "content": options.system}]
+        messages += [
+            {"role": "user", "content": row["prompt"]},
+            {"role": "assistant", "content": completion},
+        ]
+        return {"messages": messages, **provenance}
+    return {"prompt": row["prompt"], "completion": completion, **provenance}
+
+
+def _assign_splits(strata: list[str], split: dict[str, float] | None, seed: int) -> list[int]:
+    """The split index of each row: a seeded shuffle within each stratum, sizes by largest remainder.
+
+    Every stratum is divided in the split's proportions (so each split has the labels in the
+    same proportions, up to rounding); the same rows, split and seed give the same assignment.
+    """
+    if not split:
+        return [0] * len(strata)
+    fractions = list(split.values())
+    by_stratum: dict[str, list[int]] = {}
+    for i, stratum in enumerate(strata):
+        by_stratum.setdefault(stratum, []).append(i)
+    rng = random.Random(seed)
+    assignment = [0] * len(strata)
+    for stratum in sorted(by_stratum):
+        members = by_stratum[stratum]
+        rng.shuffle(members)
+        sizes = _portion(len(members), fractions)
+        at = 0
+        for k, size in enumerate(sizes):
+            for i in members[at : at + size]:
+                assignment[i] = k
+            at += size
+    return assignment
+
+
+def _portion(n: int, fractions: list[float]) -> list[int]:
+    """n divided in the given proportions, in whole rows (largest remainder; ties to the first)."""
+    exact = [n * f for f in fractions]
+    sizes = [int(x) for x in exact]
+    by_remainder = sorted(range(len(fractions)), key=lambda k: (-(exact[k] - sizes[k]), k))
+    for k in by_remainder[: n - sum(sizes)]:
+        sizes[k] += 1
+    return sizes
+
+
+class _Counts:
+    """Counts for the manifest: by source, label, playbook and run (and by label per split)."""
+
+    def __init__(self, project) -> None:
+        self.classification = project.task == "classification"
+        self.by: dict[str, Counter] = {k: Counter() for k in ("source", "label", "playbook", "run")}
+
+    def add(self, stratum: str, row: dict) -> None:
+        by = self.by
+        by["source"][str(row.get("source", "imported"))] += 1
+        if self.classification:
+            by["label"][stratum] += 1
+        if row.get("playbook") is not None:
+            by["playbook"][str(row["playbook"])] += 1
+        if row.get("run_id") is not None:
+            by["run"][str(row["run_id"])] += 1
+
+    def result(self, strata: list[str], assignment: list[int]) -> dict[str, Any]:
+        counts: dict[str, Any] = {"total": sum(self.by["source"].values())}
+        counts.update({f"by_{name}": dict(sorted(c.items())) for name, c in self.by.items()})
+        per_split: dict[int, Counter] = {}
+        for stratum, k in zip(strata, assignment, strict=True):
+            if self.classification:
+                per_split.setdefault(k, Counter())[stratum] += 1
+        counts["by_split_label"] = {k: dict(sorted(c.items())) for k, c in sorted(per_split.items())}
+        return counts
+
+
+def _manifest(project, options, files, counts, invalid, base: Path) -> dict[str, Any]:
+    by_split_label = counts["by_split_label"]
+    return {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "app": {"name": "brewslm-tui", "version": __version__},
+        "project": {
+            "name": project.name,
+            "task": project.task,
+            "scoring": project.scoring,
+            "labels": list(project.labels),
+            "fields": list(project.fields),
+        },
+        "format": options.format,
+        "fields": "minimal" if options.minimal else ("all" if options.format == "raw" else "provenance"),
+        "system": options.system,
+        "split": options.split,
+        "seed": options.seed if options.split else None,
+        "files": [
+            {
+                "path": os.path.relpath(f.path, base),
+                "split": f.split,
+                "rows": f.rows,
+                "sha256": f.sha256,
+                **({"by_label": by_split_label.get(k, {})} if project.task == "classification" else {}),
+            }
+            for k, f in enumerate(files)
+        ],
+        "counts": {k: v for k, v in counts.items() if k != "by_split_label"},
+        "invalid_included": [
+            {"id": r.id, "source": r.source, "problems": list(map(str, r.problems))} for r in invalid
+        ],
+    }
 
 
 def export_to(store, out: Path | None, stream=None) -> dict[str, int]:
-    """Write the export to `out` atomically (or to a binary stream); return counts by source."""
-    counts = {"imported": 0, "synthetic": 0}
+    """Today's export in one call (prompt-completion, no split): counts by imported / synthetic."""
+    report = export(store, out, ExportOptions(), stream=stream)
+    imported = sum(n for source, n in report.counts["by_source"].items() if _is_imported(source))
+    return {"imported": imported, "synthetic": report.total - imported}
 
-    def chunks():
-        for row in export_rows(store):
-            counts[
-                "synthetic"
-                if row.get("review_status") == "approved" and row.get("source") != "imported"
-                else "imported"
-            ] += 1
-            yield dumps_line(row)
 
-    if out is not None:
-        replace_durably(Path(out), chunks())
-    else:
-        for chunk in chunks():
-            stream.write(chunk)
-    return counts
+def _is_imported(source: str) -> bool:
+    return source == "imported" or source.startswith("import:")

@@ -1,7 +1,9 @@
-"""Per-candidate validation against the task shape and scoring mode, and duplicate detection.
+"""Validation of every row that can become training data, and duplicate detection.
 
-A generated candidate becomes a row only if it fits the task; otherwise it is counted under a
-short cause code (`CAUSES`) that the job's diagnostic explains in a sentence. Duplicates are
+One check of the task shape (labels, extraction fields, JSON, answer length, limits) serves a
+generated candidate, an edit, an imported row, `check` and `export`: `Validator.shape` (and
+`validate_row` for one row). A row that does not fit is named by a short cause code (`CAUSES`)
+that a diagnostic explains in a sentence. Duplicates are
 found by the normalised prompt (`core.text.normalize_for_dedup`): a prompt that an imported
 row, an existing synthetic (or dropped) row, or an earlier row of the same run already has is
 not a new training example, whatever its completion says.
@@ -38,6 +40,7 @@ CAUSES: dict[str, str] = {
     "duplicate_imported": "the prompt repeats an imported row",
     "duplicate_synthetic": "the prompt repeats a synthetic row already in the project",
     "duplicate_in_run": "the prompt repeats another row of this run",
+    "duplicate_in_import": "the prompt repeats another row of the files being imported",
     "unparseable_reply": "the model's reply held no rows that could be parsed",
     "unparseable_line": "the command printed a line that is not a JSON object",
 }
@@ -71,20 +74,30 @@ def scan_prompt_keys(path: Path) -> PromptSet:
     """
     keys: list[int] = []
     try:
-        f = open(path, "rb")
+        with open(path, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break  # being written, or torn
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("prompt"), str):
+                    keys.append(prompt_key(obj["prompt"]))
     except FileNotFoundError:
-        return PromptSet()
-    with f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break  # being written, or torn
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(obj, dict) and isinstance(obj.get("prompt"), str):
-                keys.append(prompt_key(obj["prompt"]))
+        pass
     return PromptSet(keys)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a row cannot be training data: a cause code (`CAUSES`) and what was found."""
+
+    cause: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.cause}: {self.detail}" if self.detail else self.cause
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,7 @@ class Validator:
         self.imported = imported or PromptSet()
         self.synthetic = synthetic or PromptSet()
         self.in_run: set[int] = set()
+        self.in_run_cause = "duplicate_in_run"  # an import says "duplicate_in_import"
         self.max_answer_words = max_answer_words or project.limits.qa_max_answer_words
         self._task = project.task
         self._exact_qa = project.task == "qa" and project.scoring == "exact_match"
@@ -143,6 +157,37 @@ class Validator:
 
     def check(self, candidate: dict[str, Any]) -> Verdict:
         """Validate one candidate; a usable one is remembered so the run cannot repeat it."""
+        verdict = self.shape(candidate)
+        if verdict.row is None:
+            return verdict
+        cause = self.duplicate_cause(verdict.row["prompt"])
+        if cause:
+            return _bad(cause, _q(verdict.row["prompt"]))
+        self.in_run.add(prompt_key(verdict.row["prompt"]))
+        return verdict
+
+    def duplicate_cause(self, prompt: str) -> str | None:
+        """The duplicate cause of a prompt (imported, synthetic or dropped, this run), or None."""
+        key = prompt_key(prompt)
+        if key in self.imported:
+            return "duplicate_imported"
+        if key in self.synthetic:
+            return "duplicate_synthetic"
+        if key in self.in_run:
+            return self.in_run_cause
+        return None
+
+    def problems(self, row: dict[str, Any]) -> list[Problem]:
+        """What keeps `row` from being training data for this project (no duplicate check); [] = fits."""
+        verdict = self.shape(row)
+        return [] if verdict.ok else [Problem(verdict.cause or "", verdict.detail)]
+
+    def shape(self, candidate: dict[str, Any]) -> Verdict:
+        """The task-shape checks alone: text fields, control characters, limits, label / JSON / answer.
+
+        The verdict's row holds the canonical completion (the project's spelling of a label, the
+        extraction object in field order); nothing is remembered.
+        """
         prompt, completion = candidate.get("prompt"), candidate.get("completion")
         if self._task == "extraction" and isinstance(completion, dict):
             completion = orjson.dumps(completion).decode()
@@ -166,14 +211,6 @@ class Validator:
         if cause:
             shown = _shown(prompt, completion)
             return _bad(cause, f"{why}: {shown}" if why else shown)
-        key = prompt_key(prompt)
-        if key in self.imported:
-            return _bad("duplicate_imported", _q(prompt))
-        if key in self.synthetic:
-            return _bad("duplicate_synthetic", _q(prompt))
-        if key in self.in_run:
-            return _bad("duplicate_in_run", _q(prompt))
-        self.in_run.add(key)
         row = {k: v for k, v in candidate.items() if not k.startswith("_")}
         row["prompt"], row["completion"] = prompt, canonical
         return Verdict(row)
@@ -220,6 +257,15 @@ class Validator:
             if words > self.max_answer_words:
                 return completion, "answer_too_long", f"{words} words (limit {self.max_answer_words})"
         return completion, None, ""
+
+
+def validate_row(project: Project, row: dict[str, Any]) -> list[Problem]:
+    """What keeps one row (edited, imported, about to be exported) from being training data; [] = fits.
+
+    The same checks a generated candidate passes, without the duplicate check. For many rows,
+    make one `Validator(project)` and call `problems` (the label lookups are memoised there).
+    """
+    return Validator(project).problems(row)
 
 
 def _shown(prompt: str, completion: str) -> str:
