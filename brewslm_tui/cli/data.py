@@ -73,6 +73,8 @@ def cmd_export(args) -> int:
         )
     except BrewError as exc:
         raise UsageError(str(exc)) from None
+    if options.split and args.output is None:
+        raise UsageError("--split writes one file per split: give an output folder with -o")
     store = Store.open(project, readonly=True)
     out = output()
     try:

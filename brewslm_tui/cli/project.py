@@ -69,6 +69,9 @@ def cmd_check(args) -> int:
         if row_id in seen:
             problems.append(f"{project.synthetic_path}: row id {row_id} appears more than once")
         seen[row_id] = i
+    from brewslm_tui.core.export import invalid_rows
+
+    problems += [f"would be exported but does not fit the project: {row}" for row in invalid_rows(store)]
     counts = store.counts()
     out.line(
         f"{project.name}: {project.task} / {project.scoring}, {len(books)} playbooks, "

@@ -258,6 +258,8 @@ def _to_row(record: Record, options: ImportOptions) -> tuple[dict | None, str | 
         prompt, missing = fill_template(options.template, fields)
         if missing:
             return None, "missing_field", f"no column {missing!r} for the prompt template"
+    if (prompt is None or completion is None) and record.skip is not None:
+        return None, "not_accepted", record.skip
     if prompt is None or completion is None:
         want = "prompt" if prompt is None else "completion"
         named = options.columns.get(want)

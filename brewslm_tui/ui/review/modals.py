@@ -186,8 +186,9 @@ class EditScreen(ModalScreen[Edit | None]):
         Binding("escape", "cancel", "cancel"),
     ]
 
-    def __init__(self, prompt: str, completion: str, title: str = "Edit and approve") -> None:
+    def __init__(self, prompt: str, completion: str, title: str = "Edit and approve", check=None) -> None:
         super().__init__()
+        self.check = check  # (prompt, completion) -> problems: a save is refused while there are any
         self.title_text = title
         self.shown_prompt = visible(prompt)
         self.shown_completion = visible(completion)
@@ -209,6 +210,7 @@ class EditScreen(ModalScreen[Edit | None]):
                     Content("control characters are shown as escapes; an edited field is saved as shown"),
                     classes="modal-warning",
                 )
+            yield Label(Content(""), id="edit-problems", classes="modal-warning")
             yield Label(Content("ctrl+s save & approve · tab next field · esc cancel"), classes="modal-help")
 
     def on_mount(self) -> None:
@@ -217,6 +219,12 @@ class EditScreen(ModalScreen[Edit | None]):
     def action_save(self) -> None:
         prompt = self.query_one("#edit-prompt").text
         completion = self.query_one("#edit-completion").text
+        problems = self.check(prompt, completion) if self.check else []
+        if problems:  # refused: the text stays for the person to fix
+            self.query_one("#edit-problems", Label).update(
+                plain("not saved: " + "; ".join(map(str, problems)))
+            )
+            return
         self.dismiss(
             Edit(
                 prompt if prompt != self.shown_prompt else None,
