@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import REPO, make_project, make_rows, on_disk
+from conftest import REPO, make_project, make_rows
+from test_review_flows import disk_row
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import append_rows
@@ -12,14 +13,6 @@ from brewslm_tui.ui.review.modals import EditScreen
 from brewslm_tui.ui.shell.app import build_app
 
 SIZE = (120, 36)
-
-
-def disk_row(root, row_id: str) -> dict:
-    store = on_disk(root)
-    try:
-        return store.row(store.index_of(row_id))
-    finally:
-        store.close()
 
 
 async def edit_to(app, pilot, completion: str) -> EditScreen:
