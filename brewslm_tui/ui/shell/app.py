@@ -84,6 +84,8 @@ class BrewApp(App):
         Binding("u", "undo", "Undo"),
         Binding("n", "new_job", "New job"),
         Binding("question_mark", "help", "Help"),
+        Binding("i", "import_data", "Import…", show=False),
+        Binding("E", "export_data", "Export candidates…", show=False),
         Binding("q", "quit", "Quit", show=False),
     ]
 
@@ -349,6 +351,16 @@ class BrewApp(App):
     def action_new_job(self) -> None:
         """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""
         self._when_mounted("#sidebar", lambda sidebar: sidebar.action_new_job())
+
+    def action_import_data(self) -> None:
+        from brewslm_tui.ui.data import open_import
+
+        open_import(self)
+
+    def action_export_data(self) -> None:
+        from brewslm_tui.ui.data import open_export
+
+        open_export(self)
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:
