@@ -114,6 +114,6 @@ def cmd_import(args) -> int:
     out = output()
     for line in result.summary_lines(EXAMPLES_PER_REASON):
         out.line(visible_line(line))
-    if not result.accepted and result.rejects:
+    if not (result.accepted or result.kept):  # a no-op is not a success
         return EXIT_PROBLEMS
     return EXIT_OK

@@ -21,6 +21,7 @@ let a reader check). An output path that is one of the project's own files is re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -241,7 +242,7 @@ def export(store, out: Path | None, options: ExportOptions | None = None, stream
     if out is None and options.split:
         raise BrewError("--split writes one file per split: give an output folder with -o")
     targets: dict[str | None, Path] = {}
-    manifest_path = None
+    manifest_path = Path(MANIFEST)  # (set below; unused when streaming)
     if out is not None:
         out = Path(out)
         targets, manifest_path = output_files(out, options.split)
@@ -301,19 +302,31 @@ def export(store, out: Path | None, options: ExportOptions | None = None, stream
             target.parent.mkdir(parents=True, exist_ok=True)
             temps.append((write_durably(target, hashed()), target))
             files.append(ExportFile(target, split_name, lines[0], digest.hexdigest()))
-        assert manifest_path is not None
         manifest = _manifest(project, options, files, counts, invalid, manifest_path.parent)
         text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
         temps.append((write_durably(manifest_path, [text]), manifest_path))
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        half_written = [
+            t.with_name(f".{t.name}.{os.getpid()}.tmp") for t in [*targets.values(), manifest_path]
+        ]
+        for tmp in [*(tmp for tmp, _ in temps), *half_written]:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(exc, "nothing was written") from None
         raise
-    for tmp, target in temps:  # the manifest last: once it is there, the files it names are whole
-        os.replace(tmp, target)
-    for folder in {target.parent for _, target in temps}:
-        fsync_dir(folder)
+    try:
+        for tmp, target in temps:  # the manifest last: once it is there, the files it names are whole
+            os.replace(tmp, target)
+        for folder in {target.parent for _, target in temps}:
+            fsync_dir(folder)
+    except OSError as exc:
+        raise _write_error(exc, "the export is incomplete (no manifest describes it)") from None
     return ExportReport(files, manifest_path, counts, invalid)
+
+
+def _write_error(exc: OSError, outcome: str) -> BrewError:
+    return BrewError(f"export: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}; {outcome}")
 
 
 def _shaped_rows(

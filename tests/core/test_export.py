@@ -218,3 +218,15 @@ def test_stdout_export_and_no_temp_files_left(tiny_project, tmp_path, capsysbina
     target = tmp_path / "o.jsonl"
     assert main(["export", str(tiny_project.root), "-o", str(target)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "tiny") == ["manifest.json", "o.jsonl"]
+
+
+def test_an_unwritable_output_is_one_line_and_leaves_nothing(tiny_project, tmp_path, capsys):
+    approved_project(tiny_project, 2)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    code = main(["export", str(tiny_project.root), "-o", str(blocker / "out"), "--split", "a=0.5,b=0.5"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "nothing was written" in err
+    code = main(["export", str(tiny_project.root), "-o", str(blocker / "x.jsonl")])
+    assert code == 1 and "Traceback" not in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "tiny"]

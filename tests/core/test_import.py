@@ -389,3 +389,54 @@ def test_missing_extra_is_a_clear_message(tiny_project, tmp_path, monkeypatch):
     (tmp_path / "d.parquet").write_bytes(b"PAR1")
     with pytest.raises(BrewError, match=r"pip install 'brewslm-tui\[import\]'"):
         run_import(tiny_project, [tmp_path / "d.parquet"], dry_run=True)
+
+
+CHILD = """
+import os, signal, sys
+from pathlib import Path
+from brewslm_tui.core.importing import run_import
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import commit
+
+real_apply = commit.MultiFileCommit.apply
+renames = int(sys.argv[3])
+
+def apply(self, before_rename=None):
+    seen = []
+    def kill(target):
+        seen.append(target)
+        if len(seen) > renames:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_apply(self, before_rename=kill)
+
+commit.MultiFileCommit.apply = apply
+run_import(load_project(sys.argv[1]), [Path(sys.argv[2])])
+"""
+
+
+@pytest.mark.parametrize("renames", [0, 1])
+def test_sigkill_during_the_commit_gives_all_or_nothing(tiny_project, tmp_path, renames):
+    """A real process killed between the renames: the next writer finishes the import (the intent
+    was on disk), so imported.jsonl and the rejects file both hold it: never one without the other."""
+    import subprocess
+    import sys
+
+    from brewslm_tui.core.store.store import Store
+
+    src = tmp_path / "x.jsonl"
+    src.write_text('{"prompt": "Classify: a", "completion": "positive"}\n{"prompt": "", "completion": "x"}\n')
+    before = tiny_project.imported_path.read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tiny_project.root), str(src), str(renames)],
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == -9
+    Store.open(tiny_project).close()  # any writer recovers first
+    rows = imported_rows(tiny_project)
+    assert tiny_project.imported_path.read_bytes().startswith(before)
+    assert [r["prompt"] for r in rows] == ["Classify: lovely", "Classify: a"]
+    assert [r["reason"] for r in rejected_lines(tiny_project)] == ["empty_prompt"]
+    assert rows[1]["import_id"] == rejected_lines(tiny_project)[0]["import_id"]
+    leftovers = list(tiny_project.root.rglob("*.tmp")) + list(tiny_project.state_dir.glob("commit.intent"))
+    assert not leftovers

@@ -110,8 +110,10 @@ class ImportResult:
             head = f"dry run of {names}: {taken} rows would be imported, {len(self.rejects)} rejected; nothing written"
         elif taken:
             head = f"imported {taken} rows from {names} into {self.imported_path} (import {self.import_id})"
-        else:
+        elif self.rejects:
             head = f"imported nothing from {names}: every record was rejected"
+        else:
+            head = f"imported nothing: no records in {names}"
         lines = [head]
         if self.kept:
             lines.append(f"  {self.kept} of them rejected by the checks but kept as you chose")
@@ -166,21 +168,24 @@ def _plan(
     rejects: list[Reject] = []
     accepted = kept = 0
     for path in files:
-        for record in read_records(path, options.format):
-            row, cause, detail = _to_row(record, options)
-            if row is not None and cause is None:
-                verdict = validator.check(row)
-                if verdict.row is not None:
-                    row = verdict.row
-                else:
-                    cause, detail = verdict.cause, verdict.detail
-            if cause is None or (record.where in keep and row is not None):
-                kept += cause is not None
-                accepted += cause is None
-                if row is not None and not dry_run:
-                    lines.append(_dumps(_final_row(row, record, path, import_id, now)))
-                continue
-            rejects.append(Reject(record.where, cause, detail, row, record.fields, record.raw))
+        try:
+            for record in read_records(path, options.format):
+                row, cause, detail = _to_row(record, options)
+                if row is not None and cause is None:
+                    verdict = validator.check(row)
+                    if verdict.row is not None:
+                        row = verdict.row
+                    else:
+                        cause, detail = verdict.cause, verdict.detail
+                if cause is None or (record.where in keep and row is not None):
+                    kept += cause is not None
+                    accepted += cause is None
+                    if row is not None and not dry_run:
+                        lines.append(_dumps(_final_row(row, record, path, import_id, now)))
+                    continue
+                rejects.append(Reject(record.where, cause, detail, row, record.fields, record.raw))
+        except OSError as exc:  # (nothing is written before every file was read)
+            raise ImportFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     result = ImportResult(files, dry_run, accepted, kept, rejects, import_id)
     return result, lines
 

@@ -37,6 +37,8 @@ def read_delimited(path: Path, delimiter: str) -> Iterator[Record]:
                         raw=delimiter.join(values),
                     )
                     continue
+                # a line break inside a quoted field keeps the file's \r\n: text rows use \n
+                values = [v.replace("\r\n", "\n") for v in values]
                 yield Record(where, fields=dict(zip(header, values, strict=True)))
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
