@@ -66,3 +66,25 @@ async def test_edit_refuses_a_broken_json_object(tmp_path):
         await pilot.pause()
         assert app.screen is screen and "wrong_fields" in str(screen.query_one("#edit-problems").render())
     assert disk_row(root, "x1")["review_status"] == "pending"
+
+
+async def test_edit_picks_a_label_from_the_projects_list(tmp_path):
+    from brewslm_tui.ui.review.modals import LabelPicker
+
+    root = make_project(tmp_path, make_rows(3))
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        row_id = app.store.id_of(0)
+        await pilot.press("e")
+        screen = app.screen
+        assert isinstance(screen, EditScreen)
+        await pilot.press("ctrl+l")
+        assert isinstance(app.screen, LabelPicker)
+        await pilot.press("down", "down", "down", "enter")  # the fourth label
+        assert app.screen is screen
+        assert screen.query_one("#edit-completion").text == "mixed"
+        await pilot.press("ctrl+l", "3")  # or its number
+        assert screen.query_one("#edit-completion").text == "neutral"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert disk_row(root, row_id)["completion"] == "neutral"

@@ -183,12 +183,16 @@ class EditScreen(ModalScreen[Edit | None]):
 
     BINDINGS = [
         Binding("ctrl+s", "save", "save & approve", priority=True),
+        Binding("ctrl+l", "pick_label", "pick a label", priority=True),
         Binding("escape", "cancel", "cancel"),
     ]
 
-    def __init__(self, prompt: str, completion: str, title: str = "Edit and approve", check=None) -> None:
+    def __init__(
+        self, prompt: str, completion: str, title: str = "Edit and approve", check=None, labels=()
+    ) -> None:
         super().__init__()
         self.check = check  # (prompt, completion) -> problems: a save is refused while there are any
+        self.labels = list(labels)  # a classification project's labels: picked from a list
         self.title_text = title
         self.shown_prompt = visible(prompt)
         self.shown_completion = visible(completion)
@@ -210,20 +214,38 @@ class EditScreen(ModalScreen[Edit | None]):
                     Content("control characters are shown as escapes; an edited field is saved as shown"),
                     classes="modal-warning",
                 )
-            yield Label(Content(""), id="edit-problems", classes="modal-warning")
-            yield Label(Content("ctrl+s save & approve · tab next field · esc cancel"), classes="modal-help")
+            problems = Label(Content(""), id="edit-problems", classes="modal-warning")
+            problems.display = False  # shown when a save was refused
+            yield problems
+            picker = " · ctrl+l pick a label" if self.labels else ""
+            yield Label(
+                Content(f"ctrl+s save & approve{picker} · tab next field · esc cancel"), classes="modal-help"
+            )
 
     def on_mount(self) -> None:
         self.query_one("#edit-completion").focus()
+
+    def action_pick_label(self) -> None:
+        """ctrl+l (classification): the project's labels in a list; the one picked becomes the completion."""
+        if not self.labels:
+            return
+
+        def picked(label: str | None) -> None:
+            if label is not None:
+                area = self.query_one("#edit-completion")
+                area.text = label  # type: ignore[attr-defined]
+                area.focus()
+
+        self.app.push_screen(LabelPicker(self.labels), picked)
 
     def action_save(self) -> None:
         prompt = self.query_one("#edit-prompt").text
         completion = self.query_one("#edit-completion").text
         problems = self.check(prompt, completion) if self.check else []
         if problems:  # refused: the text stays for the person to fix
-            self.query_one("#edit-problems", Label).update(
-                plain("not saved: " + "; ".join(map(str, problems)))
-            )
+            shown = self.query_one("#edit-problems", Label)
+            shown.update(plain("not saved: " + "; ".join(map(str, problems))))
+            shown.display = True
             return
         self.dismiss(
             Edit(
@@ -231,6 +253,39 @@ class EditScreen(ModalScreen[Edit | None]):
                 completion if completion != self.shown_completion else None,
             )
         )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LabelPicker(ModalScreen[str | None]):
+    """The project's labels (ctrl+l in the edit screen): enter or the label's number picks it."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__()
+        self.labels = labels
+        for n, label in enumerate(labels[:9], start=1):
+            self._bindings.bind(str(n), f"pick({n - 1})", label, show=False)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="label-picker", classes="modal-box"):
+            yield Label(Content("Pick a label"), classes="modal-title")
+            numbered = [
+                plain(f"{n}  {label}" if n <= 9 else f"   {label}") for n, label in enumerate(self.labels, 1)
+            ]
+            yield OptionList(*numbered, id="label-options")
+
+    def on_mount(self) -> None:
+        self.query_one("#label-options").focus()
+
+    def action_pick(self, index: int) -> None:
+        self.dismiss(self.labels[index])
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.labels[event.option_index])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

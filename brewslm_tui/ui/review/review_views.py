@@ -535,6 +535,7 @@ class ReviewPane(Vertical):
             check=lambda prompt, completion: validate_row(
                 project, {"prompt": prompt, "completion": completion}
             ),
+            labels=project.labels if project.task == "classification" else (),
         )
         self.app.push_screen(screen, done)
 
