@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, UsageError, open_project, output
+from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, UsageError, err, open_project, output
 from brewslm_tui.core.text import visible_line
 
 EXAMPLES_PER_REASON = 3
@@ -81,10 +81,10 @@ def cmd_export(args) -> int:
         report = export(store, args.output, options, stream=sys.stdout.buffer)
     except InvalidRowsError as exc:
         for row in exc.rows:
-            out.line(visible_line(f"invalid: {row}"))
+            err(visible_line(f"invalid: {row}"))
         raise
-    for row in report.invalid:
-        out.line(visible_line(f"invalid, exported anyway: {row}"))
+    for row in report.invalid:  # (on stderr: stdout may be the export itself)
+        err(visible_line(f"invalid, exported anyway: {row}"))
     if args.output is None:
         sys.stdout.flush()
         return EXIT_OK

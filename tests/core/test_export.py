@@ -170,12 +170,16 @@ def test_invalid_approved_row_stops_the_export(tiny_project, tmp_path, capsys):
     code = main(["export", str(tiny_project.root), "-o", str(out)])
     captured = capsys.readouterr()
     assert code == 1 and not out.exists() and not (tmp_path / "manifest.json").exists()
-    assert "invalid: r0001 (synth_playbook): not_a_label" in captured.out
+    assert "invalid: r0001 (synth_playbook): not_a_label" in captured.err
     assert "--allow-invalid" in captured.err
     code = main(["check", str(tiny_project.root)])
     assert code == 1 and "r0001" in capsys.readouterr().out
     code = main(["export", str(tiny_project.root), "-o", str(out), "--allow-invalid"])
     assert code == 0 and len(lines(out)) == 4
+    capsys.readouterr()
+    assert main(["export", str(tiny_project.root), "--allow-invalid"]) == 0
+    streamed = capsys.readouterr()
+    assert len(streamed.out.splitlines()) == 4 and "exported anyway: r0001" in streamed.err
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert [r["id"] for r in manifest["invalid_included"]] == ["r0001"]
 
