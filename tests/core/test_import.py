@@ -440,3 +440,16 @@ def test_sigkill_during_the_commit_gives_all_or_nothing(tiny_project, tmp_path, 
     assert rows[1]["import_id"] == rejected_lines(tiny_project)[0]["import_id"]
     leftovers = list(tiny_project.root.rglob("*.tmp")) + list(tiny_project.state_dir.glob("commit.intent"))
     assert not leftovers
+
+
+def test_a_fixed_record_is_checked_again(tiny_project, tmp_path):
+    src = tmp_path / "x.jsonl"
+    src.write_text('{"prompt": "Classify: odd", "completion": "wrongo"}\n{"text": "no completion"}\n')
+    fixes = {
+        "x.jsonl:1": {"prompt": "Classify: odd", "completion": "mixed"},
+        "x.jsonl:2": {"prompt": "Classify: lovely", "completion": "positive"},  # now a duplicate
+    }
+    result = run_import(tiny_project, [src], fixes=fixes)
+    assert result.accepted == 1
+    assert [(r.where, r.cause) for r in result.rejects] == [("x.jsonl:2", "duplicate_imported")]
+    assert imported_rows(tiny_project)[1]["completion"] == "mixed"

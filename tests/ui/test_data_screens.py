@@ -143,3 +143,43 @@ async def test_export_dialog_refuses_a_project_file_and_stays_open(tmp_path):
         )
         assert isinstance(app.screen, ExportScreen)
     assert (root / "data" / "imported.jsonl").read_bytes() == before
+
+
+async def test_import_screen_fixes_a_reject_in_place(tmp_path):
+    from brewslm_tui.ui.review.modals import EditScreen
+
+    root = make_project(tmp_path, [])
+    src = tmp_path / "reviews.jsonl"
+    write_reviews(src)
+    before = imported(root)
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), "the import screen opens")
+        screen = app.screen
+        screen.query_one("#import-files", Input).value = str(src)
+        screen.query_one("#import-template", Input).value = PROMPT + "{text}"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.result is not None, "the dry run ends")
+        rejects = screen.query_one("#import-rejects", SelectionList)
+        angry = next(
+            i for i in range(rejects.option_count) if rejects.get_option_at_index(i).value.endswith(":3")
+        )
+        rejects.focus()
+        rejects.highlighted = angry
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditScreen), "the fix opens in the edit screen")
+        edit = app.screen
+        edit.query_one("#edit-completion").text = "still angry"
+        await pilot.press("ctrl+s")  # refused: not a label
+        assert app.screen is edit
+        edit.query_one("#edit-completion").text = "negative"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen and not screen.busy, "the dry run runs again")
+        await wait_for(pilot, lambda: rejects.option_count == 1, "the fixed record is no longer a reject")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ImportScreen), "the import commits")
+    rows = {r["imported_from"]: r for r in imported(root)[len(before) :]}
+    assert set(rows) == {"reviews.jsonl:1", "reviews.jsonl:3", "reviews.jsonl:4"}
+    assert rows["reviews.jsonl:3"]["completion"] == "negative"
+    assert rows["reviews.jsonl:3"]["prompt"].endswith("broken lid")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,8 +132,12 @@ def run_import(
     *,
     dry_run: bool = False,
     keep: Iterable[str] = (),
+    fixes: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ImportResult:
-    """Read, check and (unless `dry_run`) commit the import. `keep`: `where`s of rejects to take anyway.
+    """Read, check and (unless `dry_run`) commit the import.
+
+    `keep`: the `where`s of rejects to take anyway. `fixes`: `where` -> {"prompt", "completion"}
+    typed by the user for a record; a fixed record is checked like any other.
 
     Raises `BrewError` (nothing written) for a file that cannot be read at all.
     """
@@ -145,11 +149,11 @@ def run_import(
     if not files:
         raise BrewError("import: name at least one file")
     if dry_run:
-        return _plan(project, files, options, set(keep), dry_run=True)[0]
+        return _plan(project, files, options, set(keep), fixes or {}, dry_run=True)[0]
     lock = write_lock(project.state_dir)
     lock.acquire(timeout=LOCK_WAIT)
     try:
-        result, lines = _plan(project, files, options, set(keep), dry_run=False)
+        result, lines = _plan(project, files, options, set(keep), fixes or {}, dry_run=False)
         _commit(project, result, lines)
         return result
     finally:
@@ -157,7 +161,13 @@ def run_import(
 
 
 def _plan(
-    project, files: list[Path], options: ImportOptions, keep: set[str], *, dry_run: bool
+    project,
+    files: list[Path],
+    options: ImportOptions,
+    keep: set[str],
+    fixes: Mapping[str, Mapping[str, str]],
+    *,
+    dry_run: bool,
 ) -> tuple[ImportResult, list[bytes]]:
     """Every record through mapping, the validator and the duplicate check; the lines to append."""
     import_id = None if dry_run else new_import_id()
@@ -171,6 +181,9 @@ def _plan(
         try:
             for record in read_records(path, options.format):
                 row, cause, detail = _to_row(record, options)
+                fix = fixes.get(record.where)
+                if fix is not None:
+                    row, cause, detail = {**(row or {}), **fix}, None, ""
                 if row is not None and cause is None:
                     verdict = validator.check(row)
                     if verdict.row is not None:

@@ -12,6 +12,7 @@ import shlex
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -43,6 +44,7 @@ class ImportScreen(ModalScreen[ImportResult | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "commit", "import", priority=True),
         Binding("ctrl+r", "dry_run", "dry run", priority=True),
+        Binding("e", "fix", "fix this record"),
         Binding("escape", "cancel", "cancel"),
     ]
 
@@ -51,6 +53,7 @@ class ImportScreen(ModalScreen[ImportResult | None]):
         self.project = project
         self.result: ImportResult | None = None  # the last dry run
         self.planned: tuple | None = None  # the inputs that dry run was for
+        self.fixes: dict[str, dict[str, str]] = {}  # where -> the prompt/completion typed for it
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -69,7 +72,9 @@ class ImportScreen(ModalScreen[ImportResult | None]):
             yield Static(Content(""), id="import-summary")
             yield SelectionList[str](id="import-rejects")
             yield Label(
-                Content("enter / ctrl+r dry run · space: take a reject anyway · ctrl+s import · esc cancel"),
+                Content(
+                    "enter / ctrl+r dry run · space take a reject anyway · e fix it · ctrl+s import · esc cancel"
+                ),
                 classes="modal-help",
             )
 
@@ -118,6 +123,8 @@ class ImportScreen(ModalScreen[ImportResult | None]):
         except BrewError as exc:
             self._say(str(exc), error=True)
             return
+        if self.planned is not None and self.planned != (files, options):
+            self.fixes.clear()  # they were for other files
         keep: list[str] = []
         if not dry_run:
             if self.result is None or self.planned != (files, options):
@@ -129,9 +136,9 @@ class ImportScreen(ModalScreen[ImportResult | None]):
         self._run(files, options, dry_run=dry_run, keep=keep)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="import")
-    def _run(self, files: list[Path], options: ImportOptions, *, dry_run: bool, keep) -> None:
+    def _run(self, files: list[Path], options: ImportOptions, *, dry_run: bool, keep: list[str]) -> None:
         try:
-            result = run_import(self.project, files, options, dry_run=dry_run, keep=keep)
+            result = run_import(self.project, files, options, dry_run=dry_run, keep=keep, fixes=self.fixes)
         except (BrewError, OSError) as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
@@ -159,6 +166,42 @@ class ImportScreen(ModalScreen[ImportResult | None]):
                 rejects.add_option(_reject_option(cause, reject))
         if result.rejects:
             rejects.focus()
+
+    def action_fix(self) -> None:
+        """e on a reject: edit its prompt and completion (checked as the edit screen checks); the
+        dry run then runs again with the fix, and the commit takes it."""
+        from brewslm_tui.core.generation.validate import validate_row
+        from brewslm_tui.ui.review.modals import Edit, EditScreen
+
+        rejects = self.query_one("#import-rejects", SelectionList)
+        if self.busy or self.result is None or rejects.highlighted is None or not rejects.has_focus:
+            return
+        where = rejects.get_option_at_index(rejects.highlighted).value
+        reject = next(r for r in self.result.rejects if r.where == where)
+        row = reject.row or {}
+        prompt, completion = str(row.get("prompt", "")), row.get("completion", "")
+        completion = completion if isinstance(completion, str) else orjson.dumps(completion).decode()
+        project = self.project
+
+        def done(edit: Edit | None) -> None:
+            if edit is None:
+                return
+            self.fixes[where] = {
+                "prompt": prompt if edit.prompt is None else edit.prompt,
+                "completion": completion if edit.completion is None else edit.completion,
+            }
+            self.action_dry_run()
+
+        self.app.push_screen(
+            EditScreen(
+                prompt,
+                completion,
+                f"Fix {where}",
+                check=lambda p, c: validate_row(project, {"prompt": p, "completion": c}),
+                labels=project.labels if project.task == "classification" else (),
+            ),
+            done,
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)
