@@ -32,6 +32,19 @@ def imported(root) -> list[dict]:
     return [orjson.loads(line) for line in (root / "data" / "imported.jsonl").read_bytes().splitlines()]
 
 
+async def dry_run(app, pilot, src) -> ImportScreen:
+    """i, the file and a template, ctrl+r: the Import screen once its dry run is shown."""
+    await pilot.press("i")
+    await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), "the import screen opens")
+    screen = app.screen
+    assert isinstance(screen, ImportScreen)
+    screen.query_one("#import-files", Input).value = str(src)
+    screen.query_one("#import-template", Input).value = PROMPT + "{text}"
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: screen.result is not None, "the dry run ends")
+    return screen
+
+
 def write_reviews(path) -> None:
     rows = [
         {"text": "[bold]arrived on time[/bold], works", "label": "positive"},  # markup stays text
@@ -51,13 +64,7 @@ async def test_import_screen_dry_run_then_keep_one_reject(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         assert "Import…" in [c.title for c in palette_commands(app.screen)]
         assert "Export candidates…" in [c.title for c in palette_commands(app.screen)]
-        await pilot.press("i")
-        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), "the import screen opens")
-        screen = app.screen
-        screen.query_one("#import-files", Input).value = str(src)
-        screen.query_one("#import-template", Input).value = PROMPT + "{text}"
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: screen.result is not None, "the dry run ends")
+        screen = await dry_run(app, pilot, src)
         assert imported(root) == before  # the dry run wrote nothing
         rejects = screen.query_one("#import-rejects", SelectionList)
         assert rejects.option_count == 2
@@ -154,13 +161,7 @@ async def test_import_screen_fixes_a_reject_in_place(tmp_path):
     before = imported(root)
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("i")
-        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), "the import screen opens")
-        screen = app.screen
-        screen.query_one("#import-files", Input).value = str(src)
-        screen.query_one("#import-template", Input).value = PROMPT + "{text}"
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: screen.result is not None, "the dry run ends")
+        screen = await dry_run(app, pilot, src)
         rejects = screen.query_one("#import-rejects", SelectionList)
         angry = next(
             i for i in range(rejects.option_count) if rejects.get_option_at_index(i).value.endswith(":3")

@@ -170,7 +170,6 @@ class ImportScreen(ModalScreen[ImportResult | None]):
     def action_fix(self) -> None:
         """e on a reject: edit its prompt and completion (checked as the edit screen checks); the
         dry run then runs again with the fix, and the commit takes it."""
-        from brewslm_tui.core.generation.validate import validate_row
         from brewslm_tui.ui.review.modals import Edit, EditScreen
 
         rejects = self.query_one("#import-rejects", SelectionList)
@@ -181,7 +180,6 @@ class ImportScreen(ModalScreen[ImportResult | None]):
         row = reject.row or {}
         prompt, completion = str(row.get("prompt", "")), row.get("completion", "")
         completion = completion if isinstance(completion, str) else orjson.dumps(completion).decode()
-        project = self.project
 
         def done(edit: Edit | None) -> None:
             if edit is None:
@@ -192,16 +190,7 @@ class ImportScreen(ModalScreen[ImportResult | None]):
             }
             self.action_dry_run()
 
-        self.app.push_screen(
-            EditScreen(
-                prompt,
-                completion,
-                f"Fix {where}",
-                check=lambda p, c: validate_row(project, {"prompt": p, "completion": c}),
-                labels=project.labels if project.task == "classification" else (),
-            ),
-            done,
-        )
+        self.app.push_screen(EditScreen.for_project(self.project, prompt, completion, f"Fix {where}"), done)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

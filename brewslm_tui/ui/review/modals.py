@@ -198,6 +198,19 @@ class EditScreen(ModalScreen[Edit | None]):
         self.shown_completion = visible(completion)
         self.had_controls = self.shown_prompt != prompt or self.shown_completion != completion
 
+    @classmethod
+    def for_project(cls, project, prompt: str, completion: str, title: str) -> EditScreen:
+        """An edit screen that refuses what the project's validator refuses (and picks labels)."""
+        from brewslm_tui.core.generation.validate import validate_row
+
+        return cls(
+            prompt,
+            completion,
+            title,
+            check=lambda p, c: validate_row(project, {"prompt": p, "completion": c}),
+            labels=project.labels if project.task == "classification" else (),
+        )
+
     def compose(self) -> ComposeResult:
         from textual.widgets import TextArea  # here, not at import: 35 ms off every start
 

@@ -23,7 +23,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from brewslm_tui.core.generation.validate import validate_row
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line, visible_parts
@@ -527,15 +526,8 @@ class ReviewPane(Vertical):
                 self.app.notify("edited and approved (u undoes)", timeout=3)
 
         title = "Edit (stays approved)" if self.store.status[slot] == APPROVED else "Edit and approve"
-        project = self.store.project
-        screen = EditScreen(
-            str(row.get("prompt", "")),
-            str(row.get("completion", "")),
-            title,
-            check=lambda prompt, completion: validate_row(
-                project, {"prompt": prompt, "completion": completion}
-            ),
-            labels=project.labels if project.task == "classification" else (),
+        screen = EditScreen.for_project(
+            self.store.project, str(row.get("prompt", "")), str(row.get("completion", "")), title
         )
         self.app.push_screen(screen, done)
 
