@@ -453,3 +453,17 @@ def test_a_fixed_record_is_checked_again(tiny_project, tmp_path):
     assert result.accepted == 1
     assert [(r.where, r.cause) for r in result.rejects] == [("x.jsonl:2", "duplicate_imported")]
     assert imported_rows(tiny_project)[1]["completion"] == "mixed"
+
+
+def test_hf_load_dataset_style_local_folder(tiny_project, tmp_path):
+    pytest.importorskip("datasets")
+    folder = tmp_path / "my-dataset"
+    folder.mkdir()
+    write_csv(folder / "train.csv", [["text", "label"], ["Classify: folder one", "neutral"]])
+    write_csv(folder / "test.csv", [["text", "label"], ["Classify: folder two", "mixed"]])
+    result = run_import(tiny_project, [folder])
+    assert result.accepted == 2, result.rejects
+    assert sorted(r["prompt"] for r in imported_rows(tiny_project)[1:]) == [
+        "Classify: folder one",
+        "Classify: folder two",
+    ]
