@@ -49,7 +49,7 @@ def write_reviews(path) -> None:
     rows = [
         {"text": "[bold]arrived on time[/bold], works", "label": "positive"},  # markup stays text
         {"text": "too long " * 300, "label": "negative"},  # over max_prompt_chars: keepable
-        {"text": "broken lid", "label": "angry"},  # not a label: left out
+        {"text": "[red]broken[/red] lid", "label": "angry"},  # not a label: left out
         {"text": "fine", "label": "neutral"},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -70,6 +70,7 @@ async def test_import_screen_dry_run_then_keep_one_reject(tmp_path):
         assert rejects.option_count == 2
         options = [rejects.get_option_at_index(i) for i in range(2)]
         assert {o.value for o in options} == {"reviews.jsonl:2", "reviews.jsonl:3"}
+        assert any("[red]broken[/red] lid" in str(o.prompt) for o in options)  # shown, not parsed
         too_long = next(i for i, o in enumerate(options) if o.value == "reviews.jsonl:2")
         rejects.focus()
         rejects.highlighted = too_long
@@ -183,4 +184,4 @@ async def test_import_screen_fixes_a_reject_in_place(tmp_path):
     rows = {r["imported_from"]: r for r in imported(root)[len(before) :]}
     assert set(rows) == {"reviews.jsonl:1", "reviews.jsonl:3", "reviews.jsonl:4"}
     assert rows["reviews.jsonl:3"]["completion"] == "negative"
-    assert rows["reviews.jsonl:3"]["prompt"].endswith("broken lid")
+    assert rows["reviews.jsonl:3"]["prompt"].endswith("[red]broken[/red] lid")

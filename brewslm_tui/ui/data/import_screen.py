@@ -146,7 +146,7 @@ class ImportScreen(ModalScreen[ImportResult | None]):
 
     def _failed(self, message: str) -> None:
         self.busy = False
-        self._say(message, error=True)
+        self._say(visible_line(message), error=True)
 
     def _done(self, result: ImportResult, planned: tuple) -> None:
         self.busy = False
