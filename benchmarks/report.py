@@ -54,6 +54,7 @@ ROWS = [
         targets("<=", 20, 20, 20),
     ),
     ("swap_ms", "  the swap itself (store.finish_loading, on the event loop)", "ms", {}),
+    ("swap_deferred_parts", "  parts built after the first frame still pending at the swap", "parts", {}),
     ("first_key_ms", "first key after first paint (j), to repaint settled", "ms", {}),
     ("key_cursor_p95_ms", "key to repaint p95: cursor (j/down), settled", "ms", targets("<=", 8, 8, 8)),
     ("key_cursor_first_p95_ms", "  same, first frame (row list moved)", "ms", {}),

@@ -275,6 +275,7 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log, *, force_back
         fig.add("anon_mb_cold", _get(r, "memory_after_first_paint", "anon_mb"))
         fig.add("swap_key_ms", _get(r, "swap_key", "ms"))
         fig.add("swap_ms", _get(r, "swap_key", "swap_ms"))
+        fig.add("swap_deferred_parts", _get(r, "swap_key", "deferred_parts_pending"))
         fig.add("peak_rss_mb_cold", r.get("process_peak_rss_mb"))
         fig.add("own_peak_rss_mb_cold", r.get("own_peak_rss_mb"))
         details.setdefault("launch_cold", []).append(r)
