@@ -135,7 +135,7 @@ class SwapKey:
 
     def __init__(self, launch: Launch, hold: float = 0.0) -> None:
         self.launch, self.hold = launch, hold
-        self.rows = None  # the Queue's row list, once mounted
+        self.rows = None  # the Queue's row list, once painted
         self.mark: tuple | None = None
         self.before: int | None = None
         self.swap_ms: float | None = None
@@ -146,6 +146,8 @@ class SwapKey:
         def finish_loading():
             from benchmarks import frames
 
+            if self.rows is None and launch.first_paint is not None:
+                self.rows = launch.queue_rows()
             if self.mark is None and self.rows is not None:  # (a swap before the first paint: no key)
                 self.before = self.rows.cursor
                 # parts built after the first frame (ui/shell/deferred.py) still coming: the key
@@ -196,8 +198,6 @@ async def sc_launch(args, opts) -> dict:
         out = launch.out
         out["first_paint_s"] = launch.since_t0(first)
         rows = launch.queue_rows()
-        if swap is not None:
-            swap.rows = rows
         loading = []  # "UI responsive meanwhile": keys pressed while the background load runs
         deadline = time.perf_counter() + float(opts.get("complete_timeout", 60))
         while not getattr(launch.app.store, "loaded", True) and time.perf_counter() < deadline:
