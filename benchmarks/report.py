@@ -82,6 +82,8 @@ ROWS = [
     ("key_reject_pick_first_p95_ms", "  same, first frame", "ms", {}),
     ("key_space_p95_ms", "key to repaint p95: space (select), settled", "ms", {}),
     ("key_cursor_cpu_median_ms", "CPU time per cursor key (median)", "ms", {}),
+    ("store_approve_median_ms", "core: store.approve of one row, durable (median)", "ms", {}),
+    ("store_approve_p95_ms", "  same, p95", "ms", {}),
     ("key_approve_cpu_median_ms", "CPU time per approve key (median)", "ms", {}),
     (
         "drop_core_s",

@@ -325,6 +325,12 @@ def bench_size(n: int, repeat: int, quick: bool, keys_n: int, log, *, force_back
         r.pop("raw", None)
         details.setdefault("keys", []).append(r)
         shutil.rmtree(copy, ignore_errors=True)
+        copy = datagen.working_copy(project, tmp / f"approve-{label}-{k}")
+        r = scenario("approve_core", copy, {"n": keys_n})
+        fig.add("store_approve_median_ms", _get(r, "approve", "median"))
+        fig.add("store_approve_p95_ms", _get(r, "approve", "p95"))
+        details.setdefault("approve_core", []).append(r)
+        shutil.rmtree(copy, ignore_errors=True)
 
     log(f"[{label}] bulk drop of {min(n, 100_000):,} selected rejected rows (core, then UI) x{repeat}")
     for k in range(repeat):

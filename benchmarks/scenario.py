@@ -357,6 +357,27 @@ def sc_drop_core(args, opts) -> dict:
     return prep
 
 
+def sc_approve_core(args, opts) -> dict:
+    """`store.approve` of one row, n times (each one fsync'd journal entry, durable on return):
+    the core's share of an approve key."""
+    from benchmarks import frames
+    from brewslm_tui.core.project import load_project
+    from brewslm_tui.core.rows import PENDING
+    from brewslm_tui.core.store.store import Store
+    from brewslm_tui.core.store.views import RowView
+
+    n = int(opts.get("n", 50))
+    with Store.open(load_project(args.project), session=True) as store:
+        pending = RowView(store, statuses={PENDING})
+        times = []
+        for k in range(min(n, len(pending))):
+            slot = pending[k]
+            t = time.perf_counter()
+            store.approve([slot])
+            times.append((time.perf_counter() - t) * 1000)
+    return {"approve": frames.summarize(times)}
+
+
 async def sc_drop_ui(args, opts) -> dict:
     """Scenario 4 (UI): 100k rows selected in the Rejected view, `d`, then `y`: until repainted."""
     from benchmarks import frames
@@ -621,6 +642,7 @@ SCENARIOS = {
     "keys": sc_keys,
     "rejected": sc_rejected,
     "drop_core": sc_drop_core,
+    "approve_core": sc_approve_core,
     "drop_ui": sc_drop_ui,
     "datatable": sc_datatable,
     "fastdatatable": sc_fastdatatable,

@@ -34,6 +34,7 @@ def test_quick_run_writes_results(tmp_path, capsys):
         "key_reject_pick_p95_ms",
         "key_page_p95_ms",
         "key_space_p95_ms",
+        "store_approve_median_ms",
         "drop_core_s",
         "drop_ui_ms",
         "rejected_open_ms",
