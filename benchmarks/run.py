@@ -83,14 +83,21 @@ def run_process(
         timed_out = threading.Event()
 
         def kill() -> None:
-            timed_out.set()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
-        timer = threading.Timer(timeout, kill)
+        def time_out() -> None:
+            timed_out.set()
+            kill()
+
+        timer = threading.Timer(timeout, time_out)
         timer.start()
         try:
             _, status, _usage = os.wait4(proc.pid, 0)  # (the launcher's usage: includes the runner's RSS)
+        except BaseException:  # ctrl+c: its own session does not get the terminal's SIGINT
+            kill()
+            os.waitpid(proc.pid, 0)
+            raise
         finally:
             timer.cancel()
         wall = time.time() - t0

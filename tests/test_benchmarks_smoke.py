@@ -134,3 +134,13 @@ def test_table_puts_each_figure_beside_its_target_and_load():
     assert ">= 1000 met" in text and "<= 300 met" in text
     markdown = report.markdown(results)
     assert "| target 100k | load |" in markdown and "0.30–0.90" in markdown
+
+
+def test_without_a_compiler_the_helpers_say_so(tmp_path, monkeypatch):
+    """No gcc: the slow-disk shim is a clear BuildError (the figure says "not measured") and the
+    RSS launcher falls back to the python one, which still runs children and reports their peak."""
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
+    with pytest.raises(native.BuildError, match="no C compiler"):
+        native.build("slow_fsync", tmp_path)
+    prefix, name = native.launcher(tmp_path)
+    assert prefix[:2] == [sys.executable, "-S"] and "python" in name
