@@ -331,6 +331,22 @@ def _size_cells(row: dict, size: str) -> tuple[str, str, str]:
     return cell.get("cell", "—"), (f"{target} {verdict}".strip() if target else ""), cell.get("load", "")
 
 
+NOISY_LOAD = 1.5  # the run itself keeps about one core busy; above this, something else was running
+
+
+def _noisy(table: list[dict]) -> str:
+    """A closing line: how many figures were taken on a busy machine (issue 12: repeat those)."""
+    cells = [c for row in table for c in (row.get("sizes") or {"": row.get("generation")}).values() if c]
+    measured = [c for c in cells if c.get("load")]
+    busy = [c for c in measured if max(float(x) for x in c["load"].split("–")) > NOISY_LOAD]
+    if not busy:
+        return f"Every figure was taken at a 1-minute load average of {NOISY_LOAD:g} or less."
+    return (
+        f"{len(busy)} of {len(measured)} figures were taken at a 1-minute load average above {NOISY_LOAD:g} "
+        "(other work shared the cores): repeat them on a quiet machine before judging a target."
+    )
+
+
 def _heading(results: dict) -> str:
     m = results.get("machine", {})
     return (
@@ -371,6 +387,8 @@ def markdown(results: dict) -> str:
                 f"{(g['target'] + ' ' + g['verdict']).strip()} | {g['load']} |"
             )
     lines += [
+        "",
+        _noisy(table),
         "",
         "Settled = the last frame caused by the key (the whole screen, detail pane included); "
         "first frame = the first repaint after the key. See benchmarks/README.md for the method.",
@@ -416,6 +434,7 @@ def text(results: dict) -> str:
                 g = row["generation"]
                 target = f"{g['target']} {g['verdict']}".strip()
                 out.append(line(row["label"], row["unit"], g["cell"], target, g["load"]))
+    out += ["", _noisy(table)]
     return "\n".join(out)
 
 

@@ -132,8 +132,11 @@ def test_table_puts_each_figure_beside_its_target_and_load():
     swap = next(line for line in text.splitlines() if "during the swap" in line)
     assert "<= 20 MISSED" in swap
     assert ">= 1000 met" in text and "<= 300 met" in text
+    assert "Every figure was taken at a 1-minute load average of 1.5 or less" in text
     markdown = report.markdown(results)
     assert "| target 100k | load |" in markdown and "0.30–0.90" in markdown
+    results["sizes"]["100k"]["figures"]["launch_cold_s"] = dict(fig, load=[0.4, 3.2])
+    assert "1 of 4 figures were taken at a 1-minute load average above 1.5" in report.text(results)
 
 
 def test_without_a_compiler_the_helpers_say_so(tmp_path, monkeypatch):
