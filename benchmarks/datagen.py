@@ -148,7 +148,7 @@ def make_rows(n: int, seed: int = 20261124):
         if len(prompt) > 400:
             prompt = prompt[:400].rsplit(" ", 1)[0]
         row = {
-            "id": "r_%016x" % rng.getrandbits(64),
+            "id": f"r_{rng.getrandbits(64):016x}",
             "prompt": prompt,
             "completion": rng.choice(LABELS),
             "review_status": state,
@@ -216,18 +216,19 @@ def ensure_project(n: int) -> Path:
     return folder
 
 
-def working_copy(source: Path, dest: Path, *, keep_index: bool = True) -> Path:
+def working_copy(source: Path, dest: Path, *, keep_index: bool = True, link: bool = True) -> Path:
     """A copy to make decisions in: synthetic.jsonl hard-linked (the store never rewrites it in
-    place: compaction writes a new file and renames it; appends are not benchmarked on copies),
-    everything else copied, the decision journal and lock files left out; the column cache kept
-    when asked (it matches the same inode)."""
+    place: compaction writes a new file and renames it), or copied with `link=False` for a job
+    that appends to it; everything else copied, the decision journal and lock files left out;
+    the column cache kept when asked (a hard link matches the same inode; a copied file makes it
+    stale, as a job's appends would)."""
     shutil.rmtree(dest, ignore_errors=True)
     (dest / "data").mkdir(parents=True)
     shutil.copy(source / "brewslm.toml", dest / "brewslm.toml")
     shutil.copytree(source / "playbooks", dest / "playbooks")
     for name in os.listdir(source / "data"):
         src = source / "data" / name
-        if name == "synthetic.jsonl":
+        if name == "synthetic.jsonl" and link:
             os.link(src, dest / "data" / name)
         elif name != "dropped.jsonl":
             shutil.copy(src, dest / "data" / name)

@@ -82,10 +82,7 @@ def _busy(app) -> bool:
         return True
     if screen._update_timer._active.is_set():
         return True
-    for pump in (app, screen, *screen.walk_children(with_self=False)):
-        if pump._message_queue.qsize():
-            return True
-    return False
+    return any(pump._message_queue.qsize() for pump in (app, screen, *screen.walk_children(with_self=False)))
 
 
 async def settle(
@@ -111,17 +108,27 @@ async def settle(
             return
 
 
-async def press(
-    app, clock: FrameClock, key: str, *, effect: Callable[[], bool] | None = None, timeout: float = 60.0
-) -> dict:
-    """Press one key; return {'ms': key-to-last-frame, 'first_ms', 'frames'} (ms None if no frame)."""
-    await settle(app, clock, timeout=timeout)  # the previous key's effects are over
+def send_key(app, clock: FrameClock, key: str) -> tuple[float, int, float]:
+    """Post one key exactly as `Pilot.press` does; returns the (time, frame count, CPU time) at
+    the press, for `timed_effect`. Synchronous, so it can be called from inside app code (a key
+    pressed while the app is busy: the background swap)."""
     event = key_event(key)
     event.set_sender(app)
-    n0 = len(clock.times)
-    c0 = time.process_time()
-    t0 = time.perf_counter()
+    mark = (time.perf_counter(), len(clock.times), time.process_time())
     app._driver.send_message(event)
+    return mark
+
+
+async def timed_effect(
+    app,
+    clock: FrameClock,
+    mark: tuple[float, int, float],
+    *,
+    effect: Callable[[], bool] | None = None,
+    timeout: float = 60.0,
+) -> dict:
+    """Wait for a sent key's effect and quiet; {'ms': key-to-last-frame, 'first_ms', 'cpu_ms', 'frames'}."""
+    t0, n0, c0 = mark
     await settle(app, clock, since=t0, done=effect or (lambda: True), timeout=timeout)
     frames = clock.times[n0:]
     return {
@@ -130,6 +137,14 @@ async def press(
         "cpu_ms": (clock.cpu[-1] - c0) * 1000 if frames else None,
         "frames": len(frames),
     }
+
+
+async def press(
+    app, clock: FrameClock, key: str, *, effect: Callable[[], bool] | None = None, timeout: float = 60.0
+) -> dict:
+    """Press one key; return {'ms': key-to-last-frame, 'first_ms', 'frames'} (ms None if no frame)."""
+    await settle(app, clock, timeout=timeout)  # the previous key's effects are over
+    return await timed_effect(app, clock, send_key(app, clock, key), effect=effect, timeout=timeout)
 
 
 def summarize(samples: list[float | None]) -> dict:
