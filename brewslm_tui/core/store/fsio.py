@@ -4,7 +4,7 @@ Every call that changes a file of a project (open for writing, write, fsync, ren
 unlink, mkdir, fsync of a folder) goes through this module, in the spirit of SQLite's I/O-error
 tests: a test installs a `hook` (`install(hook)`) that sees each call before it runs, may raise
 ENOSPC or EIO instead of it, counts the calls per operation and records the order of writes and
-fsyncs (see `tests/core/faultfs.py`). With no hook installed a call costs one `is None` check:
+fsyncs (see `tests/core/test_faults.py`). With no hook installed a call costs one `is None` check:
 no wrapper objects, no per-call bookkeeping.
 
 `hook.call(op, target, fn, *args)` must run `fn(*args)` (or raise) and return its result; `op`

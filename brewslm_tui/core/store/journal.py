@@ -87,7 +87,7 @@ def _check_entry(entry) -> None:
     content = entry.get("content")
     if content is not None and (not isinstance(content, list) or len(content) != len(ids)):
         raise ValueError("content does not match ids")
-    targets: list = [target] if target is not None else each
+    targets: list = [target] if target is not None else (each or [])
     for t in targets:
         if t[0] not in ("pending", "approved", "rejected", "dropped"):
             raise ValueError(f"unknown status {t[0]!r}")
