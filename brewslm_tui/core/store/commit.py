@@ -46,7 +46,10 @@ class MultiFileCommit:
         """
         for _, target in self._staged:
             fsync_dir(target.parent)
-        pairs = [[str(tmp), str(target)] for tmp, target in self._staged]
+        # relative to the project folder: an intent must still be finished after the folder was
+        # moved or copied (a restore from backup, an rsync to another box)
+        root = self.state_dir.parent
+        pairs = [[os.path.relpath(tmp, root), os.path.relpath(target, root)] for tmp, target in self._staged]
         replace_durably(self.intent, [orjson.dumps({"renames": pairs})])
         for tmp, target in self._staged:
             if before_rename:
@@ -70,10 +73,11 @@ def recover(state_dir: Path, targets: list[Path]) -> bool:
             pairs = orjson.loads(intent.read_bytes())["renames"]
         except (ValueError, KeyError, TypeError):
             pairs = None  # the intent itself was torn: it was never complete, so nothing was renamed
+        root = state_dir.parent
         for tmp, target in pairs or []:
-            if os.path.exists(tmp):
-                fsio.replace(tmp, target)
-                fsync_dir(Path(target).parent)
+            if os.path.exists(root / tmp):  # (paths of older versions were absolute: join keeps them)
+                fsio.replace(root / tmp, root / target)
+                fsync_dir((root / target).parent)
                 redone = True
         fsio.unlink(intent)
         fsync_dir(state_dir)
