@@ -77,10 +77,10 @@ def build_template(root: Path) -> Path:
     with Store.open(project) as store:
         store.reject([7, 8], "label_ambiguous")
         store.compact()
-        store.drop([store.index_of("r000007")])
+        store.drop([slot(store, "r000007")])
         store.compact()
-        store.approve([store.index_of("r000000")])
-        store.reject([store.index_of("r000001")], "wrong_label", "off by one")
+        store.approve([slot(store, "r000000")])
+        store.reject([slot(store, "r000001")], "wrong_label", "off by one")
     save_record(project, JobRecord(run_id="synth-t-1", state="running", pid=os.getpid()))
     return root
 
@@ -230,7 +230,7 @@ def test_every_fault_point_leaves_before_or_after(template, tmp_path, name):
     calls = ref.counter.calls
     assert calls > 0, f"{name} made no file operation through the seam"
     _, is_decision = OPERATIONS[name]
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for err in (errno.ENOSPC, errno.EIO):
         for n in range(1, calls + 1):
             where = f"{name}: {errno.errorcode[err]} at call {n} of {calls} {ref.counter.log[n - 1]}"
