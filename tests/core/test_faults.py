@@ -109,6 +109,7 @@ OPERATIONS = {
     "drop": (lambda s, p: s.drop([slot(s, "r000008")]), True),
     "restore": (lambda s, p: s.restore(["r000007"]), True),
     "compaction": (lambda s, p: s.compact(), False),
+    "compaction of drops and a restore": (lambda s, p: s.compact(), False),
     "job append": (
         lambda s, p: append_rows(p, make_rows(2, start=100)),
         True,
@@ -116,6 +117,10 @@ OPERATIONS = {
     "job record write": (lambda s, p: _record(p), False),
 }
 STORELESS = {"job append", "job record write"}
+# decisions made (with no faults) in the same session just before the operation
+PREPARE = {
+    "compaction of drops and a restore": lambda s: (s.drop([slot(s, "r000008")]), s.restore(["r000007"])),
+}
 
 
 def state(project) -> dict:
@@ -144,13 +149,17 @@ def _fields(row: dict) -> tuple:
     )
 
 
-def run(project, name: str, hook=None):
-    """Open (no faults), run the operation under `hook`, close. Returns the exception or None."""
+def run(project, name: str, hook=None, operate: bool = True):
+    """Open (no faults), prepare, run the operation under `hook` (unless not `operate`), close.
+    Returns the exception or None."""
     fn, _ = OPERATIONS[name]
     store = None if name in STORELESS else Store.open(project)
     try:
+        if name in PREPARE:
+            PREPARE[name](store)
         with installed(hook):
-            fn(store, project)
+            if operate:
+                fn(store, project)
     except Exception as exc:
         return exc
     finally:
@@ -200,8 +209,7 @@ class Reference:
         outcomes = {}
         for outcome in ("before", "after"):
             project = copy_project(template, work / f"ref-{outcome}")
-            if outcome == "after":
-                assert run(project, name, self.counter) is None
+            assert run(project, name, self.counter, operate=outcome == "after") is None
             now = state(project)
             undone = undo_once(project)
             later = then_decide_and_compact(project)

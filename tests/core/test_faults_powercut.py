@@ -94,6 +94,21 @@ class DiskModel:
         build(self.root, target)
 
 
+class OffAtRename:
+    """The power goes at the `n`th rename of a compaction (the archive link, the intent,
+    synthetic.jsonl, dropped.jsonl, ...) and stays off: not even compact()'s cleanup runs."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.renames = 0
+
+    def call(self, op, target, fn, *args):
+        self.renames += op == "rename"
+        if self.renames >= self.n:
+            raise PowerCut
+        return fn(*args)
+
+
 def _approve_appended(store, project):
     store.refresh()
     return store.approve([slot(store, "r000100")])
@@ -194,18 +209,8 @@ def test_an_interrupted_compaction_is_finished_after_the_project_folder_moved(te
         store.drop([slot(store, "r000001")])
     expected = state(project)
 
-    class CutAtSecondRename(DiskModel):
-        renames = 0
-
-        def call(self, op, target, fn, *args):
-            if op == "rename":
-                self.renames += 1
-                if self.renames == 4:  # the archive link, the intent, synthetic.jsonl, [cut] dropped.jsonl
-                    self.cut_at = self.calls + 1
-            return super().call(op, target, fn, *args)
-
     with Store.open(project) as store:
-        with installed(CutAtSecondRename(project.root)), pytest.raises(PowerCut):
+        with installed(OffAtRename(4)), pytest.raises(PowerCut):
             store.compact()
         release_session(store)
     assert (project.state_dir / "commit.intent").exists()
@@ -215,3 +220,42 @@ def test_an_interrupted_compaction_is_finished_after_the_project_folder_moved(te
     Store.open(survivor).close()
     assert state(survivor) == expected
     check_files(survivor)
+
+
+def test_recovery_itself_under_faults_finishes_the_commit_at_the_next_open(template, tmp_path):
+    """The writable open that finishes an interrupted compaction and cuts a torn tail, with ENOSPC
+    and with EIO at each of its calls: the open after it still ends in the one right state."""
+    import errno
+
+    from tests.core.test_faults import FaultFS
+
+    interrupted = copy_project(template, tmp_path / "interrupted")
+    with Store.open(interrupted) as store:
+        store.drop([slot(store, "r000001")])
+
+    with Store.open(interrupted) as store:
+        with installed(OffAtRename(4)), pytest.raises(PowerCut):
+            store.compact()
+        release_session(store)
+    with open(interrupted.synthetic_path, "ab") as f:
+        f.write(b'{"id": "torn", "prompt": "half')
+    reference = copy_project(interrupted.root, tmp_path / "reference")
+    Store.open(reference).close()
+    expected = state(reference)
+    counter = FaultFS()
+    project = copy_project(interrupted.root, tmp_path / "count")
+    with installed(counter):
+        Store.open(project).close()
+    assert counter.by_op["rename"] >= 2  # it did redo the renames
+    for err in (errno.ENOSPC, errno.EIO):
+        for n in range(1, counter.calls + 1):
+            project = copy_project(interrupted.root, tmp_path / "run")
+            try:
+                with installed(FaultFS(fail_at=n, err=err)):
+                    Store.open(project).close()
+            except OSError:
+                pass
+            Store.open(project).close()
+            assert state(project) == expected, f"{errno.errorcode[err]} at call {n}: {counter.log[n - 1]}"
+            leftovers = [p for p in project.root.rglob("*") if p.name.endswith(".tmp")]
+            assert leftovers == [] and not (project.state_dir / "commit.intent").exists()
