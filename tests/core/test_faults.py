@@ -308,33 +308,60 @@ def test_a_failed_journal_append_is_cut_back_and_its_seq_reused(template, tmp_pa
         assert store.row(slot(store, "r000001"))["review_status"] == "rejected"
 
 
-def test_an_append_whose_cut_back_fails_blocks_further_entries_until_it_succeeds(template, tmp_path):
-    """Double fault: the write fails and so does the truncate. No later entry may follow the
-    unacknowledged bytes; once the cut succeeds, decisions go on and the failed one never applies."""
+class FailFsyncThenRepairs(FaultFS):
+    """The first fsync reports EIO after the bytes were written; from then on every op in
+    `broken` fails, until `broken` is emptied (the disk recovers)."""
+
+    def __init__(self, broken: set[str]):
+        super().__init__()
+        self.broken = broken
+
+    def call(self, op, target, fn, *args):
+        if op == "fsync" and not self.failed:
+            self.failed = (op, str(target))
+            fn(*args)
+            raise OSError(errno.EIO, "Input/output error")
+        if self.failed and op in self.broken:
+            raise OSError(errno.EIO, "Input/output error")
+        return fn(*args)
+
+
+def test_an_append_that_cannot_be_cut_back_is_blanked_out(template, tmp_path):
+    """Double fault: the fsync fails and so does the truncate. Overwriting the entry with spaces
+    needs no new space: the line is then blank, replay skips it, later decisions go on."""
     project = copy_project(template, tmp_path / "p")
     journal = project.state_dir / "journal.jsonl"
     size = journal.stat().st_size
-
-    class FailWriteAndTruncate(FaultFS):
-        def call(self, op, target, fn, *args):
-            if op == "fsync" and not self.failed:
-                self.failed = (op, str(target))
-                fn(*args)  # the bytes are written; the fsync reports EIO
-                raise OSError(errno.EIO, "Input/output error")
-            if op == "truncate" and self.fail_at:
-                raise OSError(errno.EIO, "Input/output error")
-            return fn(*args)
-
+    with Store.open(project) as store, installed(FailFsyncThenRepairs({"truncate"})):
+        with pytest.raises(BrewError, match="nothing was changed"):
+            store.approve([slot(store, "r000009")])
+        assert journal.read_bytes()[size:].strip(b" ") == b"\n"
+        store.approve([slot(store, "r000003")])
     with Store.open(project) as store:
-        hook = FailWriteAndTruncate(fail_at=1)
-        with installed(hook):
+        assert store.problems == []
+        statuses = {k: store.row(slot(store, f"r00000{k}"))["review_status"] for k in (9, 3)}
+        assert statuses == {9: "pending", 3: "approved"}
+        store.undo()
+        assert store.row(slot(store, "r000003"))["review_status"] == "pending"
+        assert store.row(slot(store, "r000001"))["review_status"] == "rejected"
+
+
+def test_an_append_that_cannot_be_cut_or_blanked_blocks_further_entries_until_it_can(template, tmp_path):
+    """Triple fault: no later entry may follow the unacknowledged bytes; once the disk lets the
+    cut through, decisions go on and the failed one never applies."""
+    project = copy_project(template, tmp_path / "p")
+    journal = project.state_dir / "journal.jsonl"
+    size = journal.stat().st_size
+    with Store.open(project) as store:
+        broken = {"truncate", "write"}
+        with installed(FailFsyncThenRepairs(broken)):
             with pytest.raises(BrewError, match="could not be removed yet"):
                 store.approve([slot(store, "r000009")])
             assert journal.stat().st_size > size  # the unacknowledged bytes are still there
-            with pytest.raises(BrewError, match="decision not saved"):
+            with pytest.raises(BrewError, match="earlier failed decision could not be removed yet"):
                 store.approve([slot(store, "r000002")])
             assert journal.stat().st_size > size
-            hook.fail_at = None  # the disk recovers
+            broken.clear()  # the disk recovers
             store.approve([slot(store, "r000003")])
     with Store.open(project) as store:
         statuses = {k: store.row(slot(store, f"r00000{k}"))["review_status"] for k in (9, 2, 3)}

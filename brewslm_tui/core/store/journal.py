@@ -122,6 +122,8 @@ class Journal:
         by_seq: dict[int, int] = {}  # seq -> position in entries
         failed: list[int] = []  # positions of entries another entry's seq overrides
         for lineno, raw in enumerate(complete.split(b"\n")[:-1], start=first_line):
+            if not raw.strip(b" "):
+                continue  # an entry blanked out after its write failed (see `_blank_out`)
             try:
                 entry = orjson.loads(raw)
                 _check_entry(entry)
@@ -176,6 +178,11 @@ class Journal:
                 heal_torn_tail(self.path, self.quarantine, complete_whole=False)
             self._end = append_durably(self.path, data)
         except AppendNotUndone as exc:
+            if _blank_out(self.path, exc.length):
+                raise DecisionNotSaved(
+                    f"{self.path}: decision not saved ({os_cause(exc.cause)}); nothing was changed "
+                    "(its partial entry is blanked out)"
+                ) from exc
             self._must_cut_to = exc.length
             raise DecisionNotSaved(
                 f"{self.path}: decision not saved ({os_cause(exc.cause)}), and its partial entry "
@@ -183,6 +190,11 @@ class Journal:
                 "fix the disk, then try again)"
             ) from exc
         except OSError as exc:
+            if self._must_cut_to is not None:
+                raise DecisionNotSaved(
+                    f"{self.path}: decision not saved ({os_cause(exc)}): the partial entry of an earlier "
+                    "failed decision could not be removed yet, and nothing is saved after it until it is"
+                ) from exc
             raise DecisionNotSaved(
                 f"{exc.filename or self.path}: decision not saved ({os_cause(exc)}); nothing was changed"
             ) from exc
@@ -209,3 +221,25 @@ class Journal:
             replace_durably(target, [self.path.read_bytes()])  # no hard links here (EXDEV, EPERM)
             return
         fsio.fsync_dir(self.archive_dir)
+
+
+def _blank_out(path: Path, length: int) -> bool:
+    """Overwrite everything after `length` with spaces and a final newline, and fsync: a failed
+    entry that could not be cut off becomes a blank line, which replay skips. Overwriting bytes
+    already there needs no new space, so this often works where the truncate did not."""
+    try:
+        fd = fsio.open_fd(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        if size <= length:
+            fsio.fsync(fd)
+            return True
+        fsio.pwrite(fd, b" " * (size - length - 1) + b"\n", length)
+        fsio.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
