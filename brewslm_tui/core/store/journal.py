@@ -168,7 +168,10 @@ class Journal:
             if self._must_cut_to is not None:
                 cut_back(self.path, self._must_cut_to)
                 self._must_cut_to = None
-            size = os.stat(self.path).st_size if self.path.exists() else 0
+            try:
+                size = os.stat(self.path).st_size
+            except FileNotFoundError:
+                size = 0
             data = dumps_line(entry)
             if size == 0:
                 data = dumps_line({"op": "header", "next_seq": entry["seq"]}) + data
