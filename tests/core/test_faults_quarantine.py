@@ -120,3 +120,48 @@ def test_an_unknown_key_is_one_plain_line(tiny_project, capsys, key):
     Store.open(tiny_project).close()
     code, _, err = run(capsys, "quarantine", tiny_project.root, "--discard", key)
     assert code == 1 and err.count("\n") == 1 and "no outstanding quarantined line" in err
+
+
+def test_a_restore_under_faults_never_loses_the_line(tiny_project):
+    """ENOSPC / EIO at each file operation of a restore: the row is back in the project, or the
+    line is still outstanding in the quarantine (or both, for a retry to refuse): never neither."""
+    import errno
+    import shutil
+
+    from brewslm_tui.core.errors import BrewError
+    from brewslm_tui.core.project import load_project
+    from tests.core.test_faults import FaultFS, installed
+
+    write_rows(tiny_project, [row_line(0), BAD, row_line(2)])
+    with Store.open(tiny_project) as store:
+        store.compact()
+    [q] = quarantine.outstanding(tiny_project.state_dir)
+    fixed = BAD + b"}"
+    template = tiny_project.root
+    counter = FaultFS()
+    clean = load_project(shutil.copytree(template, template.parent / "clean"))
+    with installed(counter):
+        quarantine.restore(clean, q.id, fixed)
+    outcomes = set()
+    for err in (errno.ENOSPC, errno.EIO):
+        for n in range(1, counter.calls + 1):
+            target = template.parent / "run"
+            shutil.rmtree(target, ignore_errors=True)
+            project = load_project(shutil.copytree(template, target))
+            try:
+                with installed(FaultFS(fail_at=n, err=err)):
+                    quarantine.restore(project, q.id, fixed)
+            except (OSError, BrewError):
+                pass  # reported; what matters is what is on disk
+            Store.open(project).close()
+            with Store.open(project, readonly=True) as store:
+                back = store.index_of("r_bad") is not None
+            listed = bool(quarantine.outstanding(project.state_dir))
+            assert back or listed, (
+                f"{errno.errorcode[err]} at call {n}: {counter.log[n - 1]}: the line is gone"
+            )
+            outcomes.add((back, listed))
+            leftovers = [p for p in project.root.rglob("*") if p.name.endswith(".tmp")]
+            assert leftovers == []
+            assert all(orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines())
+    assert (True, False) in outcomes and (False, True) in outcomes
