@@ -86,7 +86,13 @@ def recover(state_dir: Path, targets: list[Path]) -> bool:
             for leftover in target.parent.glob(f".{target.name}.*.tmp"):
                 fsio.remove_quietly(leftover)
     remove_stale_temps(_state_folders(state_dir), names=STATE_FILES)
+    for legacy in LEGACY_NOTES:  # lock notes now live in the lock files themselves
+        if (state_dir / legacy).exists():
+            fsio.remove_quietly(state_dir / legacy)
     return redone
+
+
+LEGACY_NOTES = ("session.holder", "write.holder")
 
 
 # files of `.brewslm/` only a holder of the write lock writes: this process's own temps of them

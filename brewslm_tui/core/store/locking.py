@@ -40,6 +40,19 @@ def _describe_self() -> dict:
 NOTE_MAX = 4096
 
 
+_NOTES: dict[int, bytes] = {}  # pid -> its note: every lock object of a process writes the same bytes
+
+
+def _own_note() -> bytes:
+    """This process's note (the same for all its locks, so they do not rewrite each other's):
+    its "since" is when the process first took a lock of the project (its session, for a TUI)."""
+    pid = os.getpid()
+    note = _NOTES.get(pid)
+    if note is None:
+        note = _NOTES[pid] = orjson.dumps(_describe_self())
+    return note
+
+
 def describe_holder(lock_path: Path) -> str:
     """Who holds the lock, in words, from the note the holder wrote into the lock file."""
     try:
@@ -99,7 +112,7 @@ class FileLock:
     def _write_note(self, fd: int) -> None:
         """Name this process in the lock file, unless the note there is already ours."""
         if not self._note:
-            self._note = orjson.dumps(_describe_self())
+            self._note = _own_note()
         try:
             if os.pread(fd, NOTE_MAX, 0) == self._note:
                 return
