@@ -91,13 +91,16 @@ def test_a_restore_that_would_duplicate_an_id_is_refused(tiny_project, capsys):
 
 
 def test_a_discarded_line_stops_being_counted_but_its_bytes_stay(tiny_project, capsys):
-    write_rows(tiny_project, [row_line(0), BAD])
+    write_rows(tiny_project, [row_line(0), BAD, row_line(2)])  # (a bad LAST line: issue 14.15)
     Store.open(tiny_project).close()
     [q] = quarantine.outstanding(tiny_project.state_dir)
     code, out, _ = run(capsys, "quarantine", tiny_project.root, "--discard", q.id[:6])
     assert code == 0 and "discarded" in out
     assert quarantine.outstanding(tiny_project.state_dir) == []
     assert q.raw_path.read_bytes() == BAD
+    assert BAD not in tiny_project.synthetic_path.read_bytes()  # compacted out of the data file
+    code, out, _ = run(capsys, "stats", tiny_project.root)
+    assert "0 quarantined lines" in out
     code, out, _ = run(capsys, "quarantine", tiny_project.root)
     assert "no quarantined lines" in out
 

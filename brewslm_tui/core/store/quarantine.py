@@ -162,8 +162,7 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
 
     `text`: the fixed line (None: the quarantined bytes themselves, e.g. a line that only failed
     because of a byte-order mark). Its id must not be in the project already. Returns the line
-    and where it went (FILE:LINE). The malformed original leaves the data file at the next
-    compaction (the caller runs one)."""
+    and where it went; a compaction then takes the malformed original out of the data file."""
     from brewslm_tui.core.rows import Row
     from brewslm_tui.core.store.store import Store
 
@@ -197,18 +196,22 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
             )
         with write_lock(state_dir):
             heal_torn_tail(target, store.quarantine)
-            lines_before = _count_lines(target)
             append_durably(target, fixed + b"\n")
-        where = f"{target}:{lines_before + 1}"
+        where = f"{target} (row {row['id']})"
         resolve(state_dir, line, "restored", to=where)
         store.compact()
     return line, where
 
 
 def discard(project, key: str) -> QuarantinedLine:
-    """The user says the line can go: it stops being counted (its raw copy stays, as a record)."""
+    """The user says the line can go: it stops being counted (its raw copy stays, as a record),
+    and a compaction takes it out of the data file if it is still there."""
+    from brewslm_tui.core.store.store import Store
+
     line = find(project.state_dir, key)
-    resolve(project.state_dir, line, "discarded")
+    with Store.open(project) as store:
+        resolve(project.state_dir, line, "discarded")
+        store.compact()
     return line
 
 
@@ -219,11 +222,3 @@ def _one_line(data: bytes, line: QuarantinedLine) -> bytes:
     if b"\n" in data:
         raise BrewError(f"{line.location}: the fixed row must be one line (JSONL)")
     return data
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with open(path, "rb") as f:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    except FileNotFoundError:
-        return 0
