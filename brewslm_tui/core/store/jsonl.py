@@ -3,6 +3,8 @@
 Readers never build a dict per row here; they find line boundaries in the mapped file and
 parse only what they need. Writers put whole lines down and fsync; a file is replaced by
 writing a temp file in the same folder, fsyncing it, `os.replace`, and fsyncing the folder.
+An append that fails is cut back to the old length before the error is raised, and a file's
+first creation is followed by an fsync of its folder. Every change goes through `fsio`.
 """
 
 from __future__ import annotations
