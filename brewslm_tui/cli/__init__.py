@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from brewslm_tui.cli import data, decisions, jobs, project
+from brewslm_tui.cli import data, decisions, jobs, project, quarantine
 from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Parser, UsageError, err
 from brewslm_tui.core.errors import BrewError, ProjectError
 
-GROUPS = (project, decisions, data, jobs)
+GROUPS = (project, decisions, data, jobs, quarantine)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -94,12 +94,16 @@ def _decide(args, op: str) -> int:
                 decision = store.reject(slots, args.reason, args.note)
             elif op == "pending":
                 decision = store.set_pending(slots)
-            else:  # drop
+            else:  # drop: the count is printed once the decision is on disk, never before
                 rejected = [i for i in slots if store.status[i] == 2]
                 by_reason: dict[str, int] = {}
-                for i in rejected:
-                    code = store.reason_of(i) or "(no reason)"
-                    by_reason[code] = by_reason.get(code, 0) + 1
+                if args.dry_run:
+                    for i in rejected:
+                        code = store.reason_of(i) or "(no reason)"
+                        by_reason[code] = by_reason.get(code, 0) + 1
+                else:
+                    decision = store.drop(rejected)
+                    by_reason = decision.by_reason
                 verb = "would drop" if args.dry_run else "dropped"
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) or "nothing"
                 out.line(f"{verb} {len(rejected)} rows: {summary}")
@@ -107,7 +111,6 @@ def _decide(args, op: str) -> int:
                     out.line(f"left alone {len(slots) - len(rejected)} selected rows that are not rejected")
                 if args.dry_run:
                     return EXIT_OK
-                decision = store.drop(rejected)
             if op != "drop":
                 skipped = len(slots) - decision.count
                 out.line(

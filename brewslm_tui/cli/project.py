@@ -42,6 +42,7 @@ def cmd_open(args) -> int:
 
 def cmd_check(args) -> int:
     from brewslm_tui.core.export import read_imported
+    from brewslm_tui.core.store import quarantine
     from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
@@ -58,6 +59,7 @@ def cmd_check(args) -> int:
     problems += [str(p) for p in imported_problems]
     store = Store.open(project, readonly=True)
     problems += [str(p) for p in store.problems + store.dropped.problems]
+    problems += quarantine.check_lines(project.state_dir, store.problems + store.dropped.problems)
     size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
     if size > store.scanned_bytes:
         problems.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from brewslm_tui.core.rows import STATUS_NAMES
+from brewslm_tui.core.store import quarantine
 
 
 def run_table(store) -> dict[str, dict[str, int]]:
@@ -58,6 +59,6 @@ def compute_stats(store) -> dict:
         "dropped_by_reason": dropped_by_reason,
         "by_run": run_table(store),
         "by_label": by_label,
-        "quarantined": len(store.problems),
+        "quarantined": quarantine.count(store.state_dir, store.problems + store.dropped.problems),
         "journal_entries": store.journal_size(),
     }

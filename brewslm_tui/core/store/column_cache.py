@@ -29,6 +29,9 @@ from pathlib import Path
 
 import orjson
 
+from brewslm_tui.core.store import fsio
+from brewslm_tui.core.store.jsonl import data_start, remove_stale_temps, write_durably
+
 VERSION = 4
 EDGE = 4096  # bytes hashed at the start and end of the cached prefix
 COLUMNS = (("offsets", "Q"), ("run", "I"), ("playbook", "I"), ("label", "H"))
@@ -59,6 +62,7 @@ def parse_range(t, buf, start: int, end: int | None, label_for) -> int:
     second.
     """
     end = len(buf) if end is None else min(end, len(buf))
+    start = start or data_start(buf)  # a UTF-8 BOM is not part of line 1
     loads = orjson.loads
     status_codes = FILE_STATUS
     label_index = {label: k for k, label in enumerate(t.labels) if label}
@@ -626,34 +630,16 @@ def write(t, config: dict, st, buf, scanned_end: int, bad=None, assigned=None) -
         "sizes": [len(p) for p in parts],
     }
     path = cache_path(Path(config["state_dir"]))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_dead_temps(path)
-        with open(tmp, "wb") as f:
-            f.write(orjson.dumps(header) + b"\n")
-            for part in parts:
-                f.write(part)
-        os.replace(tmp, path)
-    except OSError:
+        fsio.makedirs(path.parent)
+        remove_stale_temps([path.parent])  # each is a whole cache's size
+        tmp = write_durably(path, [orjson.dumps(header) + b"\n", *parts], sync=False)
         try:
-            os.unlink(tmp)
+            fsio.replace(tmp, path)
         except OSError:
-            pass  # a cache we cannot write only costs time
-
-
-def _remove_dead_temps(path: Path) -> None:
-    """Temp files of writers that were killed before their rename (each is a whole cache's size)."""
-    for other in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
-            os.kill(int(other.name.split(".")[-2]), 0)
-        except ProcessLookupError:
-            try:
-                other.unlink()
-            except OSError:
-                pass
-        except (ValueError, OSError):
-            pass  # alive (or not ours to judge)
+            fsio.remove_quietly(tmp)
+    except OSError:
+        pass  # a cache we cannot write only costs time
 
 
 def load(store) -> bool:

@@ -42,7 +42,7 @@ from brewslm_tui.core.rows import (
     STATUS_NAMES,
     Row,
 )
-from brewslm_tui.core.store import column_cache
+from brewslm_tui.core.store import column_cache, fsio
 from brewslm_tui.core.store.column_cache import F_NOTE, assigned_id
 from brewslm_tui.core.store.commit import INTENT_NAME, MultiFileCommit, recover
 from brewslm_tui.core.store.dropped import DroppedRows
@@ -52,6 +52,7 @@ from brewslm_tui.core.store.jsonl import (
     LoadProblem,
     Quarantine,
     append_durably,
+    bom_warning,
     dumps_line,
     heal_torn_tail,
     map_file,
@@ -153,7 +154,7 @@ class Store(column_cache.Columns):
         store._background = background
         store._early_builder = builder
         if not readonly:
-            store.state_dir.mkdir(parents=True, exist_ok=True)
+            fsio.makedirs(store.state_dir)
             store._session = session_lock(store.state_dir)
             store._session.acquire(timeout=lock_timeout)
             try:
@@ -244,6 +245,7 @@ class Store(column_cache.Columns):
         contents = self.journal.read()
         partial = self._background and not contents.entries
         self._remap_and_scan(partial=partial)
+        self.problems.extend(p for p in [bom_warning(self.synthetic_path, self._buf)] if p)
         self._disk_status = bytearray(self.status)
         self._disk_reason = bytearray(self.reason)
         self.dropped = DroppedRows(self.dropped_path, self.quarantine)
@@ -1063,6 +1065,7 @@ class Store(column_cache.Columns):
             if last_seq >= self._first_seq:
                 self.journal.archive_current(self._first_seq, last_seq)
             commit.stage(self.journal.path, [self.journal.new_generation_bytes(self._next_seq)])
+            self.quarantine.sync()  # malformed lines leave synthetic.jsonl now: their copies first
             try:
                 commit.apply(before_rename=_crash_hook)
             except BaseException:
@@ -1178,7 +1181,7 @@ def append_rows(project, rows: list[dict]) -> int:
             )  # raises the full pydantic error (or accepts what the fast check cannot tell)
         lines.append(dumps_line(row))
     state_dir = project.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    fsio.makedirs(state_dir)
     quarantine = Quarantine(state_dir)
     lock = write_lock(state_dir)
     lock.acquire(timeout=APPEND_LOCK_WAIT)  # a compaction of a big file may hold it for seconds
