@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -87,10 +88,8 @@ def wait_for(condition, what: str, limit: float = 30.0) -> None:
 
 
 def kill_quietly(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 async def test_a_playbook_whose_every_candidate_is_invalid_fails_loudly(tmp_path):
@@ -109,7 +108,7 @@ async def test_a_playbook_whose_every_candidate_is_invalid_fails_loudly(tmp_path
     text = record.diagnostic_text()
     assert "answer_too_long" in text and "e.g." in text and "at most 4 words" in text
     assert not project.synthetic_path.exists() or project.synthetic_path.read_bytes() == b""
-    assert [e.kind for e in events][0] == "started" and events[-1].kind == "finished"
+    assert next(e.kind for e in events) == "started" and events[-1].kind == "finished"
     assert events[-1].record.state == "failed"
     assert list_jobs(project)[0].state == "failed"
 
