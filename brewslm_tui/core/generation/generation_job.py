@@ -76,6 +76,7 @@ async def run_generation_job(
     run_id: str | None = None,
     generator: GeneratorFactory | None = None,
     resume: JobRecord | None = None,
+    early_stop: bool = True,
 ) -> JobRecord:
     """Run one playbook once as a generation job; return its final record.
 
@@ -84,7 +85,8 @@ async def run_generation_job(
     still `waiting` for a batch) under the same run_id up to its count. A bad playbook or an
     unknown run raises `ProjectError`/`BrewError` before any job starts. `generator` replaces
     the playbook's generator (a batch engine's output, see `batch.py`); `resume` is the
-    record to continue as is. `clock` and `run_id` exist for deterministic sample data and tests.
+    record to continue as is; `early_stop=False` reads a bounded input (a batch output file)
+    to its end instead of stopping at the failure thresholds. `clock` and `run_id` exist for deterministic sample data and tests.
     """
     if resume_run_id:
         resume = resumable_record(project, resume_run_id)
@@ -97,7 +99,9 @@ async def run_generation_job(
         rounds = int(resume.params.get("resumed", 0)) + (0 if generator is not None else 1)
         seed = int(resume.params.get("seed", 0)) + 7919 * rounds  # not the rows already made
         params: dict[str, Any] = {"resumed": rounds}
-        runner = _GenerationRun(project, book, count, seed, generator=generator, id_round=rounds)
+        runner = _GenerationRun(
+            project, book, count, seed, generator=generator, id_round=rounds, early_stop=early_stop
+        )
         return await run_job(
             project,
             "generation",
@@ -123,7 +127,7 @@ async def run_generation_job(
     params = generation_params(project, book, count, seed)
     if like_run_id:
         params["like_run_id"] = like_run_id
-    runner = _GenerationRun(project, book, count, seed, generator=generator)
+    runner = _GenerationRun(project, book, count, seed, generator=generator, early_stop=early_stop)
     return await run_job(
         project,
         "generation",
@@ -264,7 +268,9 @@ class _GenerationRun:
         *,
         generator: GeneratorFactory | None = None,
         id_round: int = 0,
+        early_stop: bool = True,
     ) -> None:
+        self.early_stop = early_stop
         self.project, self.book, self.count, self.seed = project, book, count, seed
         self.make_generator = generator or generator_class(book.generator)
         self.id_round = id_round  # > 0 on a resume: row ids that cannot repeat earlier rounds'
@@ -293,7 +299,7 @@ class _GenerationRun:
             c["usable"] = c["landed"]
             ctx.save()
         self.base_attempts, self.base_usable = self._attempts(), c["usable"]
-        examples = await asyncio.to_thread(_example_rows, project, self.seed)
+        examples = await asyncio.to_thread(example_rows, project, self.seed)
         generator = self.make_generator(GenRequest(project, book, self.count, self.seed, examples))
         self.generator = generator
         limit = book.max_candidates(self.count)
@@ -447,6 +453,8 @@ class _GenerationRun:
         return attempts
 
     def _should_stop(self, limit: int) -> bool:
+        if not self.early_stop:
+            return False
         c, lim = self.ctx.counts, self.book.limits
         if self.in_a_row >= lim.max_backend_errors_in_a_row:
             self.stop_reason = (
@@ -610,7 +618,7 @@ def _safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def _example_rows(project: Project, seed: int, n: int = 5) -> list[dict[str, Any]]:
+def example_rows(project: Project, seed: int, n: int = 5) -> list[dict[str, Any]]:
     """A few imported rows (prompt/completion only) for model-backed generators to imitate."""
     rows: list[dict[str, Any]] = []
     try:

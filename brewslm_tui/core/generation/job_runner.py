@@ -331,7 +331,8 @@ async def run_job(
             host=socket.gethostname(),
         )
     await asyncio.to_thread(clean_stale_temps, project)
-    await asyncio.to_thread(_discard_cancel, project, record.run_id)
+    if resume is not None:  # a cancel left from an earlier round is not meant for this one
+        await asyncio.to_thread(_discard_cancel, project, record.run_id)
     ctx = JobContext(project, record, clock, on_event, stop)
     if resume is None:
         record.started_at = iso(ctx.started)

@@ -7,6 +7,7 @@ writing a temp file in the same folder, fsyncing it, `os.replace`, and fsyncing 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
@@ -119,15 +120,25 @@ def replace_durably(path: Path, chunks) -> None:
 
 
 def append_durably(path: Path, data: bytes) -> None:
-    """Append whole lines in one write and fsync. The caller holds the write lock."""
+    """Append whole lines in one write and fsync. The caller holds the write lock.
+
+    All or nothing: when a write or the fsync fails (ENOSPC, EFBIG, EIO) the file is cut
+    back to its length before, so no part of a failed append is ever counted or read."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+            raise
     finally:
         os.close(fd)
 
