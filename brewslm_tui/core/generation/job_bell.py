@@ -1,5 +1,6 @@
-"""What the app remembers about jobs between sessions: the bell's unseen jobs, and the jobs
-it was following, so a job that finished while the app was closed still rings the bell.
+"""What the app remembers about jobs between sessions: the bell's unseen jobs, the jobs
+it was following (so a job that finished while the app was closed still rings the bell), and
+the playbook last started.
 
 Two small sets of run ids in `.brewslm/` (`bell-unseen.json`, `jobs-following.json`), each
 rewritten atomically when it changes (a job finishing or being looked at: rare). A set that
@@ -8,6 +9,7 @@ cannot be written (a read-only folder) still works for this session.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, MutableSet
 from pathlib import Path
 
@@ -74,3 +76,17 @@ def unseen_jobs(project: Project) -> RememberedRuns:
 def followed_jobs(project: Project) -> RememberedRuns:
     """Jobs the app saw queued or running and has not yet seen finish."""
     return RememberedRuns(project.state_dir / "jobs-following.json")
+
+
+def last_playbook(project: Project) -> str | None:
+    """The playbook the user last started a job with (the new-job form's first choice)."""
+    try:
+        value = orjson.loads((project.state_dir / "last-playbook.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def remember_playbook(project: Project, name: str) -> None:
+    with contextlib.suppress(OSError):  # a convenience: a read-only folder just forgets it
+        replace_durably(project.state_dir / "last-playbook.json", [orjson.dumps(name) + b"\n"])

@@ -75,13 +75,15 @@ def start_detached(
     seed: int | None = None,
     like_run_id: str | None = None,
     resume_run_id: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[str, subprocess.Popen]:
     """Start a generation job in a process of its own session; returns (run_id, process).
 
     What can be checked here is checked first (the playbook, the run to resume) so a mistake
     is an error now, not a failed job later. A new run gets a `queued` record before the
     process starts, so every follower sees it at once. The caller should `poll()` the
-    process now and then (a finished child stays a zombie until reaped).
+    process now and then (a finished child stays a zombie until reaped). `run_id` names a
+    new run (the app picks it first, to show the job before its process exists).
     """
     from brewslm_tui.core.generation.generation_job import resumable_record
     from brewslm_tui.core.generation.playbooks import get_playbook
@@ -97,7 +99,7 @@ def start_detached(
         if not playbook:
             raise BrewError("name a playbook (or a run to regenerate)")
         book = get_playbook(project, playbook)
-        run_id = new_run_id(project, "generation")
+        run_id = run_id or new_run_id(project, "generation")
         argv = generate_argv(
             project, run_id, playbook=book.name, count=count, seed=seed, like_run_id=like_run_id
         )
