@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import signal
 import sys
@@ -184,21 +183,10 @@ async def _generation(project, args, progress: Progress, stop: Stop) -> JobRecor
 
 def _record_start_failure(project, args, exc: BaseException) -> None:
     """A job the app started (`--run-id`) that could not start says why in its record."""
-    if not args.run_id:
-        return
-    from brewslm_tui.core.errors import BrewError
-    from brewslm_tui.core.generation.job_record import Diagnostic, iso, read_record, save_record, utc_now
+    if args.run_id:
+        from brewslm_tui.core.generation.job_control import fail_unstarted
 
-    try:
-        record = read_record(project, args.run_id)
-    except BrewError:
-        return
-    if record.state in ("queued", "interrupted"):
-        record.state = "failed"
-        record.finished_at = iso(utc_now())
-        record.diagnostic = Diagnostic(headline=f"The job could not start: {exc}")
-        with contextlib.suppress(OSError):
-            save_record(project, record)
+        fail_unstarted(project, args.run_id, f"The job could not start: {exc}")
 
 
 def _write_batch_file(project, args) -> int:

@@ -96,8 +96,10 @@ async def run_generation_job(
             raise BrewError(f"{resume.run_id} ran playbook {resume.playbook!r}, not {playbook_name!r}")
         book = get_playbook(project, playbook_name or "")
         count = int(resume.params.get("count") or resume.requested or book.count)
-        rounds = int(resume.params.get("resumed", 0)) + (0 if generator is not None else 1)
-        seed = int(resume.params.get("seed", 0)) + 7919 * rounds  # not the rows already made
+        # every round after the first has its own row ids; a generator of its own (a batch
+        # output) keeps the run's seed, the playbook's generator gets a new one (not the same rows)
+        rounds = int(resume.params.get("resumed", 0)) + 1
+        seed = int(resume.params.get("seed", 0)) + (7919 * rounds if generator is None else 0)
         params: dict[str, Any] = {"resumed": rounds}
         runner = _GenerationRun(
             project, book, count, seed, generator=generator, id_round=rounds, early_stop=early_stop
@@ -182,6 +184,10 @@ def resumable_record(project: Project, run_id: str) -> JobRecord:
         raise BrewError(f"{run_id} is a {record.kind} job, not a generation run")
     if record.state == "succeeded" and record.landed >= record.requested:
         raise BrewError(f"{run_id} already landed all {record.landed} of its rows: nothing to resume")
+    if record.state == "waiting" and "batch_id" not in record.params:
+        raise BrewError(
+            f"{run_id} waits for a batch engine: land its output with `brewslm-tui ingest PROJECT {run_id} OUTPUT`"
+        )
     if record.state not in FINAL_STATES and record.state != "waiting":
         raise BrewError(f"{run_id} is still {record.state} (pid {record.pid}): cancel it first")
     return record

@@ -13,6 +13,7 @@ another machine sharing the folder too, and never a recycled pid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -128,18 +129,25 @@ def start_detached(
             )
     except OSError as exc:
         if not resume_run_id:
-            _fail_queued(project, run_id, f"The job's process could not start: {exc}")
+            fail_unstarted(project, run_id, f"The job's process could not start: {exc}")
         raise BrewError(f"cannot start the job: {exc}") from None
     return run_id, proc
 
 
-def _fail_queued(project: Project, run_id: str, headline: str) -> None:
-    record = read_record(project, run_id)
+def fail_unstarted(project: Project, run_id: str, headline: str) -> None:
+    """A job that never started (its record still `queued`) ends `failed` with `headline`.
+
+    Best effort: the record may be gone or the disk failing; the caller reports the cause."""
+    try:
+        record = read_record(project, run_id)
+    except BrewError:
+        return
     if record.state in ("queued", "interrupted"):
         record.state = "failed"
         record.finished_at = iso(utc_now())
         record.diagnostic = Diagnostic(headline=headline)
-        save_record(project, record)
+        with contextlib.suppress(OSError):
+            save_record(project, record)
 
 
 def record_start_failure(project: Project, run_id: str, process: subprocess.Popen) -> JobRecord | None:
@@ -156,7 +164,7 @@ def record_start_failure(project: Project, run_id: str, process: subprocess.Pope
     except OSError:
         tail = ""
     last = tail.splitlines()[-1] if tail else f"it exited with status {process.returncode}"
-    _fail_queued(project, run_id, f"The job could not start: {last}")
+    fail_unstarted(project, run_id, f"The job could not start: {last}")
     return read_record(project, run_id)
 
 
