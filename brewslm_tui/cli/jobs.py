@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import itertools
 import signal
 import sys
 import time
@@ -265,6 +266,11 @@ def _follow(project, *, as_json: bool) -> int:
     from brewslm_tui.core.generation.job_control import follow_jobs
 
     frames = follow_jobs(project)
+    first = next(frames)
+    if not first:
+        print("[]" if as_json else "no running jobs")
+        return EXIT_OK
+    frames = itertools.chain([first], frames)
     if sys.stdout.isatty() and not as_json:
         from rich.console import Console
         from rich.live import Live
@@ -275,8 +281,6 @@ def _follow(project, *, as_json: bool) -> int:
             for records in frames:
                 final = records
                 live.update(_follow_table(records), refresh=True)
-        if not final:
-            console.print("no running jobs")
         return EXIT_PROBLEMS if any(r.state != "succeeded" for r in final) else EXIT_OK
     shown: dict[str, str] = {}
     final = []
@@ -291,8 +295,6 @@ def _follow(project, *, as_json: bool) -> int:
             if shown.get(record.run_id) != line:
                 shown[record.run_id] = line
                 print(line, flush=True)
-    if not final and not as_json:
-        print("no running jobs")
     return EXIT_PROBLEMS if any(r.state != "succeeded" for r in final) else EXIT_OK
 
 
@@ -300,9 +302,7 @@ def _follow_table(records):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(
-        show_edge=False, title="jobs (until they end; Ctrl-C leaves them running)", title_justify="left"
-    )
+    table = Table(show_edge=False, title="running jobs (Ctrl-C stops watching)", title_justify="left")
     for name in ("run", "playbook", "state", "rows", "rate", "tokens"):
         table.add_column(name, justify="right" if name in ("rows", "rate") else "left")
     for r in records:

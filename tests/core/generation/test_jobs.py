@@ -841,3 +841,41 @@ def test_batch_submits_to_a_server_with_files_and_batches_and_polls(tmp_path):
     assert record.state == "succeeded", record.summary()
     assert record.landed == 30 and record.params["batch_id"] == "batch-1" and state["polls"] == 2
     assert {r["run_id"] for r in lines_of(project.synthetic_path)} == {record.run_id}
+
+
+def test_a_detached_job_that_cannot_start_fails_its_record_with_the_reason(tmp_path):
+    """The app checks the playbook, then the process finds it gone: the record says why, from
+    the process itself (--run-id) or, failing that, from the launcher's reaping."""
+    from brewslm_tui.core.generation.job_control import log_path, record_start_failure, start_detached
+
+    project = make_project(tmp_path, playbooks={"hc": SENTIMENT_PLAYBOOK})
+    run_id, proc = start_detached(project, "hc", count=5)
+    assert read_record(project, run_id).state in ("queued", "running", "succeeded")
+    assert os.getsid(proc.pid) == proc.pid != os.getsid(0)  # a session of its own
+    (project.playbooks_dir / "hc.toml").unlink()  # before the child has read it (it takes a while)
+    proc.wait(timeout=120)
+    record = read_record(project, run_id)
+    if record.state == "succeeded":  # the child was faster than the unlink: nothing to check
+        pytest.skip("the job read its playbook before it was removed")
+    assert proc.returncode == 2 and record.state == "failed"
+    assert (
+        record.diagnostic.headline.startswith("The job could not start:")
+        and "hc" in record.diagnostic.headline
+    )
+    assert "hc" in log_path(project, run_id).read_text()
+    assert record_start_failure(project, run_id, proc) is None  # already failed: left alone
+
+
+def test_io_errors_are_described_not_called_bugs():
+    import errno
+
+    from brewslm_tui.core.generation.job_runner import describe_os_error
+
+    eio = describe_os_error(OSError(errno.EIO, "Input/output error", "/data/synthetic.jsonl"), 7)
+    assert eio.headline == (
+        "Could not write /data/synthetic.jsonl: Input/output error (EIO). "
+        "The 7 rows that landed before it are kept and reviewable."
+    )
+    assert "dmesg" in eio.advice[0] and "bug" not in eio.advice[0]
+    full = describe_os_error(OSError(errno.ENOSPC, "No space left on device"), 0)
+    assert "(ENOSPC)" in full.headline and "generate --resume" in full.advice[0]
