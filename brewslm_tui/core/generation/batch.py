@@ -344,7 +344,7 @@ async def run_batch_on_server(
         save_record(project, record)
         say(f"{record.run_id}: submitted as batch {created['id']}")
     batch_id = record.params["batch_id"]
-    stop = cancel if isinstance(cancel, Stop) else None
+    stopped = cancel.event if isinstance(cancel, Stop) else (cancel or asyncio.Event())
     while True:
         info = await asyncio.to_thread(server.status, batch_id)
         state = str(info.get("status", "?"))
@@ -354,11 +354,12 @@ async def run_batch_on_server(
         )
         if state in DONE:
             break
-        if (stop is not None and stop.requested) or (isinstance(cancel, asyncio.Event) and cancel.is_set()):
+        with contextlib.suppress(TimeoutError):  # a stop ends the wait at once, not after it
+            await asyncio.wait_for(stopped.wait(), poll_seconds)
+        if stopped.is_set():
             raise BrewError(
                 f"stopped waiting; batch {batch_id} runs on; `generate --resume {record.run_id}` picks it up"
             )
-        await asyncio.sleep(poll_seconds)
     if state != "completed" or not info.get("output_file_id"):
         record.state = "failed"
         record.finished_at = iso(utc_now())

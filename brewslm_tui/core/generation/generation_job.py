@@ -306,9 +306,10 @@ class _GenerationRun:
             ctx.save()
         self.base_attempts, self.base_usable = self._attempts(), c["usable"]
         examples = await asyncio.to_thread(example_rows, project, self.seed)
-        generator = self.make_generator(GenRequest(project, book, self.count, self.seed, examples))
+        remaining = max(1, self.count - c["usable"])  # a resumed run asks only for what is missing
+        generator = self.make_generator(GenRequest(project, book, remaining, self.seed, examples))
         self.generator = generator
-        limit = book.max_candidates(self.count)
+        limit = book.max_candidates(remaining)
         stream = generator.stream()
         fatal: GeneratorFailed | None = None
         flusher = asyncio.ensure_future(self._flush_every(FLUSH_SECONDS))
@@ -416,7 +417,9 @@ class _GenerationRun:
         except OSError as exc:
             if not exc.filename:
                 exc.filename = str(self.project.synthetic_path)
-            self.ctx.counts["usable"] -= len(rows)  # they did not land
+            self.ctx.counts["usable"] -= len(rows)  # they did not land (none of them: see append_durably)
+            failed = {id(row) for row in rows}
+            self.screened = [row for row in self.screened if id(row) not in failed]
             self.ctx.record.diagnostic = self._diagnostic("")
             raise
         self._landed(landed)
