@@ -964,3 +964,37 @@ async def test_a_broken_playbook_is_greyed_with_its_first_error_only(root):
         assert any(span.style == "$text-disabled" for span in broken[0].prompt.spans)
         await pilot.press("up")  # at the top: stays (no wrap to the broken one at the end)
         assert app.screen.chosen is not None and app.screen.chosen.name == "all-bad"
+
+
+async def test_the_sidebar_shows_tokens_and_rates_when_the_backend_reports_them(root):
+    import os
+    import socket
+
+    from brewslm_tui.core.generation.job_record import JobRecord, iso, save_record, utc_now
+
+    project = load_project(root)
+    now = iso(utc_now())
+    running = JobRecord(
+        run_id="synth-tokens",
+        playbook="llm",
+        state="running",
+        counts={"requested": 100, "usable": 40, "landed": 40},
+        started_at=now,
+        heartbeat_at=now,
+        rows_per_second=10.0,
+        elapsed_seconds=4.0,
+        tokens_prompt=3000,
+        tokens_completion=1000,
+        requests=8,
+        pid=os.getpid(),  # alive, so the record reads as running
+        host=socket.gethostname(),
+    )
+    save_record(project, running)
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        sidebar = app.query_one(JobsSidebar)
+        await wait_for(pilot, lambda: "synth-tokens" in sidebar.records, "the record is read")
+        await pilot.pause()
+        text = option_texts(sidebar)[0]
+        assert text.startswith("running llm") and "tok/s" in text and "req/s" in text

@@ -366,16 +366,18 @@ class JobsSidebar(NoWrapOptionList):
         if record.state == "running":
             fraction = progress_fraction(record)
             pct = f"{int(fraction * 100):>3d}%"
-            rates = [rate_text(record.rows_per_second)]
-            if record.tokens_per_second is not None:
-                rates.append(f"{human_number(record.tokens_per_second)} tok/s")
-            if record.requests_per_second is not None:
-                rates.append(f"{record.requests_per_second:.1f} req/s")
             lines = [
                 head,
                 Content.assemble((bar(fraction, width - len(pct) - 1), "$accent"), " ", pct),
-                Content(plain(f"{usable}/{requested}  {'  '.join(rates)}", width)),
+                Content(plain(f"{usable}/{requested}  {rate_text(record.rows_per_second)}", width)),
             ]
+            backend = []  # a model backend's own rates, when it reports them
+            if record.tokens_per_second is not None:
+                backend.append(f"{human_number(record.tokens_per_second)} tok/s")
+            if record.requests_per_second is not None:
+                backend.append(f"{record.requests_per_second:.3g} req/s")
+            if backend:
+                lines.append(Content.styled(plain(" ".join(backend), width), "$text-muted"))
         elif record.state == "failed":
             causes = record.counts.get("by_cause") or {}
             if causes:

@@ -879,3 +879,60 @@ def test_io_errors_are_described_not_called_bugs():
     assert "dmesg" in eio.advice[0] and "bug" not in eio.advice[0]
     full = describe_os_error(OSError(errno.ENOSPC, "No space left on device"), 0)
     assert "(ENOSPC)" in full.headline and "generate --resume" in full.advice[0]
+
+
+FULL_DISK_CHILD = """\
+import resource, signal, sys
+from brewslm_tui.core.project import load_project
+from brewslm_tui.core.generation.job_record import Diagnostic, JobRecord, save_record
+project = load_project(sys.argv[1])
+record = JobRecord(run_id="synth-full", playbook="hc", state="running", counts={"landed": 5})
+save_record(project, record)  # one block on disk
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # no file may grow past one block now
+record.state, record.counts["landed"] = "failed", 60
+record.diagnostic = Diagnostic(headline="Could not write: disk full", examples={"too_long": ["x" * 1500] * 3})
+save_record(project, record)
+"""
+
+
+def test_a_record_too_big_for_a_full_disk_is_rewritten_in_its_own_block(tmp_path):
+    """A real failing write (the temp file cannot grow past RLIMIT_FSIZE): the final state and
+    counts still reach the record, in place, without the examples that did not fit."""
+    project = make_project(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(project.root)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    path = project.state_dir / "jobs" / "synth-full.json"
+    record = JobRecord.model_validate(orjson.loads(path.read_bytes()))
+    assert record.state == "failed" and record.landed == 60
+    assert record.diagnostic.headline == "Could not write: disk full" and record.diagnostic.examples == {}
+    assert path.stat().st_size == 4096 and not list(path.parent.glob(".*.tmp"))
+
+
+def test_tokens_and_rates_reach_jobs_json_when_the_backend_reports_them(tmp_path):
+    project = make_project(tmp_path)
+    record = JobRecord(
+        run_id="synth-tok",
+        playbook="llm",
+        state="succeeded",
+        counts={"requested": 10, "landed": 10},
+        elapsed_seconds=4.0,
+        tokens_prompt=3000,
+        tokens_completion=1000,
+        requests=8,
+        structured_mode="json_schema",
+    )
+    save_record(project, record)
+    listed = orjson.loads(cli("jobs", str(project.root), "--json").stdout)[0]
+    assert listed["tokens_prompt"] == 3000 and listed["tokens_completion"] == 1000
+    assert listed["tokens_per_second"] == 1000.0 and listed["requests_per_second"] == 2.0
+    assert listed["structured_mode"] == "json_schema"
+    assert "4,000 tokens, 1,000 tokens/s, 2.0 requests/s" in record.summary()
+    plain = JobRecord(run_id="synth-plain", state="succeeded")
+    assert plain.to_json()["tokens_per_second"] is None and plain.rates_text() == ""
