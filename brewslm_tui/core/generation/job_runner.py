@@ -146,6 +146,7 @@ class JobContext:
         self.stop = stop
         self.started = clock()
         self.elapsed_before = float(record.elapsed_seconds or 0.0)  # a resumed run's earlier time
+        self.usable_before = record.usable  # and its earlier rows (rates are this round's)
         self._last_progress = 0.0
         self._dirty = False
         self._writing = asyncio.Lock()
@@ -158,6 +159,11 @@ class JobContext:
 
     def elapsed(self) -> float:
         return max(0.0, (self.clock() - self.started).total_seconds())
+
+    def rate(self) -> float:
+        """Usable rows a second, this round."""
+        elapsed = self.elapsed()
+        return max(0, self.record.usable - self.usable_before) / elapsed if elapsed > 0 else 0.0
 
     def save(self) -> None:
         """Mark the record changed; the keeper writes it within RECORD_SECONDS."""
@@ -179,7 +185,7 @@ class JobContext:
         rec = self.record
         elapsed = self.elapsed()
         rec.elapsed_seconds = round(self.elapsed_before + elapsed, 3)
-        rec.rows_per_second = round(rec.usable / elapsed, 2) if elapsed > 0 else 0.0
+        rec.rows_per_second = round(self.rate(), 2)
         rec.heartbeat_at = iso(self.clock())
         return rec.model_copy(deep=True)
 
@@ -222,7 +228,7 @@ class JobContext:
             duplicates=int(c.get("duplicates", 0)),
             backend_errors=int(c.get("backend_errors", 0)),
             by_cause=by_cause,
-            rows_per_second=(rec.usable / elapsed if elapsed > 0 else 0.0),
+            rows_per_second=self.rate(),
             elapsed=elapsed,
             rows=rows,
             record=rec.model_copy(deep=True) if kind == "finished" else None,
