@@ -3,13 +3,16 @@ it was following (so a job that finished while the app was closed still rings th
 the playbook last started.
 
 Two small sets of run ids in `.brewslm/` (`bell-unseen.json`, `jobs-following.json`), each
-rewritten atomically when it changes (a job finishing or being looked at: rare). A set that
-cannot be written (a read-only folder) still works for this session.
+rewritten atomically when it changes (a job finishing or being looked at: rare), by a short
+writer thread, so a change costs the caller (the UI's loop) no file I/O; the latest state wins
+and the process waits for the thread at exit. A set that cannot be written (a read-only
+folder) still works for this session.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable, Iterator, MutableSet
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from brewslm_tui.core.project import Project
 from brewslm_tui.core.store.jsonl import replace_durably
 
 MAX_REMEMBERED = 1000  # the oldest ids are forgotten past this
+_writers: dict[Path, threading.Thread] = {}  # path -> its writer still running, in this process
 
 
 class RememberedRuns(MutableSet[str]):
@@ -28,6 +32,12 @@ class RememberedRuns(MutableSet[str]):
         self.path = path
         self._ids: dict[str, None] = {}  # insertion order: the oldest are forgotten first
         self.error: OSError | None = None  # the last failed write
+        self._lock = threading.Lock()
+        self._pending: list[str] | None = None  # the state still to write
+        self._writer: threading.Thread | None = None
+        earlier = _writers.get(path)
+        if earlier is not None:  # another set of this file, in this process, is still writing
+            earlier.join()
         try:
             loaded = orjson.loads(path.read_bytes())
         except (OSError, ValueError):
@@ -61,11 +71,35 @@ class RememberedRuns(MutableSet[str]):
             self.add(run_id)
 
     def _save(self) -> None:
-        try:
-            replace_durably(self.path, [orjson.dumps(list(self._ids)) + b"\n"])
-            self.error = None
-        except OSError as exc:
-            self.error = exc
+        with self._lock:
+            self._pending = list(self._ids)
+            if self._writer is not None:
+                return  # the running writer picks the new state up
+            # not a daemon: a process exiting right after a change still writes it
+            self._writer = _writers[self.path] = threading.Thread(
+                target=self._write, name=f"save {self.path.name}"
+            )
+        self._writer.start()
+
+    def _write(self) -> None:
+        while True:
+            with self._lock:
+                ids, self._pending = self._pending, None
+                if ids is None:
+                    self._writer = None
+                    _writers.pop(self.path, None)
+                    return
+            try:
+                replace_durably(self.path, [orjson.dumps(ids) + b"\n"])
+                self.error = None
+            except OSError as exc:
+                self.error = exc
+
+    def flush(self) -> None:
+        """Wait until the latest state is on disk (tests, and callers about to read the file)."""
+        writer = self._writer
+        if writer is not None:
+            writer.join()
 
 
 def unseen_jobs(project: Project) -> RememberedRuns:

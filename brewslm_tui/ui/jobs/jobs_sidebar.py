@@ -183,10 +183,10 @@ class JobsSidebar(NoWrapOptionList):
             counts={"requested": count or 0},
             started_at=iso(utc_now()),
         )
-        if playbook_name and not like_run_id:
-            remember_playbook(self.project, playbook_name)
 
         def spawn() -> LaunchedJob:
+            if playbook_name and not like_run_id:
+                remember_playbook(self.project, playbook_name)
             return self.launcher.spawn(job, count=count, seed=seed, like_run_id=like_run_id)
 
         self.run_worker(
