@@ -74,7 +74,11 @@ class QuitWithJobsScreen(ModalScreen[QuitChoice | None]):
             yield Static(
                 Content(
                     f"{n} job{'s' if n != 1 else ''} running: {names}{more}.\n"
-                    "Left running, they finish on their own and the app shows them next time."
+                    + (
+                        "Left running, it finishes on its own and the app shows it next time."
+                        if n == 1
+                        else "Left running, they finish on their own and the app shows them next time."
+                    )
                 )
             )
             with Horizontal(classes="buttons"):
