@@ -92,13 +92,14 @@ def write_batch_file(
     run_id: str | None = None,
 ) -> JobRecord:
     """Write the run's requests to `out` (atomically) and record the run as `waiting`."""
+    out = Path(out)
+    refuse_project_file(project, out)
     book = get_playbook(project, playbook)
     count = count or book.count
     seed = pick_seed(book, seed)
     generator = _openai_generator(project, book, count, seed)
     run_id = run_id or new_run_id(project, "generation")
     total = batch_requests(book, count)
-    out = Path(out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -133,6 +134,22 @@ def write_batch_file(
     )
     save_record(project, record)
     return record
+
+
+def refuse_project_file(project: Project, out: Path) -> None:
+    """A batch file never replaces one of the project's own files (data, playbooks, state)."""
+    target = out.resolve()
+    own = {
+        p.resolve()
+        for p in (project.synthetic_path, project.imported_path, project.dropped_path, project.file)
+    }
+    inside_state = target.is_relative_to(project.state_dir.resolve()) and not target.is_relative_to(
+        (project.state_dir / "batches").resolve()
+    )
+    if target in own or inside_state or target.is_relative_to(project.playbooks_dir.resolve()):
+        raise BrewError(f"{out}: that is one of the project's own files; write the batch file elsewhere")
+    if target.is_dir():
+        raise BrewError(f"{out}: is a folder; name a file for the batch requests")
 
 
 class BatchOutputGenerator(Generator):

@@ -936,3 +936,19 @@ def test_tokens_and_rates_reach_jobs_json_when_the_backend_reports_them(tmp_path
     assert "4,000 tokens, 1,000 tokens/s, 2.0 requests/s" in record.summary()
     plain = JobRecord(run_id="synth-plain", state="succeeded")
     assert plain.to_json()["tokens_per_second"] is None and plain.rates_text() == ""
+
+
+def test_a_batch_file_never_replaces_a_project_file(tmp_path):
+    project = make_project(tmp_path, playbooks={"llm": openai_playbook_text(count=10)})
+    project.synthetic_path.write_text("")
+    for target in (
+        project.synthetic_path,
+        project.imported_path,
+        project.file,
+        project.playbooks_dir / "llm.toml",
+    ):
+        before = target.read_bytes()
+        done = cli("generate", str(project.root), "--playbook", "llm", "--batch-file", str(target))
+        assert done.returncode == 1 and "one of the project's own files" in done.stderr, target
+        assert target.read_bytes() == before
+    assert list_jobs(project) == []
