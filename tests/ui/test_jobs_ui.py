@@ -998,3 +998,19 @@ async def test_the_sidebar_shows_tokens_and_rates_when_the_backend_reports_them(
         await pilot.pause()
         text = option_texts(sidebar)[0]
         assert text.startswith("running llm") and "tok/s" in text and "req/s" in text
+
+
+async def test_opening_the_app_removes_temp_records_left_by_dead_writers(root):
+    import os
+
+    jobs = root / ".brewslm" / "jobs"
+    jobs.mkdir(parents=True)
+    dead = jobs / ".synth-x.json.999999999.tmp"
+    alive = jobs / f".synth-y.json.{os.getpid()}.tmp"  # a live writer's (this process): kept
+    dead.write_text("{")
+    alive.write_text("{")
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: not dead.exists(), "the stale temp file is removed")
+    assert alive.exists()

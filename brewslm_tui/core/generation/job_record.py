@@ -284,7 +284,8 @@ def _discard(path: Path) -> None:
 def clean_stale_temps(project: Project) -> int:
     """Remove `jobs/.RUN.json.PID.tmp` files left by writers that died mid-write; returns how many.
 
-    A temp file whose pid is alive on this machine may be a write in progress and is kept.
+    A temp file whose pid is alive on this machine (this process too) may be a write in
+    progress and is kept.
     """
     folder = jobs_dir(project)
     removed = 0
@@ -297,7 +298,7 @@ def clean_stale_temps(project: Project) -> int:
         if match is None:
             continue
         pid = int(match.group(1))
-        if pid != os.getpid() and pid_alive(pid):
+        if pid_alive(pid):  # this process's own threads included
             continue
         try:
             os.unlink(entry.path)

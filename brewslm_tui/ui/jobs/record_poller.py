@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from brewslm_tui.core.errors import BrewError
-from brewslm_tui.core.generation.job_record import JobRecord, jobs_dir, read_record
+from brewslm_tui.core.generation.job_record import JobRecord, clean_stale_temps, jobs_dir, read_record
 from brewslm_tui.core.project import Project
 
 LIVE_RECHECK_SECONDS = 5.0
@@ -40,13 +40,18 @@ class RecordPoller:
         self.live_recheck_seconds = LIVE_RECHECK_SECONDS
         self._files: dict[str, tuple[int, int]] = {}
         self._last_recheck = 0.0
+        self._cleaned = False
 
     def recheck_soon(self) -> None:
         """Look at live records at the next poll (after a cancel, say)."""
         self._last_recheck = 0.0
 
     def poll(self, live: set[str]) -> PollResult:
-        """Records whose file changed, plus the `live` ones when a recheck is due."""
+        """Records whose file changed, plus the `live` ones when a recheck is due. The first
+        poll also removes temp files that writers which died mid-write left behind."""
+        if not self._cleaned:
+            self._cleaned = True
+            clean_stale_temps(self.project)
         files = self._scan()
         changed = [name for name, mark in files.items() if self._files.get(name) != mark]
         removed = [name.removesuffix(".json") for name in self._files if name not in files]
