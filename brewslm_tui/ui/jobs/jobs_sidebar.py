@@ -330,6 +330,7 @@ class JobsSidebar(NoWrapOptionList):
             self.post_message(self.RowsLanded())
         for run_id in result.removed:
             self.records.pop(run_id, None)
+            self.following.discard(run_id)
         for record in [*result.changed, *message.failed]:
             previous = self.records.get(record.run_id)
             if (
