@@ -75,31 +75,41 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
 
 class Progress:
-    """Progress of a job on stderr: a bar on a terminal, a line every two seconds otherwise."""
+    """Progress of a job on stderr: a bar on a terminal, a line every two seconds otherwise.
+
+    A terminal that went away (SIGHUP, a closed pipe) ends the display, never the job."""
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
+        self.gone = False
+
+    def _write(self, text: str) -> None:
+        if self.gone:
+            return
+        try:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            self.gone = True
 
     def __call__(self, event) -> None:
         if event.kind == "started":
-            print(f"run {event.run_id}: {visible_line(event.playbook or '')} started", file=sys.stderr)
+            self._write(f"run {event.run_id}: {visible_line(event.playbook or '')} started\n")
+        elif event.kind not in ("progress", "rows_landed"):
             return
-        if event.kind not in ("progress", "rows_landed"):
-            return
-        if self.tty:
-            sys.stderr.write("\r\x1b[2K" + _progress_bar(event))
-            sys.stderr.flush()
+        elif self.tty:
+            self._write("\r\x1b[2K" + _progress_bar(event))
         elif time.monotonic() - self.last >= 2.0:
             self.last = time.monotonic()
-            print(event.line(), file=sys.stderr)
+            self._write(event.line() + "\n")
 
     def status(self, text: str) -> None:
-        print(visible_line(text), file=sys.stderr)
+        self._write(visible_line(text) + "\n")
 
     def end(self) -> None:
         if self.tty:
-            sys.stderr.write("\n")
+            self._write("\n")
 
 
 def _run_job(make: Callable[[Stop], Awaitable[JobRecord]], progress: Progress) -> int:
@@ -115,15 +125,17 @@ def _run_job(make: Callable[[Stop], Awaitable[JobRecord]], progress: Progress) -
 
     record = asyncio.run(main())
     progress.end()
-    out = output()
-    out.line(record.run_id)
-    out.line(visible(record.summary()))
-    if record.state != "succeeded":
-        diagnostic = record.diagnostic_text()
+    ok = record.state == "succeeded"
+    try:
+        out = output()
+        out.line(record.run_id)
+        out.line(visible(record.summary()))
+        diagnostic = "" if ok else record.diagnostic_text()
         if diagnostic:
             print(visible(diagnostic), file=sys.stderr)
-        return EXIT_PROBLEMS
-    return EXIT_OK
+    except OSError:
+        pass  # the terminal is gone (SIGHUP): the record says it all
+    return EXIT_OK if ok else EXIT_PROBLEMS
 
 
 def cmd_generate(args) -> int:

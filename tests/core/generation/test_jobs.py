@@ -496,6 +496,7 @@ def test_a_signal_is_recorded_as_what_it_was_not_as_the_users_cancel(tmp_path, s
             kill_quietly(int(pidfile.read_text()))
     final = read_record(project, record.run_id)
     assert final.state == state and words in final.diagnostic.headline
+    assert not any("bug" in advice for advice in final.diagnostic.advice)
     assert final.landed == 10 == len(lines_of(project.synthetic_path))
 
 
