@@ -315,6 +315,9 @@ async def test_failed_job_shows_failed_rings_and_explains(root):
         assert "max_prompt_chars" in body  # the advice
         await pilot.press("escape")
         assert not isinstance(app.screen, JobDetailScreen)
+        await pilot.press("enter")  # no rows landed: enter explains instead of an empty queue
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("escape")
 
 
 async def test_unknown_playbook_is_an_error_not_a_crash(root):

@@ -14,7 +14,7 @@ app was closed (it was being followed). Rows landing (synthetic.jsonl changed) p
 
 | Key | Does |
 | :- | :- |
-| `enter` | the job's rows, in the Queue |
+| `enter` | the job's rows, in the Queue (its details when it landed none) |
 | `d` | the job's summary and full diagnostic |
 | `n` | start a new job |
 | `c` | cancel the highlighted job (asks first; its landed rows stay) |
@@ -445,10 +445,14 @@ class JobsSidebar(NoWrapOptionList):
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        """enter: the job's rows, in the Queue (the Runs view's own message, handled by the app)."""
+        """enter: the job's rows, in the Queue (the Runs view's own message, handled by the app);
+        a job that landed none has no rows to show: its details say why."""
         event.stop()
         record = self.records.get(event.option.id or "")
         if record is None:
+            return
+        if record.landed == 0:
+            self.action_details()
             return
         from brewslm_tui.ui.insight.runs_view import RunsView
 
