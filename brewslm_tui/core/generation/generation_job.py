@@ -248,17 +248,16 @@ class OtherWriters:
 
 
 def landed_rows_of(project: Project, run_id: str) -> int:
-    """How many rows of `run_id` are in synthetic.jsonl (a resume trusts the file, not the record)."""
-    needle = f'"run_id":"{run_id}"'.encode()
-    spaced = f'"run_id": "{run_id}"'.encode()
+    """How many rows of `run_id` landed: in synthetic.jsonl, or dropped since by review (a resume
+    trusts the files, not the record, which may lag; a dropped row was landed all the same)."""
+    needles = (f'"run_id":"{run_id}"'.encode(), f'"run_id": "{run_id}"'.encode())
     n = 0
-    try:
-        with open(project.synthetic_path, "rb") as f:
-            for line in f:
-                if (needle in line or spaced in line) and line.endswith(b"\n"):
-                    n += 1
-    except FileNotFoundError:
-        return 0
+    for path in (project.synthetic_path, project.dropped_path):
+        try:
+            with open(path, "rb") as f:
+                n += sum(1 for line in f if line.endswith(b"\n") and any(k in line for k in needles))
+        except FileNotFoundError:
+            continue
     return n
 
 
