@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from brewslm_tui.core.generation import jobs  # noqa: E402
+from brewslm_tui.core.generation import generation_job, job_runner  # noqa: E402
 from brewslm_tui.core.generation.generators import GenRequest  # noqa: E402
 from brewslm_tui.core.generation.generators.template import TemplateGenerator  # noqa: E402
 from brewslm_tui.core.generation.jobs import jobs_dir, list_jobs, run_generation_job, save_record  # noqa: E402
@@ -199,7 +199,7 @@ async def make(name: str) -> None:
 def main(argv: list[str]) -> None:
     # Timers would add clock readings at moments that depend on the machine's speed; these runs
     # take well under a second, so switch them off and every timestamp follows from the plan.
-    jobs.FLUSH_SECONDS = jobs.HEARTBEAT_SECONDS = 3600.0
+    generation_job.FLUSH_SECONDS = job_runner.HEARTBEAT_SECONDS = 3600.0
     for name in argv or list(PLAN):
         asyncio.run(make(name))
 

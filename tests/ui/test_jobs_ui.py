@@ -120,8 +120,35 @@ def make_project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return make_project(tmp_path)
+def root(tmp_path: Path):
+    """The project; afterwards every job still running in it is stopped (they are processes of
+    their own and would outlive the test)."""
+    root = make_project(tmp_path)
+    yield root
+    stop_jobs(root)
+
+
+def stop_jobs(root: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from brewslm_tui.core.generation.job_record import LIVE_STATES
+
+    project = load_project(root)
+    for record in list_jobs(project):
+        if record.state in LIVE_STATES and record.pid and record.pid != os.getpid():
+            try:
+                os.kill(record.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(record.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
 
 
 def synthetic_rows(root: Path) -> list[dict]:
@@ -147,6 +174,15 @@ async def wait_for(pilot, condition, what: str, cap: float = 60.0) -> None:
 
 def option_texts(sidebar: JobsSidebar) -> list[str]:
     return [option.prompt.plain for option in sidebar.options]
+
+
+def record_of(sidebar: JobsSidebar, run_id: str):
+    return sidebar.records.get(run_id)
+
+
+def landed_of(sidebar: JobsSidebar, run_id: str) -> int:
+    record = record_of(sidebar, run_id)
+    return record.landed if record is not None else 0
 
 
 def count_bells(app) -> list[int]:
@@ -183,12 +219,20 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
             len(broken) == 1 and "broken.toml" in broken[0].prompt.plain and "happy" in broken[0].prompt.plain
         )
 
-        await pilot.press("down", "down", "enter")  # tiny; enter moves to the count field
+        seed = form.query_one("#job-form-seed", Input)
+        await pilot.press("down")  # slow pins no seed: a fresh one is filled in
+        fresh = seed.value
+        assert form.chosen.name == "slow" and fresh.isdigit()
+        await pilot.press("down", "down")  # tiny; the list stops at its end (no wrap)
+        assert form.chosen.name == "tiny" and seed.value == "1"  # tiny pins seed 1
+        await pilot.press("tab")
         assert isinstance(app.focused, Input) and app.focused.id == "job-form-count"
         await pilot.press("a", "b", "c", "enter")  # invalid count: the form stays, says why
         assert app.screen is form
         assert "not a whole number" in str(form.query_one("#job-form-errors").content)
-        await pilot.press("backspace", "backspace", "backspace", "1", "2", "tab", "7", "enter")
+        await pilot.press("backspace", "backspace", "backspace", "1", "2")
+        seed.value = "7"
+        await pilot.press("enter")
 
         sidebar = app.query_one(JobsSidebar)
         await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes")
@@ -210,13 +254,26 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
         assert "12/12 rows" in option_texts(sidebar)[0]
         assert len(app.unseen_jobs) == 1  # the header's bell count
 
-        # looking at the job clears it from the bell
+        # looking at the job clears it from the bell; d opens it, enter shows its rows
         sidebar.focus()
         sidebar.highlighted = 0
-        await pilot.press("enter")
+        await pilot.press("d")
         assert isinstance(app.screen, JobDetailScreen)
         assert not app.unseen_jobs
         await pilot.press("escape")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("TabbedContent").active == "queue"
+        queue = app.query_one("#queue-pane")
+        assert queue.rows.view.run == run_id and len(queue.rows.view) == 12
+
+    # the next form starts on the playbook last used
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen.chosen.name == "tiny"
 
 
 async def test_escape_closes_the_form_without_starting(root):
@@ -239,7 +296,7 @@ async def test_failed_job_shows_failed_rings_and_explains(root):
         bells = count_bells(app)
         sidebar = app.query_one(JobsSidebar)
         sidebar.start_job("all-bad")
-        await wait_for(pilot, lambda: app.unseen_jobs, "the job ends")
+        await wait_for(pilot, lambda: app.unseen_jobs, "the job ends", cap=120)
         run_id = next(iter(app.unseen_jobs))
         assert records_on_disk(root)[run_id]["state"] == "failed"
         assert synthetic_rows(root) == []
@@ -249,7 +306,7 @@ async def test_failed_job_shows_failed_rings_and_explains(root):
 
         sidebar.focus()
         sidebar.highlighted = 0
-        await pilot.press("enter")
+        await pilot.press("d")
         detail = app.screen
         assert isinstance(detail, JobDetailScreen)
         body = detail.query_one("#job-detail-body").content.plain
@@ -258,6 +315,9 @@ async def test_failed_job_shows_failed_rings_and_explains(root):
         assert "max_prompt_chars" in body  # the advice
         await pilot.press("escape")
         assert not isinstance(app.screen, JobDetailScreen)
+        await pilot.press("enter")  # no rows landed: enter explains instead of an empty queue
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("escape")
 
 
 async def test_unknown_playbook_is_an_error_not_a_crash(root):
@@ -267,9 +327,10 @@ async def test_unknown_playbook_is_an_error_not_a_crash(root):
         bells = count_bells(app)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("no-such-playbook")
-        await wait_for(pilot, lambda: job.worker.is_finished, "the worker ends")
+        await wait_for(pilot, lambda: bells, "the start fails")
         await pilot.pause()
-        assert bells == [1]
+        assert bells == [1] and job.error and "no-such-playbook" in job.error
+        assert job.run_id not in sidebar.records
         assert app.is_running
 
 
@@ -282,9 +343,7 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(
-            pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 3, "rows land"
-        )
+        await wait_for(pilot, lambda: landed_of(sidebar, job.run_id) >= 3, "rows land", cap=120)
         await wait_for(
             pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints"
         )
@@ -293,9 +352,10 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
         sidebar.highlighted = 0
         await pilot.press("c")
         await pilot.press("y")  # confirm
-        await wait_for(pilot, lambda: job.worker.is_finished, "the job stops")
+        await wait_for(pilot, lambda: job.finished, "the job stops")
         record = records_on_disk(root)[job.run_id]
         assert record["state"] == "cancelled"
+        assert record["diagnostic"]["headline"].startswith("Cancelled by the user (in the app)")
         landed = record["counts"]["landed"]
         assert landed >= 3
         assert len([r for r in synthetic_rows(root) if r["run_id"] == job.run_id]) == landed
@@ -310,14 +370,16 @@ async def test_cancel_asks_first(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: job.record is not None, "the job starts")
+        await wait_for(
+            pilot, lambda: getattr(record_of(sidebar, job.run_id), "state", "") == "running", "the job starts"
+        )
         sidebar.focus()
         sidebar.highlighted = 0
         await pilot.press("c", "n")  # said no
         await pilot.pause(0.3)
-        assert not job.cancel.is_set() and not job.worker.is_finished
-        job.cancel.set()
-        await wait_for(pilot, lambda: job.worker.is_finished, "cleanup")
+        assert not (root / ".brewslm" / "jobs" / f"{job.run_id}.cancel").exists() and not job.finished
+        sidebar.cancel(job.run_id)
+        await wait_for(pilot, lambda: job.finished, "cleanup")
 
 
 # --- a job from another process -------------------------------------------------------------
@@ -349,8 +411,8 @@ async def test_job_from_another_process_appears_and_can_be_cancelled(root):
             )
             await wait_for(pilot, lambda: len(app.store) >= 3, "its rows reach the queue")
             run_id = foreign()[0].run_id
-            assert sidebar._order[0] == run_id  # newest first
-            # cancel it from here: the CLI process gets SIGINT and cancels cleanly
+            assert sidebar.options[0].id == run_id  # running first
+            # cancel it from here: a cancel file the CLI process notices; it cancels cleanly
             sidebar.focus()
             sidebar.highlighted = 0
             await pilot.press("c", "y")
@@ -496,9 +558,9 @@ def test_dominance_rule():
     assert dominance_warning(Counter(positive=10, negative=10, neutral=9, mixed=8), labels) is None
     assert "dominates" in dominance_warning(Counter(positive=60, negative=20, neutral=10, mixed=10), labels)
     assert "4.0x" in dominance_warning(Counter(positive=40, negative=30, neutral=20, mixed=10), labels)
-    assert dominance_warning(
-        Counter(positive=4, negative=4, neutral=4), labels
-    ) == "no training rows for mixed"
+    assert (
+        dominance_warning(Counter(positive=4, negative=4, neutral=4), labels) == "no training rows for mixed"
+    )
     assert "3.5x" in dominance_warning(Counter(yes=7, no=2), ["yes", "no"])
     assert dominance_warning(Counter(), labels) is None
 
@@ -589,20 +651,18 @@ async def test_detail_of_a_running_job_follows_it(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(
-            pilot, lambda: job.record is not None and job.record.counts.get("landed", 0) >= 1, "rows land"
-        )
+        await wait_for(pilot, lambda: landed_of(sidebar, job.run_id) >= 1, "rows land", cap=120)
         await wait_for(
             pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints"
         )
         sidebar.focus()
         sidebar.highlighted = 0
-        await pilot.press("enter")
+        await pilot.press("d")
         detail = app.screen
         assert isinstance(detail, JobDetailScreen)
         assert detail.query_one("#job-detail-body").content.plain.startswith("running  slow")
-        job.cancel.set()
-        await wait_for(pilot, lambda: job.worker.is_finished, "the job stops")
+        sidebar.cancel(job.run_id)
+        await wait_for(pilot, lambda: job.finished, "the job stops")
         await wait_for(
             pilot,
             lambda: detail.query_one("#job-detail-body").content.plain.startswith("cancelled"),
@@ -634,11 +694,12 @@ async def test_hostile_candidates_in_a_diagnostic_render_literally(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("hostile")
-        await wait_for(pilot, lambda: job.worker.is_finished, "the job ends")
-        assert job.record.state == "failed"
+        await wait_for(
+            pilot, lambda: getattr(record_of(sidebar, job.run_id), "state", "") == "failed", "the job ends"
+        )
         sidebar.focus()
         sidebar.highlighted = 0
-        await pilot.press("enter")
+        await pilot.press("d")
         body = app.screen.query_one("#job-detail-body").content.plain
         assert "[bold red]positive[/]" in body  # not_a_label example, markup shown as text
         assert "[@click=app.quit]x[/]" in body and "[/INST]" in body
@@ -808,50 +869,151 @@ async def test_a_killed_job_of_another_process_shows_interrupted(root):
         await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
 
 
-async def test_a_job_runs_off_the_ui_thread_and_reports_on_it(root, monkeypatch):
-    """The runner works in its own thread (its synchronous parts cannot freeze the keys); its
-    progress is handled on the UI thread, where the widgets live."""
-    import threading
+async def test_a_job_started_here_is_a_process_of_its_own_session(root):
+    """Not a thread of the app: its own process and session (SIGHUP to the terminal, `q` or a
+    crash of the app cannot take it down), followed through its record like any other job."""
+    import os
 
-    from brewslm_tui.ui.jobs import jobs_sidebar
-
-    ui_thread = threading.get_ident()
-    seen: dict[str, set[int]] = {"runner": set(), "events": set()}
-    real_run = jobs_sidebar.run_generation_job
-
-    async def observed(*args, **kwargs):
-        seen["runner"].add(threading.get_ident())
-        return await real_run(*args, **kwargs)
-
-    real_on_event = JobsSidebar._on_job_event
-
-    def on_event(self, job, event):
-        seen["events"].add(threading.get_ident())
-        return real_on_event(self, job, event)
-
-    monkeypatch.setattr(jobs_sidebar, "run_generation_job", observed)
-    monkeypatch.setattr(JobsSidebar, "_on_job_event", on_event)
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        app.query_one(JobsSidebar).start_job("tiny", count=5, seed=3)
-        await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes")
+        sidebar = app.query_one(JobsSidebar)
+        job = sidebar.start_job("tiny", count=5, seed=3)
+        await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes", cap=120)
         await wait_for(pilot, lambda: len(app.store) == 5, "the queue picks up the rows")
-    assert seen["runner"] and ui_thread not in seen["runner"]
-    assert seen["events"] == {ui_thread}
+        record = records_on_disk(root)[job.run_id]
+        assert job.process is not None and record["pid"] == job.process.pid != os.getpid()
+        assert record["state"] == "succeeded" and record["params"]["seed"] == 3
+    assert job.process.wait(timeout=60) == 0  # the record is final a moment before the exit
 
 
-async def test_quitting_stops_a_running_job_cleanly(root):
-    """A job thread cannot be killed: quitting asks it to stop; it records `cancelled`, keeps the
-    rows it landed, and the app does not wait for the rest of the run."""
+async def test_quitting_with_a_running_job_asks_and_leaves_it_running_by_default(root):
+    from brewslm_tui.ui.jobs.quit_question import QuitWithJobsScreen
+
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: job.run_id is not None, "the job starts")
-        run_id = job.run_id
-    assert job.done.is_set()  # the app waited for the job's thread
-    record = records_on_disk(root)[run_id]
+        await wait_for(pilot, lambda: landed_of(sidebar, job.run_id) >= 1, "the job runs", cap=120)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitWithJobsScreen)
+        await pilot.press("escape")  # changed my mind: the app stays
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, QuitWithJobsScreen)
+        await pilot.press("q", "enter")  # the default: leave it running
+        await pilot.pause()
+    assert not job.finished  # the app is gone; the job is not
+    project = load_project(root)
+    from brewslm_tui.core.generation.job_record import read_record
+
+    assert read_record(project, job.run_id).state == "running"
+
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        sidebar = app.query_one(JobsSidebar)
+        await wait_for(pilot, lambda: job.run_id in sidebar.records, "the reopened app follows it")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitWithJobsScreen)
+        await pilot.press("c")  # cancel them, then quit
+        await pilot.pause()
+    import time
+
+    deadline = time.monotonic() + 60
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    record = records_on_disk(root)[job.run_id]
     assert record["state"] == "cancelled"
     assert record["counts"]["landed"] == len(synthetic_rows(root))
+
+
+async def test_quitting_without_running_jobs_does_not_ask(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert not app.is_running
+
+
+def test_the_sidebar_lists_running_jobs_first_then_finished_newest_first():
+    from brewslm_tui.core.generation.job_record import JobRecord
+    from brewslm_tui.ui.jobs.jobs_sidebar import sidebar_order
+
+    def rec(run_id, state, started):
+        return JobRecord(run_id=run_id, state=state, started_at=f"2026-12-01T0{started}:00:00Z")
+
+    records = [
+        rec("a", "succeeded", 1),
+        rec("b", "running", 2),
+        rec("c", "failed", 3),
+        rec("d", "running", 0),
+    ]
+    assert [r.run_id for r in sidebar_order(records)] == ["b", "d", "c", "a"]
+
+
+async def test_a_broken_playbook_is_greyed_with_its_first_error_only(root):
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        options = app.screen.query_one("#job-form-playbooks").options
+        broken = [o for o in options if o.disabled]
+        assert len(broken) == 1 and "\n" not in broken[0].prompt.plain
+        assert any(span.style == "$text-disabled" for span in broken[0].prompt.spans)
+        await pilot.press("up")  # at the top: stays (no wrap to the broken one at the end)
+        assert app.screen.chosen is not None and app.screen.chosen.name == "all-bad"
+
+
+async def test_the_sidebar_shows_tokens_and_rates_when_the_backend_reports_them(root):
+    import os
+    import socket
+
+    from brewslm_tui.core.generation.job_record import JobRecord, iso, save_record, utc_now
+
+    project = load_project(root)
+    now = iso(utc_now())
+    running = JobRecord(
+        run_id="synth-tokens",
+        playbook="llm",
+        state="running",
+        counts={"requested": 100, "usable": 40, "landed": 40},
+        started_at=now,
+        heartbeat_at=now,
+        rows_per_second=10.0,
+        elapsed_seconds=4.0,
+        tokens_prompt=3000,
+        tokens_completion=1000,
+        requests=8,
+        pid=os.getpid(),  # alive, so the record reads as running
+        host=socket.gethostname(),
+    )
+    save_record(project, running)
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        sidebar = app.query_one(JobsSidebar)
+        await wait_for(pilot, lambda: "synth-tokens" in sidebar.records, "the record is read")
+        await pilot.pause()
+        text = option_texts(sidebar)[0]
+        assert text.startswith("running llm") and "tok/s" in text and "req/s" in text
+
+
+async def test_opening_the_app_removes_temp_records_left_by_dead_writers(root):
+    import os
+
+    jobs = root / ".brewslm" / "jobs"
+    jobs.mkdir(parents=True)
+    dead = jobs / ".synth-x.json.999999999.tmp"
+    alive = jobs / f".synth-y.json.{os.getpid()}.tmp"  # a live writer's (this process): kept
+    dead.write_text("{")
+    alive.write_text("{")
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: not dead.exists(), "the stale temp file is removed")
+    assert alive.exists()

@@ -1164,10 +1164,12 @@ def _plainly_valid(row: dict) -> bool:
     return True
 
 
-def append_rows(project, rows: list[dict]) -> int:
+def append_rows(project, rows: list[dict], *, screen=None) -> int:
     """Append generated rows as whole lines under the write lock (jobs use this). Returns the count.
 
     Each row is validated at this edge (pydantic `Row`); rows without an id get one.
+    `screen(rows) -> [keep?]` runs under the lock (a job's duplicate check against rows other
+    writers appended meanwhile); only the rows it keeps are appended and counted.
     """
     if not rows:
         return 0
@@ -1188,7 +1190,10 @@ def append_rows(project, rows: list[dict]) -> int:
     try:
         recover(state_dir, [project.synthetic_path, project.dropped_path, state_dir / "journal.jsonl"])
         heal_torn_tail(project.synthetic_path, quarantine)
-        append_durably(project.synthetic_path, b"".join(lines))
+        if screen is not None:
+            lines = [line for line, keep in zip(lines, screen(rows), strict=True) if keep]
+        if lines:
+            append_durably(project.synthetic_path, b"".join(lines))
     finally:
         lock.release()
     return len(lines)

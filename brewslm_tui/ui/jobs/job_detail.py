@@ -5,17 +5,21 @@ away: every cause, every kept example, the backend's last error. Examples are mo
 or a script's stderr: shown literally (`Content`, never markup) with control characters made
 visible by `brewslm_tui.core.text.visible`.
 
-While the job runs, the screen follows its record on disk once a second.
+While the job runs, the screen follows its record on disk once a second (read in a thread
+worker: a slow disk never freezes a key).
 
-Bindings: `escape`/`q`/`enter` close; arrows and page keys scroll.
+| Key | Does |
+| :- | :- |
+| `escape`, `q`, `enter` | close |
+| arrows, page keys | scroll |
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -64,6 +68,10 @@ def job_detail_content(record: JobRecord) -> Content:
     facts = [f"started {started}" + (f", finished {finished}" if finished else "")]
     if record.rows_per_second:
         facts.append(rate_text(record.rows_per_second))
+    if record.rates_text():
+        facts.append(record.rates_text())
+    if record.structured_mode:
+        facts.append(f"structured output: {plain(record.structured_mode, 20)}")
     if record.pid and not record.finished:  # only useful while it runs (to find or stop it)
         facts.append(f"pid {record.pid}" + (f" on {plain(record.host, 30)}" if record.host else ""))
     parts.append(Content.styled("  ·  ".join(facts), "$text-muted"))
@@ -131,7 +139,7 @@ class JobDetailScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("q", "close", "Close", show=False),
         Binding("enter", "close", "Close", show=False),
@@ -157,10 +165,21 @@ class JobDetailScreen(ModalScreen[None]):
             self._follow = self.set_interval(1.0, self._reread)
 
     def _reread(self) -> None:
-        """While the job runs, follow its record on disk (rewritten on every batch and heartbeat)."""
-        try:
-            record = read_record(self.project, self.record.run_id)
-        except BrewError:
+        """While the job runs, follow its record on disk (rewritten about once a second)."""
+        if any(not w.is_finished for w in self.workers):
+            return
+
+        def read() -> None:
+            try:
+                record = read_record(self.project, self.record.run_id)
+            except BrewError:
+                return
+            self.app.call_from_thread(self._show, record)
+
+        self.run_worker(read, thread=True, exit_on_error=False)
+
+    def _show(self, record: JobRecord) -> None:
+        if not self.is_mounted:
             return
         self.record = record
         self.query_one("#job-detail-body", Static).update(job_detail_content(record))

@@ -2,23 +2,30 @@
 
 Playbooks come from `load_playbooks(project)`, read when the form opens (so a playbook edited
 in another window shows up without restarting). Each is listed with its generator, default
-count and description; a broken playbook file is listed with its error (file and key) and
-cannot be picked, so a user sees why a playbook is missing instead of wondering.
+count and description; a broken playbook file is listed greyed with its first error (file and
+key) and cannot be picked, so a user sees why a playbook is missing instead of wondering. The
+playbook last started is highlighted first; the list stops at its ends (no wrap-around).
 
-Count blank = the playbook's default, else a positive whole number; seed blank = the playbook's
-seed or a fresh random one, else a whole number. Returns `{"playbook", "count", "seed"}` or None.
+Count blank = the playbook's default, else a positive whole number. The seed field holds the
+playbook's pinned seed, or else a fresh random one (so every run differs unless asked, and the
+seed is in view to be noted or changed). Returns `{"playbook", "count", "seed"}` or None.
 
-Bindings: `enter` on a playbook moves to the count, `enter` in a field (or ctrl+s) starts,
-`escape` closes without starting, `tab` moves between fields.
+| Key | Does |
+| :- | :- |
+| `enter` | start the job (on the list or in a field) |
+| `ctrl+s` | start the job |
+| `tab` | move between the list and the fields |
+| `escape` | close without starting |
 """
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -27,6 +34,7 @@ from textual.widgets.option_list import Option
 
 from brewslm_tui.core.generation.playbooks import Playbook, load_playbooks
 from brewslm_tui.ui.jobs.job_format import plain
+from brewslm_tui.ui.jobs.no_wrap_list import NoWrapOptionList
 
 MAX_COUNT = 10_000_000
 
@@ -64,7 +72,7 @@ def playbook_prompt(book: Playbook, width: int = 60) -> Content:
 
 
 class NewJobScreen(ModalScreen[dict | None]):
-    """Start a generation job. Bindings: enter next/start, ctrl+s start, escape close."""
+    """Start a generation job (see the module docstring for the keys)."""
 
     HELP_GROUP = "New job"
 
@@ -110,7 +118,7 @@ class NewJobScreen(ModalScreen[dict | None]):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "start", "Start job"),
     ]
@@ -120,6 +128,7 @@ class NewJobScreen(ModalScreen[dict | None]):
         self.project = project
         self.books, self.broken = load_playbooks(project)
         self.initial = playbook
+        self._filled_seed = ""  # the seed this form put in the field (not the user's own)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -128,19 +137,21 @@ class NewJobScreen(ModalScreen[dict | None]):
                 Option(playbook_prompt(b), id=f"book-{i}") for i, b in enumerate(self.books)
             ]
             for i, error in enumerate(self.broken):
-                lines = [plain(line, 200) for line in str(error).splitlines() if line.strip()]
+                first = next((line for line in str(error).splitlines() if line.strip()), "")
                 options.append(
-                    Option(Content.styled("\n".join(lines), "$error"), id=f"broken-{i}", disabled=True)
+                    Option(
+                        Content.styled(plain(first, 200), "$text-disabled"), id=f"broken-{i}", disabled=True
+                    )
                 )
             yield Label("Playbook")
-            yield OptionList(*options, id="job-form-playbooks", markup=False)
+            yield NoWrapOptionList(*options, id="job-form-playbooks", markup=False)
             with Horizontal(classes="fields"):
                 with Vertical():
                     yield Label("Count")
                     yield Input(id="job-form-count", placeholder="default")
                 with Vertical():
                     yield Label("Seed")
-                    yield Input(id="job-form-seed", placeholder="blank = random")
+                    yield Input(id="job-form-seed", placeholder="a whole number")
             yield Static("", id="job-form-errors")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="job-form-cancel")
@@ -174,9 +185,14 @@ class NewJobScreen(ModalScreen[dict | None]):
         return self.books[int(option.id.removeprefix("book-"))]
 
     def _show_defaults(self, book: Playbook) -> None:
+        """The count's placeholder, and the seed: the playbook's pinned one or a fresh one (a
+        seed the user typed is kept)."""
         self.query_one("#job-form-count", Input).placeholder = f"default {book.count}"
         seed = self.query_one("#job-form-seed", Input)
-        seed.placeholder = f"default {book.seed}" if book.seed is not None else "blank = random"
+        if seed.value and seed.value != self._filled_seed:
+            return
+        fresh = book.seed if book.seed is not None else random.SystemRandom().randrange(2**31)
+        self._filled_seed = seed.value = str(fresh)
 
     def _show_problems(self, problems: list[str]) -> None:
         self.query_one("#job-form-errors", Static).update(Content("\n".join(problems)))
@@ -189,7 +205,7 @@ class NewJobScreen(ModalScreen[dict | None]):
 
     @on(OptionList.OptionSelected, "#job-form-playbooks")
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#job-form-count", Input).focus()
+        self.action_start()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -210,7 +226,7 @@ class NewJobScreen(ModalScreen[dict | None]):
         )
         if book is None:
             problems.insert(0, "pick a playbook first")
-        if problems:
+        if problems or book is None:
             self._show_problems(problems)
             return
         self.dismiss({"playbook": book.name, "count": values["count"], "seed": values["seed"]})

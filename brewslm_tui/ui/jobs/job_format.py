@@ -18,6 +18,7 @@ from brewslm_tui.core.text import truncate, visible_line
 STATES: dict[str, tuple[str, str]] = {
     "queued": ("queued", "$text-muted"),
     "running": ("running", "bold $warning"),
+    "waiting": ("waiting", "$accent"),
     "succeeded": ("ok", "bold $success"),
     "failed": ("FAILED", "bold $error"),
     "cancelled": ("cancelled", "$text-muted"),

@@ -1,53 +1,41 @@
-"""The jobs sidebar: every generation job of the project, newest first, live.
+"""The jobs sidebar: every job of the project, running ones first, then finished ones newest first.
 
-Two sources, one list:
-- jobs started here (`n`, `start_job`) run `run_generation_job` in Textual thread workers,
-  each in its own event loop (group "jobs", `exit_on_error=False`); their progress events
-  come back as messages and update the list in place,
-  repainted at most four times a second, so a fast job never floods the UI;
-- jobs of other processes (`brewslm-tui generate` in another terminal) are seen by polling
-  the job records once a second. The poll is a `scandir` of `.brewslm/jobs/` (names, mtimes,
-  sizes); only records whose file changed are read again (`read_record`), plus, every few
-  seconds, foreign jobs that claim to be running (so one whose process died turns
-  `interrupted`). A poll costs O(records changed), not O(records).
+The sidebar is the list; the parts it composes do the rest:
+- `JobLauncher` starts jobs as detached processes (`n`, `start_job`) and cancels them (`c`):
+  a job outlives the app, the terminal and a crash, and is followed like any other;
+- `RecordPoller` reads the job records that changed, in a thread worker, once a second;
+- `core.generation.job_bell` remembers across sessions which jobs the app was following and
+  which finished ones the user has not looked at (the bell).
 
-Rows landing (the synthetic file grew or was rewritten, or one of our jobs reported usable
-rows) post `RowsLanded`; the app then calls `store.refresh()`. A job reaching an end state
-posts `JobFinished(record)` once, for our jobs and for foreign ones seen running here.
+A job reaching an end state posts `JobFinished(record)` once, also when it finished while the
+app was closed (it was being followed). Rows landing (synthetic.jsonl changed) post
+`RowsLanded`; the app then calls `store.refresh()`. Quitting with jobs running asks first
+(`confirm_quit`, called by the app's quit).
 
-Cancelling (`c`): a job of this app gets its cancel Event set (the runner stops cleanly and
-records `cancelled`). A job of another process on this machine is sent SIGINT, the same as
-Ctrl-C in its terminal (its CLI cancels cleanly), but only when the record names this host
-and /proc confirms the pid is still a brewslm process, so a recycled pid or a job on another
-machine sharing the folder is never signalled; otherwise the user is told to cancel it where
-it runs.
-
-Bindings (when focused): `n` new job, `c` cancel the selected job, `enter` the selected job's
-summary and diagnostic, `j/k` and arrows move.
+| Key | Does |
+| :- | :- |
+| `enter` | the job's rows, in the Queue (its details when it landed none) |
+| `d` | the job's summary and full diagnostic |
+| `n` | start a new job |
+| `c` | cancel the highlighted job (asks first; its landed rows stay) |
+| `j` / `k`, arrows | move |
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
-import threading
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from textual import on
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from brewslm_tui.core.errors import BrewError
-from brewslm_tui.core.generation.jobs import JobEvent, JobRecord, read_record, run_generation_job
+from brewslm_tui.core.generation.job_bell import followed_jobs, remember_playbook
+from brewslm_tui.core.generation.job_record import LIVE_STATES, JobRecord, iso, utc_now
 from brewslm_tui.core.text import visible_line
 from brewslm_tui.ui.jobs.job_format import (
     FINISHED,
@@ -61,71 +49,21 @@ from brewslm_tui.ui.jobs.job_format import (
     state_content,
     when_text,
 )
+from brewslm_tui.ui.jobs.job_launcher import JobLauncher, LaunchedJob
+from brewslm_tui.ui.jobs.no_wrap_list import NoWrapOptionList
+from brewslm_tui.ui.jobs.record_poller import PollResult, RecordPoller
 
-FOREIGN_RECHECK_SECONDS = 5.0
-REPAINT_SECONDS = 0.25
-QUIT_WAIT_SECONDS = 10.0  # for our jobs to record `cancelled` when the app closes
-
-
-class CrossThreadCancel:
-    """The cancel switch of a job that runs in its own thread and event loop, flipped from the UI.
-
-    `bind()` (in the job's loop) gives the `asyncio.Event` the runner waits on; `set()` (any
-    thread) sets it through that loop. A `set()` before `bind()` is remembered.
-    """
-
-    def __init__(self) -> None:
-        self._flag = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
-
-    def bind(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self._event, self._loop = event, asyncio.get_running_loop()
-        if self._flag.is_set():
-            event.set()
-        return event
-
-    def set(self) -> None:
-        self._flag.set()
-        loop, event = self._loop, self._event
-        if loop is not None and event is not None:
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:
-                pass  # that loop is closed: the job is over
-
-    def is_set(self) -> bool:
-        return self._flag.is_set()
+UNFINISHED = frozenset({*LIVE_STATES, "waiting"})
 
 
-@dataclass
-class LocalJob:
-    """A job this app runs: its cancel switch and the freshest record its events gave."""
-
-    playbook: str
-    cancel: CrossThreadCancel = field(default_factory=CrossThreadCancel)
-    done: threading.Event = field(default_factory=threading.Event)  # its thread has returned
-    worker: Worker | None = None
-    record: JobRecord | None = None
-    token: str = ""
-
-    @property
-    def run_id(self) -> str | None:
-        return self.record.run_id if self.record is not None else None
+def sidebar_order(records: list[JobRecord]) -> list[JobRecord]:
+    """Running (and queued, waiting) jobs first, newest first; then finished ones, newest first."""
+    newest = sorted(records, key=lambda r: (r.started_at or "", r.run_id), reverse=True)
+    return [r for r in newest if r.state in UNFINISHED] + [r for r in newest if r.state not in UNFINISHED]
 
 
-def pid_is_brewslm(pid: int) -> bool:
-    """True when `pid` is alive on this machine and its command line mentions brewslm."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"brewslm" in cmdline
-
-
-class JobsSidebar(OptionList):
-    """Jobs of the project, newest first. Bindings: n new job, c cancel, enter details, j/k move."""
+class JobsSidebar(NoWrapOptionList):
+    """Jobs of the project (see the module docstring for the keys)."""
 
     HELP_GROUP = "Jobs"
 
@@ -146,16 +84,17 @@ class JobsSidebar(OptionList):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Job rows"),
+        Binding("d", "details", "Job details"),
         Binding("n", "new_job", "New job"),
         Binding("c", "cancel_job", "Cancel job"),
-        Binding("enter", "select", "Job details"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
     class RowsLanded(Message):
-        """Rows were appended to the synthetic file (by a job here or elsewhere): refresh the store."""
+        """Rows were appended to the synthetic file (by any job): refresh the store."""
 
     class JobFinished(Message):
         """A job reached succeeded / failed / cancelled / interrupted (posted once per job)."""
@@ -165,38 +104,47 @@ class JobsSidebar(OptionList):
             self.record = record
 
     class JobSelected(Message):
-        """The highlighted job changed, or a job was opened with enter."""
+        """A job was looked at: highlighted by the user, opened, or its rows shown."""
 
         def __init__(self, record: JobRecord) -> None:
             super().__init__()
             self.record = record
 
+    class _Polled(Message):
+        """A poll's result, from the poller's thread to the UI's."""
+
+        def __init__(self, result: PollResult, failed: list[JobRecord]) -> None:
+            super().__init__()
+            self.result = result
+            self.failed = failed
+
     def __init__(self, store: Any, project: Any, *, poll_seconds: float = 1.0, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
-        self.store = store
         self.project = project
         self.poll_seconds = poll_seconds
-        self.foreign_recheck_seconds = FOREIGN_RECHECK_SECONDS
         self.border_title = "Jobs"
-        self.records: dict[str, JobRecord] = {}  # run_id -> newest record known (disk or events)
-        self._order: list[str] = []  # run_ids newest first (started_at, then run_id)
-        self._local: list[LocalJob] = []  # jobs running in this app
+        self.records: dict[str, JobRecord] = {}  # run_id -> newest record known
+        self.poller = RecordPoller(project)
+        self.launcher = JobLauncher(project)
+        self.following = followed_jobs(project)
         self._finished_posted: set[str] = set()
-        self._seen_running: set[str] = set()
-        self._files: dict[str, tuple[int, int]] = {}
         self._synthetic_mark: tuple[int, int] | None = None
-        self._last_list = 0.0
-        self._dirty = False
-        self._rows_changed = False
-        self._tokens = 0
+        self._polls = 0
+
+    @property
+    def foreign_recheck_seconds(self) -> float:
+        return self.poller.live_recheck_seconds
+
+    @foreign_recheck_seconds.setter
+    def foreign_recheck_seconds(self, seconds: float) -> None:
+        self.poller.live_recheck_seconds = seconds
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._synthetic_mark = self._synthetic_stat()
-        self._reload(force=True)
+        self._rebuild()
+        self._poll()
         self.set_interval(self.poll_seconds, self._poll)
-        self.set_interval(REPAINT_SECONDS, self._repaint_if_dirty)
 
     def refresh_data(self) -> None:
         """Called by the app after store changes; the sidebar reads job records, not the store."""
@@ -215,8 +163,8 @@ class JobsSidebar(OptionList):
         return self.records.get(option.id)
 
     @property
-    def running_here(self) -> list[LocalJob]:
-        return [job for job in self._local if job.worker is not None and not job.worker.is_finished]
+    def live_records(self) -> list[JobRecord]:
+        return [r for r in self.records.values() if r.state in LIVE_STATES]
 
     def start_job(
         self,
@@ -224,51 +172,64 @@ class JobsSidebar(OptionList):
         count: int | None = None,
         seed: int | None = None,
         like_run_id: str | None = None,
-    ) -> LocalJob:
-        """Start a generation job in a thread worker (its own event loop); returns at once.
+    ) -> LaunchedJob:
+        """Start a generation job in a detached process; returns at once (spawned in a thread)."""
+        job = self.launcher.prepare(playbook_name, like_run_id)
+        self.following.add(job.run_id)
+        self.records[job.run_id] = JobRecord(
+            run_id=job.run_id,
+            playbook=job.playbook,
+            state="queued",
+            counts={"requested": count or 0},
+            started_at=iso(utc_now()),
+        )
 
-        Not on the UI's event loop: a job's synchronous parts (indexing every prompt of a big
-        project for the duplicate check, rendering and validating thousands of rows) would
-        freeze the keys for as long as they run. In a thread they share the interpreter with
-        the UI, which gets its turn every few milliseconds. Progress comes back as messages.
-        """
-        self._tokens += 1
-        job = LocalJob(playbook_name or like_run_id or "", token=f"local-{self._tokens}")
+        def spawn() -> LaunchedJob:
+            if playbook_name and not like_run_id:
+                remember_playbook(self.project, playbook_name)
+            return self.launcher.spawn(job, count=count, seed=seed, like_run_id=like_run_id)
 
-        def on_event(event: Any) -> None:  # in the job's thread
-            self.post_message(self._Progress(job, event))
-
-        def run() -> JobRecord:
-            async def main() -> JobRecord:
-                return await run_generation_job(
-                    self.project,
-                    playbook_name,
-                    count=count,
-                    seed=seed,
-                    like_run_id=like_run_id,
-                    on_event=on_event,
-                    cancel=job.cancel.bind(),
-                )
-
-            try:
-                return asyncio.run(main())
-            finally:
-                job.done.set()
-
-        self._local.append(job)
-        job.worker = self.run_worker(
-            run, name=f"job {playbook_name}", group="jobs", exit_on_error=False, thread=True
+        self.run_worker(
+            spawn, name=f"start {job.run_id}", group="job-start", thread=True, exit_on_error=False
         )
         self._rebuild()
         self.highlighted = 0
         return job
 
-    def regenerate(self, run_id: str) -> LocalJob:
+    def regenerate(self, run_id: str) -> LaunchedJob:
         """A new job like `run_id`: same playbook and settings, a fresh seed, a new run_id."""
         record = self.records.get(run_id)
-        return self.start_job(
-            record.playbook if record is not None and record.playbook else None, like_run_id=run_id
-        )
+        return self.start_job(record.playbook if record is not None else None, like_run_id=run_id)
+
+    def cancel(self, run_id: str) -> None:
+        """Ask the job to stop (a cancel file its process notices within a second)."""
+
+        def ask() -> JobRecord:
+            return self.launcher.cancel(run_id)
+
+        self.poller.recheck_soon()
+        self.run_worker(ask, name=f"cancel {run_id}", group="job-cancel", thread=True, exit_on_error=False)
+
+    def confirm_quit(self, quit_now: Callable[[], object]) -> None:
+        """The app is asked to quit: with jobs running, ask whether to leave or cancel them."""
+        running = [r for r in self.live_records if r.state == "running" or r.run_id in self.following]
+        if not running:
+            quit_now()
+            return
+        from brewslm_tui.ui.jobs.quit_question import QuitWithJobsScreen
+
+        def answered(choice: str | None) -> None:
+            if choice is None:
+                return
+            if choice == "cancel":
+                for record in running:
+                    try:
+                        self.launcher.cancel(record.run_id)
+                    except Exception as exc:  # one plain line; quitting goes on
+                        self.notify(f"could not cancel {plain(record.run_id)}: {visible_line(str(exc))}")
+            quit_now()
+
+        self.app.push_screen(QuitWithJobsScreen(running), answered)
 
     def _allowed(self, what: str) -> bool:
         """The app's read-only policy (a second window on a project), when it has one."""
@@ -278,6 +239,7 @@ class JobsSidebar(OptionList):
     # --- actions --------------------------------------------------------------------------
 
     def action_new_job(self) -> None:
+        from brewslm_tui.core.generation.job_bell import last_playbook
         from brewslm_tui.ui.jobs.job_form import NewJobScreen
 
         if not self._allowed("start a job"):
@@ -287,273 +249,116 @@ class JobsSidebar(OptionList):
             if result:
                 self.start_job(result["playbook"], count=result.get("count"), seed=result.get("seed"))
 
-        self.app.push_screen(NewJobScreen(self.project), started)
+        self.app.push_screen(NewJobScreen(self.project, playbook=last_playbook(self.project)), started)
+
+    def action_details(self) -> None:
+        record = self.selected_record
+        if record is None:
+            return
+        from brewslm_tui.ui.jobs.job_detail import JobDetailScreen
+
+        self.post_message(self.JobSelected(record))
+        self.app.push_screen(JobDetailScreen(record, self.project))
 
     def action_cancel_job(self) -> None:
-        """Ask, then cancel: our job via its Event, a local foreign one via SIGINT (see module doc)."""
-        option = self.highlighted_option
-        local = self._local_for_option(option.id if option else None)
+        """Ask, then cancel the highlighted job (any process, any host sharing the folder)."""
         record = self.selected_record
-        if local is not None and not (local.worker is not None and local.worker.is_finished):
-            name = local.run_id or local.playbook
-            do_cancel = local.cancel.set
-            how = "It stops after the current batch; the rows it landed stay, marked as from a cancelled run."
-        elif record is None:
+        if record is None:
             self.notify("No job selected.")
             return
-        elif record.state not in ("running", "queued"):
+        if record.state not in LIVE_STATES and record.state != "waiting":
             self.notify(f"{plain(record.run_id)} is not running ({record.state}).", markup=False)
             return
-        else:
-            pid = record.pid
-            here = record.host in (None, socket.gethostname())
-            if not (pid and here and pid != os.getpid() and pid_is_brewslm(pid)):
-                self.notify(
-                    f"{plain(record.run_id)} runs in another process this app cannot reach: "
-                    "cancel it where it runs (Ctrl-C in its terminal).",
-                    severity="warning",
-                    timeout=8,
-                    markup=False,
-                )
-                return
-            name = record.run_id
-
-            def do_cancel() -> None:
-                os.kill(pid, signal.SIGINT)
-                self._last_list = 0.0  # re-read its record at the next poll
-
-            how = (
-                f"It runs in another process (pid {pid}): it gets an interrupt, like Ctrl-C in its terminal."
-            )
-
         from brewslm_tui.ui.review.modals import ConfirmScreen
+
+        name = record.run_id
+        how = "It stops within a second; the rows it landed stay, marked as from a cancelled run."
 
         def answered(yes: bool | None) -> None:
             if yes:
-                do_cancel()
+                self.cancel(name)
                 self.notify(f"Cancelling {plain(name, 60)}.", markup=False)
 
         self.app.push_screen(
             ConfirmScreen("Cancel job?", f"Cancel {plain(name, 60)}? {how}", yes="cancel job"), answered
         )
 
-    # --- events from jobs run here --------------------------------------------------------
-
-    class _Progress(Message):
-        """A job event, from the job's thread to the UI's."""
-
-        def __init__(self, job: LocalJob, event: JobEvent) -> None:
-            super().__init__()
-            self.job = job
-            self.event = event
-
-    @on(_Progress)
-    def _progress(self, message: _Progress) -> None:
-        message.stop()
-        self._on_job_event(message.job, message.event)
-
-    def on_unmount(self) -> None:
-        """The app is closing: our jobs stop (the rows they landed stay) and record `cancelled`.
-
-        A thread cannot be killed: each is asked to stop and waited for here (up to
-        QUIT_WAIT_SECONDS), so its record is final before the store is compacted. A job in the
-        middle of a long synchronous step (indexing a huge project's prompts) notices the
-        cancel only after that step; the process then ends when its thread does."""
-        running = [job for job in self._local if job.worker is not None and not job.done.is_set()]
-        for job in running:
-            job.cancel.set()
-        deadline = time.monotonic() + QUIT_WAIT_SECONDS
-        for job in running:
-            job.done.wait(max(0.0, deadline - time.monotonic()))
-
-    def _on_job_event(self, job: LocalJob, event: JobEvent) -> None:
-        """On the UI thread (see `_Progress`): cheap, just mark dirty.
-
-        Only a `finished` event carries the record; the others carry counts, folded here into
-        a copy of the last record so the list has one shape for every job.
-        """
-        if event.record is not None:
-            record = event.record
-        else:
-            base = job.record or self.records.get(event.run_id)
-            counts = {
-                "requested": event.requested,
-                "candidates": event.candidates,
-                "usable": event.usable,
-                "landed": event.landed,
-                "invalid": event.invalid_total,
-                "duplicates": event.duplicates,
-                "backend_errors": event.backend_errors,
-                "by_cause": dict(event.by_cause),
-            }
-            update = {"state": event.state, "counts": counts, "rows_per_second": event.rows_per_second}
-            if base is None:
-                record = JobRecord(
-                    run_id=event.run_id,
-                    kind=event.job_kind,
-                    playbook=event.playbook,
-                    pid=os.getpid(),
-                    **update,
-                )
-            else:
-                record = base.model_copy(update=update)
-        job.record = record
-        self.records[record.run_id] = record
-        if record.run_id not in self._order:
-            self._order.insert(0, record.run_id)
-        if event.kind == "rows_landed":
-            self._rows_changed = True
-        self._dirty = True
-
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
-        job = next((j for j in self._local if j.worker is event.worker), None)
-        if job is None:
+        """A start or a cancel that failed says why (a poll that failed is retried next second)."""
+        if event.worker.group not in ("job-start", "job-cancel"):
             return
         event.stop()
-        if event.state == WorkerState.SUCCESS:
-            record = event.worker.result
-            job.record = record
-            self.records[record.run_id] = record
-            if record.run_id not in self._order:
-                self._order.insert(0, record.run_id)
-            self._finish(record)
-            self.post_message(self.RowsLanded())
-        elif event.state == WorkerState.ERROR:
-            error = event.worker.error
+        if event.state != WorkerState.ERROR:
+            return
+        error = visible_line(str(event.worker.error))
+        if event.worker.group == "job-start":
+            failed = next((j for j in self.launcher.jobs if j.error is not None), None)
+            if failed is not None:
+                self.launcher.jobs.remove(failed)
+                self.records.pop(failed.run_id, None)
+                self.following.discard(failed.run_id)
             self.app.bell()
-            self.notify(
-                f"Job {plain(job.playbook, 40)} could not run: {visible_line(str(error))}",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
-            if job.record is None:
-                self._local.remove(job)
-        elif event.state == WorkerState.CANCELLED and job.record is None:
-            self._local.remove(job)
+            self.notify(f"The job could not start: {error}", severity="error", timeout=10, markup=False)
+        else:
+            self.notify(f"Could not cancel: {error}", severity="warning", timeout=8, markup=False)
         self._rebuild()
 
     # --- polling --------------------------------------------------------------------------
 
-    def _jobs_dir(self) -> Path:
-        return self.project.state_dir / "jobs"
-
-    def _scan_files(self) -> dict[str, tuple[int, int]]:
-        """`{file name: (mtime_ns, size)}` of the job records: one scandir, no reads."""
-        files: dict[str, tuple[int, int]] = {}
-        try:
-            with os.scandir(self._jobs_dir()) as entries:
-                for entry in entries:
-                    if entry.name.endswith(".json"):
-                        st = entry.stat()
-                        files[entry.name] = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            pass
-        return files
-
-    def _synthetic_stat(self) -> tuple[int, int]:
-        try:
-            st = self.project.synthetic_path.stat()
-        except OSError:
-            return (0, 0)
-        return (st.st_size, st.st_mtime_ns)
-
     def _poll(self) -> None:
-        mark = self._synthetic_stat()
-        if mark != self._synthetic_mark or self._rows_changed:
-            self._synthetic_mark = mark
-            self._rows_changed = False
-            self.post_message(self.RowsLanded())
-        self._reload()
+        if any(w.group == "job-poll" and not w.is_finished for w in self.workers):
+            return  # the last poll is still reading (a slow disk): skip this tick
+        live = {r.run_id for r in self.records.values() if r.state in LIVE_STATES}
 
-    def _reload(self, force: bool = False) -> None:
-        """Re-read only the records whose file changed (and foreign running ones now and then)."""
-        files = self._scan_files()
-        changed = [name for name, mark in files.items() if self._files.get(name) != mark]
-        removed = [name for name in self._files if name not in files]
-        if time.monotonic() - self._last_list >= self.foreign_recheck_seconds:
-            self._last_list = time.monotonic()
-            changed.extend(  # is its process still alive? read_record says interrupted if not
-                f"{run_id}.json"
-                for run_id, r in self.records.items()
-                if r.state in ("running", "queued")
-                and self._local_for_option(run_id) is None
-                and f"{run_id}.json" in files
-                and f"{run_id}.json" not in changed
-            )
-        if not (force or changed or removed):
-            return
-        self._files = files
-        first = force and not self.records
-        fresh: list[JobRecord] = []
-        for name in changed:
-            try:
-                fresh.append(read_record(self.project, name.removesuffix(".json")))
-            except BrewError:
-                continue  # gone meanwhile, or not a record of ours
-        for name in removed:
-            self.records.pop(name.removesuffix(".json"), None)
-        for record in fresh:
-            local = self._local_for_option(record.run_id)
-            if local is not None and local.worker is not None and not local.worker.is_finished:
-                continue  # our live events are fresher than the file
+        def poll() -> None:
+            result = self.poller.poll(live)
+            failed = self.launcher.reap()
+            self.post_message(self._Polled(result, failed))
+
+        self.run_worker(poll, name="poll job records", group="job-poll", thread=True, exit_on_error=False)
+
+    @on(_Polled)
+    def _polled(self, message: _Polled) -> None:
+        message.stop()
+        result, first = message.result, self._polls == 0
+        self._polls += 1
+        if self._synthetic_mark is None:
+            self._synthetic_mark = result.synthetic_mark
+        elif result.synthetic_mark != self._synthetic_mark:
+            self._synthetic_mark = result.synthetic_mark
+            self.post_message(self.RowsLanded())
+        for run_id in result.removed:
+            self.records.pop(run_id, None)
+            self.following.discard(run_id)
+        for record in [*result.changed, *message.failed]:
             previous = self.records.get(record.run_id)
+            if (
+                previous is not None
+                and previous.state == "queued"
+                and record.state == "interrupted"
+                and any(j.run_id == record.run_id for j in self.launcher.jobs)
+            ):
+                continue  # our job's process has not taken its record over yet
             self.records[record.run_id] = record
-            if record.state in ("running", "queued"):
-                self._seen_running.add(record.run_id)
-            elif (
-                not first
-                and record.state in FINISHED
-                and local is None
-                and (record.run_id in self._seen_running or previous is None)
+            if record.state in LIVE_STATES:
+                self.following.add(record.run_id)
+            elif record.state in FINISHED and (
+                record.run_id in self.following or (not first and previous is None)
             ):
                 self._finish(record)
-        newest_first = sorted(
-            self.records.values(), key=lambda r: (r.started_at or "", r.run_id), reverse=True
-        )
-        self._order = [r.run_id for r in newest_first]
-        self._rebuild()
+        if result or message.failed:
+            self._rebuild()
 
     def _finish(self, record: JobRecord) -> None:
+        self.following.discard(record.run_id)
         if record.run_id in self._finished_posted:
             return
         self._finished_posted.add(record.run_id)
         self.post_message(self.JobFinished(record))
+        self.post_message(self.RowsLanded())
 
     # --- rendering ------------------------------------------------------------------------
-
-    def _local_for_option(self, option_id: str | None) -> LocalJob | None:
-        if option_id is None:
-            return None
-        return next((j for j in self._local if j.run_id == option_id or j.token == option_id), None)
-
-    def _repaint_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            if self._rows_changed:
-                self._rows_changed = False
-                self.post_message(self.RowsLanded())
-            self._rebuild()
-
-    def _entries(self) -> list[tuple[str, Content]]:
-        width = max(self.scrollable_content_region.width - 2, 12)
-        entries: list[tuple[str, Content]] = []
-        for job in reversed(self._local):
-            if job.record is None:
-                entries.append(
-                    (
-                        job.token,
-                        Content.assemble(("starting", "bold $warning"), " ", plain(job.playbook, width - 9)),
-                    )
-                )
-        order = list(self._order)
-        for run_id in self.records:
-            if run_id not in order:
-                order.insert(0, run_id)
-        for run_id in order:
-            entries.append((run_id, self._prompt(self.records[run_id], width)))
-        return entries
 
     def _prompt(self, record: JobRecord, width: int) -> Content:
         state = state_content(record.state)
@@ -565,10 +370,15 @@ class JobsSidebar(OptionList):
             lines = [
                 head,
                 Content.assemble((bar(fraction, width - len(pct) - 1), "$accent"), " ", pct),
-                Content(
-                    plain(f"{usable}/{requested}  {rate_text(getattr(record, 'rows_per_second', 0))}", width)
-                ),
+                Content(plain(f"{usable}/{requested}  {rate_text(record.rows_per_second)}", width)),
             ]
+            backend = []  # a model backend's own rates, when it reports them
+            if record.tokens_per_second is not None:
+                backend.append(f"{human_number(record.tokens_per_second)} tok/s")
+            if record.requests_per_second is not None:
+                backend.append(f"{record.requests_per_second:.3g} req/s")
+            if backend:
+                lines.append(Content.styled(plain(" ".join(backend), width), "$text-muted"))
         elif record.state == "failed":
             causes = record.counts.get("by_cause") or {}
             if causes:
@@ -584,13 +394,16 @@ class JobsSidebar(OptionList):
         else:
             when = when_text(record.finished_at or record.started_at, compact=True)
             detail = f"{human_number(usable)}/{human_number(requested)} rows"
+            if record.tokens is not None:
+                detail += f" {human_number(record.tokens)} tok"
             lines = [head, Content.styled(plain(f"{detail}  {when}".rstrip(), width), "$text-muted")]
         return Content("\n").join(lines)
 
     def _rebuild(self) -> None:
         if not self.is_mounted:
             return
-        entries = self._entries()
+        width = max(self.scrollable_content_region.width - 2, 12)
+        entries = [(r.run_id, self._prompt(r, width)) for r in sidebar_order(list(self.records.values()))]
         if not entries:
             self.set_options(
                 [
@@ -632,11 +445,16 @@ class JobsSidebar(OptionList):
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
+        """enter: the job's rows, in the Queue (the Runs view's own message, handled by the app);
+        a job that landed none has no rows to show: its details say why."""
         event.stop()
         record = self.records.get(event.option.id or "")
         if record is None:
             return
-        from brewslm_tui.ui.jobs.job_detail import JobDetailScreen
+        if record.landed == 0:
+            self.action_details()
+            return
+        from brewslm_tui.ui.insight.runs_view import RunsView
 
         self.post_message(self.JobSelected(record))
-        self.app.push_screen(JobDetailScreen(record, self.project))
+        self.post_message(RunsView.ShowRun(record.run_id))

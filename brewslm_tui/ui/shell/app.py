@@ -25,6 +25,7 @@ from textual.theme import Theme
 from textual.widgets import Static, TabbedContent, TabPane
 
 from brewslm_tui.core.errors import BrewError, LockBusy
+from brewslm_tui.core.generation.job_bell import unseen_jobs
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store.store import Store
@@ -94,7 +95,7 @@ class BrewApp(App):
         self.project = project
         self.store = store
         self.readonly_reason = readonly_reason
-        self.unseen_jobs: set[str] = set()
+        self.unseen_jobs = unseen_jobs(project)  # the bell's count, kept in .brewslm/ across sessions
         self._seen_version = -1
         self._was_loaded = bool(getattr(store, "loaded", True))
         self._closed = False
@@ -347,6 +348,16 @@ class BrewApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        """q / ctrl+q: the jobs sidebar asks first when jobs are running (it owns that question)."""
+        from brewslm_tui.ui.jobs.jobs_sidebar import JobsSidebar
+
+        sidebar = self.query(JobsSidebar)
+        if sidebar:
+            sidebar.first().confirm_quit(self.exit)
+        else:
+            self.exit()
 
     def action_new_job(self) -> None:
         """n anywhere: the sidebar's new-job form (it checks the read-only policy itself)."""

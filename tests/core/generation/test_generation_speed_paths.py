@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from brewslm_tui.core.generation import jobs
+from brewslm_tui.core.generation import generation_job, job_runner
 from brewslm_tui.core.generation.generators import GenRequest
 from brewslm_tui.core.generation.generators.template import TemplateGenerator, _Renderer, compile_template
 from brewslm_tui.core.generation.jobs import iso, run_generation_job
@@ -358,14 +358,14 @@ def test_compiled_rendering_draws_like_the_regex_renderer(tmp_path, seed):
 
 async def test_created_at_is_each_rows_own_clock_reading(tmp_path, monkeypatch):
     """Formatting once per second must not blur rows across a second boundary, in UTC or not."""
-    monkeypatch.setattr(jobs, "FLUSH_SECONDS", 3600.0)
-    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 3600.0)
+    monkeypatch.setattr(generation_job, "FLUSH_SECONDS", 3600.0)
+    monkeypatch.setattr(job_runner, "HEARTBEAT_SECONDS", 3600.0)
     for tz in (UTC, timezone(timedelta(hours=5, minutes=30))):
         project = make_project(tmp_path / str(tz).replace(":", ""), playbooks={"hc": SENTIMENT_PLAYBOOK})
         readings: list[datetime] = []
         now = datetime(2026, 11, 24, 23, 59, 58, 900_000, tzinfo=tz)
 
-        def clock() -> datetime:
+        def clock(readings: list[datetime] = readings) -> datetime:
             nonlocal now
             now += timedelta(milliseconds=170)
             readings.append(now)
@@ -382,7 +382,7 @@ async def test_created_at_is_each_rows_own_clock_reading(tmp_path, monkeypatch):
 
 async def test_rows_land_in_appends_of_the_default_batch_size(tmp_path, monkeypatch):
     """1000 rows per append by default: 2,000 to 2,500 rows are three appends, not eleven or more."""
-    monkeypatch.setattr(jobs, "FLUSH_SECONDS", 3600.0)  # only the batch size decides here
+    monkeypatch.setattr(generation_job, "FLUSH_SECONDS", 3600.0)  # only the batch size decides here
     text = SENTIMENT_PLAYBOOK.replace(
         'product = ["kettle"', 'n = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]\n    product = ["kettle"'
     )
