@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from brewslm_tui.cli.output import EXIT_OK, open_project, output
+from brewslm_tui.cli.output import EXIT_OK, check_output_file, data_stream, open_project, output
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -24,7 +24,7 @@ def cmd_export(args) -> int:
 
     project = open_project(args.project)
     store = Store.open(project, readonly=True)
-    counts = export_to(store, args.output, stream=sys.stdout.buffer)
+    counts = export_to(store, check_output_file(args.output), stream=data_stream())
     if args.output:
         output().line(
             f"wrote {counts['imported']} imported + {counts['synthetic']} approved synthetic rows to {args.output}"

@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import orjson
+from brewslm_tui.cli.output import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Progress,
+    UsageError,
+    check_like_run,
+    check_name,
+    open_project,
+    output,
+)
 
-from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, UsageError, open_project, output
+if TYPE_CHECKING:
+    from brewslm_tui.core.generation.jobs import JobRecord
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -39,29 +49,12 @@ def cmd_generate(args) -> int:
     if args.count is not None and args.count <= 0:
         raise UsageError("brewslm-tui generate: --count must be a positive number")
     project = open_project(args.project)
-    tty = sys.stderr.isatty()
+    check_name(args.playbook, "--playbook")
+    check_like_run(project, args.like)
     cancel = asyncio.Event()
-    last = {"n": 0.0}
+    progress = Progress()
 
-    def on_event(event) -> None:
-        kind = getattr(event, "kind", "")
-        if kind == "started":
-            print(f"run {event.run_id}: {getattr(event, 'playbook', args.playbook)} started", file=sys.stderr)
-            return
-        if kind not in ("progress", "rows_landed"):
-            return
-        if tty:
-            sys.stderr.write("\r\x1b[2K" + _progress_bar(event))
-            sys.stderr.flush()
-        else:
-            import time
-
-            now = time.monotonic()
-            if now - last["n"] >= 2.0:
-                last["n"] = now
-                print(event.line(), file=sys.stderr)
-
-    async def main() -> object:
+    async def main() -> JobRecord:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, cancel.set)
         loop.add_signal_handler(signal.SIGTERM, cancel.set)
@@ -71,28 +64,21 @@ def cmd_generate(args) -> int:
             count=args.count,
             seed=args.seed,
             like_run_id=args.like,
-            on_event=on_event,
+            on_event=progress.event,
             cancel=cancel,
         )
 
-    record = asyncio.run(main())
-    if tty:
-        sys.stderr.write("\n")
-    print(record.run_id)
-    print(record.summary())
+    with progress:
+        record = asyncio.run(main())
+    out = output()
+    out.line(record.run_id)
+    out.line(record.summary())
     if record.state != "succeeded":
         diagnostic = record.diagnostic_text()
         if diagnostic:
-            print(diagnostic, file=sys.stderr)
+            progress.note(diagnostic)
         return EXIT_PROBLEMS
     return EXIT_OK
-
-
-def _progress_bar(event) -> str:
-    """One terminal line: a bar of usable rows out of those requested, then the live counts."""
-    width = 24
-    done = int(width * event.fraction)
-    return f"[{'#' * done}{'-' * (width - done)}] {event.line()}"
 
 
 def cmd_jobs(args) -> int:
@@ -100,12 +86,10 @@ def cmd_jobs(args) -> int:
 
     project = open_project(args.project)
     jobs = list_jobs(project)
-    if args.json:
-        sys.stdout.write(
-            orjson.dumps([j.to_json() for j in jobs], option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
-        return EXIT_OK
     out = output()
+    if args.json:
+        out.json([j.to_json() for j in jobs])
+        return EXIT_OK
     if not jobs:
         out.line("no jobs yet: brewslm-tui generate PROJECT --playbook NAME")
     for job in jobs:

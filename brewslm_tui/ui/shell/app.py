@@ -535,19 +535,21 @@ class BrewApp(App):
                     pass  # the terminal is gone (SIGHUP)
 
 
-def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object, str | None]:
-    """The session store, or a read-only one (with the reason) when another session holds it."""
+def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[object, str | None]:
+    """The session store, or a read-only one (with the reason) when another session holds it.
+    `readonly` may be the reason itself (the CLI found the project not writable)."""
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
-        return Store.open(project, readonly=True, background=True, builder=builder), "opened with --readonly"
+        reason = readonly if isinstance(readonly, str) else "opened with --readonly"
+        return Store.open(project, readonly=True, background=True, builder=builder), reason
     try:
         return Store.open(project, session=True, background=True, builder=builder), None
     except LockBusy as busy:
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
 
-def build_app(project_path: str | Path, *, readonly: bool = False, builder=None) -> BrewApp:
+def build_app(project_path: str | Path, *, readonly: bool | str = False, builder=None) -> BrewApp:
     """The app for a project folder (or its brewslm.toml); used by the CLI and the tests.
     `builder`: the column-cache builder `Store.start_early_builder` started, if any."""
     project = load_project(project_path)
