@@ -118,7 +118,10 @@ def setup_logging(verbose: bool, log_file: Path | None) -> None:
     Loggers are told names of files and URLs, never a key: the generators log the name of the
     environment variable a key comes from, not its value.
     """
+    root = logging.getLogger("brewslm_tui")
     if not verbose and log_file is None:
+        root.addHandler(logging.NullHandler())  # not logging's last resort: nothing on stderr
+        root.propagate = False
         return
     handler: logging.Handler
     if log_file is not None:
@@ -126,7 +129,6 @@ def setup_logging(verbose: bool, log_file: Path | None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger("brewslm_tui")
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if log_file is not None else logging.INFO)
 

@@ -142,7 +142,7 @@ def _missing_ids(store, ids: list[str], *, dropped: bool) -> list[str]:
     in_dropped = {store.dropped.id_of(j) for j in range(len(store.dropped))} if dropped else set()
     missing = [i for i in dict.fromkeys(ids) if store.index_of(i) is None and i not in in_dropped]
     for row_id in missing:
-        err(f"no row with id {row_id!r}")
+        err(f"no row with id '{row_id}'")
     return missing
 
 

@@ -180,10 +180,10 @@ class Progress:
             from rich.progress import Progress as Bar
 
             self._bar = Bar(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[counts]}"),
+                TextColumn("{task.fields[counts]}", markup=False),
                 TimeElapsedColumn(),
                 console=_console(self.stream),
                 transient=False,
@@ -277,7 +277,7 @@ def check_name(value: str | None, option: str) -> str | None:
         return None
     problem = name_problem(value)
     if problem:
-        raise UsageError(f"{option} {visible(value)!r}: {problem}")
+        raise UsageError(f"{option} '{visible(value)}': {problem}")
     return value
 
 
@@ -290,7 +290,7 @@ def check_like_run(project, run_id: str | None) -> str | None:
     if not (jobs_dir(project) / f"{run_id}.json").is_file():
         recent = [j.run_id for j in list_jobs(project)]
         raise UsageError(
-            f"--like {visible(str(run_id))!r}: no such run{_listing(recent) or ' (no runs yet)'}"
+            f"--like '{visible(str(run_id))}': no such run{_listing(recent) or ' (no runs yet)'}"
         )
     return run_id
 
@@ -336,7 +336,7 @@ def selector(args, store) -> Any:
         )
     if sel.status is not None and sel.status not in STATUS_NAMES:
         raise UsageError(
-            f"--status {visible(sel.status)!r}: unknown status (one of: {', '.join(STATUS_NAMES)})"
+            f"--status '{visible(sel.status)}': unknown status (one of: {', '.join(STATUS_NAMES)})"
         )
     if sel.reason is not None:
         known_reason(store, sel.reason, "--where-reason" if args.command == "reject" else "--reason")
@@ -350,7 +350,7 @@ def selector(args, store) -> Any:
             and value not in known
             and all(of_dropped(j) != value for j in range(len(dropped)))
         ):
-            raise UsageError(f"{option} {visible(value)!r}: no row has it{_listing(known)}")
+            raise UsageError(f"{option} '{visible(value)}': no row has it{_listing(known)}")
     return sel
 
 
@@ -370,7 +370,7 @@ def known_reason(store, code: str, option: str, *, to_set: bool = False) -> str:
         return code
     codes = [r.code for r in project.reject_reasons]
     raise UsageError(
-        f"{option} {visible(code)!r}: unknown reject reason (this project's reasons: {', '.join(codes)})"
+        f"{option} '{visible(code)}': unknown reject reason (this project's reasons: {', '.join(codes)})"
     )
 
 
