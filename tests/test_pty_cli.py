@@ -11,6 +11,7 @@ escaped, so the test cannot pass by printing nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -73,10 +74,8 @@ class EvilBackend:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # the client gave up first
                     self.wfile.write(body)
-                except OSError:  # the client gave up first
-                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
