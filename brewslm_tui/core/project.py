@@ -442,20 +442,24 @@ def confine_data_paths(project: Project) -> list[str]:
         (".brewslm", ".brewslm"),
     )
     problems = []
+    links: dict[Path, list[str]] = {}  # a symlink on the way -> the fields whose path crosses it
     for field, rel in checks:
         part = root
         for name in PurePosixPath(rel.replace("\\", "/")).parts:
             part = part / name
             if part.is_symlink() and not allow:
-                problems.append(
-                    f"{field}: {visible(str(part))} is a symlink (to {visible(os.readlink(part))}); "
-                    "refused unless [data] allow_symlinks = true"
-                )
+                links.setdefault(part, []).append(field)
                 break
         else:
             target = (root / rel).resolve()
             if not allow and not target.is_relative_to(root):
                 problems.append(f"{field}: {visible(str(target))} is outside the project folder {root}")
+    for link, fields in links.items():
+        shown = visible(str(link.relative_to(root)))
+        problems.append(
+            f"{', '.join(fields)}: {shown} is a symlink (to {visible(os.readlink(link))}); "
+            "refused unless [data] allow_symlinks = true"
+        )
     return problems
 
 
