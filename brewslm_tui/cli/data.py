@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from brewslm_tui.cli.output import EXIT_OK, check_output_file, data_stream, open_project, output
+from brewslm_tui.cli.output import EXIT_OK, check_output_file, data_stream, open_project, open_store, output
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -20,10 +20,9 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
 def cmd_export(args) -> int:
     from brewslm_tui.core.export import export_to
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    store = Store.open(project, readonly=True)
+    store = open_store(project, readonly=True)
     counts = export_to(store, check_output_file(args.output), stream=data_stream())
     if args.output:
         output().line(

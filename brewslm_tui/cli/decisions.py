@@ -23,6 +23,7 @@ from brewslm_tui.cli.output import (
     err,
     known_reason,
     open_project,
+    open_store,
     output,
     rows_text,
     selector,
@@ -70,20 +71,15 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
 def _decide(args, op: str) -> int:
     from brewslm_tui.core.store.selectors import select_dropped, select_slots
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
     out = output()
     dry_run = op == "drop" and args.dry_run
-    store = Store.open(project, readonly=True)  # usage is checked before anything is locked or written
+    store = open_store(project, readonly=dry_run)
     try:
-        sel = selector(args, store)
+        sel = selector(args, store)  # bad usage (exit 2) is found before any decision is made
         if op == "reject":
             known_reason(store, args.reason, "--reason", to_set=True)
-    finally:
-        store.close()
-    store = Store.open(project, readonly=dry_run)
-    try:
         missing = _missing_ids(store, sel.ids, dropped=op == "restore")
         if op == "restore":
             ids = select_dropped(store, sel)
@@ -165,10 +161,9 @@ def _left_alone(out, store, n: int, why: str) -> None:
 
 
 def cmd_undo(args) -> int:
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    with Store.open(project) as store:
+    with open_store(project) as store:
         undone = store.last_decision_op()
         decision = store.undo()
         if decision is None:

@@ -250,6 +250,24 @@ def open_project(path: str):
 _TEMP_RE = re.compile(r"\.(.+)\.\d+\.tmp\Z")
 
 
+def open_store(project, *, readonly: bool = False):
+    """`Store.open` for a command, logged (`--verbose`) with the files it reads."""
+    from brewslm_tui.core.store.store import Store
+
+    store = Store.open(project, readonly=readonly)
+    log.info(
+        "opened %s%s: %d rows, %d in %s, journal %s (%d entries)",
+        project.synthetic_path,
+        " read-only" if readonly else "",
+        len(store),
+        len(store.dropped),
+        project.dropped_path,
+        project.state_dir / "journal.jsonl",
+        store.journal_size(),
+    )
+    return store
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line naming the file and the cause: `data/synthetic.jsonl: No space left on device`.
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 
-from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, open_project, output
+from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, open_project, open_store, output
 from brewslm_tui.core.text import plural
 
 log = logging.getLogger("brewslm_tui.cli")
@@ -49,7 +49,6 @@ def cmd_open(args) -> int:
 
 def cmd_check(args) -> int:
     from brewslm_tui.core.export import read_imported
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
     out = output()
@@ -64,7 +63,7 @@ def cmd_check(args) -> int:
         books = []
     _, imported_problems = read_imported(project)
     problems += [(str(p.path), str(p)) for p in imported_problems]
-    with Store.open(project, readonly=True) as store:
+    with open_store(project, readonly=True) as store:
         problems += [(str(p.path), str(p)) for p in store.problems + store.dropped.problems]
         synthetic = str(project.synthetic_path)
         size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
@@ -102,10 +101,9 @@ def cmd_check(args) -> int:
 
 def cmd_stats(args) -> int:
     from brewslm_tui.core.stats import compute_stats
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    with Store.open(project, readonly=True) as store:
+    with open_store(project, readonly=True) as store:
         stats = compute_stats(store)
     out = output()
     if args.json:
@@ -131,10 +129,9 @@ def cmd_stats(args) -> int:
 
 
 def cmd_compact(args) -> int:
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    with Store.open(project) as store:
+    with open_store(project) as store:
         report = store.compact()
     log.info("compacted %s", project.synthetic_path)
     output().line(f"compacted: {report}")
