@@ -112,34 +112,45 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def setup_logging(verbose: bool, log_file: Path | None) -> None:
+def setup_logging(verbose: bool, log_file: Path | None) -> Callable[[], None]:
     """`--verbose`: the `brewslm_tui` loggers at INFO (DEBUG with a log file) to stderr or the file.
 
-    Loggers are told names of files and URLs, never a key: the generators log the name of the
-    environment variable a key comes from, not its value.
+    Returns what undoes it (main runs in-process in tests, one command after another). Loggers
+    are told names of files and URLs, never a key or a request header. Without `--verbose`
+    nothing is printed, not even by logging's last-resort handler.
     """
     root = logging.getLogger("brewslm_tui")
-    if not verbose and log_file is None:
-        root.addHandler(logging.NullHandler())  # not logging's last resort: nothing on stderr
-        root.propagate = False
-        return
+    saved = (root.level, root.propagate)
     handler: logging.Handler
     if log_file is not None:
         handler = logging.FileHandler(log_file, encoding="utf-8")
-    else:
+    elif verbose:
         handler = logging.StreamHandler(sys.stderr)
+    else:
+        handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if log_file is not None else logging.INFO)
+    root.propagate = False
+    if verbose or log_file is not None:
+        root.setLevel(logging.DEBUG if log_file is not None else logging.INFO)
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(saved[0])
+        root.propagate = saved[1]
+
+    return undo
 
 
 def main(argv: list[str] | None = None) -> int:
     parser, commands = build_parser()
+    stop_logging: Callable[[], None] = _no_op
     try:
         args = parser.parse_args(argv)
         if args.log_file is not None and not args.log_file.parent.is_dir():
             raise UsageError(f"--log-file {args.log_file}: the folder {args.log_file.parent} does not exist")
-        setup_logging(args.verbose, args.log_file)
+        stop_logging = setup_logging(args.verbose, args.log_file)
         if not args.command:
             parser.print_help()
             return EXIT_USAGE
@@ -164,8 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: one line, the traceback only in the --verbose log
         log.error("internal error", exc_info=True)
-        err(f"internal error (a bug; --verbose shows the traceback): {type(exc).__name__}: {exc}")
+        first = (str(exc).splitlines() or [""])[0]
+        err(f"internal error (a bug; --verbose shows the traceback): {type(exc).__name__}: {first}")
         return EXIT_PROBLEMS
+    finally:
+        stop_logging()
+
+
+def _no_op() -> None:
+    pass
 
 
 def _silence_stdout() -> None:
