@@ -132,12 +132,12 @@ def hostile_project(tmp_path: Path, backend: EvilBackend) -> Path:
     return root
 
 
-def run_in_pty(*args: str, timeout: float = 120.0) -> tuple[int, str]:
+def run_in_pty(*args: str, timeout: float = 120.0, term: str = "xterm-256color") -> tuple[int, str]:
     """Run `brewslm-tui ARGS` with stdin, stdout and stderr on a new pty; return (code, output)."""
     master, slave = pty.openpty()
     env = {
         **os.environ,
-        "TERM": "xterm-256color",
+        "TERM": term,
         "COLUMNS": "160",
         "LINES": "50",
         "PYTHONPATH": str(REPO),
