@@ -358,8 +358,18 @@ def test_verbose_logs_requests_but_never_the_key(sentiment, tmp_path) -> None:
         secret = "sk-test-" + "9f8e7d6c5b4a" * 4
         log_file = tmp_path / "generate.log"
         proc = subprocess.run(
-            [sys.executable, "-m", "brewslm_tui", "--verbose", "--log-file", str(log_file)]
-            + ["generate", str(sentiment), "--playbook", "remote"],
+            [
+                sys.executable,
+                "-m",
+                "brewslm_tui",
+                "--verbose",
+                "--log-file",
+                str(log_file),
+                "generate",
+                str(sentiment),
+                "--playbook",
+                "remote",
+            ],
             capture_output=True,
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO), "BREW_TEST_API_KEY": secret},
