@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except OSError as exc:  # a full disk, a read-only filesystem, a folder where a file should be
-        log.debug("OSError", exc_info=True)
+        log.info("OSError", exc_info=True)
         err(describe_os_error(exc))
         return EXIT_PROBLEMS
     except KeyboardInterrupt:

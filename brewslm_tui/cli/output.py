@@ -280,8 +280,8 @@ def describe_os_error(exc: OSError) -> str:
         where = str(path.with_name(temp.group(1))) if temp else str(path)
         if exc.filename2 is not None:
             where += f" -> {os.fsdecode(exc.filename2)}"
-    elif _current_project:
-        where = f"{_current_project[0]} (a file in the project)"
+    elif _current_project:  # an fd-level error (os.write, fsync): the system names no file
+        where = f"{_current_project[0]} (a file in this project; --verbose shows which step)"
     else:
         where = "(no file named)"
     return f"{where}: {cause}"

@@ -490,7 +490,7 @@ def writable_problem(project: Project) -> str | None:
     try:
         fd, name = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
     except OSError as exc:
-        return f"{folder} is not writable: {exc.strerror or exc}"
+        return f"{exc.strerror or exc}: cannot write in {folder}"  # the cause first: banners are narrow
     os.close(fd)
     os.unlink(name)
     return None
