@@ -29,6 +29,7 @@ from brewslm_tui.cli.output import (
     selector,
 )
 from brewslm_tui.core.rows import REJECTED
+from brewslm_tui.core.text import plural
 
 log = logging.getLogger("brewslm_tui.cli")
 
@@ -137,8 +138,14 @@ def _missing_ids(store, ids: list[str], *, dropped: bool) -> list[str]:
         return []
     in_dropped = {store.dropped.id_of(j) for j in range(len(store.dropped))} if dropped else set()
     missing = [i for i in dict.fromkeys(ids) if store.index_of(i) is None and i not in in_dropped]
+    problems = store.problems + store.dropped.problems
+    # the row may be on a line that could not be loaded: say where to look
+    hint = ""
+    if problems:
+        files = sorted({p.path.name for p in problems})
+        hint = f" (maybe on one of {plural(len(problems), 'line')} of {', '.join(files)} that could not be loaded; check lists them)"
     for row_id in missing:
-        err(f"no row with id '{row_id}'")
+        err(f"no row with id '{row_id}'{hint}")
     return missing
 
 
