@@ -10,16 +10,18 @@ A SIGKILL loses nothing either: every acknowledged decision is already in the jo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Static, TabbedContent, TabPane
@@ -72,10 +74,11 @@ class BrewApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {BrewCommands}
     TITLE = "brewslm-tui"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    # Textual types these `ClassVar[...] | None`, which mypy reads as instance variables
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_tab('queue')", "Queue", show=False),
         Binding("2", "show_tab('rejected')", "Rejected", show=False),
         Binding("3", "show_tab('approved')", "Approved", show=False),
@@ -190,10 +193,8 @@ class BrewApp(App):
 
     def _poll_loading(self) -> None:
         """While partly loaded: swap the full columns in as soon as the cache builder is done."""
-        try:
+        with contextlib.suppress(BrewError, OSError):  # poll_store reports it (once) on its next tick
             self.store.refresh()
-        except (BrewError, OSError):
-            pass  # poll_store reports it (once) on its next tick
         if getattr(self.store, "loaded", True):
             self._loading_timer.stop()
             self.poll_store()
@@ -529,10 +530,8 @@ class BrewApp(App):
         finally:
             done = self.close_store()
             if done:
-                try:
+                with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP)
                     print(f"brewslm-tui: {done}", file=sys.stderr)
-                except OSError:
-                    pass  # the terminal is gone (SIGHUP)
 
 
 def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[object, str | None]:
