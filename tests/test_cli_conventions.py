@@ -11,8 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
@@ -21,7 +19,7 @@ import pytest
 from brewslm_tui.cli import main
 from brewslm_tui.core.store.store import append_rows
 from tests.conftest import REPO, SAMPLES, make_rows
-from tests.test_pty_cli import run_in_pty
+from tests.test_pty_cli import FailingBackend, run_in_pty
 
 
 @pytest.fixture
@@ -320,35 +318,8 @@ def test_verbose_logs_the_files_a_command_opens(project, capsys, tmp_path) -> No
     assert code == 2
 
 
-class Backend:
-    """A chat-completions server that answers every request with a 503."""
-
-    def __init__(self) -> None:
-        self.auth: list[str] = []
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                backend.auth.append(self.headers.get("Authorization", ""))
-                body = b'{"error": {"message": "overloaded"}}'
-                self.send_response(503)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def test_verbose_logs_requests_but_never_the_key(sentiment, tmp_path) -> None:
-    backend = Backend()
+    backend = FailingBackend(503, b'{"error": {"message": "overloaded"}}')
     try:
         (sentiment / "playbooks" / "remote.toml").write_text(
             'description = "remote"\ngenerator = "openai"\ncount = 2\ninstructions = "write reviews"\n'
@@ -376,8 +347,7 @@ def test_verbose_logs_requests_but_never_the_key(sentiment, tmp_path) -> None:
             timeout=300,
         )
     finally:
-        backend.server.shutdown()
-        backend.server.server_close()
+        backend.close()
     assert proc.returncode == 1  # every request failed: the job fails loudly
     assert backend.auth and all(secret in a for a in backend.auth)  # the key was really sent
     log = log_file.read_text()

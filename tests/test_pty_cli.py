@@ -56,10 +56,16 @@ def _row(i: int, **fields) -> dict:
     }
 
 
-class EvilBackend:
-    """An OpenAI-compatible server whose every reply is a 500 with a hostile body."""
+class FailingBackend:
+    """An OpenAI-compatible server on 127.0.0.1 that answers every request with `status` and `body`.
 
-    def __init__(self) -> None:
+    It keeps the Authorization header of each request (`auth`), so a test can see a key was sent.
+    """
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.auth: list[str] = []
+        backend = self
+
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -68,9 +74,8 @@ class EvilBackend:
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                body = json.dumps({"error": {"message": "backend says " + HOSTILE}}).encode()
-                body = body.replace(b"\\u001b", b"\x1b").replace(b"\\u0007", b"\x07")  # raw bytes too
-                self.send_response(500)
+                backend.auth.append(self.headers.get("Authorization", ""))
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -79,23 +84,28 @@ class EvilBackend:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
+def evil_backend() -> FailingBackend:
+    """A 500 whose error message carries every hostile sequence, raw bytes included."""
+    body = json.dumps({"error": {"message": "backend says " + HOSTILE}}).encode()
+    return FailingBackend(500, body.replace(b"\\u001b", b"\x1b").replace(b"\\u0007", b"\x07"))
+
+
 @pytest.fixture
 def backend():
-    server = EvilBackend()
+    server = evil_backend()
     yield server
     server.close()
 
 
 @pytest.fixture
-def hostile_project(tmp_path: Path, backend: EvilBackend) -> Path:
+def hostile_project(tmp_path: Path, backend: FailingBackend) -> Path:
     root = tmp_path / "hostile"
     shutil.copytree(
         SAMPLES / "sentiment",
