@@ -117,7 +117,7 @@ def _decide(args, op: str) -> int:
         log.info("%s: %d of %d selected rows changed", op, decision.count, selected)
         if decision.count == 0:
             if selected:
-                what = "dropped" if op == "restore" else _TARGET[op]
+                what = "restored" if op == "restore" else _TARGET[op]
                 out.line(
                     f"{op}: nothing to change: the {rows_text(selected)} selected "
                     f"{'is' if selected == 1 else 'are'} already {what} ({sel.describe()})"

@@ -247,9 +247,6 @@ def open_project(path: str):
     return project
 
 
-_TEMP_RE = re.compile(r"\.(.+)\.\d+\.tmp\Z")
-
-
 def open_store(project, *, readonly: bool = False):
     """`Store.open` for a command, logged (`--verbose`) with the files it reads."""
     from brewslm_tui.core.store.store import Store
@@ -266,6 +263,9 @@ def open_store(project, *, readonly: bool = False):
         store.journal_size(),
     )
     return store
+
+
+_TEMP_RE = re.compile(r"\.(.+)\.\d+\.tmp\Z")
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -33,13 +33,14 @@ def cmd_open(args) -> int:
     from brewslm_tui.core.project import writable_problem
 
     project = open_project(args.project)
-    readonly: bool | str = args.readonly
-    if not readonly:
-        # a read-only filesystem or folder: open for looking, and say why in the banner
-        readonly = writable_problem(project) or False
+    # a read-only filesystem or folder: open for looking, and say why in the banner
+    unwritable = None if args.readonly else writable_problem(project)
+    readonly: bool | str = unwritable or args.readonly
     from brewslm_tui.core.store.store import Store
 
-    builder = None if readonly else Store.start_early_builder(project)  # before textual: a head start
+    # before textual is imported: a head start (the builder writes the column cache: not here
+    # when nothing can be written)
+    builder = None if unwritable else Store.start_early_builder(project)
     from brewslm_tui.ui.shell.app import build_app
 
     app = build_app(project.root, readonly=readonly, builder=builder)
