@@ -81,7 +81,7 @@ class Output:
 
     def line(self, text: str = "") -> None:
         if self.console:
-            self.console.print(inert(text))
+            self.console.print(inert(text), soft_wrap=True)  # the terminal wraps: paths copy whole
         else:
             print(visible(text), file=self.stream)
 
@@ -227,7 +227,7 @@ class Progress:
     def note(self, text: str) -> None:
         """A line above the bar (or a plain line)."""
         if self._bar is not None:
-            self._bar.console.print(inert(text))
+            self._bar.console.print(inert(text), soft_wrap=True)
         else:
             print(visible(text), file=self.stream, flush=True)
 
