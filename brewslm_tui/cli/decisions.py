@@ -95,12 +95,12 @@ def _decide(args, op: str) -> int:
                 rejected = [i for i in slots if store.status[i] == REJECTED]
                 if dry_run:
                     out.line(f"would drop {_by_reason(store, rejected)}")
-                    _left_alone(out, store, len(slots) - len(rejected), "not rejected")
+                    _left_alone(out, len(slots) - len(rejected), "not rejected")
                     return _exit(missing)
                 decision = store.drop(rejected)
                 if decision.count:
                     out.line(f"dropped {_by_reason(store, rejected)}")
-                _left_alone(out, store, len(slots) - len(rejected), "not rejected")
+                _left_alone(out, len(slots) - len(rejected), "not rejected")
                 selected = len(rejected)
             else:
                 if op == "approve":
@@ -162,7 +162,7 @@ def _by_reason(store, slots: list[int]) -> str:
     return rows_text(len(slots)) + (f": {summary}" if summary else "")
 
 
-def _left_alone(out, store, n: int, why: str) -> None:
+def _left_alone(out, n: int, why: str) -> None:
     if n:
         out.line(f"left alone {rows_text(n)} selected that {'is' if n == 1 else 'are'} {why}")
 
