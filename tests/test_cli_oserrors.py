@@ -198,11 +198,26 @@ DRIVER = textwrap.dedent(
 def in_namespace(tmp_path: Path, src: Path, steps: list[list[str]], size: str = "16m") -> list[dict]:
     if shutil.which("unshare") is None or shutil.which("mount") is None:
         pytest.skip("no unshare/mount here")
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot make a mount namespace: {probe.stderr.decode().strip()}")
     mount, out = tmp_path / "mnt", tmp_path / "out"
     mount.mkdir()
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64k",
+            "tmpfs",
+            str(mount),
+        ],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a private mount namespace: {probe.stderr.decode().strip()}")
     out.mkdir()
     config = {
         "mount": str(mount),
