@@ -63,7 +63,7 @@ def test_approve_reject_pending_drop_restore_roundtrip(project, capsys):
 
 def test_reject_needs_a_known_reason_and_selectors(project, capsys):
     code, _, err = run(capsys, "reject", project.root, "--reason", "nope", "--run", "synth-a-1")
-    assert code == 1 and "unknown reject reason 'nope'" in err and "label_ambiguous" in err
+    assert code == 2 and "unknown reject reason" in err and "label_ambiguous" in err
     code, _, err = run(capsys, "approve", project.root)
     assert code == 2 and "say which rows" in err
 
@@ -99,7 +99,7 @@ def test_undo_and_compact(project, capsys):
     run(capsys, "approve", project.root, "--id", "r000004", "--no-compact")
     assert 'review_status":"approved' not in project.synthetic_path.read_text()
     code, out, _ = run(capsys, "undo", project.root)
-    assert code == 0 and "undid 1" in out
+    assert code == 0 and "undid approve of 1 row" in out
     code, _, err = run(capsys, "undo", project.root)
     assert code == 1 and "nothing to undo" in err
     run(capsys, "approve", project.root, "--id", "r000005", "--no-compact")
@@ -115,7 +115,7 @@ def test_check_lists_every_problem(project, capsys):
     code, out, _ = run(capsys, "check", project.root)
     assert code == 1
     assert "synthetic.jsonl:13: bad JSON" in out and "synthetic.jsonl:14: missing completion" in out
-    assert "2 problem(s)" in out
+    assert "2 problems in 1 file" in out
 
 
 def test_check_clean_project_and_bad_project_file(tiny_project, capsys, tmp_path):
@@ -123,7 +123,7 @@ def test_check_clean_project_and_bad_project_file(tiny_project, capsys, tmp_path
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "brewslm.toml").write_text('name = "x"\ntask = "classification"\nscoring = "exact_match"\n')
-    code, out, err = run(capsys, "check", bad)
+    code, _, err = run(capsys, "check", bad)
     assert code == 2 and "brewslm.toml" in err and "labels" in err and "Traceback" not in err
     (bad / "brewslm.toml").write_text('name = "x"\ntask = = 3\n')
     code, _, err = run(capsys, "stats", bad)

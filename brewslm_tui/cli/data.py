@@ -7,7 +7,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, UsageError, err, open_project, output
+from brewslm_tui.cli.output import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    UsageError,
+    check_output_file,
+    data_stream,
+    err,
+    open_project,
+    open_store,
+    output,
+)
 from brewslm_tui.core.text import visible_line
 
 EXAMPLES_PER_REASON = 3
@@ -58,8 +68,13 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
 def cmd_export(args) -> int:
     from brewslm_tui.core.errors import BrewError
-    from brewslm_tui.core.export import ExportOptions, InvalidRowsError, export, parse_split
-    from brewslm_tui.core.store.store import Store
+    from brewslm_tui.core.export import (
+        ExportOptions,
+        InvalidRowsError,
+        export,
+        parse_split,
+        refuse_project_path,
+    )
 
     project = open_project(args.project)
     try:
@@ -75,10 +90,20 @@ def cmd_export(args) -> int:
         raise UsageError(str(exc)) from None
     if options.split and args.output is None:
         raise UsageError("--split writes one file per split: give an output folder with -o")
-    store = Store.open(project, readonly=True)
+    if args.output is not None:
+        refuse_project_path(project, args.output)  # the most specific refusal first
+    if not options.split:
+        check_output_file(args.output)
+    elif not args.output.parent.is_dir():
+        folder = args.output.parent
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise UsageError(
+            f"{visible_line(str(args.output))}: the folder {visible_line(str(folder))} {what} (it is not created)"
+        )
+    store = open_store(project, readonly=True)
     out = output()
     try:
-        report = export(store, args.output, options, stream=sys.stdout.buffer)
+        report = export(store, args.output, options, stream=data_stream())
     except InvalidRowsError as exc:
         for row in exc.rows:
             err(visible_line(f"invalid: {row}"))

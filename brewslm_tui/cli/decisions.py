@@ -1,23 +1,40 @@
 """Review decisions from the command line: approve, reject, pending, drop, restore, undo.
 
-The same `Store` calls the TUI makes, so both faces leave the same files.
+The same `Store` calls the TUI makes, so both faces leave the same files. Every line a decision
+prints is printed after the store call returned, that is after the journal entry is fsync'd.
+
+What each prints and returns (the same rule for every decision):
+- something changed: `approve: 3 rows (--run x)`, exit 0;
+- the selection matched rows that are already so: one line saying that, nothing changed, exit 0;
+- an `--id` that names no row: `no row with id 'x'`, exit 1 (the other ids are still decided);
+- an unknown status, reason, run or playbook: bad usage, exit 2, before anything is opened for writing.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 
 from brewslm_tui.cli.output import (
     EXIT_OK,
     EXIT_PROBLEMS,
-    UsageError,
     add_selectors,
     err,
+    known_reason,
     open_project,
+    open_store,
     output,
+    rows_text,
     selector,
 )
+from brewslm_tui.core.rows import REJECTED
+from brewslm_tui.core.text import plural
+
+log = logging.getLogger("brewslm_tui.cli")
+
+# the status each decision leads to, for "already so" lines
+_TARGET = {"approve": "approved", "reject": "rejected", "pending": "pending", "drop": "dropped"}
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -31,112 +48,138 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("project")
     p.add_argument("--reason", required=True, help="reject reason code (the reason to set)")
     p.add_argument("--note")
-    p.add_argument("--id", dest="ids", action="append", default=[], metavar="ID")
-    p.add_argument("--run")
-    p.add_argument("--status")
-    p.add_argument("--playbook")
-    p.add_argument(
-        "--where-reason", dest="where_reason", help="select rows currently rejected with this reason"
-    )
-    p.add_argument("--no-compact", action="store_true")
+    add_selectors(p, reason="--where-reason")
+    p.add_argument("--no-compact", action="store_true", help="leave the decision in the journal only")
 
     p = sub.add_parser("drop", help="move rejected rows to data/dropped.jsonl (restorable)")
     p.add_argument("project")
     add_selectors(p)
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--no-compact", action="store_true")
+    p.add_argument("--dry-run", action="store_true", help="say what would be dropped; change nothing")
+    p.add_argument("--no-compact", action="store_true", help="leave the decision in the journal only")
 
     p = sub.add_parser("restore", help="bring dropped rows back into the queue as pending")
     p.add_argument("project")
     add_selectors(p)
-    p.add_argument("--no-compact", action="store_true")
+    p.add_argument("--no-compact", action="store_true", help="leave the decision in the journal only")
 
     p = sub.add_parser("undo", help="undo the last decision not yet compacted")
     p.add_argument("project")
 
     return {
-        "approve": lambda a: _decide(a, "approve"),
-        "reject": lambda a: _decide(a, "reject"),
-        "pending": lambda a: _decide(a, "pending"),
-        "drop": lambda a: _decide(a, "drop"),
-        "restore": lambda a: _decide(a, "restore"),
-        "undo": cmd_undo,
-    }
+        op: (lambda a, op=op: _decide(a, op)) for op in ("approve", "reject", "pending", "drop", "restore")
+    } | {"undo": cmd_undo}
 
 
 def _decide(args, op: str) -> int:
-    from brewslm_tui.core.store.selectors import Selector, select_dropped, select_slots
-    from brewslm_tui.core.store.store import Store
+    from brewslm_tui.core.store.selectors import select_dropped, select_slots
 
     project = open_project(args.project)
     out = output()
-    if op == "reject":
-        sel = Selector(
-            ids=args.ids, run=args.run, reason=args.where_reason, status=args.status, playbook=args.playbook
-        )
-    else:
-        sel = selector(args)
-    if sel.empty:
-        raise UsageError(
-            f"brewslm-tui {op}: say which rows: --id, --run, --reason, --status or --playbook (combined with AND)"
-        )
-    store = Store.open(project, readonly=op == "drop" and args.dry_run)
+    dry_run = op == "drop" and args.dry_run
+    store = open_store(project, readonly=dry_run)
     try:
+        sel = selector(args, store)  # bad usage (exit 2) is found before any decision is made
+        if op == "reject":
+            known_reason(store, args.reason, "--reason", to_set=True)
+        missing = _missing_ids(store, sel.ids, dropped=op == "restore")
         if op == "restore":
             ids = select_dropped(store, sel)
             decision = store.restore(ids)
-            out.line(f"restored {decision.count} rows as pending ({sel.describe()})")
+            selected = len(ids)
+            if decision.count:
+                out.line(f"restored {rows_text(decision.count)} as pending ({sel.describe()})")
         else:
             slots = select_slots(store, sel)
-            if op == "approve":
-                decision = store.approve(slots)
-            elif op == "reject":
-                decision = store.reject(slots, args.reason, args.note)
-            elif op == "pending":
-                decision = store.set_pending(slots)
-            else:  # drop: the count is printed once the decision is on disk, never before
-                rejected = [i for i in slots if store.status[i] == 2]
-                by_reason: dict[str, int] = {}
-                if args.dry_run:
-                    for i in rejected:
-                        code = store.reason_of(i) or "(no reason)"
-                        by_reason[code] = by_reason.get(code, 0) + 1
+            selected = len(slots)
+            if op == "drop":
+                rejected = [i for i in slots if store.status[i] == REJECTED]
+                if dry_run:
+                    out.line(f"would drop {_by_reason(store, rejected)}")
+                    _left_alone(out, len(slots) - len(rejected), "not rejected")
+                    return _exit(missing)
+                decision = store.drop(rejected)  # the count is printed once the drop is on disk
+                if decision.count:
+                    out.line(f"dropped {_summary(decision.count, decision.by_reason)}")
+                _left_alone(out, len(slots) - len(rejected), "not rejected")
+                selected = len(rejected)
+            else:
+                if op == "approve":
+                    decision = store.approve(slots)
+                elif op == "reject":
+                    decision = store.reject(slots, args.reason, args.note)
                 else:
-                    decision = store.drop(rejected)
-                    by_reason = decision.by_reason
-                verb = "would drop" if args.dry_run else "dropped"
-                summary = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) or "nothing"
-                out.line(f"{verb} {len(rejected)} rows: {summary}")
-                if len(slots) > len(rejected):
-                    out.line(f"left alone {len(slots) - len(rejected)} selected rows that are not rejected")
-                if args.dry_run:
-                    return EXIT_OK
-            if op != "drop":
-                skipped = len(slots) - decision.count
+                    decision = store.set_pending(slots)
+                if decision.count:
+                    out.line(f"{op}: {rows_text(decision.count)} ({sel.describe()})")
+                already = selected - decision.count
+                if decision.count and already:
+                    out.line(f"left alone {rows_text(already)} already {_TARGET[op]}")
+        log.info("%s: %d of %d selected rows changed", op, decision.count, selected)
+        if decision.count == 0:
+            if selected:
+                what = "restored" if op == "restore" else _TARGET[op]
                 out.line(
-                    f"{op}: {decision.count} rows ({sel.describe()})"
-                    + (f"; {skipped} already so" if skipped else "")
+                    f"{op}: nothing to change: the {rows_text(selected)} selected "
+                    f"{'is' if selected == 1 else 'are'} already {what} ({sel.describe()})"
                 )
-        if not args.no_compact and decision.count:
+            elif not missing and not (op == "drop" and slots):
+                out.line(f"{op}: no row matches {sel.describe()}; nothing changed")
+        elif not args.no_compact:
             store.compact()
-        if decision.count == 0 and not (sel.ids or op == "drop"):
-            return EXIT_OK
-        if decision.count == 0 and sel.ids:
-            err("no row matched; nothing changed")
-            return EXIT_PROBLEMS
-        return EXIT_OK
+            log.info("compacted %s", project.synthetic_path)
+        return _exit(missing)
     finally:
         store.close()
 
 
+def _missing_ids(store, ids: list[str], *, dropped: bool) -> list[str]:
+    """The `--id`s that name no row (live, or in dropped.jsonl for restore), each reported."""
+    if not ids:
+        return []
+    in_dropped = {store.dropped.id_of(j) for j in range(len(store.dropped))} if dropped else set()
+    missing = [i for i in dict.fromkeys(ids) if store.index_of(i) is None and i not in in_dropped]
+    problems = store.problems + store.dropped.problems
+    # the row may be on a line that could not be loaded: say where to look
+    hint = ""
+    if problems:
+        files = sorted({p.path.name for p in problems})
+        hint = f" (maybe on one of {plural(len(problems), 'line')} of {', '.join(files)} that could not be loaded; check lists them)"
+    for row_id in missing:
+        err(f"no row with id '{row_id}'{hint}")
+    return missing
+
+
+def _exit(missing: list[str]) -> int:
+    return EXIT_PROBLEMS if missing else EXIT_OK
+
+
+def _by_reason(store, slots: list[int]) -> str:
+    by_reason: dict[str, int] = {}
+    for i in slots:
+        code = store.reason_of(i) or "(no reason)"
+        by_reason[code] = by_reason.get(code, 0) + 1
+    return _summary(len(slots), by_reason)
+
+
+def _summary(count: int, by_reason: dict[str, int]) -> str:
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items()))
+    return rows_text(count) + (f": {summary}" if summary else "")
+
+
+def _left_alone(out, n: int, why: str) -> None:
+    if n:
+        out.line(f"left alone {rows_text(n)} selected that {'is' if n == 1 else 'are'} {why}")
+
+
 def cmd_undo(args) -> int:
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    with Store.open(project) as store:
+    with open_store(project) as store:
+        undone = store.last_decision_op()
         decision = store.undo()
         if decision is None:
             err("nothing to undo (decisions already compacted into the data files cannot be undone here)")
             return EXIT_PROBLEMS
-        output().line(f"undid {decision.count} rows")
+        output().line(f"undid {undone or 'the last decision'} of {rows_text(decision.count)}")
+        log.info("undo of %s: seq %s, %d rows", undone, decision.seq, decision.count)
         return EXIT_OK

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, UsageError, open_project, output
+from brewslm_tui.cli.output import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Progress,
+    UsageError,
+    check_like_run,
+    check_name,
+    open_project,
+    output,
+)
 from brewslm_tui.core.text import visible, visible_line
 
 if TYPE_CHECKING:
@@ -74,44 +83,6 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     return {"generate": cmd_generate, "jobs": cmd_jobs, "cancel": cmd_cancel, "ingest": cmd_ingest}
 
 
-class Progress:
-    """Progress of a job on stderr: a bar on a terminal, a line every two seconds otherwise.
-
-    A terminal that went away (SIGHUP, a closed pipe) ends the display, never the job."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.gone = False
-
-    def _write(self, text: str) -> None:
-        if self.gone:
-            return
-        try:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            self.gone = True
-
-    def __call__(self, event) -> None:
-        if event.kind == "started":
-            self._write(f"run {event.run_id}: {visible_line(event.playbook or '')} started\n")
-        elif event.kind not in ("progress", "rows_landed"):
-            return
-        elif self.tty:
-            self._write("\r\x1b[2K" + _progress_bar(event))
-        elif time.monotonic() - self.last >= 2.0:
-            self.last = time.monotonic()
-            self._write(event.line() + "\n")
-
-    def status(self, text: str) -> None:
-        self._write(visible_line(text) + "\n")
-
-    def end(self) -> None:
-        if self.tty:
-            self._write("\n")
-
-
 def _run_job(make: Callable[[Stop], Awaitable[JobRecord]], progress: Progress) -> int:
     """Run a job coroutine with the signals wired to its stop request; report its end."""
     from brewslm_tui.core.generation.job_runner import Stop
@@ -123,8 +94,8 @@ def _run_job(make: Callable[[Stop], Awaitable[JobRecord]], progress: Progress) -
             loop.add_signal_handler(sig, functools.partial(stop.request, why, by_user=by_user))
         return await make(stop)
 
-    record = asyncio.run(main())
-    progress.end()
+    with progress:
+        record = asyncio.run(main())
     ok = record.state == "succeeded"
     try:
         out = output()
@@ -151,6 +122,8 @@ def cmd_generate(args) -> int:
     if args.batch_file and args.batch:
         raise UsageError("brewslm-tui generate: --batch-file or --batch, not both")
     project = open_project(args.project)
+    check_name(args.playbook, "--playbook")
+    check_like_run(project, args.like)
     if args.batch_file:
         return _write_batch_file(project, args)
     progress = Progress()
@@ -177,8 +150,8 @@ async def _generation(project, args, progress: Progress, stop: Stop) -> JobRecor
             count=args.count,
             seed=args.seed,
             resume_run_id=args.resume,
-            on_status=progress.status,
-            on_event=progress,
+            on_status=progress.note,
+            on_event=progress.event,
             cancel=stop,
         )
     return await run_generation_job(
@@ -189,7 +162,7 @@ async def _generation(project, args, progress: Progress, stop: Stop) -> JobRecor
         like_run_id=args.like,
         resume_run_id=args.resume,
         run_id=args.run_id,
-        on_event=progress,
+        on_event=progress.event,
         cancel=stop,
     )
 
@@ -221,7 +194,7 @@ def cmd_ingest(args) -> int:
     progress = Progress()
     return _run_job(
         lambda stop: ingest_batch_output(
-            project, args.run_id, Path(args.output), on_event=progress, cancel=stop
+            project, args.run_id, Path(args.output), on_event=progress.event, cancel=stop
         ),
         progress,
     )
@@ -246,13 +219,6 @@ def cmd_cancel(args) -> int:
     return EXIT_OK if record.finished else EXIT_PROBLEMS
 
 
-def _progress_bar(event) -> str:
-    """One terminal line: a bar of usable rows out of those requested, then the live counts."""
-    width = 24
-    done = int(width * event.fraction)
-    return f"[{'#' * done}{'-' * (width - done)}] {visible_line(event.line())}"
-
-
 def cmd_jobs(args) -> int:
     from brewslm_tui.core.generation.job_record import list_jobs
 
@@ -260,12 +226,10 @@ def cmd_jobs(args) -> int:
     if args.follow:
         return _follow(project, as_json=args.json)
     jobs = list_jobs(project)
-    if args.json:
-        sys.stdout.write(
-            orjson.dumps([j.to_json() for j in jobs], option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
-        return EXIT_OK
     out = output()
+    if args.json:
+        out.json([j.to_json() for j in jobs])
+        return EXIT_OK
     if not jobs:
         out.line("no jobs yet: brewslm-tui generate PROJECT --playbook NAME")
     for job in jobs:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from collections.abc import Callable
 
-import orjson
+from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, open_project, open_store, output
+from brewslm_tui.core.text import plural
 
-from brewslm_tui.cli.output import EXIT_OK, EXIT_PROBLEMS, open_project, output
+log = logging.getLogger("brewslm_tui.cli")
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -29,73 +30,99 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
 
 def cmd_open(args) -> int:
+    from brewslm_tui.core.project import writable_problem
+
     project = open_project(args.project)
+    # a read-only filesystem or folder: open for looking, and say why in the banner
+    unwritable = None if args.readonly else writable_problem(project)
+    readonly: bool | str = unwritable or args.readonly
     from brewslm_tui.core.store.store import Store
 
-    builder = Store.start_early_builder(project)  # before textual is imported: a head start
+    # before textual is imported: a head start (the builder writes the column cache: not here
+    # when nothing can be written)
+    builder = None if unwritable else Store.start_early_builder(project)
     from brewslm_tui.ui.shell.app import build_app
 
-    app = build_app(project.root, readonly=args.readonly, builder=builder)
+    app = build_app(project.root, readonly=readonly, builder=builder)
     app.run()
     return getattr(app, "return_code", 0) or 0
 
 
 def cmd_check(args) -> int:
-    from brewslm_tui.core.export import read_imported
+    from brewslm_tui.core.export import invalid_rows, read_imported
     from brewslm_tui.core.store import quarantine
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
     out = output()
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (file, the line to print)
     try:
         from brewslm_tui.core.generation.playbooks import load_playbooks
 
         books, errors = load_playbooks(project)
-        problems += [str(e) for e in errors]
+        for error in errors:
+            problems += [(line.split(":", 1)[0], line) for line in str(error).splitlines()]
     except ImportError:
         books = []
     _, imported_problems = read_imported(project)
-    problems += [str(p) for p in imported_problems]
-    store = Store.open(project, readonly=True)
-    problems += [str(p) for p in store.problems + store.dropped.problems]
-    problems += quarantine.check_lines(project.state_dir, store.problems + store.dropped.problems)
-    size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
-    if size > store.scanned_bytes:
-        problems.append(
-            f"{project.synthetic_path}: final line has no newline (a torn write; the next writer quarantines it)"
-        )
-    seen: dict[str, int] = {}
-    for i in range(len(store)):
-        row_id = store.id_of(i)
-        if row_id in seen:
-            problems.append(f"{project.synthetic_path}: row id {row_id} appears more than once")
-        seen[row_id] = i
-    from brewslm_tui.core.export import invalid_rows
-
-    problems += [f"would be exported but does not fit the project: {row}" for row in invalid_rows(store)]
-    counts = store.counts()
+    problems += [(str(p.path), str(p)) for p in imported_problems]
+    with open_store(project, readonly=True) as store:
+        problems += [(str(p.path), str(p)) for p in store.problems + store.dropped.problems]
+        problems += [
+            (str(project.state_dir / "quarantine"), line)
+            for line in quarantine.check_lines(project.state_dir, store.problems + store.dropped.problems)
+        ]
+        synthetic = str(project.synthetic_path)
+        size = project.synthetic_path.stat().st_size if project.synthetic_path.exists() else 0
+        if size > store.scanned_bytes:
+            problems.append(
+                (
+                    synthetic,
+                    f"{synthetic}: final line has no newline (a torn write; the next writer quarantines it)",
+                )
+            )
+        seen: set[str] = set()
+        for i in range(len(store)):
+            row_id = store.id_of(i)
+            if row_id in seen:
+                problems.append((synthetic, f"{synthetic}: row id {row_id} appears more than once"))
+            seen.add(row_id)
+        problems += [
+            (synthetic, f"would be exported but does not fit the project: {row}")
+            for row in invalid_rows(store)
+        ]
+        counts = store.counts()
+        n_rows = len(store)
     out.line(
-        f"{project.name}: {project.task} / {project.scoring}, {len(books)} playbooks, "
-        f"{len(store)} synthetic rows ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+        f"{project.name}: {project.task} / {project.scoring}, {plural(len(books), 'playbook')}, "
+        f"{plural(n_rows, 'synthetic row')} ({', '.join(f'{k} {v}' for k, v in counts.items())})"
     )
-    for problem in problems:
-        out.line(problem)
-    out.line(f"{len(problems)} problem(s)" if problems else "no problems")
+    if project.data.allow_symlinks:
+        out.line(
+            f"note: {project.file}: [data] allow_symlinks = true: data files may point outside the project"
+        )
+    for _, line in problems:
+        out.line(line)
+    n_files = len({file for file, _ in problems})
+    out.line(
+        f"{plural(len(problems), 'problem')} in {plural(n_files, 'file')}" if problems else "no problems"
+    )
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
 def cmd_stats(args) -> int:
     from brewslm_tui.core.stats import compute_stats
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    stats = compute_stats(Store.open(project, readonly=True))
-    if args.json:
-        sys.stdout.write(orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return EXIT_OK
+    with open_store(project, readonly=True) as store:
+        stats = compute_stats(store)
     out = output()
-    out.line(f"{stats['project']}: {stats['total']} synthetic rows, {stats['quarantined']} quarantined lines")
+    if args.json:
+        out.json(stats)
+        return EXIT_OK
+    out.line(
+        f"{stats['project']}: {plural(stats['total'], 'synthetic row')}, "
+        f"{plural(stats['quarantined'], 'quarantined line')}"
+    )
     out.table("by status", ["status", "rows"], [[k, v] for k, v in stats["by_status"].items()])
     out.table("rejected, by reason", ["reason", "rows"], [[k, v] for k, v in stats["by_reason"].items()])
     out.table(
@@ -112,10 +139,10 @@ def cmd_stats(args) -> int:
 
 
 def cmd_compact(args) -> int:
-    from brewslm_tui.core.store.store import Store
 
     project = open_project(args.project)
-    with Store.open(project) as store:
+    with open_store(project) as store:
         report = store.compact()
+    log.info("compacted %s", project.synthetic_path)
     output().line(f"compacted: {report}")
     return EXIT_OK

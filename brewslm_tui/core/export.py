@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import os
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from brewslm_tui.core.store.jsonl import (
     map_file,
     write_durably,
 )
+from brewslm_tui.core.text import visible
 
 FORMATS = ("prompt-completion", "messages", "raw")
 # the fields that say where a row came from and who decided on it (kept unless fields=minimal)
@@ -326,7 +328,12 @@ def export(store, out: Path | None, options: ExportOptions | None = None, stream
 
 
 def _write_error(exc: OSError, outcome: str) -> BrewError:
-    return BrewError(f"export: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}; {outcome}")
+    """One line naming the file the user asked for (never our temp) and the cause."""
+    name = str(exc.filename or "the output")
+    temp = re.fullmatch(r"(.*/)?\.(.+)\.\d+\.tmp", name)
+    if temp:
+        name = (temp.group(1) or "") + temp.group(2)
+    return BrewError(f"{visible(name)}: {exc.strerror or exc}; {outcome}")
 
 
 def _shaped_rows(

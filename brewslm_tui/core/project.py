@@ -30,9 +30,11 @@ Reject-reason keys are single characters that must not collide with the review k
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import tempfile
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal, get_args
 
 from pydantic import (
@@ -184,22 +186,35 @@ DEFAULT_REASONS: tuple[RejectReason, ...] = (
 class Limits(_Strict):
     """Size limits candidate validation applies to generated rows."""
 
-    max_prompt_chars: int = Field(4000, gt=0)
-    max_completion_chars: int = Field(4000, gt=0)
-    qa_max_answer_words: int = Field(8, gt=0)
+    max_prompt_chars: int = Field(default=4000, gt=0)
+    max_completion_chars: int = Field(default=4000, gt=0)
+    qa_max_answer_words: int = Field(default=8, gt=0)
 
 
 class DataPaths(_Strict):
-    """Data files, relative to the project folder (absolute paths are taken as they are)."""
+    """Data files, relative to the project folder and inside it (see `confine_data_paths`).
+
+    A project file is untrusted input: `synthetic = "../victim.txt"` or an absolute path would
+    let compaction rewrite a file elsewhere, so both are refused. `allow_symlinks = true` is the
+    explicit opt-in for data files (or `.brewslm/`) that are symlinks, e.g. data on another disk.
+    """
 
     imported: str = "data/imported.jsonl"
     synthetic: str = "data/synthetic.jsonl"
     dropped: str = "data/dropped.jsonl"
+    allow_symlinks: bool = False
 
     @field_validator("imported", "synthetic", "dropped")
     @classmethod
     def _path(cls, value: str) -> str:
-        return _one_line(value)
+        _one_line(value)
+        if "\x00" in value:
+            raise _fail("must not contain a NUL byte")
+        if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute():
+            raise _fail(f"{value!r} is an absolute path; data paths are relative to the project folder")
+        if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+            raise _fail(f"{value!r} leaves the project folder ('..'); data paths stay inside it")
+        return value
 
     @model_validator(mode="after")
     def _distinct(self) -> DataPaths:
@@ -404,7 +419,81 @@ def load_project(path: str | Path) -> Project:
         problems.extend(f"{shown}: {line}" for line in describe_validation_error(exc, suggest=_suggest))
     if problems:
         raise _error(problems)
+    problems = confine_data_paths(project)
+    if problems:
+        raise _error([f"{shown}: {line}" for line in problems])
     return project
+
+
+def confine_data_paths(project: Project) -> list[str]:
+    """Problems that would let a command touch a file outside the project folder.
+
+    Each data file and `.brewslm/` must resolve inside the (resolved) project folder, and no
+    part of its path below the folder may be a symlink unless `[data] allow_symlinks = true`
+    (then a symlink may point anywhere: the user said so). Checked once, at load; a path that
+    does not exist yet is checked up to its deepest existing part.
+    """
+    root = project.root.resolve()
+    allow = project.data.allow_symlinks
+    checks = (
+        ("data.imported", project.data.imported),
+        ("data.synthetic", project.data.synthetic),
+        ("data.dropped", project.data.dropped),
+        (".brewslm", ".brewslm"),
+    )
+    problems = []
+    links: dict[Path, list[str]] = {}  # a symlink on the way -> the fields whose path crosses it
+    for field, rel in checks:
+        part = root
+        for name in PurePosixPath(rel.replace("\\", "/")).parts:
+            part = part / name
+            if part.is_symlink() and not allow:
+                links.setdefault(part, []).append(field)
+                break
+        else:
+            target = (root / rel).resolve()
+            if not allow and not target.is_relative_to(root):
+                problems.append(f"{field}: {visible(str(target))} is outside the project folder {root}")
+    for link, fields in links.items():
+        shown = visible(str(link.relative_to(root)))
+        problems.append(
+            f"{', '.join(fields)}: {shown} is a symlink (to {visible(os.readlink(link))}); "
+            "refused unless [data] allow_symlinks = true"
+        )
+    return problems
+
+
+_NAME_RE = re.compile(r"[^\x00-\x20/\\\x7f][^\x00-\x1f/\\\x7f]*\Z")
+
+
+def name_problem(value: str) -> str | None:
+    """Why `value` cannot be a playbook name or run id, or None.
+
+    Names pick files (`playbooks/<name>.toml`, `.brewslm/jobs/<run_id>.json`), so a name that
+    is a path (`../x`, `/etc/x`), hidden (`.x`) or holds control characters is refused.
+    """
+    if not value:
+        return "must not be empty"
+    if value.startswith(".") or not _NAME_RE.match(value) or has_control_chars(value):
+        return "is not a name (no '/', '\\', control characters, or leading '.')"
+    return None
+
+
+def writable_problem(project: Project) -> str | None:
+    """Why decisions cannot be saved here (a read-only filesystem or folder), or None.
+
+    A real probe, not `os.access` (which says yes to root on most folders): create and remove
+    a temporary file where the store writes first, `.brewslm/` (or the project folder when
+    `.brewslm/` does not exist yet).
+    """
+    folder = project.state_dir if project.state_dir.is_dir() else project.root
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+    except OSError as exc:
+        return f"{exc.strerror or exc}: cannot write in {folder}"  # the cause first: banners are narrow
+    os.close(fd)
+    os.unlink(name)
+    return None
 
 
 def _error(lines: list[str]) -> ProjectError:

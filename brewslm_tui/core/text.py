@@ -159,3 +159,8 @@ def truncate(text: str, n: int) -> str:
     if n <= 0:
         return ""
     return text[: n - 1] + "…"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 row`, `2 rows`, `0 rows` (`many` for irregular plurals: `plural(n, "entry", "entries")`)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

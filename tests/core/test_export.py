@@ -228,9 +228,11 @@ def test_an_unwritable_output_is_one_line_and_leaves_nothing(tiny_project, tmp_p
     approved_project(tiny_project, 2)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder should be")
+    # a path through a file is a bad path (exit 2, as a missing folder is), refused before writing
     code = main(["export", str(tiny_project.root), "-o", str(blocker / "out"), "--split", "a=0.5,b=0.5"])
     err = capsys.readouterr().err
-    assert code == 1 and len(err.strip().splitlines()) == 1 and "nothing was written" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "is not a folder" in err
     code = main(["export", str(tiny_project.root), "-o", str(blocker / "x.jsonl")])
-    assert code == 1 and "Traceback" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "is not a folder" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "tiny"]

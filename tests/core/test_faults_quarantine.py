@@ -50,9 +50,9 @@ def test_a_quarantined_line_is_counted_until_restored(tiny_project, capsys):
         store.compact()  # the bad line leaves synthetic.jsonl: only the quarantine has it now
     assert BAD not in tiny_project.synthetic_path.read_bytes()
     code, out, _ = run(capsys, "stats", tiny_project.root)
-    assert "1 quarantined lines" in out  # it said 0 once the line was compacted away
+    assert "1 quarantined line\n" in out  # it said 0 once the line was compacted away
     code, out, _ = run(capsys, "check", tiny_project.root)
-    assert code == 1 and "synthetic.jsonl:2: quarantined (bad JSON" in out and "1 problem(s)" in out
+    assert code == 1 and "synthetic.jsonl:2: quarantined (bad JSON" in out and "1 problem in 1 file" in out
 
     code, out, _ = run(capsys, "quarantine", tiny_project.root)
     [q] = quarantine.outstanding(tiny_project.state_dir)

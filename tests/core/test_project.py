@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from brewslm_tui.core.errors import BrewError, ProjectError
 from brewslm_tui.core.project import (
@@ -129,7 +130,7 @@ key = "Z"
 
 [data]
 imported = "seed/rows.jsonl"
-synthetic = "/abs/synth.jsonl"
+synthetic = "state/synth.jsonl"
 
 [limits]
 max_prompt_chars = 100
@@ -144,7 +145,7 @@ qa_max_answer_words = 3
     assert project.reason_for_key("1").code == "wrong_value"
     assert project.reason_for_key("2") is None
     assert project.imported_path == project.root / "seed" / "rows.jsonl"
-    assert project.synthetic_path == Path("/abs/synth.jsonl")
+    assert project.synthetic_path == project.root / "state" / "synth.jsonl"
     assert project.dropped_path == project.root / "data" / "dropped.jsonl"
     assert project.limits.max_prompt_chars == 100 and project.limits.max_completion_chars == 4000
     assert project.limits.qa_max_answer_words == 3
@@ -289,7 +290,7 @@ def test_missing_files(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ProjectError, match=r"empty: not a brewslm project \(no brewslm.toml"):
         load_project(tmp_path / "empty")
-    with pytest.raises(ProjectError, match="nowhere/brewslm.toml: no such file or folder"):
+    with pytest.raises(ProjectError, match=r"nowhere/brewslm\.toml: no such file or folder"):
         load_project(tmp_path / "nowhere" / "brewslm.toml")
     with pytest.raises(ProjectError, match="nowhere: no such file or folder"):
         load_project(tmp_path / "nowhere")
@@ -344,7 +345,7 @@ def _can_read(path: Path) -> bool:
         ),
         (
             BASE + '[data]\nimport = "a.jsonl"\n',
-            "data.import: unknown key (known: imported, synthetic, dropped); did you mean 'imported'?",
+            "data.import: unknown key (known: imported, synthetic, dropped, allow_symlinks); did you mean 'imported'?",
         ),
         (
             BASE + '[[reject_reasons]]\ncode = "c"\ntitle = "t"\nkey = "1"\ndescr = "d"\n',
@@ -595,7 +596,7 @@ def test_reason_description_must_be_one_line(tmp_path: Path) -> None:
 
 
 def test_reasons_are_immutable() -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         DEFAULT_REASONS[0].key = "a"  # type: ignore[misc]
 
 
@@ -741,3 +742,79 @@ def test_random_values_give_a_project_or_a_project_error(tmp_path: Path, values:
         assert all(line.startswith(f"{file}: ") for line in str(exc).splitlines()), str(exc)
     else:
         assert isinstance(project, Project)
+
+
+# --- data paths stay inside the project (issue 14.11) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ('synthetic = "../victim.txt"', "data.synthetic: '../victim.txt' leaves the project folder"),
+        ('synthetic = "data/../../victim.txt"', "leaves the project folder"),
+        ('dropped = "/tmp/victim.txt"', "data.dropped: '/tmp/victim.txt' is an absolute path"),
+        ('imported = "C:\\\\x\\\\rows.jsonl"', "data.imported: 'C:\\\\x\\\\rows.jsonl' is an absolute path"),
+        ('imported = "..\\\\rows.jsonl"', "leaves the project folder"),
+    ],
+)
+def test_data_paths_outside_the_project_are_refused(tmp_path: Path, data: str, expected: str) -> None:
+    assert expected in error_of(tmp_path, BASE + "[data]\n" + data + "\n")
+
+
+def test_symlinked_data_files_and_state_folder_are_refused_unless_allowed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    file = write(tmp_path, BASE)
+    (file.parent / "data").mkdir()
+    link = file.parent / "data" / "synthetic.jsonl"
+    link.symlink_to(victim)
+    with pytest.raises(ProjectError) as info:
+        load_project(file)
+    message = str(info.value)
+    assert "data.synthetic:" in message and "is a symlink" in message and "allow_symlinks = true" in message
+    assert len(message.splitlines()) == 1
+    link.unlink()
+
+    # a symlinked folder on the way counts too, and so does .brewslm/
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (file.parent / "data").rmdir()
+    (file.parent / "data").symlink_to(elsewhere)
+    (file.parent / ".brewslm").symlink_to(elsewhere)
+    with pytest.raises(ProjectError) as info:
+        load_project(file)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2  # one line per symlink: data/ (under which all three live) and .brewslm
+    assert "data.imported, data.synthetic, data.dropped: data is a symlink" in lines[0]
+    assert ".brewslm: .brewslm is a symlink" in lines[1]
+
+    file.write_text(BASE + "[data]\nallow_symlinks = true\n")
+    project = load_project(file)
+    assert project.data.allow_symlinks is True
+    assert project.synthetic_path.resolve() == elsewhere / "synthetic.jsonl"
+
+
+def test_a_broken_symlink_is_refused_too(tmp_path: Path) -> None:
+    file = write(tmp_path, BASE)
+    (file.parent / "data").mkdir()
+    (file.parent / "data" / "dropped.jsonl").symlink_to(tmp_path / "nowhere" / "x.jsonl")
+    assert "data.dropped:" in error_of(tmp_path, BASE) and "is a symlink" in error_of(tmp_path, BASE)
+
+
+def test_a_symlinked_project_folder_is_fine(tmp_path: Path) -> None:
+    file = write(tmp_path, BASE)
+    (tmp_path / "alias").symlink_to(file.parent)
+    project = load_project(tmp_path / "alias")
+    assert project.synthetic_path.resolve() == file.parent.resolve() / "data" / "synthetic.jsonl"
+
+
+def test_writable_problem_probes_the_folder(tmp_path: Path) -> None:
+    from brewslm_tui.core.project import writable_problem
+
+    project = load_project(write(tmp_path, BASE))
+    assert writable_problem(project) is None
+    assert [p.name for p in project.root.iterdir()] == ["brewslm.toml"]
+    # /proc refuses new files even to root: a real EACCES/ENOENT-free read-only condition
+    proc = project.model_copy(update={"root": Path("/proc/self")})
+    problem = writable_problem(proc)
+    assert problem is not None and problem.endswith(": cannot write in /proc/self")

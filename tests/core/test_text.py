@@ -222,3 +222,13 @@ def test_truncate_never_exceeds(text: str, n: int) -> None:
     out = truncate(text, n)
     assert len(out) <= n
     assert out == text or out.endswith("…") or n == 0
+
+
+def test_plural() -> None:
+    from brewslm_tui.core.text import plural
+
+    assert plural(1, "row") == "1 row"
+    assert plural(0, "row") == "0 rows"
+    assert plural(2, "row") == "2 rows"
+    assert plural(12345, "row") == "12,345 rows"
+    assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"

@@ -10,16 +10,18 @@ A SIGKILL loses nothing either: every acknowledged decision is already in the jo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Static, TabbedContent, TabPane
@@ -73,10 +75,11 @@ class BrewApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {BrewCommands}
     TITLE = "brewslm-tui"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    # Textual types these `ClassVar[...] | None`, which mypy reads as instance variables
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_tab('queue')", "Queue", show=False),
         Binding("2", "show_tab('rejected')", "Rejected", show=False),
         Binding("3", "show_tab('approved')", "Approved", show=False),
@@ -193,10 +196,8 @@ class BrewApp(App):
 
     def _poll_loading(self) -> None:
         """While partly loaded: swap the full columns in as soon as the cache builder is done."""
-        try:
+        with contextlib.suppress(BrewError, OSError):  # poll_store reports it (once) on its next tick
             self.store.refresh()
-        except (BrewError, OSError):
-            pass  # poll_store reports it (once) on its next tick
         if getattr(self.store, "loaded", True):
             self._loading_timer.stop()
             self.poll_store()
@@ -552,25 +553,25 @@ class BrewApp(App):
         finally:
             done = self.close_store()
             if done:
-                try:
+                with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP)
                     print(f"brewslm-tui: {done}", file=sys.stderr)
-                except OSError:
-                    pass  # the terminal is gone (SIGHUP)
 
 
-def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object, str | None]:
-    """The session store, or a read-only one (with the reason) when another session holds it."""
+def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[object, str | None]:
+    """The session store, or a read-only one (with the reason) when another session holds it.
+    `readonly` may be the reason itself (the CLI found the project not writable)."""
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
-        return Store.open(project, readonly=True, background=True, builder=builder), "opened with --readonly"
+        reason = readonly if isinstance(readonly, str) else "opened with --readonly"
+        return Store.open(project, readonly=True, background=True, builder=builder), reason
     try:
         return Store.open(project, session=True, background=True, builder=builder), None
     except LockBusy as busy:
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
 
-def build_app(project_path: str | Path, *, readonly: bool = False, builder=None) -> BrewApp:
+def build_app(project_path: str | Path, *, readonly: bool | str = False, builder=None) -> BrewApp:
     """The app for a project folder (or its brewslm.toml); used by the CLI and the tests.
     `builder`: the column-cache builder `Store.start_early_builder` started, if any."""
     project = load_project(project_path)

@@ -12,11 +12,14 @@ Errors never carry request headers (they hold the API key).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_BODY = 32 * 1024 * 1024
+log = logging.getLogger(__name__)  # `--verbose`: URLs, sizes and statuses; never headers (the key)
 
 
 class HTTPProtocolError(Exception):
@@ -56,6 +59,7 @@ class HTTPClient:
         self, path: str, body: bytes, headers: dict[str, str] | None = None, *, timeout: float = 60.0
     ) -> Response:
         """POST `body` to `prefix + path`; the whole exchange must finish within `timeout` seconds."""
+        log.info("POST %s (%d bytes)", self.url(path), len(body))
         async with asyncio.timeout(timeout):
             while True:
                 reused = bool(self._idle)
@@ -74,6 +78,7 @@ class HTTPClient:
                     self._idle.append((reader, writer))
                 else:
                     _close(writer)
+                log.info("POST %s: HTTP %d, %d bytes", self.url(path), response.status, len(response.body))
                 return response
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -114,7 +119,7 @@ class HTTPClient:
                 data = await reader.read(MAX_BODY)
                 resp_headers["connection"] = "close"
         except (ConnectionError, asyncio.IncompleteReadError, HTTPProtocolError, ValueError) as exc:
-            exc._got_status = True  # type: ignore[attr-defined]
+            exc._got_status = True  # type: ignore[union-attr]
             if isinstance(exc, ValueError):
                 raise HTTPProtocolError(f"bad response framing: {exc}") from None
             raise
@@ -160,7 +165,5 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 def _close(writer: asyncio.StreamWriter) -> None:
-    try:
+    with contextlib.suppress(Exception):
         writer.close()
-    except Exception:
-        pass
