@@ -113,6 +113,12 @@ class JobRecord(BaseModel):
     rows_per_second: float = 0.0
     pid: int | None = None
     host: str | None = None
+    # a model backend's figures (generators' `usage`, `structured_mode`, `cost()`)
+    tokens_prompt: int = 0
+    tokens_completion: int = 0
+    requests: int = 0
+    structured_mode: str | None = None
+    cost: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -647,9 +653,17 @@ class _GenerationRun:
             finally:
                 await generator.aclose()
                 await self._flush()
+                self._copy_usage()
                 if self.cancelled:
                     self._judge_cancelled()
         self._judge(fatal, limit)
+
+    def _copy_usage(self) -> None:
+        """The generator's tokens, requests, structured mode and cost, into the record."""
+        gen, rec = self.generator, self.ctx.record
+        if gen is not None:
+            rec.tokens_prompt, rec.tokens_completion = gen.usage.prompt_tokens, gen.usage.completion_tokens
+            rec.requests, rec.structured_mode, rec.cost = gen.usage.requests, gen.structured_mode, gen.cost()
 
     async def _flush_every(self, seconds: float) -> None:
         """Land what is pending at least every `seconds`, so a slow backend's rows are reviewable
@@ -714,6 +728,7 @@ class _GenerationRun:
 
     def _landed(self, n: int) -> None:
         self.ctx.counts["landed"] += n
+        self._copy_usage()
         self.ctx.save()
         self.ctx.emit("rows_landed", rows=n)
 
@@ -722,7 +737,9 @@ class _GenerationRun:
         by_cause = c["by_cause"]
         attempts = c["candidates"] + c["backend_errors"]
         if by_cause:
-            attempts += by_cause.get("unparseable_reply", 0) + by_cause.get("unparseable_line", 0)
+            attempts += sum(
+                by_cause.get(k, 0) for k in ("unparseable_reply", "unparseable_line", "reply_cut_short")
+            )
         return attempts
 
     def _should_stop(self, limit: int) -> bool:
@@ -754,7 +771,8 @@ class _GenerationRun:
             examples=self.examples,
             last_backend_error=last_error,
             backend_output=gen.notes() if gen else None,
-            advice=_advice(self.project, self.book, c, last_error),
+            advice=(gen.advice() if gen else [])
+            + _advice(self.project, self.book, c, last_error, gen.error_advice if gen else None),
         )
 
     def _judge_cancelled(self) -> None:
@@ -813,7 +831,13 @@ def _nothing_usable(c: dict[str, Any]) -> str:
     return f"No usable rows from {c['candidates']} candidates."
 
 
-def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str | None) -> list[str]:
+def _advice(
+    project: Project,
+    book: Playbook,
+    c: dict[str, Any],
+    last_error: str | None,
+    error_advice: str | None = None,
+) -> list[str]:
     causes = c["by_cause"]
     where = f"playbooks/{book.path.name}"
     out = []
@@ -847,8 +871,8 @@ def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str
         out.append('Every candidate needs a non-empty text "prompt" and "completion".')
     if causes.get("unparseable_reply"):
         out.append(
-            "The model's replies could not be parsed: it must answer with a JSON array of objects with "
-            '"prompt" and "completion"; check that max_tokens does not cut replies short.'
+            'The model\'s replies could not be parsed: it must answer with one JSON object {"rows": [...]} of '
+            'objects with "prompt" and "completion" (structured = "auto" asks the server to enforce it).'
         )
     if causes.get("unparseable_line"):
         out.append("The command must print one JSON object per line on stdout (send logs to stderr).")
@@ -864,7 +888,9 @@ def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str
                 "Many candidates repeat rows the project already has: add templates or vocabulary, "
                 "or regenerate with a fresh seed (generate --like RUN_ID)."
             )
-    if c["backend_errors"]:
+    if c["backend_errors"] and error_advice:
+        out.append(error_advice)
+    elif c["backend_errors"]:
         target = (
             _safe_url(book.openai.base_url) if (book.generator == "openai" and book.openai) else "the backend"
         )

@@ -207,7 +207,7 @@ async def test_unparseable_replies_fail_the_job_with_the_raw_text(tmp_path, chat
     examples = record.diagnostic.examples["unparseable_reply"]
     assert examples and examples[0].startswith("I'm sorry, but I can't") and len(examples[0]) <= 300
     assert "unparseable_reply" in record.diagnostic.headline
-    assert "JSON array" in record.diagnostic_text()
+    assert '{"rows": [...]}' in record.diagnostic_text()
     assert landed(project) == []
 
 
