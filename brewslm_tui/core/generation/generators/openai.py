@@ -565,9 +565,12 @@ def _scan(text: str) -> list[dict[str, Any]]:
         except RecursionError:
             # nested deeper than the interpreter recurses: no row lies inside such a run of
             # brackets, so skip all of it rather than retry from each of its characters
-            i = j + 1
-            while i < n and text[i] in _OPENERS:
-                i += 1
+            # (restart at the run's last bracket: a row may open right there)
+            k = last = j
+            while k < n and text[k] in _OPENERS:
+                last = k if text[k] in "[{" else last
+                k += 1
+            i = last if last > j else j + 1
             continue
         except ValueError:
             i = j + 1
