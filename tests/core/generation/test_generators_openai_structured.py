@@ -61,7 +61,7 @@ def family(name: str):
     """A reply function that behaves like one server family with respect to `response_format`.
 
     - openai (and vLLM): rejects unknown fields with 400 naming them; follows json_schema;
-    - llama-cpp-python: `type` must be text or json_object (else 422 from its request model);
+    - llama-cpp-python: `type` must be text or json_object (else a 500 naming response_format);
       follows a json_object's `schema`;
     - old: a server that knows no `response_format` at all (400 naming it);
     - ignores: takes `response_format` and answers in prose anyway.
@@ -83,14 +83,13 @@ def family(name: str):
             msg = {"error": {"message": "Unrecognized request argument supplied: response_format"}}
             return 400, json.dumps(msg).encode(), None, 0
         if name == "llamacpp":
-            if fmt.get("type") not in ("text", "json_object"):
-                detail = [
-                    {
-                        "loc": ["body", "response_format", "type"],
-                        "msg": "Input should be 'text' or 'json_object'",
-                    }
-                ]
-                return 422, json.dumps({"detail": detail}).encode(), None, 0
+            if fmt.get("type") not in ("text", "json_object"):  # what llama-cpp-python 0.3 answers
+                detail = (
+                    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+                    "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
+                )
+                error = {"error": {"message": detail, "type": "internal_server_error"}}
+                return 500, json.dumps(error).encode(), None, 0
             return 200, completion(schema_rows(fmt["schema"], name, n)), None, 0
         if name == "openai":
             if fmt["type"] == "json_schema":
@@ -177,7 +176,7 @@ async def test_a_fixed_mode_that_the_server_refuses_fails_with_what_to_set(tmp_p
     record = await run_generation_job(project, "llm")
     assert record.state == "failed"
     assert {(b.get("response_format") or {}).get("type") for b in server.bodies} == {"json_schema"}
-    assert "HTTP 422" in record.diagnostic.last_backend_error
+    assert "HTTP 500" in record.diagnostic.last_backend_error
     assert 'structured = "auto"' in record.diagnostic_text()
     assert "up and reachable" not in record.diagnostic_text()
 

@@ -38,7 +38,7 @@ StructuredSetting = Literal["auto", "json_schema", "json_object", "off"]
 StructuredMode = Literal["json_schema", "json_object", "off"]
 LADDER: tuple[StructuredMode, ...] = ("json_schema", "json_object", "off")
 SCHEMA_NAME = "brewslm_rows"
-# A reply that names one of these in an HTTP 400/422 is the server refusing the field.
+# An HTTP 400/422 reply that names one of these is the server refusing the field.
 _REFUSAL_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar")
 # Replies in a mode that must follow the schema before `auto` believes the server honours it.
 HONOUR_SAMPLE = 2
@@ -108,11 +108,16 @@ def follows_schema(content: str) -> bool:
 
 
 def names_the_field(status: int, body: str) -> bool:
-    """Whether an error reply is the server refusing `response_format` (HTTP 400/422 naming it)."""
-    if status not in (400, 422):
-        return False
+    """Whether an error reply is the server refusing `response_format`.
+
+    HTTP 400/422 naming the field or a word of it, or a 500/501 naming `response_format`
+    itself: llama-cpp-python's server answers a `type` it does not know with a 500 whose body
+    is its request model's validation error (`'loc': ('body', 'response_format', 'type')`).
+    """
     lowered = body.lower()
-    return any(word in lowered for word in _REFUSAL_WORDS)
+    if status in (400, 422):
+        return any(word in lowered for word in _REFUSAL_WORDS)
+    return status in (500, 501) and "response_format" in lowered
 
 
 class StructuredLadder:
