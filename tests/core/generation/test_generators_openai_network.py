@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import re
 import shutil
 import socket
 import ssl
@@ -444,3 +445,68 @@ def test_launch_and_check_do_not_import_the_http_client(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[3]
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- the snippets of docs/BACKENDS.md -------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "BACKENDS.md"
+
+
+def doc_snippets() -> dict[str, str]:
+    """The ```toml blocks of docs/BACKENDS.md, by the heading above each."""
+    found, heading = {}, ""
+    for m in re.finditer(r"^#+ (.*?)$|^```toml\n(.*?)^```", DOCS.read_text(), re.M | re.S):
+        if m.group(1) is not None:
+            heading = m.group(1)
+        else:
+            found[heading] = m.group(2)
+    return found
+
+
+def test_the_docs_show_a_snippet_per_backend():
+    assert [h.split(" ")[0] for h in doc_snippets()] == ["vLLM", "llama.cpp", "Ollama", "A"]
+
+
+@pytest.mark.parametrize(
+    ("heading", "server_family", "mode"),
+    [
+        ("vLLM", "openai", "json_schema"),
+        ("llama.cpp", "llamacpp", "json_object"),
+        ("Ollama", "openai", "json_schema"),
+    ],
+)
+async def test_the_local_server_snippets_in_the_docs_run(tmp_path, chat_server, heading, server_family, mode):
+    from tests.core.generation.test_generators_openai_structured import family
+
+    snippet = next(text for h, text in doc_snippets().items() if h.startswith(heading))
+    server = chat_server(family(server_family))
+    project = make_project(tmp_path, playbooks={"llm": docs_playbook(snippet, server.url)})
+    record = await run_generation_job(project, "llm")
+    assert record.state == "succeeded", record.diagnostic_text()
+    assert record.structured_mode == mode and len(landed(project)) == 20
+
+
+async def test_the_hosted_api_snippet_in_the_docs_runs_with_key_proxy_and_private_ca(
+    tmp_path, chat_server, proxy, private_ca, monkeypatch
+):
+    from tests.core.generation.test_generators_openai_structured import family
+
+    bundle, context = private_ca
+    snippet = next(text for h, text in doc_snippets().items() if h.startswith("A hosted API"))
+    server = chat_server(family("openai"), tls=context)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-for-the-docs")
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    project = make_project(tmp_path, playbooks={"llm": docs_playbook(snippet, server.url)})
+    (project.root / "certs").mkdir()
+    shutil.copy(bundle, project.root / "certs" / "corp-ca.pem")
+    record = await run_generation_job(project, "llm")
+    assert record.state == "succeeded", record.diagnostic_text()
+    assert record.structured_mode == "json_schema" and len(landed(project)) == 20
+    assert set(server.auth) == {"Bearer test-key-for-the-docs"}
+    assert any(method == "CONNECT" for method, _ in proxy.seen)
+    assert record.cost == 0.0  # priced (the test server reports no usage)
+
+
+def docs_playbook(snippet: str, url: str) -> str:
+    table = re.sub(r"^base_url = .*$", f'base_url = "{url}"', snippet, flags=re.M)
+    return f'description = "from docs/BACKENDS.md"\ngenerator = "openai"\ncount = 20\n{table}'
