@@ -403,7 +403,7 @@ class OpenAIGenerator(Generator):
             booking.settle(tokens)
         content = self._scrub(strip_thinking(content))
         cut = choice.get("finish_reason") == "length"
-        if mode != "off" and not cut:
+        if not cut and self._ladder.judging(mode):
             self._ladder.saw_reply(mode, follows_schema(content))
         self.structured_mode = self._ladder.mode
         rows = parse_reply(content)

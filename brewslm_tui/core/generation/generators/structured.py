@@ -143,6 +143,10 @@ class StructuredLadder:
             self._step(f"the server refused response_format {mode} ({why})")
         return True
 
+    def judging(self, mode: StructuredMode) -> bool:
+        """Whether replies in `mode` are still evidence (so only the first few are checked)."""
+        return mode != "off" and mode not in self._honoured and (not self.auto or self.mode == mode)
+
     def saw_reply(self, mode: StructuredMode, followed: bool) -> None:
         """A reply sent in `mode`: the first replies all off the schema mean the server ignores it."""
         if mode == "off" or mode in self._honoured:
