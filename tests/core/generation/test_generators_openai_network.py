@@ -345,6 +345,7 @@ async def read_request(reader: asyncio.StreamReader) -> None:
 
 
 async def test_a_chunked_body_over_the_cap_is_refused(tmp_path):
+    """One chunk declared at 2 GiB, streamed in 1 MiB pieces: reading stops soon after 32 MiB."""
     sent: list[int] = []
 
     async def handle(reader, writer):
@@ -353,12 +354,13 @@ async def test_a_chunked_body_over_the_cap_is_refused(tmp_path):
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
-        chunk = b"[" * (1 << 20)
+        writer.write(b"%x\r\n" % (2 << 30))
+        piece = b"[" * (1 << 20)
         try:
             for _ in range(100):  # 100 MiB if nobody stops reading
-                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                writer.write(piece)
                 await writer.drain()
-                sent[-1] += len(chunk)
+                sent[-1] += len(piece)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -366,17 +368,15 @@ async def test_a_chunked_body_over_the_cap_is_refused(tmp_path):
 
     server, url = await raw_server(handle)
     try:
-        project = make_project(
-            tmp_path,
-            playbooks={"llm": openai_playbook(url, count=10, retries=0, limits="max_candidates = 10")},
-        )
+        book = openai_playbook(url, count=10, retries=0, limits="max_candidates = 10")
+        project = make_project(tmp_path, playbooks={"llm": book})
         items = await collect(project)
     finally:
         server.close()
     errors = [i for i in items if isinstance(i, BackendError)]
-    assert errors and "response too large" in errors[0].message
+    assert len(errors) == 1 and "response too large" in errors[0].message
     assert not [i for i in items if isinstance(i, dict)]
-    assert max(sent) < 60 * (1 << 20)  # each time, the client stopped reading soon after 32 MiB
+    assert max(sent) < 60 * (1 << 20)  # the client stopped reading soon after 32 MiB
 
 
 async def test_a_content_length_over_the_cap_is_refused_before_reading(tmp_path):
