@@ -163,10 +163,13 @@ def test_the_schema_follows_each_task_shape(tmp_path, task):
         assert item["additionalProperties"] is False
         assert set(item["properties"]) == set(project.fields)
     elif task == "qa":  # exact_match: a short answer, words counted as the validator counts them
-        assert item["maxLength"] == project.limits.max_completion_chars
         assert item["pattern"].endswith("{0,3}$")  # qa_max_answer_words = 4 in the test project
+        assert item["type"] == "string" and item["minLength"] == 1
     else:
-        assert item == {"type": "string", "minLength": 1, "maxLength": project.limits.max_completion_chars}
+        assert item == {"type": "string", "minLength": 1}  # 3 x 4,000 characters: no grammar holds it
+        project.limits.max_completion_chars = 300
+        short = reply_schema(project, book, 3)["properties"]["rows"]["items"]["properties"]["completion"]
+        assert short == {"type": "string", "minLength": 1, "maxLength": 300}
 
 
 async def test_a_fixed_mode_that_the_server_refuses_fails_with_what_to_set(tmp_path, chat_server):

@@ -9,7 +9,8 @@ one object, `{"rows": [row, ...]}` with exactly `rows_per_request` rows, each ro
 - extraction: an object with exactly the project's fields, each a string or null;
 - qa: a string within the answer-length limit (words, for exact-match scoring) and
   `max_completion_chars`;
-- generation: a string within `max_completion_chars`.
+- generation: a string within `max_completion_chars`
+(character limits only where a grammar can hold them: see `GRAMMAR_REPETITIONS`).
 
 Server families take the schema differently (looked up in their sources and docs):
 
@@ -42,10 +43,23 @@ SCHEMA_NAME = "brewslm_rows"
 _REFUSAL_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar")
 # Replies in a mode that must follow the schema before `auto` believes the server honours it.
 HONOUR_SAMPLE = 2
+# llama.cpp turns the schema into a grammar and refuses one whose repetitions multiply past
+# 2,000 (its MAX_REPETITION_THRESHOLD: "failed to parse grammar", then an HTTP 500): a
+# maxLength of 4,000 inside 10 rows is 40,000. A length limit goes into the schema only when
+# rows x limit stays under that; otherwise the prompt states it and the validator enforces it.
+GRAMMAR_REPETITIONS = 2000
 
 
-def completion_schema(project: Project, playbook: Playbook) -> dict[str, Any]:
-    """The schema of one row's completion, from the task shape and the project's limits."""
+def _text(max_chars: int, n: int) -> dict[str, Any]:
+    """A non-empty string, with `maxLength` when a grammar of `n` such strings stays buildable."""
+    text: dict[str, Any] = {"type": "string", "minLength": 1}
+    if n * max_chars <= GRAMMAR_REPETITIONS:
+        text["maxLength"] = max_chars
+    return text
+
+
+def completion_schema(project: Project, playbook: Playbook, n: int) -> dict[str, Any]:
+    """The schema of one row's completion (of `n` a reply), from the task shape and the limits."""
     limits = project.limits
     if project.task == "classification":
         return {"type": "string", "enum": list(project.labels)}
@@ -56,7 +70,7 @@ def completion_schema(project: Project, playbook: Playbook) -> dict[str, Any]:
             "required": list(project.fields),
             "additionalProperties": False,
         }
-    text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": limits.max_completion_chars}
+    text = _text(limits.max_completion_chars, n)
     if project.task == "qa" and project.scoring == "exact_match":
         words = playbook.limits.max_answer_words or limits.qa_max_answer_words
         # at most `words` words, as the validator counts them (split on whitespace)
@@ -69,8 +83,8 @@ def reply_schema(project: Project, playbook: Playbook, n: int) -> dict[str, Any]
     row = {
         "type": "object",
         "properties": {
-            "prompt": {"type": "string", "minLength": 1, "maxLength": project.limits.max_prompt_chars},
-            "completion": completion_schema(project, playbook),
+            "prompt": _text(project.limits.max_prompt_chars, n),
+            "completion": completion_schema(project, playbook, n),
         },
         "required": ["prompt", "completion"],
         "additionalProperties": False,
