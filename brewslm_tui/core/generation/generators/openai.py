@@ -295,7 +295,7 @@ class OpenAIGenerator(Generator):
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         assert self._client is not None
         url = self._client.url("/chat/completions")
-        error, attempt = "", 0
+        error, attempt, advice = "", 0, None  # advice: what to do about `error`, if it is special
         while attempt <= s.retries:
             wait = s.backoff * (2**attempt)
             mode = self._ladder.mode
@@ -310,7 +310,7 @@ class OpenAIGenerator(Generator):
             except TransportError as exc:
                 error = f"cannot reach {url}: {exc}"
                 if not exc.retry:
-                    self.error_advice = exc.advice
+                    advice = exc.advice
                     break
             else:
                 if resp.status == 200:
@@ -321,13 +321,13 @@ class OpenAIGenerator(Generator):
                 if mode != "off" and names_the_field(resp.status, text):
                     if self._ladder.refused(mode, f"HTTP {resp.status}: {snippet}"):
                         continue  # resend at once in the next mode: not a failed attempt
-                    self.error_advice = (
+                    advice = (
                         f'The server does not take response_format {mode}: set structured = "auto" '
                         '(it steps down by itself) or "off" in the playbook\'s [openai] table.'
                     )
                 error = f"HTTP {resp.status} from {url}" + (f": {snippet}" if snippet else "")
                 if not (resp.status in RETRY_STATUSES or resp.status >= 500):
-                    self.last_error = error
+                    self.last_error, self.error_advice = error, advice
                     return [BackendError(error)]
                 retry_after = resp.headers.get("retry-after", "")
                 if retry_after.replace(".", "", 1).isdigit():
@@ -336,7 +336,7 @@ class OpenAIGenerator(Generator):
             if attempt <= s.retries:
                 await asyncio.sleep(wait)
         error = self._scrub(error)
-        self.last_error = error
+        self.last_error, self.error_advice = error, advice
         tries = min(attempt + 1, s.retries + 1)
         return [BackendError(error + (f" (after {tries} attempts)" if tries > 1 else ""))]
 
