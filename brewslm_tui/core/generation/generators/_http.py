@@ -155,12 +155,11 @@ class HTTPClient:
 
 async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
     """The (decoded) body, refused past MAX_BODY whatever the framing."""
-    if (
-        resp.content_length is not None
-        and resp.content_length > MAX_BODY
-        and not resp.headers.get("Content-Encoding")
-    ):
-        raise TransportError(f"response too large ({resp.content_length} bytes; the limit is 32 MiB)")
+    length, encoded = resp.content_length, bool(resp.headers.get("Content-Encoding"))
+    if length is not None and not encoded:  # the common case: the size is known and final
+        if length > MAX_BODY:
+            raise TransportError(f"response too large ({length} bytes; the limit is 32 MiB)")
+        return await resp.read()
     out = bytearray()
     async for chunk in resp.content.iter_chunked(1 << 16):
         out += chunk
