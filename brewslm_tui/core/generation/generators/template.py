@@ -417,9 +417,9 @@ class TemplateGenerator(Generator):
                 label = None
             else:
                 done = sum(produced.values()) + 1
-                deficits = [share * done - produced[lbl] for share, lbl in zip(shares, labels)]
+                deficits = [share * done - produced[lbl] for share, lbl in zip(shares, labels, strict=False)]
                 top = max(deficits) - 1e-9
-                label = choice([lbl for lbl, d in zip(labels, deficits) if d >= top])
+                label = choice([lbl for lbl, d in zip(labels, deficits, strict=False) if d >= top])
                 produced[label] += 1
             case_plans, case_cum = plans[label]
             plan = choices(case_plans, cum_weights=case_cum)[0]
@@ -541,7 +541,7 @@ class _Renderer:
 
 def typo(text: str, rng: random.Random) -> str:
     """`text` with one realistic slip in one word: two letters swapped, one dropped or doubled."""
-    words = [m for m in re.finditer(r"[A-Za-z]{4,}", text)]
+    words = list(re.finditer(r"[A-Za-z]{4,}", text))
     if not words:
         return text
     m = rng.choice(words)
