@@ -320,6 +320,7 @@ class OpenAIGenerator(Generator):
                 snippet = text[:200]
                 if mode != "off" and names_the_field(resp.status, text):
                     if self._ladder.refused(mode, f"HTTP {resp.status}: {snippet}"):
+                        self.structured_mode = self._ladder.mode
                         continue  # resend at once in the next mode: not a failed attempt
                     advice = (
                         f'The server does not take response_format {mode}: set structured = "auto" '
