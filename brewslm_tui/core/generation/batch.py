@@ -104,7 +104,7 @@ def write_batch_file(
     try:
         with open(tmp, "wb") as f:
             for index in range(total):
-                _case, body = generator._body(index)  # gen-client's request builder (see report)
+                _case, body = generator.request_body(index)
                 line = {
                     "custom_id": f"{run_id}-{index}",
                     "method": "POST",
@@ -207,8 +207,8 @@ class BatchOutputGenerator(Generator):
             error_text = f"{where}: {truncate(str(message or 'no response'), RAW_KEEP)}"
             self.last_error = error_text
             return [BackendError(error_text)]
-        case, _body = self.live._body(index)
-        return list(self.live._parse(orjson.dumps(response.get("body")), case))  # gen-client's parser
+        case, _body = self.live.request_body(index)
+        return self.live.parse_response(orjson.dumps(response.get("body")), case)
 
 
 async def ingest_batch_output(

@@ -290,6 +290,8 @@ class _GenerationRun:
         self._iso_text = ""
         self.cancelled = False
         self.generator: Generator | None = None
+        self.usage_before: tuple[int, int, int] = (0, 0, 0)
+        self.cost_before: float | None = None
         self.base_attempts = self.base_usable = 0
 
     async def run(self, ctx: JobContext) -> None:
@@ -308,6 +310,9 @@ class _GenerationRun:
         remaining = max(1, self.count - c["usable"])  # a resumed run asks only for what is missing
         generator = self.make_generator(GenRequest(project, book, remaining, self.seed, examples))
         self.generator = generator
+        rec = self.ctx.record  # a resumed run adds this round's usage to the earlier rounds'
+        self.usage_before = (rec.tokens_prompt or 0, rec.tokens_completion or 0, rec.requests or 0)
+        self.cost_before = rec.cost
         limit = book.max_candidates(remaining)
         stream = generator.stream()
         fatal: GeneratorFailed | None = None
@@ -351,6 +356,7 @@ class _GenerationRun:
             finally:
                 await generator.aclose()
                 await self._flush()
+                self._copy_usage()
                 if self.cancelled:
                     self._judge_cancelled()
         self._judge(fatal, limit)
@@ -448,8 +454,23 @@ class _GenerationRun:
                 f"{truncate(row['prompt'], 120)!r} (landed meanwhile by another writer)",
             )
         c["landed"] += n
+        self._copy_usage()
         self.ctx.save()
         self.ctx.emit("rows_landed", rows=n)
+
+    def _copy_usage(self) -> None:
+        """The generator's tokens, requests, structured mode and cost, into the record."""
+        gen, rec = self.generator, self.ctx.record
+        if gen is None or not gen.usage.requests:
+            return
+        prompt, completion, requests = self.usage_before
+        rec.tokens_prompt = prompt + gen.usage.prompt_tokens
+        rec.tokens_completion = completion + gen.usage.completion_tokens
+        rec.requests = requests + gen.usage.requests
+        rec.structured_mode = gen.structured_mode
+        cost = gen.cost()
+        if cost is not None:
+            rec.cost = (self.cost_before or 0.0) + cost
 
     def _attempts(self) -> int:
         """Attempts of all rounds (a resumed run's earlier ones too)."""
@@ -457,7 +478,9 @@ class _GenerationRun:
         by_cause = c["by_cause"]
         attempts = c["candidates"] + c["backend_errors"]
         if by_cause:
-            attempts += by_cause.get("unparseable_reply", 0) + by_cause.get("unparseable_line", 0)
+            attempts += sum(
+                by_cause.get(k, 0) for k in ("unparseable_reply", "unparseable_line", "reply_cut_short")
+            )
         return attempts
 
     def _should_stop(self, limit: int) -> bool:
@@ -491,7 +514,8 @@ class _GenerationRun:
             examples=self.examples,
             last_backend_error=last_error,
             backend_output=gen.notes() if gen else None,
-            advice=_advice(self.project, self.book, c, last_error),
+            advice=(gen.advice() if gen else [])
+            + _advice(self.project, self.book, c, last_error, gen.error_advice if gen else None),
         )
 
     def _judge_cancelled(self) -> None:
@@ -556,7 +580,13 @@ def _nothing_usable(c: dict[str, Any]) -> str:
     return f"No usable rows from {c['candidates']} candidates."
 
 
-def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str | None) -> list[str]:
+def _advice(
+    project: Project,
+    book: Playbook,
+    c: dict[str, Any],
+    last_error: str | None,
+    error_advice: str | None = None,
+) -> list[str]:
     causes = c["by_cause"]
     where = f"playbooks/{book.path.name}"
     out = []
@@ -590,8 +620,8 @@ def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str
         out.append('Every candidate needs a non-empty text "prompt" and "completion".')
     if causes.get("unparseable_reply"):
         out.append(
-            "The model's replies could not be parsed: it must answer with a JSON array of objects with "
-            '"prompt" and "completion"; check that max_tokens does not cut replies short.'
+            'The model\'s replies could not be parsed: it must answer with one JSON object {"rows": [...]} of '
+            'objects with "prompt" and "completion" (structured = "auto" asks the server to enforce it).'
         )
     if causes.get("unparseable_line"):
         out.append("The command must print one JSON object per line on stdout (send logs to stderr).")
@@ -607,7 +637,9 @@ def _advice(project: Project, book: Playbook, c: dict[str, Any], last_error: str
                 "Many candidates repeat rows the project already has: add templates or vocabulary, "
                 "or regenerate with a fresh seed (generate --like RUN_ID)."
             )
-    if c["backend_errors"]:
+    if c["backend_errors"] and error_advice:
+        out.append(error_advice)
+    elif c["backend_errors"]:
         target = (
             _safe_url(book.openai.base_url) if (book.generator == "openai" and book.openai) else "the backend"
         )

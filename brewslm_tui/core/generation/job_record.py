@@ -109,6 +109,7 @@ class JobRecord(BaseModel):
     tokens_completion: int | None = None
     requests: int | None = None
     structured_mode: str | None = None
+    cost: float | None = None  # from the playbook's prices, when it gives them
     pid: int | None = None
     host: str | None = None
 

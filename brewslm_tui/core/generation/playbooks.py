@@ -25,6 +25,7 @@ file and the key before any job starts, not a job that lands nothing.
     positive = ["Not bad at all: the {product} {good_thing}."]
 
     [template]  /  [openai]  /  [command]   # generator settings (see core/generation/generators/)
+    # [openai]: base_url, model, api_key_env (a NAME), structured = "auto", ca_bundle, limits...
 
 Template syntax (`{slot}`, `{slot.attr}`, `{{` for a literal brace) is described in
 `core/generation/generators/template.py`, which also does the slot checks.
@@ -107,7 +108,7 @@ class Playbook(_Strict):
     balance: Literal["even"] | dict[str, float] = "even"
     instructions: str = ""
     hard_cases: list[HardCase] = Field(default_factory=list)
-    limits: PlaybookLimits = Field(default_factory=PlaybookLimits)
+    limits: PlaybookLimits = Field(default_factory=lambda: PlaybookLimits.model_validate({}))
     template: TemplateSettings = Field(default_factory=TemplateSettings)
     openai: OpenAISettings | None = None
     command: CommandSettings | None = None
@@ -274,6 +275,10 @@ def _check_against_project(book: Playbook, project: Project) -> list[str]:
     elif book.generator == "openai":
         if book.openai is None:
             problems.append('openai: generator = "openai" needs an [openai] table (base_url, model, ...)')
+        else:
+            bundle = book.openai.ca_bundle_path(project.root)
+            if bundle is not None and not bundle.is_file():
+                problems.append(f"openai.ca_bundle: no such file: {bundle} (a PEM file of the CAs to trust)")
     elif book.generator == "command":
         if book.command is None:
             problems.append('command: generator = "command" needs a [command] table with argv = [...]')

@@ -42,6 +42,7 @@ CAUSES: dict[str, str] = {
     "duplicate_in_run": "the prompt repeats another row of this run",
     "duplicate_in_import": "the prompt repeats another row of the files being imported",
     "unparseable_reply": "the model's reply held no rows that could be parsed",
+    "reply_cut_short": "the model's reply was cut at max_tokens before all its rows were written",
     "unparseable_line": "the command printed a line that is not a JSON object",
 }
 DUPLICATE_CAUSES = ("duplicate_imported", "duplicate_synthetic", "duplicate_in_run")

@@ -27,17 +27,25 @@ def rows_json(n: int, tag: str, count: int = 10) -> str:
     )
 
 
-def completion(content: str) -> bytes:
-    return json.dumps(
-        {
-            "id": "cmpl-1",
-            "object": "chat.completion",
-            "model": "m",
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-            ],
-        }
-    ).encode()
+def completion(
+    content: str | None,
+    *,
+    finish_reason: str = "stop",
+    usage: dict | None = None,
+    reasoning: str | None = None,
+) -> bytes:
+    message: dict = {"role": "assistant", "content": content}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    reply: dict = {
+        "id": "cmpl-1",
+        "object": "chat.completion",
+        "model": "m",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        reply["usage"] = usage
+    return json.dumps(reply).encode()
 
 
 class ChatServer:
@@ -47,8 +55,10 @@ class ChatServer:
     requests in flight at once and keeps every request body and Authorization header.
     """
 
-    def __init__(self, reply) -> None:
+    def __init__(self, reply, *, tls=None, host: str = "127.0.0.1") -> None:
         self.reply = reply
+        self.paths: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
         self.inflight = self.max_inflight = self.count = 0
         self.bodies: list[dict] = []
@@ -72,8 +82,9 @@ class ChatServer:
                     server.count += 1
                     server.bodies.append(body)
                     server.auth.append(self.headers.get("Authorization"))
+                    server.paths.append(self.path)
+                    server.request_headers.append(dict(self.headers))
                 try:
-                    assert self.path == "/v1/chat/completions", self.path
                     status, data, headers, delay = server.reply(n, body, self.headers)
                     if delay:
                         server.release.wait(delay)
@@ -90,13 +101,18 @@ class ChatServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family})
+        self.httpd = server_class((host, 0), Handler)
+        if tls is not None:  # an ssl.SSLContext: serve https
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"{'https' if tls else 'http'}://{shown}:{self.httpd.server_address[1]}/v1"
 
     def close(self) -> None:
         self.release.set()
@@ -108,8 +124,8 @@ class ChatServer:
 def chat_server():
     servers = []
 
-    def start(reply):
-        server = ChatServer(reply)
+    def start(reply, **options):
+        server = ChatServer(reply, **options)
         servers.append(server)
         return server
 
@@ -207,7 +223,7 @@ async def test_unparseable_replies_fail_the_job_with_the_raw_text(tmp_path, chat
     examples = record.diagnostic.examples["unparseable_reply"]
     assert examples and examples[0].startswith("I'm sorry, but I can't") and len(examples[0]) <= 300
     assert "unparseable_reply" in record.diagnostic.headline
-    assert "JSON array" in record.diagnostic_text()
+    assert '{"rows": [...]}' in record.diagnostic_text()
     assert landed(project) == []
 
 
@@ -392,7 +408,7 @@ async def test_the_http_client_reads_chunked_replies_and_survives_closed_idle_co
     async def handle(reader, writer):
         head = await reader.readuntil(b"\r\n\r\n")
         length = int(
-            [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")][0].split(b":")[1]
+            next(ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")).split(b":")[1]
         )
         seen.append(head.split(b"\r\n")[0] + b" " + await reader.readexactly(length))
         body = b'{"ok": true, "n": %d}' % len(seen)

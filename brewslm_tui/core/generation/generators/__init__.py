@@ -15,6 +15,12 @@ with its message. After each candidate the job calls `feedback(candidate, usable
 stops reading when it has enough usable rows and then calls
 `aclose()`, which must cancel in-flight work (HTTP requests, a child process) promptly.
 Generators never see where rows land: validation, dedup and writing belong to the job.
+
+What the job reads from a generator for the run's record (a model backend fills them in; the
+others leave the defaults): `usage` (tokens and requests so far), `structured_mode` (the
+structured-output mode in use, see `structured.py`), `cost()` (from the playbook's prices),
+`error_advice` (what to do about `last_error`, when the generic "is it up?" would mislead,
+e.g. a certificate not trusted) and `advice()` (more lines for the diagnostic).
 """
 
 from __future__ import annotations
@@ -65,6 +71,15 @@ class GenRequest:
 Item = dict[str, Any] | Issue | BackendError
 
 
+@dataclass
+class Usage:
+    """Tokens a backend reported (`usage` of each reply), summed over the run's requests."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0  # requests answered with a reply (retries and failures excluded)
+
+
 class Generator:
     """Base of every generator. Subclasses set `name` and implement `stream()`."""
 
@@ -73,6 +88,9 @@ class Generator:
     def __init__(self, request: GenRequest) -> None:
         self.request = request
         self.last_error: str | None = None  # the backend's last error, for the diagnostic
+        self.error_advice: str | None = None  # what to do about it, when the generic advice would mislead
+        self.usage = Usage()
+        self.structured_mode: str | None = None  # None: the generator has no such thing
 
     def stream(self) -> AsyncIterator[Item]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -89,6 +107,14 @@ class Generator:
 
     def notes(self) -> str | None:
         """Extra words for the diagnostic (e.g. a command's stderr tail), if any."""
+        return None
+
+    def advice(self) -> list[str]:
+        """Lines of advice only the generator can give (e.g. replies cut at max_tokens)."""
+        return []
+
+    def cost(self) -> float | None:
+        """What the run's tokens cost so far, from the playbook's prices (None: no prices given)."""
         return None
 
 

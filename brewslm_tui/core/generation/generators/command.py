@@ -18,6 +18,7 @@ fails the job with that tail. When the job has enough rows the command is termin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -216,10 +217,8 @@ class CommandGenerator(Generator):
 
     async def _stderr_done(self) -> None:
         if self._stderr_task is not None:
-            try:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._stderr_task), 2.0)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
 
     async def aclose(self) -> None:
         proc = self.proc
@@ -241,10 +240,8 @@ def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
 
 
 def _parse_line(line: bytes) -> Item | None:

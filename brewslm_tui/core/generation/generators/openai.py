@@ -5,16 +5,25 @@ request asks for `rows_per_request` rows aimed at one hard case and a slice of t
 balance; at most `concurrency` requests are in flight; each request gets `timeout` seconds
 and up to `retries` retries with exponential backoff (from `backoff` seconds, doubling; a
 `Retry-After` header is honoured up to 30 s) on 429, 5xx, timeouts and connection errors.
+`requests_per_minute` / `tokens_per_minute` keep the run under a hosted API's quota.
+
+Structured output (`structured`, see `structured.py`): the request carries the JSON schema
+of the reply, `{"rows": [...]}`, built from the project, so even a small local model returns
+rows of the right shape; `auto` steps down from `json_schema` to `json_object` to the prompt
+alone when the server refuses the field or ignores it. The prompt asks for the same object,
+and the reply is still parsed tolerantly (a JSON array, JSON objects one per line, inside
+code fences or prose) as the last resort. A reasoning model's `<think>` block and
+`reasoning_content` are ignored; a reply cut at `max_tokens` (`finish_reason: "length"`) is
+its own cause, `reply_cut_short`.
 
 The API key is read from the environment variable the playbook names in `api_key_env`, is
-sent only in the Authorization header, and is scrubbed from every error message, so it is
-never written to a file, a log or a diagnostic.
+sent only in the Authorization header, and is scrubbed (with every 8+ character prefix of it)
+from every reply text before anything is kept, so it never reaches a file, a log or a
+diagnostic. A value in `api_key_env` that looks like a key rather than a variable's name is
+refused when the playbook loads, without being echoed.
 
-The prompt is built from the task spec (shape, labels or fields, scoring, limits), the
-playbook's instructions and hard case, and a few imported rows as examples. The reply is
-parsed tolerantly: a JSON array of objects, JSON objects one per line, inside code fences
-or surrounded by prose; a reply with no rows in it is an `unparseable_reply` issue with the
-raw text kept (truncated).
+Token usage (`usage` of each reply) is summed in `self.usage`; with `price_per_million_input`
+/ `_output` the generator also gives a cost.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ import os
 import random
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -41,20 +51,49 @@ from brewslm_tui.core.generation.generators import (
     Item,
     task_spec,
 )
-from brewslm_tui.core.generation.generators._http import HTTPClient, HTTPProtocolError
+from brewslm_tui.core.generation.generators.rate_limit import Booking, RateLimiter
+from brewslm_tui.core.generation.generators.structured import (
+    StructuredLadder,
+    StructuredMode,
+    StructuredSetting,
+    follows_schema,
+    names_the_field,
+    reply_schema,
+    response_format,
+)
 
-_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+if TYPE_CHECKING:
+    from brewslm_tui.core.generation.generators._http import HTTPClient
+
+_ENV_RE = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
+_KEY_PREFIXES = ("sk-", "sk_", "gsk_", "hf_", "xai-", "pk-", "pk_", "ghp_", "github_pat_", "AKIA", "AIza")
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
+SCRUB_MIN = 8  # a prefix of the key this long or longer is scrubbed too
+
+
+def looks_like_a_key(value: str) -> bool:
+    """Whether `value` is a pasted secret rather than an environment variable's NAME.
+
+    Names are upper case with underscores (OPENAI_API_KEY); keys are lower or mixed case,
+    carry a vendor prefix, or are long runs of letters and digits.
+    """
+    if value.startswith(_KEY_PREFIXES) or not _ENV_RE.match(value):
+        return True
+    digits = sum(c.isdigit() for c in value)
+    random_run = len(value) >= 20 and "_" not in value and digits >= 2
+    return random_run or (len(value) >= 16 and digits / len(value) > 0.25)
 
 
 class OpenAISettings(BaseModel):
-    """`[openai]`: where the server is and how hard to push it."""
+    """`[openai]`: where the server is, how to reach it, and how hard to push it."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     base_url: str
     model: str
     api_key_env: str | None = None
+    structured: StructuredSetting = "auto"
+    ca_bundle: str | None = None  # PEM file of CAs to trust (relative to the project folder)
     temperature: float = Field(0.8, ge=0, le=2)
     max_tokens: int = Field(2048, ge=1)
     concurrency: int = Field(4, ge=1, le=64)
@@ -64,6 +103,10 @@ class OpenAISettings(BaseModel):
     rows_per_request: int = Field(10, ge=1, le=200)
     examples: int = Field(3, ge=0, le=20)  # imported rows shown in the prompt
     system_prompt: str | None = None
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    price_per_million_input: float | None = Field(None, ge=0)
+    price_per_million_output: float | None = Field(None, ge=0)
 
     @field_validator("base_url")
     @classmethod
@@ -86,12 +129,36 @@ class OpenAISettings(BaseModel):
     def _env(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if not _ENV_RE.match(value) or value.startswith(("sk-", "sk_")):
+        if looks_like_a_key(value):  # never echo it: it may be the key itself
             raise ValueError(
-                "must be the NAME of an environment variable that holds the key (e.g. OPENAI_API_KEY), "
-                "never the key itself"
+                "must be the NAME of an environment variable that holds the key (upper case, "
+                "e.g. OPENAI_API_KEY), never the key itself; the value given was not stored"
             )
         return value
+
+    def ca_bundle_path(self, root: Path) -> Path | None:
+        """`ca_bundle` as a path (`~` expanded; relative to the project folder `root`)."""
+        if self.ca_bundle is None:
+            return None
+        path = Path(self.ca_bundle).expanduser()
+        return path if path.is_absolute() else root / path
+
+
+def scrub(text: str, key: str | None) -> str:
+    """`text` with the key, and every prefix of it of SCRUB_MIN+ characters, replaced by ***."""
+    if not key or not text:
+        return text
+    if len(key) < SCRUB_MIN:
+        return text.replace(key, "***")
+    head, out, i = key[:SCRUB_MIN], list[str](), 0
+    while (j := text.find(head, i)) >= 0:
+        k = SCRUB_MIN
+        while k < len(key) and j + k < len(text) and text[j + k] == key[k]:
+            k += 1
+        out += (text[i:j], "***")
+        i = j + k
+    out.append(text[i:])
+    return "".join(out)
 
 
 class OpenAIGenerator(Generator):
@@ -108,6 +175,12 @@ class OpenAIGenerator(Generator):
         self._key: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._client: HTTPClient | None = None
+        self._ladder = StructuredLadder(settings.structured)
+        self.structured_mode = self._ladder.mode
+        self._schema = reply_schema(request.project, request.playbook, settings.rows_per_request)
+        self._formats = {m: response_format(m, self._schema) for m in ("json_schema", "json_object", "off")}
+        self._limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute)
+        self._cut_short = 0
         # backpressure: rows asked for and not yet handed to the job, and rows the job found
         # usable. A worker starts a request only while these fall short of the count, so a fast
         # server is not asked for four times the rows the job needs.
@@ -120,11 +193,32 @@ class OpenAIGenerator(Generator):
         self._wake.set()
 
     def _scrub(self, text: str) -> str:
-        if self._key:
-            text = text.replace(self._key, "***")
-        return text
+        return scrub(text, self._key)
+
+    def cost(self) -> float | None:
+        s, u = self.settings, self.usage
+        if s.price_per_million_input is None and s.price_per_million_output is None:
+            return None
+        return round(
+            u.prompt_tokens / 1e6 * (s.price_per_million_input or 0.0)
+            + u.completion_tokens / 1e6 * (s.price_per_million_output or 0.0),
+            6,
+        )
+
+    def advice(self) -> list[str]:
+        s, out = self.settings, []
+        if self._cut_short:
+            out.append(
+                f"{self._cut_short} replies were cut short at max_tokens = {s.max_tokens} "
+                f'(finish_reason "length"): raise max_tokens, or lower rows_per_request '
+                f"({s.rows_per_request}), in the playbook's [openai] table."
+            )
+        out += [f"Structured output: {step}." for step in self._ladder.history]
+        return out
 
     async def stream(self) -> AsyncIterator[Item]:
+        from brewslm_tui.core.generation.generators._http import HTTPClient, SetupError
+
         s, req = self.settings, self.request
         if s.api_key_env:
             self._key = os.environ.get(s.api_key_env)
@@ -133,7 +227,12 @@ class OpenAIGenerator(Generator):
                     f"the environment variable {s.api_key_env} (openai.api_key_env) is not set; "
                     "export it with the API key before running this playbook"
                 )
-        self._client = HTTPClient(s.base_url, max_connections=s.concurrency)
+        try:
+            self._client = HTTPClient(
+                s.base_url, max_connections=s.concurrency, ca_bundle=s.ca_bundle_path(req.project.root)
+            )
+        except SetupError as exc:
+            raise GeneratorFailed(str(exc)) from None
         total = math.ceil(req.playbook.max_candidates(req.count) / s.rows_per_request)
         queue: asyncio.Queue[list[Item] | None] = asyncio.Queue()
         next_index = iter(range(total))
@@ -189,36 +288,72 @@ class OpenAIGenerator(Generator):
     # --- one request ---------------------------------------------------------------------
 
     async def _one_request(self, index: int) -> list[Item]:
+        from brewslm_tui.core.generation.generators._http import TransportError
+
         s = self.settings
-        case, body = self._body(index)
+        case, messages = self._messages(index)
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         assert self._client is not None
         url = self._client.url("/chat/completions")
-        error = ""
-        for attempt in range(s.retries + 1):
+        error, attempt, advice = "", 0, None  # advice: what to do about `error`, if it is special
+        while attempt <= s.retries:
             wait = s.backoff * (2**attempt)
+            mode = self._ladder.mode
+            body = self._body(messages, index, mode)
+            booking = (
+                await self._limiter.acquire(len(body) // 4 + s.max_tokens) if self._limiter.active else None
+            )
             try:
                 resp = await self._client.post("/chat/completions", body, headers, timeout=s.timeout)
             except TimeoutError:
                 error = f"timed out after {s.timeout:g} s waiting for {url}"
-            except (OSError, asyncio.IncompleteReadError, HTTPProtocolError) as exc:
-                error = f"cannot reach {url}: {_describe(exc)}"
+            except TransportError as exc:
+                error = f"cannot reach {url}: {exc}"
+                if not exc.retry:
+                    advice = exc.advice
+                    break
             else:
                 if resp.status == 200:
-                    return self._parse(resp.body, case)
-                snippet = resp.body[:200].decode("utf-8", "replace").strip()
+                    return self._parse(resp.body, case, mode, booking)
+                # scrub the whole body BEFORE cutting it: a key near the cut must not survive in part
+                text = self._scrub(resp.body.decode("utf-8", "replace")).strip()
+                snippet = text[:200]
+                if mode != "off" and names_the_field(resp.status, text):
+                    if self._ladder.refused(mode, f"HTTP {resp.status}: {snippet}"):
+                        self.structured_mode = self._ladder.mode
+                        continue  # resend at once in the next mode: not a failed attempt
+                    advice = (
+                        f'The server does not take response_format {mode}: set structured = "auto" '
+                        '(it steps down by itself) or "off" in the playbook\'s [openai] table.'
+                    )
                 error = f"HTTP {resp.status} from {url}" + (f": {snippet}" if snippet else "")
                 if not (resp.status in RETRY_STATUSES or resp.status >= 500):
-                    return [BackendError(self._scrub(error))]
+                    self.last_error, self.error_advice = error, advice
+                    return [BackendError(error)]
                 retry_after = resp.headers.get("retry-after", "")
                 if retry_after.replace(".", "", 1).isdigit():
                     wait = min(30.0, float(retry_after))
-            if attempt < s.retries:
+            attempt += 1
+            if attempt <= s.retries:
                 await asyncio.sleep(wait)
-        self.last_error = self._scrub(error)
-        return [BackendError(self._scrub(error) + f" (after {s.retries + 1} attempts)")]
+        error = self._scrub(error)
+        self.last_error, self.error_advice = error, advice
+        tries = min(attempt + 1, s.retries + 1)
+        return [BackendError(error + (f" (after {tries} attempts)" if tries > 1 else ""))]
 
-    def _body(self, index: int) -> tuple[str | None, bytes]:
+    def request_body(self, index: int) -> tuple[str | None, bytes]:
+        """Request `index` of the run exactly as the live path first sends it (same seed, same
+        messages, the structured mode the playbook starts with): the batch path's request.
+        Returns the hard case it asks for, and the JSON body."""
+        case, messages = self._messages(index)
+        return case, self._body(messages, index, self._ladder.mode)
+
+    def parse_response(self, raw: bytes, case: str | None) -> list[Item]:
+        """A chat-completion response body (from a batch engine's output) -> candidates and issues,
+        through the same parser, scrubbing and usage counting as a live reply."""
+        return self._parse(raw, case, self._ladder.mode, None)
+
+    def _messages(self, index: int) -> tuple[str | None, list[dict[str, str]]]:
         s, req = self.settings, self.request
         rng = random.Random(req.seed * 1_000_003 + index)
         cases = [c for c in req.playbook.hard_cases if c.weight > 0]
@@ -231,7 +366,11 @@ class OpenAIGenerator(Generator):
                 "content": user_prompt(req, case, n, self._labels_for(index, n), req.examples[: s.examples]),
             },
         ]
-        body = {
+        return (case.name if case else None), messages
+
+    def _body(self, messages: list[dict[str, str]], index: int, mode: StructuredMode) -> bytes:
+        s, req = self.settings, self.request
+        body: dict[str, Any] = {
             "model": s.model,
             "messages": messages,
             "temperature": s.temperature,
@@ -239,7 +378,10 @@ class OpenAIGenerator(Generator):
             "seed": req.seed + index,
             "stream": False,
         }
-        return (case.name if case else None), orjson.dumps(body)
+        fmt = self._formats[mode]
+        if fmt is not None:
+            body["response_format"] = fmt
+        return orjson.dumps(body)
 
     def _labels_for(self, index: int, n: int) -> list[str]:
         """Labels for rows index*n .. index*n+n-1 of the run, following the balance target."""
@@ -253,27 +395,61 @@ class OpenAIGenerator(Generator):
         counts[top] += n - sum(counts.values())
         return [lbl for lbl in weights for _ in range(max(0, counts[lbl]))][:n]
 
-    def _parse(self, raw: bytes, case: str | None) -> list[Item]:
+    def _parse(
+        self, raw: bytes, case: str | None, mode: StructuredMode, booking: Booking | None
+    ) -> list[Item]:
         try:
             payload = orjson.loads(raw)
-            content = payload["choices"][0]["message"]["content"]
+            choice = payload["choices"][0]
+            content = choice["message"].get("content")  # reasoning_content is never read
+            if content is None:
+                content = ""  # a reasoning model that spent its tokens thinking
             if not isinstance(content, str):
                 raise TypeError("content is not text")
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
-            text = raw[:RAW_KEEP].decode("utf-8", "replace")
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            text = self._scrub(raw.decode("utf-8", "replace"))[:RAW_KEEP]
             error = self._scrub(f"the server's response is not a chat completion ({_describe(exc)}): {text}")
             self.last_error = error
             return [BackendError(error)]
+        tokens = self._count_usage(payload.get("usage"))
+        if booking is not None and tokens:
+            booking.settle(tokens)
+        content = self._scrub(strip_thinking(content))
+        cut = choice.get("finish_reason") == "length"
+        if not cut and self._ladder.judging(mode):
+            self._ladder.saw_reply(mode, follows_schema(content))
+        self.structured_mode = self._ladder.mode
         rows = parse_reply(content)
-        if not rows:
-            return [Issue("unparseable_reply", self._scrub(content[:RAW_KEEP]))]
         out: list[Item] = []
         for row in rows:
             cand = {"prompt": row.get("prompt"), "completion": row.get("completion")}
             if case:
                 cand["hard_case"] = case
             out.append(cand)
+        if cut and len(rows) < self.settings.rows_per_request:
+            self._cut_short += 1
+            out.append(
+                Issue(
+                    "reply_cut_short",
+                    f"{len(rows)} of {self.settings.rows_per_request} rows before max_tokens "
+                    f"({self.settings.max_tokens}) ran out: {content[:RAW_KEEP]}",
+                )
+            )
+        elif not rows:
+            out.append(Issue("unparseable_reply", content[:RAW_KEEP] or "(an empty reply)"))
         return out
+
+    def _count_usage(self, usage: Any) -> int:
+        """Add a reply's `usage` to the run's; returns its total tokens (0 when the server sent none)."""
+        self.usage.requests += 1
+        if not isinstance(usage, dict):
+            return 0
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        prompt = prompt if isinstance(prompt, int) and prompt >= 0 else 0
+        completion = completion if isinstance(completion, int) and completion >= 0 else 0
+        self.usage.prompt_tokens += prompt
+        self.usage.completion_tokens += completion
+        return prompt + completion
 
 
 def _allocate(weights: dict[str, float], k: int) -> dict[str, int]:
@@ -322,7 +498,7 @@ def system_prompt(req: GenRequest) -> str:
             f"Answers are short: at most {spec['limits']['max_answer_words']} words, the answer only."
         )
     lines.append(
-        'Reply with a JSON array of objects, each {"prompt": "...", "completion": ...}, and nothing else.'
+        'Reply with one JSON object, {"rows": [{"prompt": "...", "completion": ...}, ...]}, and nothing else.'
     )
     return "\n".join(lines)
 
@@ -347,7 +523,7 @@ def user_prompt(req: GenRequest, case: Any, n: int, labels: list[str], examples:
     if labels:
         counts = {lbl: labels.count(lbl) for lbl in dict.fromkeys(labels)}
         ask += " Labels: " + ", ".join(f"{k} x{v}" for k, v in counts.items()) + "."
-    parts.append(ask + " Reply with only the JSON array.")
+    parts.append(ask + ' Reply with only the JSON object {"rows": [...]}.')
     return "\n\n".join(parts)
 
 
@@ -355,11 +531,31 @@ def user_prompt(req: GenRequest, case: Any, n: int, labels: list[str], examples:
 
 
 _FENCE_RE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.S)
+_THINK_RE = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 _DECODER = json.JSONDecoder()
+_OPENERS = frozenset("[{ \t\r\n")
+
+
+def strip_thinking(text: str) -> str:
+    """A reasoning model's reply without its `<think>...</think>` blocks.
+
+    Some chat templates open the block in the prompt, so the reply holds only the closing tag:
+    everything up to the last `</think>` is thinking. An unclosed block (cut at max_tokens)
+    runs to the end.
+    """
+    if "</think>" in text:
+        text = text.rpartition("</think>")[2]
+    return _THINK_RE.sub("", text) if "<think>" in text else text
 
 
 def parse_reply(text: str) -> list[dict[str, Any]]:
-    """Rows in a model's reply: a JSON array, JSONL, or objects amid prose or code fences."""
+    """Rows in a model's reply: `{"rows": [...]}`, a JSON array, JSONL, or objects amid prose or fences."""
+    try:
+        whole = orjson.loads(text)  # the structured case: one clean object, no scan needed
+    except orjson.JSONDecodeError:  # (also what orjson says past its depth limit of 1024)
+        pass
+    else:
+        return _rows_in(whole)
     blocks = _FENCE_RE.findall(text) or [text]
     rows: list[dict[str, Any]] = []
     for block in blocks:
@@ -379,6 +575,16 @@ def _scan(text: str) -> list[dict[str, Any]]:
             break
         try:
             value, end = _DECODER.raw_decode(text, j)
+        except RecursionError:
+            # nested deeper than the interpreter recurses: no row lies inside such a run of
+            # brackets, so skip all of it rather than retry from each of its characters
+            # (restart at the run's last bracket: a row may open right there)
+            k = last = j
+            while k < n and text[k] in _OPENERS:
+                last = k if text[k] in "[{" else last
+                k += 1
+            i = last if last > j else j + 1
+            continue
         except ValueError:
             i = j + 1
             continue

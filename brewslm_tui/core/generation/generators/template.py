@@ -74,7 +74,7 @@ class TemplateSettings(_Strict):
     slots: dict[str, list[Any]] = Field(default_factory=dict)
     label_slots: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
     confusable: dict[str, list[str]] = Field(default_factory=dict)  # label -> labels a wrong answer picks
-    noise: Noise = Field(default_factory=Noise)
+    noise: Noise = Field(default_factory=lambda: Noise.model_validate({}))
 
 
 _REF_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\}")
@@ -96,7 +96,7 @@ def _entries(case: HardCase, label: str | None) -> list[tuple[str, TemplateEntry
         items = raw if label is None else []
         base = "templates"
     return [
-        (f"{base}[{i}]", e if isinstance(e, TemplateEntry) else TemplateEntry(text=e))
+        (f"{base}[{i}]", e if isinstance(e, TemplateEntry) else TemplateEntry.model_validate({"text": e}))
         for i, e in enumerate(items)
     ]
 
@@ -126,6 +126,7 @@ def check_templates(book: Playbook, project: Project) -> list[str]:
     """Problems of a template playbook against `project`, each `key.path: what is wrong`."""
     problems: list[str] = []
     task = project.task
+    label: str | None
     if "{text}" not in book.template.prompt:
         problems.append("template.prompt: must contain {text} (where the composed text goes)")
     for name, values in _all_vocabularies(book):
@@ -395,14 +396,16 @@ class TemplateGenerator(Generator):
         book, project = req.playbook, req.project
         rng = random.Random(req.seed)
         weights = book.label_weights(project)
-        labels = [lbl for lbl, w in weights.items() if w > 0] or [None]
-        total_w = sum(weights[lbl] for lbl in labels) if labels != [None] else 1.0
-        shares = [weights[lbl] / total_w for lbl in labels] if labels != [None] else []
+        named = [lbl for lbl, w in weights.items() if w > 0]
+        labels: list[str | None] = [*named] or [None]
+        total_w = sum(weights[lbl] for lbl in named) if named else 1.0
+        shares = [weights[lbl] / total_w for lbl in named]
         produced = self._produced = dict.fromkeys(labels, 0)
         cases = [c for c in book.hard_cases if c.weight > 0]
         # per label: the cases with templates for it (and their cumulative weights), and a plan
         # per (case, label); `rng.choices(..., cum_weights=...)` draws exactly as `weights=` does
         plans: dict[str | None, tuple[list[_Plan], list[float]]] = {}
+        label: str | None
         for label in labels:
             usable = [c for c in cases if _entries(c, label)]
             plans[label] = (
@@ -417,9 +420,9 @@ class TemplateGenerator(Generator):
                 label = None
             else:
                 done = sum(produced.values()) + 1
-                deficits = [share * done - produced[lbl] for share, lbl in zip(shares, labels)]
+                deficits = [share * done - produced[lbl] for share, lbl in zip(shares, labels, strict=False)]
                 top = max(deficits) - 1e-9
-                label = choice([lbl for lbl, d in zip(labels, deficits) if d >= top])
+                label = choice([lbl for lbl, d in zip(labels, deficits, strict=False) if d >= top])
                 produced[label] += 1
             case_plans, case_cum = plans[label]
             plan = choices(case_plans, cum_weights=case_cum)[0]
@@ -452,8 +455,8 @@ class _Renderer:
 
     def render(self, parts: _Parts, drawn: dict[str, Any], text: str = "") -> str:
         """The text of compiled `parts`: slots drawn on first use (into `drawn`), then reused."""
-        if parts.__class__ is str:
-            return parts  # type: ignore[return-value]
+        if isinstance(parts, str):
+            return parts
         out, steps = parts
         for kind, name, attr, tail in steps:
             if kind == _SLOT:
@@ -541,7 +544,7 @@ class _Renderer:
 
 def typo(text: str, rng: random.Random) -> str:
     """`text` with one realistic slip in one word: two letters swapped, one dropped or doubled."""
-    words = [m for m in re.finditer(r"[A-Za-z]{4,}", text)]
+    words = list(re.finditer(r"[A-Za-z]{4,}", text))
     if not words:
         return text
     m = rng.choice(words)
