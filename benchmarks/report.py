@@ -125,6 +125,12 @@ ROWS = [
         targets("<=", 0.5, 0.5, 0.8),
     ),
     ("generate_first_row_process_s", "  same, from the process start", "s", {}),
+    (
+        "generate_first_row_index_build_s",
+        "  same, the first job on a copied file (builds the prompt index)",
+        "s",
+        {},
+    ),
     ("stats_s", "brewslm-tui stats (whole process)", "s", targets("<=", 0.3, 0.6, 3.0)),
     ("stats_peak_rss_mb", "  stats: peak RSS", "MB", {}),
     ("check_s", "brewslm-tui check (whole process)", "s", targets("<=", 0.3, 0.6, 3.0)),
