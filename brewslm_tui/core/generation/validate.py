@@ -130,15 +130,18 @@ class Validator:
         verdict = self.shape(candidate)
         if verdict.row is None:
             return verdict
-        cause = self.duplicate_cause(verdict.row["prompt"])
+        key = prompt_key(verdict.row["prompt"])
+        cause = self._duplicate_cause_of(key)
         if cause:
             return _bad(cause, _q(verdict.row["prompt"]))
-        self.in_run.add(prompt_key(verdict.row["prompt"]))
+        self.in_run.add(key)
         return verdict
 
     def duplicate_cause(self, prompt: str) -> str | None:
         """The duplicate cause of a prompt (imported, synthetic or dropped, this run), or None."""
-        key = prompt_key(prompt)
+        return self._duplicate_cause_of(prompt_key(prompt))
+
+    def _duplicate_cause_of(self, key: int) -> str | None:
         if key in self.imported:
             return "duplicate_imported"
         if key in self.synthetic:
