@@ -354,23 +354,30 @@ def _missing_folders(folders: list[Path]) -> list[Path]:
 
 
 def _hashed(lines: Iterator[bytes], digest, count: list[int]) -> Iterator[bytes]:
-    """`lines` in chunks of about 1 MiB, hashed and counted on the way (fewer writes and updates)."""
-    chunk: list[bytes] = []
-    size = 0
-    for line in lines:
-        chunk.append(line)
-        size += len(line)
-        if size >= 1 << 20:
+    """`lines` in chunks of about 1 MiB, counted, and hashed in order on a second thread while
+    the next chunk is made (hashlib releases the GIL on big buffers: the other core does it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as hasher:  # one thread: the updates stay in order
+        pending = []
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            chunk.append(line)
+            size += len(line)
+            if size >= 1 << 20:
+                count[0] += len(chunk)
+                data = b"".join(chunk)
+                pending.append(hasher.submit(digest.update, data))
+                yield data
+                chunk, size = [], 0
+        if chunk:
             count[0] += len(chunk)
             data = b"".join(chunk)
-            digest.update(data)
+            pending.append(hasher.submit(digest.update, data))
             yield data
-            chunk, size = [], 0
-    if chunk:
-        count[0] += len(chunk)
-        data = b"".join(chunk)
-        digest.update(data)
-        yield data
+        for done in pending:
+            done.result()
 
 
 def _write_splits(targets: list[Path], lines: Iterator[tuple[int, bytes]]) -> list[tuple[Path, int, str]]:
