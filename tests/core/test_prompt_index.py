@@ -228,7 +228,17 @@ def test_another_file_in_its_place_or_a_shorter_one_rebuilds(files):
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncated", "garbage", "flipped key", "header only", "foreign fingerprint", "other version"],
+    [
+        "truncated",
+        "garbage",
+        "flipped key",
+        "header only",
+        "foreign fingerprint",
+        "other version",
+        "covered not a number",
+        "checks not an object",
+        "negative key count",
+    ],
 )
 def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(files, damage):
     data, state = files
@@ -249,8 +259,14 @@ def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(files, damage):
     else:
         if damage == "foreign fingerprint":
             head["fingerprint"] = [0] * len(head["fingerprint"])
-        else:
+        elif damage == "other version":
             head["version"] = 999
+        elif damage == "covered not a number":
+            head["covered"] = head["covered"] - 0.5
+        elif damage == "checks not an object":
+            head["checks"], head["size"] = [], head["size"] - 1  # (so that the checks are read)
+        else:
+            head["keys"] = [-1, head["keys"][0] + 1]
         raw = bytearray(orjson.dumps(head) + raw[nl:])
     sidecar.write_bytes(bytes(raw))
     # the damaged sidecar names the same file, unchanged: only its own checks can catch it

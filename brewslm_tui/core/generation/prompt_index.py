@@ -239,6 +239,10 @@ def _load(sidecar: Path, st: os.stat_result, buf, size: int) -> tuple[array, arr
         covered = header["covered"]
         if header["version"] != VERSION or header["fingerprint"] != _fingerprint():
             return None
+        n_base, n_tail = header["keys"]
+        numbers = (covered, header["size"], header["mtime_ns"], n_base, n_tail)
+        if not all(type(v) is int and v >= 0 for v in numbers) or type(header["checks"]) is not dict:
+            return None  # (a sidecar written by this code never fails this)
         if [header["dev"], header["inode"]] != [st.st_dev, st.st_ino] or not 0 <= covered <= size:
             return None
         unchanged = header["size"] == st.st_size and header["mtime_ns"] == st.st_mtime_ns
@@ -247,7 +251,6 @@ def _load(sidecar: Path, st: os.stat_result, buf, size: int) -> tuple[array, arr
                 return None  # shrank, or touched without growing: not an append
             if not _prefix_holds(buf, covered, header["checks"]):
                 return None
-        n_base, n_tail = header["keys"]
         if len(body) != 8 * (n_base + n_tail) or zlib.crc32(body) != header["keys_crc"]:
             return None
         base, tail = array("Q"), array("Q")
