@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 SIZES_12 = ("100k", "1m", "5m")
 
 
@@ -296,7 +298,7 @@ def rows(results: dict) -> list[dict]:
     sizes = list(results.get("sizes", {}))
     out = []
     for key, label, unit, goals in ROWS:
-        row = {"figure": key, "label": label, "unit": unit, "sizes": {}}
+        row: dict[str, Any] = {"figure": key, "label": label, "unit": unit, "sizes": {}}
         for size in sizes:
             figures = results["sizes"][size]["figures"]
             fig = _ratio(figures, *RATIOS[key]) if key in RATIOS else figures.get(key)

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks import datagen, native, report
 
@@ -183,7 +184,7 @@ class Figures:
         self.loads.setdefault(name, []).append(load_average_1m())
 
     def summary(self) -> dict:
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for name, values in self.values.items():
             xs = [v for v in values if isinstance(v, (int, float))]
             out[name] = {
@@ -510,6 +511,7 @@ def bench_generation(repeat: int, quick: bool, log) -> dict:
         [sys.executable, "-m", "benchmarks.instant_server"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
+        assert server.stdout is not None  # (stdout=PIPE)
         port = int(server.stdout.readline())
         url = f"http://127.0.0.1:{port}"
         requests = 100 if quick else 2000
