@@ -101,10 +101,11 @@ def export_rows(store, imported: list[dict] | None = None) -> Iterator[dict]:
         if "source" not in row:
             row = {**row, "source": "imported"}
         yield row
-    status = store.status
-    for i in range(len(store)):
-        if status[i] == APPROVED:
-            yield store.row(i)
+    find, row, approved = store.status.find, store.row, bytes([APPROVED])
+    i = find(approved)
+    while i >= 0:  # (a C search for the next approved slot: most rows are not approved)
+        yield row(i)
+        i = find(approved, i + 1)
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,11 @@ class InvalidRow:
 def invalid_rows(store) -> list[InvalidRow]:
     """Every row an export would write that the validator refuses (for `check`)."""
     validator = Validator(store.project)
-    found = []
-    for row in export_rows(store):
-        problems = validator.problems(row)
-        if problems:
-            found.append(_invalid(row, problems))
-    return found
+    return [
+        _invalid(row, problems)
+        for row, _, problems in _checked_rows(export_rows(store), validator)
+        if problems
+    ]
 
 
 def _invalid(row: dict, problems: list[Problem]) -> InvalidRow:
@@ -257,53 +257,67 @@ def export(store, out: Path | None, options: ExportOptions | None = None, stream
 
     imported, _ = read_imported(project)
     validator = Validator(project)
+    classification = project.task == "classification"
     strata: list[str] = []  # per exported row, its label (classification) or ""
     invalid: list[InvalidRow] = []
     counter = _Counts(project)
-    for stratum, row, _, problems in _shaped_rows(store, imported, validator, options):
-        if problems:
-            invalid.append(_invalid(row, problems))
-            if not options.allow_invalid:
-                continue
-        strata.append(stratum)
-        counter.add(stratum, row)
-    if invalid and not options.allow_invalid:
-        raise InvalidRowsError(invalid)
-    assignment = _assign_splits(strata, options.split, options.seed)
-    counts = counter.result(strata, assignment)
-    del strata
 
-    def rows_of_split(k: int) -> Iterator[bytes]:
-        """The lines of split `k`, shaped again from the rows (a second pass, not a copy in memory)."""
-        written = (
-            shaped
-            for _, _, shaped, problems in _shaped_rows(store, imported, validator, options)
-            if options.allow_invalid or not problems
-        )
-        for row, split_index in zip(written, assignment, strict=True):
-            if split_index == k:
-                yield dumps_line(row)
+    def first_pass(write: bool) -> Iterator[bytes]:
+        """Every row validated; each exported one counted, and its line yielded when `write`
+        (one file, no split: the only pass). Once a row is refused, nothing more is yielded."""
+        for row, completion, problems in _checked_rows(export_rows(store, imported), validator):
+            if problems:
+                invalid.append(_invalid(row, problems))
+                if not options.allow_invalid:
+                    continue
+            stratum = str(completion) if classification else ""
+            strata.append(stratum)
+            counter.add(stratum, row)
+            if write and (options.allow_invalid or not invalid):
+                yield dumps_line(_shape(row, completion, options))
 
-    if out is None:
-        stream.writelines(rows_of_split(0))
-        return ExportReport([], None, counts, invalid)
+    def second_pass(assignment: list[int]) -> Iterator[tuple[int, bytes]]:
+        """(split index, line) of each exported row, shaped again from the store (not kept in memory)."""
+        checked = _checked_rows(export_rows(store, imported), validator)
+        exported = (c for c in checked if options.allow_invalid or not c[2])
+        for (row, completion, _), k in zip(exported, assignment, strict=True):
+            yield k, dumps_line(_shape(row, completion, options))
+
+    def refuse_invalid() -> None:
+        if invalid and not options.allow_invalid:
+            raise InvalidRowsError(invalid)
+
+    if out is None:  # a stream cannot be taken back: validate everything before the first byte
+        for _ in first_pass(False):
+            pass
+        refuse_invalid()
+        stream.writelines(line for _, line in second_pass([0] * len(strata)))
+        return ExportReport([], None, counter.result(strata, [0] * len(strata)), invalid)
 
     files: list[ExportFile] = []
     temps: list[tuple[Path, Path]] = []
+    made = _missing_folders([t.parent for t in targets.values()])  # removed again if nothing is written
     try:
-        for k, (split_name, target) in enumerate(targets.items()):
-            digest = hashlib.sha256()
-            lines = [0]
-
-            def hashed(k=k, digest=digest, lines=lines) -> Iterator[bytes]:
-                for line in rows_of_split(k):
-                    digest.update(line)
-                    lines[0] += 1
-                    yield line
-
+        if not options.split:  # one pass: validated, counted and written as it goes
+            [(split_name, target)] = targets.items()
+            digest, n = hashlib.sha256(), [0]
             target.parent.mkdir(parents=True, exist_ok=True)
-            temps.append((write_durably(target, hashed()), target))
-            files.append(ExportFile(target, split_name, lines[0], digest.hexdigest()))
+            temps.append((write_durably(target, _hashed(first_pass(True), digest, n)), target))
+            refuse_invalid()
+            files.append(ExportFile(target, split_name, n[0], digest.hexdigest()))
+            assignment = [0] * len(strata)
+        else:
+            for _ in first_pass(False):
+                pass
+            refuse_invalid()
+            assignment = _assign_splits(strata, options.split, options.seed)
+            for target in targets.values():
+                target.parent.mkdir(parents=True, exist_ok=True)
+            written = _write_splits(list(targets.values()), second_pass(assignment))
+            for (split_name, target), (tmp, rows, sha) in zip(targets.items(), written, strict=True):
+                temps.append((tmp, target))
+                files.append(ExportFile(target, split_name, rows, sha))
+        counts = counter.result(strata, assignment)
         manifest = _manifest(project, options, files, counts, invalid, manifest_path.parent)
         text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
         temps.append((write_durably(manifest_path, [text]), manifest_path))
@@ -314,6 +328,9 @@ def export(store, out: Path | None, options: ExportOptions | None = None, stream
         for tmp in [*(tmp for tmp, _ in temps), *half_written]:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # (only if empty)
         if isinstance(exc, OSError):
             raise _write_error(exc, "nothing was written") from None
         raise
@@ -327,6 +344,62 @@ def export(store, out: Path | None, options: ExportOptions | None = None, stream
     return ExportReport(files, manifest_path, counts, invalid)
 
 
+def _missing_folders(folders: list[Path]) -> list[Path]:
+    """The folders (and their missing parents) that do not exist yet, deepest first."""
+    missing: list[Path] = []
+    for folder in folders:
+        for path in [folder, *folder.parents]:
+            if path.exists() or path in missing:
+                break
+            missing.append(path)
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
+def _hashed(lines: Iterator[bytes], digest, count: list[int]) -> Iterator[bytes]:
+    """`lines` in chunks of about 1 MiB, counted, and hashed in order on a second thread while
+    the next chunk is made (hashlib releases the GIL on big buffers: the other core does it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as hasher:  # one thread: the updates stay in order
+        pending = []
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            chunk.append(line)
+            size += len(line)
+            if size >= 1 << 20:
+                count[0] += len(chunk)
+                data = b"".join(chunk)
+                pending.append(hasher.submit(digest.update, data))
+                yield data
+                chunk, size = [], 0
+        if chunk:
+            count[0] += len(chunk)
+            data = b"".join(chunk)
+            pending.append(hasher.submit(digest.update, data))
+            yield data
+        for done in pending:
+            done.result()
+
+
+def _write_splits(targets: list[Path], lines: Iterator[tuple[int, bytes]]) -> list[tuple[Path, int, str]]:
+    """Each (split index, line) into the temp file beside its split's target, all in one pass;
+    every temp fsynced. Returns (temp, rows, sha256) per split."""
+    temps = [t.with_name(f".{t.name}.{os.getpid()}.tmp") for t in targets]
+    digests = [hashlib.sha256() for _ in targets]
+    rows = [0] * len(targets)
+    with contextlib.ExitStack() as stack:
+        outs = [stack.enter_context(open(tmp, "wb")) for tmp in temps]
+        for k, line in lines:
+            outs[k].write(line)
+            digests[k].update(line)
+            rows[k] += 1
+        for f in outs:
+            f.flush()
+            os.fsync(f.fileno())
+    return [(tmp, n, d.hexdigest()) for tmp, n, d in zip(temps, rows, digests, strict=True)]
+
+
 def _write_error(exc: OSError, outcome: str) -> BrewError:
     """One line naming the file the user asked for (never our temp) and the cause."""
     name = str(exc.filename or "the output")
@@ -336,32 +409,36 @@ def _write_error(exc: OSError, outcome: str) -> BrewError:
     return BrewError(f"{visible(name)}: {exc.strerror or exc}; {outcome}")
 
 
-def _shaped_rows(
-    store, imported, validator: Validator, options: ExportOptions
-) -> Iterator[tuple[str, dict, dict, list[Problem]]]:
-    """(stratum, row, row in the export's format, problems) for each row an export would write."""
-    classification = store.project.task == "classification"
-    for row in export_rows(store, imported):
-        verdict = validator.shape(row)
-        problems = [] if verdict.ok else [Problem(verdict.cause or "", verdict.detail)]
-        completion = verdict.row["completion"] if verdict.row is not None else row.get("completion")
-        stratum = str(completion) if classification else ""
-        yield stratum, row, _shape(row, completion, options), problems
+def _checked_rows(rows: Iterator[dict], validator: Validator) -> Iterator[tuple[dict, Any, list[Problem]]]:
+    """(row, completion to write, problems) for each row: the canonical completion when the row
+    fits (the project's spelling of a label, extraction fields in order), else its own."""
+    canonical = validator.canonical
+    for row in rows:
+        completion, cause, detail = canonical(row)
+        if cause is None:
+            yield row, completion, []
+        else:
+            yield row, row.get("completion"), [Problem(cause, detail)]
 
 
 def _shape(row: dict, completion: Any, options: ExportOptions) -> dict:
-    """One row in the export's format."""
+    """One row in the export's format: its text, then the provenance fields it has (in order)."""
     if options.format == "raw":
         return row
-    provenance = {} if options.minimal else {k: row[k] for k in PROVENANCE if k in row}
     if options.format == "messages":
         messages = [] if options.system is None else [{"role": "system", "content": options.system}]
         messages += [
             {"role": "user", "content": row["prompt"]},
             {"role": "assistant", "content": completion},
         ]
-        return {"messages": messages, **provenance}
-    return {"prompt": row["prompt"], "completion": completion, **provenance}
+        shaped: dict = {"messages": messages}
+    else:
+        shaped = {"prompt": row["prompt"], "completion": completion}
+    if not options.minimal:
+        for key in PROVENANCE:
+            if key in row:
+                shaped[key] = row[key]
+    return shaped
 
 
 def _assign_splits(strata: list[str], split: dict[str, float] | None, seed: int) -> list[int]:
@@ -401,28 +478,44 @@ def _portion(n: int, fractions: list[float]) -> list[int]:
 
 
 class _Counts:
-    """Counts for the manifest: by source, label, playbook and run (and by label per split)."""
+    """Counts for the manifest: by source, label, playbook and run (and by label per split).
+
+    A row is one increment of its (source, label, playbook, run) combination; there are few of
+    them, and they are summed into the four counts at the end.
+    """
 
     def __init__(self, project) -> None:
         self.classification = project.task == "classification"
-        self.by: dict[str, Counter] = {k: Counter() for k in ("source", "label", "playbook", "run")}
+        self._n: Counter = Counter()
 
     def add(self, stratum: str, row: dict) -> None:
-        by = self.by
-        by["source"][str(row.get("source", "imported"))] += 1
-        if self.classification:
-            by["label"][stratum] += 1
-        if row.get("playbook") is not None:
-            by["playbook"][str(row["playbook"])] += 1
-        if row.get("run_id") is not None:
-            by["run"][str(row["run_id"])] += 1
+        get = row.get
+        source, book, run = get("source", "imported"), get("playbook"), get("run_id")
+        if type(source) is not str:
+            source = str(source)
+        if book is not None and type(book) is not str:
+            book = str(book)
+        if run is not None and type(run) is not str:
+            run = str(run)
+        self._n[source, stratum, book, run] += 1
 
     def result(self, strata: list[str], assignment: list[int]) -> dict[str, Any]:
-        counts: dict[str, Any] = {"total": sum(self.by["source"].values())}
-        counts.update({f"by_{name}": dict(sorted(c.items())) for name, c in self.by.items()})
-        per_split: dict[int, Counter] = {}
-        for stratum, k in zip(strata, assignment, strict=True):
+        by: dict[str, Counter] = {k: Counter() for k in ("source", "label", "playbook", "run")}
+        for (source, stratum, book, run), n in self._n.items():
+            by["source"][source] += n
             if self.classification:
+                by["label"][stratum] += n
+            if book is not None:
+                by["playbook"][book] += n
+            if run is not None:
+                by["run"][run] += n
+        counts: dict[str, Any] = {"total": sum(by["source"].values())}
+        counts.update({f"by_{name}": dict(sorted(c.items())) for name, c in by.items()})
+        per_split: dict[int, Counter] = {}
+        if self.classification and strata and not any(assignment):
+            per_split[0] = Counter(strata)  # one file: no need to pair rows with splits
+        elif self.classification:
+            for stratum, k in zip(strata, assignment, strict=True):
                 per_split.setdefault(k, Counter())[stratum] += 1
         counts["by_split_label"] = {k: dict(sorted(c.items())) for k, c in sorted(per_split.items())}
         return counts

@@ -8,24 +8,21 @@ found by the normalised prompt (`core.text.normalize_for_dedup`): a prompt that 
 row, an existing synthetic (or dropped) row, or an earlier row of the same run already has is
 not a new training example, whatever its completion says.
 
-Existing prompts are held as sorted 8-byte hashes (`array('Q')`), not dicts or strings: a
-million rows cost 8 MB and a lookup is a bisect.
+Existing prompts are held as sorted 8-byte hashes (`core.generation.prompt_index`), not dicts
+or strings: a million rows cost 8 MB and a lookup is a bisect. They come from a persistent
+index beside the project, so a job or an import does not re-read every prompt to start.
 """
 
 from __future__ import annotations
 
-import hashlib
-from array import array
-from bisect import bisect_left
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from brewslm_tui.core.generation.prompt_index import PromptSet, indexed_prompt_keys, prompt_key
 from brewslm_tui.core.project import Project
-from brewslm_tui.core.text import has_control_chars, normalize_for_dedup
+from brewslm_tui.core.text import has_control_chars
 
 CAUSES: dict[str, str] = {
     "malformed_candidate": "the generator gave something without a text prompt and completion",
@@ -46,48 +43,6 @@ CAUSES: dict[str, str] = {
     "unparseable_line": "the command printed a line that is not a JSON object",
 }
 DUPLICATE_CAUSES = ("duplicate_imported", "duplicate_synthetic", "duplicate_in_run")
-
-
-def prompt_key(prompt: str) -> int:
-    """An 8-byte hash of the normalised prompt: the identity of a row for dedup."""
-    digest = hashlib.blake2b(normalize_for_dedup(prompt).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
-
-
-class PromptSet:
-    """A sorted, compact set of prompt keys (8 bytes each)."""
-
-    def __init__(self, keys: Iterable[int] = ()) -> None:
-        self._keys = array("Q", sorted(set(keys)))
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: int) -> bool:
-        i = bisect_left(self._keys, key)
-        return i < len(self._keys) and self._keys[i] == key
-
-
-def scan_prompt_keys(path: Path) -> PromptSet:
-    """Prompt keys of every complete, parseable row of a JSONL file (a missing file: empty).
-
-    Malformed lines are skipped here: reporting and quarantining them is the store's job.
-    """
-    keys: list[int] = []
-    try:
-        with open(path, "rb") as f:
-            for line in f:
-                if not line.endswith(b"\n"):
-                    break  # being written, or torn
-                try:
-                    obj = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict) and isinstance(obj.get("prompt"), str):
-                    keys.append(prompt_key(obj["prompt"]))
-    except FileNotFoundError:
-        pass
-    return PromptSet(keys)
 
 
 @dataclass(frozen=True)
@@ -144,32 +99,50 @@ class Validator:
         self._labels: dict[str, str | None] = {}  # completion -> label_for(completion), memoised
 
     @classmethod
-    def for_project(cls, project: Project, *, max_answer_words: int | None = None) -> Validator:
-        """A validator that knows every prompt already in the project (imported, synthetic, dropped)."""
-        synthetic = [
-            k for p in (project.synthetic_path, project.dropped_path) for k in scan_prompt_keys(p)._keys
-        ]
+    def for_project(
+        cls, project: Project, *, max_answer_words: int | None = None, persist: bool = True
+    ) -> Validator:
+        """A validator that knows every prompt already in the project (imported, synthetic, dropped).
+
+        The keys come from the project's prompt index (`prompt_index.indexed_prompt_keys`),
+        which reads only what it does not cover yet; the answer is the same as a full scan's.
+        With `persist=False` the index is read and brought up to date in memory only, until
+        `save_index` (an import writes it once it has committed; a dry run never does).
+        """
+        state = project.state_dir
+
+        def keys(path, name):
+            return indexed_prompt_keys(path, state, name, persist=persist)
+
         return cls(
             project,
-            imported=scan_prompt_keys(project.imported_path),
-            synthetic=PromptSet(synthetic),
+            imported=keys(project.imported_path, "imported"),
+            synthetic=keys(project.synthetic_path, "synthetic") | keys(project.dropped_path, "dropped"),
             max_answer_words=max_answer_words,
         )
+
+    def save_index(self) -> None:
+        """Write the prompt index that `for_project(persist=False)` read but held back."""
+        self.imported.save_index()
+        self.synthetic.save_index()
 
     def check(self, candidate: dict[str, Any]) -> Verdict:
         """Validate one candidate; a usable one is remembered so the run cannot repeat it."""
         verdict = self.shape(candidate)
         if verdict.row is None:
             return verdict
-        cause = self.duplicate_cause(verdict.row["prompt"])
+        key = prompt_key(verdict.row["prompt"])
+        cause = self._duplicate_cause_of(key)
         if cause:
             return _bad(cause, _q(verdict.row["prompt"]))
-        self.in_run.add(prompt_key(verdict.row["prompt"]))
+        self.in_run.add(key)
         return verdict
 
     def duplicate_cause(self, prompt: str) -> str | None:
         """The duplicate cause of a prompt (imported, synthetic or dropped, this run), or None."""
-        key = prompt_key(prompt)
+        return self._duplicate_cause_of(prompt_key(prompt))
+
+    def _duplicate_cause_of(self, key: int) -> str | None:
         if key in self.imported:
             return "duplicate_imported"
         if key in self.synthetic:
@@ -189,21 +162,33 @@ class Validator:
         The verdict's row holds the canonical completion (the project's spelling of a label, the
         extraction object in field order); nothing is remembered.
         """
+        canonical, cause, detail = self.canonical(candidate)
+        if cause is not None:
+            return _bad(cause, detail)
+        row = {k: v for k, v in candidate.items() if not k.startswith("_")}
+        row["prompt"], row["completion"] = candidate["prompt"], canonical
+        return Verdict(row)
+
+    def canonical(self, candidate: dict[str, Any]) -> tuple[Any, str | None, str]:
+        """`shape` without building the row (an export checks every row it writes):
+        (canonical completion, None, "") when it fits, else (the completion, cause, detail)."""
         prompt, completion = candidate.get("prompt"), candidate.get("completion")
         if self._task == "extraction" and isinstance(completion, dict):
             completion = orjson.dumps(completion).decode()
         if not isinstance(prompt, str) or not isinstance(completion, str):
-            return _bad(
+            return (
+                completion,
                 "malformed_candidate",
                 f"keys: {', '.join(map(str, candidate)) or 'none'}; "
                 f"prompt is {type(prompt).__name__}, completion is {type(completion).__name__}",
             )
-        if not prompt.strip():
-            return _bad("empty_prompt", _shown(prompt, completion))
-        if has_control_chars(prompt) or has_control_chars(completion):
-            return _bad("control_chars", _shown(prompt, completion))
+        if not prompt or prompt.isspace():  # (`not prompt.strip()`, without a copy)
+            return completion, "empty_prompt", _shown(prompt, completion)
+        if _has_control_chars(prompt) or _has_control_chars(completion):
+            return completion, "control_chars", _shown(prompt, completion)
         if len(prompt) > self._max_prompt or len(completion) > self._max_completion:
-            return _bad(
+            return (
+                completion,
                 "too_long",
                 f"prompt {len(prompt)} chars (limit {self._max_prompt}), completion "
                 f"{len(completion)} chars (limit {self._max_completion}): {_shown(prompt, completion)}",
@@ -211,10 +196,8 @@ class Validator:
         canonical, cause, why = self._check_shape(completion)
         if cause:
             shown = _shown(prompt, completion)
-            return _bad(cause, f"{why}: {shown}" if why else shown)
-        row = {k: v for k, v in candidate.items() if not k.startswith("_")}
-        row["prompt"], row["completion"] = prompt, canonical
-        return Verdict(row)
+            return completion, cause, f"{why}: {shown}" if why else shown
+        return canonical, None, ""
 
     def _check_shape(self, completion: str) -> tuple[str, str | None, str]:
         """(canonical completion, cause or None, why) for the project's task shape."""
@@ -267,6 +250,17 @@ def validate_row(project: Project, row: dict[str, Any]) -> list[Problem]:
     make one `Validator(project)` and call `problems` (the label lookups are memoised there).
     """
     return Validator(project).problems(row)
+
+
+def _has_control_chars(text: str) -> bool:
+    """`has_control_chars`, for an ASCII text (most of them) by deleting the allowed bytes (tab,
+    newline, space to `~`) at C speed: what is left is a C0 control or DEL."""
+    if text.isascii():
+        return bool(text.encode().translate(None, _ASCII_ALLOWED))
+    return has_control_chars(text)
+
+
+_ASCII_ALLOWED = b"\t\n" + bytes(range(0x20, 0x7F))
 
 
 def _shown(prompt: str, completion: str) -> str:

@@ -153,8 +153,9 @@ def run_import(
     lock = write_lock(project.state_dir)
     lock.acquire(timeout=LOCK_WAIT)
     try:
-        result, lines = _plan(project, files, options, set(keep), fixes or {}, dry_run=False)
+        result, lines, validator = _plan(project, files, options, set(keep), fixes or {}, dry_run=False)
         _commit(project, result, lines)
+        validator.save_index()  # (only now: an import that fails or is a dry run writes nothing)
         return result
     finally:
         lock.release()
@@ -168,11 +169,12 @@ def _plan(
     fixes: Mapping[str, Mapping[str, str]],
     *,
     dry_run: bool,
-) -> tuple[ImportResult, list[bytes]]:
-    """Every record through mapping, the validator and the duplicate check; the lines to append."""
+) -> tuple[ImportResult, list[bytes], Validator]:
+    """Every record through mapping, the validator and the duplicate check; the lines to append
+    (and the validator, whose prompt index is written once the import has committed)."""
     import_id = None if dry_run else new_import_id()
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    validator = Validator.for_project(project)
+    validator = Validator.for_project(project, persist=False)  # written once the import commits
     validator.in_run_cause = "duplicate_in_import"
     lines: list[bytes] = []
     rejects: list[Reject] = []
@@ -200,7 +202,7 @@ def _plan(
         except OSError as exc:  # (nothing is written before every file was read)
             raise ImportFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     result = ImportResult(files, dry_run, accepted, kept, rejects, import_id)
-    return result, lines
+    return result, lines, validator
 
 
 def read_records(path: Path, fmt: str | None = None) -> Iterator[Record]:
