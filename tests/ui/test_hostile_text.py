@@ -14,7 +14,8 @@ import re
 from conftest import HOSTILE
 
 from brewslm_tui.core.text import _DANGEROUS
-from brewslm_tui.ui.review.modals import DroppedScreen, EditScreen, FilterScreen, ReasonPicker
+from brewslm_tui.ui.review.filters import FilterScreen
+from brewslm_tui.ui.review.modals import DroppedScreen, EditScreen, ReasonPicker
 from brewslm_tui.ui.review.review_views import QueuePane
 from brewslm_tui.ui.shell.app import build_app
 

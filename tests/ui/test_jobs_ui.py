@@ -496,9 +496,9 @@ def test_dominance_rule():
     assert dominance_warning(Counter(positive=10, negative=10, neutral=9, mixed=8), labels) is None
     assert "dominates" in dominance_warning(Counter(positive=60, negative=20, neutral=10, mixed=10), labels)
     assert "4.0x" in dominance_warning(Counter(positive=40, negative=30, neutral=20, mixed=10), labels)
-    assert dominance_warning(
-        Counter(positive=4, negative=4, neutral=4), labels
-    ) == "no training rows for mixed"
+    assert (
+        dominance_warning(Counter(positive=4, negative=4, neutral=4), labels) == "no training rows for mixed"
+    )
     assert "3.5x" in dominance_warning(Counter(yes=7, no=2), ["yes", "no"])
     assert dominance_warning(Counter(), labels) is None
 

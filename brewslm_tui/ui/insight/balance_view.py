@@ -35,7 +35,7 @@ from textual.widgets import Static
 from brewslm_tui.core.export import read_imported
 from brewslm_tui.core.rows import APPROVED
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
-from brewslm_tui.ui.jobs.job_format import bar, plain
+from brewslm_tui.ui.shell.text import bar, plain
 
 MAX_CATEGORIES = 12
 DOMINANT_SHARE = 0.5

@@ -34,7 +34,8 @@ from textual.widgets import Button, DataTable, Static
 from brewslm_tui.core.generation.jobs import list_jobs
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
-from brewslm_tui.ui.jobs.job_format import STATES, count, plain, when_text
+from brewslm_tui.ui.jobs.job_format import STATES, count
+from brewslm_tui.ui.shell.text import plain, when_text
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Small modal screens: reason picker, confirmation, edit, filter.
+"""Small modal screens: reason picker, confirmation, edit, dropped rows.
 
 Each returns its answer through `dismiss(...)` (None = cancelled), so callers use
 `push_screen(screen, callback)` and stay free of modal state. All user data shown here goes
@@ -15,38 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.keys import _character_to_key
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from brewslm_tui.core.rows import DROPPED
 from brewslm_tui.core.text import visible, visible_line
-
-
-def plain(text: str) -> Content:
-    """A label from plain text: no markup, control characters visible."""
-    return Content(visible(text))
-
-
-@dataclass
-class Filters:
-    """What a review view is filtered by (None = any)."""
-
-    text: str | None = None
-    run: str | None = None
-    playbook: str | None = None
-    label: str | None = None
-
-    def active(self) -> bool:
-        return any((self.text, self.run, self.playbook, self.label))
-
-    def kwargs(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v}
-
-    def describe(self) -> str:
-        parts = [f"{k} {v!r}" if k == "text" else f"{k} {v}" for k, v in self.kwargs().items()]
-        return " · ".join(parts)
+from brewslm_tui.ui.shell.text import literal
+from brewslm_tui.ui.shell.textual_compat import bind_character
 
 
 @dataclass
@@ -73,9 +49,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         self.note_first = False
         for reason in self.reasons:
             if reason.key:
-                self._bindings.bind(
-                    _character_to_key(reason.key), f"pick({reason.code!r})", reason.code, show=False
-                )
+                bind_character(self, reason.key, f"pick({reason.code!r})", reason.code)
 
     def _title(self) -> Content:
         what = "this row" if self.count == 1 else f"{self.count:,} rows"
@@ -150,8 +124,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="modal-box"):
-            yield Label(plain(self.title_text), classes="modal-title")
-            yield Static(plain(self.summary), id="confirm-summary")
+            yield Label(literal(self.title_text), classes="modal-title")
+            yield Static(literal(self.summary), id="confirm-summary")
             with Horizontal(classes="modal-buttons"):
                 yield Button(Content(f"{self.yes} (y)"), variant="error", id="yes")
                 yield Button(Content("cancel (n)"), id="no")
@@ -197,7 +171,7 @@ class EditScreen(ModalScreen[Edit | None]):
         from textual.widgets import TextArea  # here, not at import: 35 ms off every start
 
         with Vertical(id="edit", classes="modal-box"):
-            yield Label(plain(self.title_text), classes="modal-title")
+            yield Label(literal(self.title_text), classes="modal-title")
             yield Label(Content("prompt"), classes="field-label")
             yield TextArea(self.shown_prompt, id="edit-prompt", soft_wrap=True, show_line_numbers=False)
             yield Label(Content("completion"), classes="field-label")
@@ -223,69 +197,6 @@ class EditScreen(ModalScreen[Edit | None]):
                 completion if completion != self.shown_completion else None,
             )
         )
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-ANY = "__any__"
-
-
-class FilterScreen(ModalScreen[Filters | None]):
-    """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
-
-    BINDINGS = [
-        Binding("escape", "cancel", "cancel"),
-        Binding("ctrl+s", "apply", "apply", priority=True),
-        Binding("ctrl+r", "clear", "clear all", priority=True),
-    ]
-
-    def __init__(self, current: Filters, runs: list[str], playbooks: list[str], labels: list[str]) -> None:
-        super().__init__()
-        self.current = current
-        self.runs = runs
-        self.playbooks = playbooks
-        self.labels = labels
-
-    def _select(self, values: list[str], value: str | None, id: str, prompt: str) -> Select:
-        options = [(plain(v), v) for v in values]
-        return Select(
-            options, prompt=prompt, value=value if value in values else Select.NULL, id=id, allow_blank=True
-        )
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="filter", classes="modal-box"):
-            yield Label(Content("Filter"), classes="modal-title")
-            yield Input(self.current.text or "", placeholder="text in prompt or completion", id="filter-text")
-            yield self._select(self.runs, self.current.run, "filter-run", "any run")
-            yield self._select(self.playbooks, self.current.playbook, "filter-playbook", "any playbook")
-            if self.labels:
-                yield self._select(self.labels, self.current.label, "filter-label", "any label")
-            yield Label(
-                Content("enter apply · ctrl+r clear all · tab next · esc cancel"), classes="modal-help"
-            )
-
-    def on_mount(self) -> None:
-        self.query_one("#filter-text", Input).focus()
-
-    def _value(self, id: str) -> str | None:
-        found = self.query(f"#{id}")
-        if not found:
-            return None
-        value = found.first(Select).value
-        return None if value is Select.NULL or value == Select.NULL else str(value)
-
-    @on(Input.Submitted)
-    def action_apply(self) -> None:
-        text = self.query_one("#filter-text", Input).value.strip() or None
-        self.dismiss(
-            Filters(
-                text, self._value("filter-run"), self._value("filter-playbook"), self._value("filter-label")
-            )
-        )
-
-    def action_clear(self) -> None:
-        self.dismiss(Filters())
 
     def action_cancel(self) -> None:
         self.dismiss(None)

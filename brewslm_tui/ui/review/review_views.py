@@ -26,18 +26,18 @@ from textual.widgets import Static
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line, visible_parts
+from brewslm_tui.ui.review.filters import Filters, FilterScreen
 from brewslm_tui.ui.review.modals import (
     ConfirmScreen,
     DroppedScreen,
     Edit,
     EditScreen,
-    Filters,
-    FilterScreen,
     Rejection,
     dropped_entries,
 )
-from brewslm_tui.ui.review.row_list import Group, RowList, on_shown_tab
-from brewslm_tui.ui.shell.scrolling import set_virtual_size
+from brewslm_tui.ui.review.row_list import Group, RowList
+from brewslm_tui.ui.shell.tabs import on_shown_tab
+from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
 KNOWN_FIELDS = (
     "id",

@@ -30,7 +30,8 @@ from textual.strip import Strip
 
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.core.text import visible_line
-from brewslm_tui.ui.shell.scrolling import set_virtual_size
+from brewslm_tui.ui.shell.tabs import on_shown_tab
+from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
 STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
 STATUS_CLASSES = {
@@ -647,11 +648,6 @@ class RowList(ScrollView, can_focus=True):
         if action in ("toggle_group", "collapse", "expand"):
             return self.grouped
         return True
-
-
-def on_shown_tab(widget) -> bool:
-    """False for a widget inside a hidden tab pane (inactive tabs have display off)."""
-    return all(node.display for node in widget.ancestors_with_self if hasattr(node, "display"))
 
 
 def _fit(value: str, width: int, style: Style | None = None) -> Text:

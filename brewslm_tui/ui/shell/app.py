@@ -30,13 +30,15 @@ from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line
-from brewslm_tui.ui.review.modals import Filters, ReasonPicker
+from brewslm_tui.ui.review.filters import Filters
+from brewslm_tui.ui.review.modals import ReasonPicker
 from brewslm_tui.ui.review.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
 from brewslm_tui.ui.shell.commands import BrewCommands
 from brewslm_tui.ui.shell.deferred import Deferred
 from brewslm_tui.ui.shell.header import HeaderBar
 from brewslm_tui.ui.shell.help_screen import HelpScreen
 from brewslm_tui.ui.shell.key_bar import KeyBar
+from brewslm_tui.ui.shell.tabs import TABS
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
 # exactly these and not a muddy approximation of a truecolor theme.
@@ -61,7 +63,6 @@ BREW_THEME = Theme(
     },
 )
 
-TABS = ("queue", "rejected", "approved", "runs", "balance")
 FREEZE_AFTER_SECONDS = 0.5  # see _freeze_heap
 LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
@@ -95,7 +96,7 @@ class BrewApp(App):
         self.unseen_jobs: set[str] = set()
         self._seen_version = -1
         self._was_loaded = bool(getattr(store, "loaded", True))
-        self._closed = False
+        self._store_closed = False
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
         self._poll_error: str | None = None
@@ -486,7 +487,7 @@ class BrewApp(App):
     def compact_store(self) -> str | None:
         """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
         Returns what was done (for a line on the terminal), or None."""
-        if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
+        if self._store_closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
             return None
         journal_size = getattr(self.store, "journal_size", None)
         if callable(journal_size) and journal_size() == 0:
@@ -501,12 +502,12 @@ class BrewApp(App):
 
     def close_store(self) -> str | None:
         """Compact and close; safe to call twice."""
-        if self._closed:
+        if self._store_closed:
             return None
         try:
             return self.compact_store()
         finally:
-            self._closed = True
+            self._store_closed = True
             self.store.close()
 
     def on_unmount(self) -> None:

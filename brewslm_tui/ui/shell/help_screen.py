@@ -20,6 +20,8 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from brewslm_tui.ui.shell.textual_compat import binding_chain_rank
+
 
 @dataclass
 class HelpEntry:
@@ -49,7 +51,7 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
     A group is a node's `group_name`; several keys bound to one action (`j` and `down`) are one entry.
     """
     app = screen.app
-    chain_rank = {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
+    chain_rank = binding_chain_rank(screen)
     groups: dict[str, dict[str, HelpEntry]] = {}  # nodes with the same group name share a heading
     rank: dict[str, int] = {}
     for active_binding in screen.active_bindings.values():
