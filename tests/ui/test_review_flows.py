@@ -599,7 +599,7 @@ async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
 
 
 async def test_a_decision_from_elsewhere_cancels_a_waiting_x(project_dir):
-    """x waits; the palette (here: its store call through app.decide) approves those rows:
+    """x waits; the palette (here: its call of the review service) approves those rows:
     the question is off, and the next key rejects nothing."""
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
@@ -607,7 +607,7 @@ async def test_a_decision_from_elsewhere_cancels_a_waiting_x(project_dir):
         first, second = ids(app, [0, 1])
         await pilot.press("space", "space", "x")
         assert pane.asking is not None and pane.asking.count == 2
-        app.decide(app.store.approve, [0, 1])
+        app.review.approve([0, 1])
         assert pane.asking is None
         await pilot.press("1")
         on = statuses(project_dir)

@@ -16,15 +16,16 @@ the run: a new job like it with a fresh seed (`Regenerate`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -84,7 +85,9 @@ def tally_runs(store: Any) -> dict[str, RunTally]:
     """
     n = len(store)
     runs, codes = store.runs, store.reason_codes
-    triples = Counter(zip(store.run_index_column()[:n], bytes(store.status[:n]), bytes(store.reason[:n])))
+    triples = Counter(
+        zip(store.run_index_column()[:n], bytes(store.status[:n]), bytes(store.reason[:n]), strict=True)
+    )
     tallies: dict[str, RunTally] = {}
 
     def tally_for(run: str) -> RunTally:
@@ -112,10 +115,8 @@ def tally_runs(store: Any) -> dict[str, RunTally]:
     column = store.run_index_column()
     for run_k, run in enumerate(runs):  # a run's playbook: that of its first slot (array.index is C)
         if run in tallies and not tallies[run].playbook:
-            try:
+            with contextlib.suppress(ValueError):
                 tallies[run].playbook = store.playbook_of(column.index(run_k))
-            except ValueError:
-                pass
     return tallies
 
 
@@ -217,7 +218,7 @@ class DropRunScreen(ModalScreen[bool | None]):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "answer(True)", "Drop rejected"),
         Binding("a", "answer(False)", "Drop all unapproved"),
         Binding("escape,n", "answer(None)", "Cancel"),
@@ -260,7 +261,7 @@ class RunsTable(DataTable):
 
     HELP_GROUP = "Runs"
 
-    BINDINGS = [Binding("enter", "select_cursor", "Show rows")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows")]
 
 
 class RunsView(BackgroundTally, Vertical):
@@ -281,7 +282,7 @@ class RunsView(BackgroundTally, Vertical):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("D", "drop_run", "Drop run rows"),
         Binding("r", "regenerate", "Regenerate"),
     ]
@@ -331,7 +332,7 @@ class RunsView(BackgroundTally, Vertical):
                 "generation",
                 "synth",
             ):
-                lines.append(RunLine(run_id, RunTally(run_id, record.playbook), record))
+                lines.append(RunLine(run_id, RunTally(run_id, record.playbook or ""), record))
         lines.sort(key=lambda line: line.sort_key, reverse=True)
         return lines
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -38,7 +39,7 @@ class Filters:
 class FilterScreen(ModalScreen[Filters | None]):
     """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel"),
         Binding("ctrl+s", "apply", "apply", priority=True),
         Binding("ctrl+r", "clear", "clear all", priority=True),

@@ -7,18 +7,21 @@ through `Content`/`Text` built from plain strings, never through markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
+from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import DROPPED
 from brewslm_tui.core.text import visible, visible_line
 from brewslm_tui.ui.shell.text import literal
@@ -40,7 +43,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
     screen that is active when they are handled, so they still pick the reason.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, reasons, count: int) -> None:
         super().__init__()
@@ -98,7 +101,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(Rejection(event.option.id, self._note()))
+        self.dismiss(Rejection(str(event.option.id), self._note()))
 
     @on(Input.Submitted)
     def _note_done(self) -> None:
@@ -108,10 +111,35 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         self.dismiss(None)
 
 
+REASON_PICKER = "reason-picker"
+
+
+def pick_reason(
+    app: App,
+    project: Project,
+    count: int,
+    chosen: Callable[[Rejection | None], None],
+    *,
+    note_first: bool = False,
+) -> None:
+    """Show the reason picker for `count` rows; `chosen` gets a Rejection or None.
+
+    One picker is installed on the app and shown again and again (building and mounting a
+    fresh one cost most of the time it took to appear). `note_first`: the cursor starts in the
+    note field (tab after `x`).
+    """
+    if not app.is_screen_installed(REASON_PICKER):
+        app.install_screen(ReasonPicker(project.reject_reasons, count), name=REASON_PICKER)
+    picker = app.get_screen(REASON_PICKER)
+    assert isinstance(picker, ReasonPicker)
+    picker.prepare(count, note_first=note_first)
+    app.push_screen(REASON_PICKER, chosen)
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """y / enter confirms, n / esc cancels. The summary is plain text."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),
     ]
@@ -155,7 +183,7 @@ class EditScreen(ModalScreen[Edit | None]):
     escapes are only saved if the person edits that field.
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "save & approve", priority=True),
         Binding("escape", "cancel", "cancel"),
     ]
@@ -189,8 +217,10 @@ class EditScreen(ModalScreen[Edit | None]):
         self.query_one("#edit-completion").focus()
 
     def action_save(self) -> None:
-        prompt = self.query_one("#edit-prompt").text
-        completion = self.query_one("#edit-completion").text
+        from textual.widgets import TextArea  # (imported by compose already; see there)
+
+        prompt = self.query_one("#edit-prompt", TextArea).text
+        completion = self.query_one("#edit-completion", TextArea).text
         self.dismiss(
             Edit(
                 prompt if prompt != self.shown_prompt else None,
@@ -252,7 +282,7 @@ def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
 class DroppedScreen(ModalScreen[list[str] | None]):
     """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "restore marked"),
         Binding("escape", "cancel", "close"),
     ]

@@ -2,8 +2,9 @@
 
 Each tab is a `ReviewPane`: an info line (row count, selection, active filter), a `RowList`
 over a `core.views.RowView`, and a `DetailPane` with the row under the cursor in full. Keys map
-to one store call each through `app.decide(...)` (durable when it returns, a `BrewError` becomes
-a notification); the app then syncs every pane in O(changed).
+to one call each of the `ReviewService` the pane is handed (durable when it returns, a
+`BrewError` becomes a notification); the service's change notification then syncs the tab on
+screen in O(changed), in the same frame.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
+from brewslm_tui.core.store.store import Decision
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line, visible_parts
 from brewslm_tui.ui.review.filters import Filters, FilterScreen
@@ -34,8 +39,10 @@ from brewslm_tui.ui.review.modals import (
     EditScreen,
     Rejection,
     dropped_entries,
+    pick_reason,
 )
-from brewslm_tui.ui.review.row_list import Group, RowList
+from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
+from brewslm_tui.ui.review.service import ReviewService
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
@@ -194,7 +201,7 @@ class DetailPane(ScrollView, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._content = Text("")
-        self._base_style = None
+        self._base_style: Style | None = None
         self._lines: list[Strip] = []
         self._wrapped_at = -1
 
@@ -250,7 +257,7 @@ class ReviewPane(Vertical):
     EMPTY = "no rows"
 
     # subclasses end their BINDINGS with these, so the Footer lists decisions first
-    COMMON_BINDINGS = [
+    COMMON_BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear", "Clear selection, then filter", show=False),
         Binding("o", "open_run", "Show this row's run", show=False),
@@ -258,18 +265,26 @@ class ReviewPane(Vertical):
         Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
     ]
 
-    def __init__(self, store, project, *, id: str | None = None, deferred: bool = False) -> None:
+    class ShowRun(Message):
+        """`o`: the user asked where the row under the cursor came from (the app shows its run)."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    def __init__(self, review: ReviewService, *, id: str | None = None, deferred: bool = False) -> None:
         """`deferred`: a tab not shown at start; its rows are selected when it is first shown
         (the app syncs a tab as it shows it), not before the first screen."""
         super().__init__(id=id, classes="review-pane")
-        self.store = store
-        self.project = project
+        self.review = review
+        self.store = review.store
+        self.project = review.project
         self.filters = Filters()
         self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
         self._detail: DetailPane | None = None
         self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
         self.rows = RowList(
-            store,
+            self.store,
             self._make_view(deferred),
             grouped=self.GROUPED,
             classes="row-list",
@@ -304,7 +319,8 @@ class ReviewPane(Vertical):
         count = len(self.rows.view)
         text.append(f"{count:,} rows" if count != 1 else "1 row", "bold")
         if self.GROUPED:
-            groups = len(getattr(self.rows.lines, "groups", []))
+            lines = self.rows.lines
+            groups = len(lines.groups) if isinstance(lines, GroupedLines) else 0
             text.append(f" in {groups} reason{'' if groups == 1 else 's'}")
         if self.rows.selected:
             text.append(f" · {len(self.rows.selected):,} selected", "bold reverse")
@@ -312,7 +328,7 @@ class ReviewPane(Vertical):
             text.append(" · filter: ")
             text.append(visible_line(self.filters.describe()), "italic")
             text.append("  (esc clears)", "dim")
-        if not getattr(self.store, "loaded", True):
+        if not self.store.loaded:
             text.append(" · loading…", "dim")
         if self.asking is not None:
             text = Text(no_wrap=True, overflow="ellipsis")
@@ -368,18 +384,21 @@ class ReviewPane(Vertical):
         self._show_detail()
 
     def action_filter(self) -> None:
-        labels = list(getattr(self.project, "labels", []) or [])
-        self.app.push_screen(
-            FilterScreen(self.filters, list(self.store.runs), list(self.store.playbooks), labels),
-            lambda filters: filters is not None and self.set_filters(filters),
+        def chosen(filters: Filters | None) -> None:
+            if filters is not None:
+                self.set_filters(filters)
+
+        screen = FilterScreen(
+            self.filters, list(self.store.runs), list(self.store.playbooks), list(self.project.labels)
         )
+        self.app.push_screen(screen, chosen)
 
     def action_open_run(self) -> None:
         """Trace the row under the cursor to its run (the Runs tab, that run highlighted)."""
         slot = self.rows.cursor_slot
         if slot is None:
             return
-        self.app.show_run(self.store.run_of(slot))
+        self.post_message(self.ShowRun(self.store.run_of(slot)))
 
     def action_scroll_detail(self, direction: int) -> None:
         """The detail pane never takes the focus (keys stay on the list); these scroll it."""
@@ -400,10 +419,10 @@ class ReviewPane(Vertical):
             self.app.notify(f"nothing to {verb} here", severity="warning")
         return targets
 
-    def _decide(self, fn, targets: list[int], *args, **kwargs):
+    def _decide(self, fn: Callable[..., Decision | None], targets: list[int], *args: Any) -> Decision | None:
         """One store call; clears the selection it used. Returns the Decision or None."""
         used_selection = bool(self.rows.selected)
-        decision = self.app.decide(fn, targets, *args, **kwargs)
+        decision = fn(targets, *args)
         if decision is not None and used_selection:
             self.rows.clear_selection()
             self._show_info()
@@ -414,14 +433,14 @@ class ReviewPane(Vertical):
             self.app.notify(f"{verb} {decision.count:,} rows (u undoes)", timeout=3)
 
     def approve(self) -> None:
-        if not self.app.can_write("approve"):
+        if not self.review.can_write("approve"):
             return
         targets = self._targets("approve")
         if targets:
-            self._say("approved", self._decide(self.store.approve, targets))
+            self._say("approved", self._decide(self.review.approve, targets))
 
     def reject(self, reason: str | None = None) -> None:
-        if not self.app.can_write("reject"):
+        if not self.review.can_write("reject"):
             return
         targets = self._targets("reject")
         if not targets:
@@ -436,7 +455,7 @@ class ReviewPane(Vertical):
                 return
             self._say(
                 f"rejected ({rejection.reason})",
-                self._decide(self.store.reject, still, rejection.reason, rejection.note),
+                self._decide(self.review.reject, still, rejection.reason, rejection.note),
             )
 
         if reason is not None:
@@ -471,7 +490,7 @@ class ReviewPane(Vertical):
         if reason is not None:
             return
         if event.key == "tab":
-            self.app.pick_reason(ask.count, ask.chosen, note_first=True)
+            pick_reason(self.app, self.project, ask.count, ask.chosen, note_first=True)
         elif event.key != "escape":
             self.app.notify(
                 f"not a reason key: {visible_line(event.key)}; nothing rejected",
@@ -495,14 +514,14 @@ class ReviewPane(Vertical):
             self._stop_asking()
 
     def to_pending(self) -> None:
-        if not self.app.can_write("send back to pending"):
+        if not self.review.can_write("send back to pending"):
             return
         targets = self._targets("send back to pending")
         if targets:
-            self._say("sent back to pending", self._decide(self.store.set_pending, targets))
+            self._say("sent back to pending", self._decide(self.review.set_pending, targets))
 
     def edit(self) -> None:
-        if not self.app.can_write("edit"):
+        if not self.review.can_write("edit"):
             return
         slot = self.rows.cursor_slot
         if slot is None or self.store.status[slot] not in self.STATUSES:
@@ -517,11 +536,9 @@ class ReviewPane(Vertical):
                 if self.store.status[slot] == APPROVED:
                     self.app.notify("nothing changed", timeout=2)
                     return
-                decision = self.app.decide(self.store.approve, [slot])
+                decision = self.review.approve([slot])
             else:
-                decision = self.app.decide(
-                    self.store.edit, slot, prompt=edit.prompt, completion=edit.completion, approve=True
-                )
+                decision = self.review.edit(slot, prompt=edit.prompt, completion=edit.completion)
             if decision is not None:
                 self.app.notify("edited and approved (u undoes)", timeout=3)
 
@@ -538,7 +555,7 @@ class QueuePane(ReviewPane):
     HELP_GROUP = "Queue"
     EMPTY = "the queue is empty: start a job with n, or look at Rejected (2)"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("x", "reject", "Reject"),
         Binding("e", "edit", "Edit+approve"),
@@ -575,7 +592,7 @@ class RejectedPane(ReviewPane):
     HELP_GROUP = "Rejected"
     EMPTY = "no rejected rows"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "drop", "Drop"),
         Binding("p", "pending", "Pending"),
         Binding("e", "edit", "Fix+approve"),
@@ -592,7 +609,7 @@ class RejectedPane(ReviewPane):
 
     def action_restore_dropped(self) -> None:
         """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
-        if not self.app.can_write("restore"):
+        if not self.review.can_write("restore"):
             return
         entries, total = dropped_entries(self.store)
         if not entries:
@@ -601,7 +618,7 @@ class RejectedPane(ReviewPane):
 
         def chosen(row_ids: list[str] | None) -> None:
             if row_ids:
-                decision = self.app.decide(self.store.restore, row_ids)
+                decision = self.review.restore(row_ids)
                 if decision is not None:
                     self.app.notify(f"restored {decision.count:,} rows to the queue (u undoes)", timeout=4)
 
@@ -611,7 +628,7 @@ class RejectedPane(ReviewPane):
         self.edit()
 
     def action_drop(self) -> None:
-        if not self.app.can_write("drop"):
+        if not self.review.can_write("drop"):
             return
         targets = self._targets("drop")
         if not targets:
@@ -629,7 +646,7 @@ class RejectedPane(ReviewPane):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._say("dropped", self._decide(self.store.drop, targets))
+                self._say("dropped", self._decide(self.review.drop, targets))
 
         self.app.push_screen(ConfirmScreen(title, summary, yes="drop"), answered)
 
@@ -641,7 +658,7 @@ class ApprovedPane(ReviewPane):
     HELP_GROUP = "Approved"
     EMPTY = "nothing approved yet"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pending", "Pending"),
         Binding("x", "reject", "Reject"),
         Binding("e", "edit", "Edit"),

@@ -18,11 +18,12 @@ import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -86,7 +87,7 @@ class GroupedLines:
 
     def __init__(self, groups: list[Group]) -> None:
         self.groups = groups
-        self.by_reason = {g.reason: i for i, g in enumerate(groups)}
+        self.by_reason: dict[str | None, int] = {g.reason: i for i, g in enumerate(groups)}
         self.starts: list[int] = []
         total = 0
         for group in groups:
@@ -106,6 +107,10 @@ class GroupedLines:
     def header_of(self, y: int) -> int:
         """Line number of the header of the group that contains line y."""
         return self.starts[bisect_right(self.starts, y) - 1]
+
+    def group_of(self, y: int) -> Group:
+        """The group that contains line y."""
+        return self.groups[bisect_right(self.starts, y) - 1]
 
     def position_of(self, slot: int, reason: str | None = None) -> int | None:
         gi = self.by_reason.get(reason)
@@ -136,7 +141,7 @@ class RowList(ScrollView, can_focus=True):
 
     HELP_GROUP = "Rows"
 
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "row-list--title",
         "row-list--cursor",
         "row-list--cursor-blur",
@@ -150,14 +155,14 @@ class RowList(ScrollView, can_focus=True):
         "row-list--dim",
     }
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j,down", "move(1)", "Down", show=False),
         Binding("k,up", "move(-1)", "Up", show=False),
         Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
         Binding("g,home", "first", "Top", show=False),
         Binding("G,end", "last", "Bottom", show=False),
-        Binding("space", "toggle", "Select"),
+        Binding("space", "toggle_select", "Select"),
         Binding("shift+down,J", "extend(1)", "Extend selection down", show=False),
         Binding("shift+up,K", "extend(-1)", "Extend selection up", show=False),
         Binding("asterisk,ctrl+a", "select_all", "Select all matching the filter", show=False),
@@ -238,7 +243,7 @@ class RowList(ScrollView, can_focus=True):
         slot = self.cursor_slot
         # the group the cursor was in (the store has already changed the row's reason)
         old_reason = (
-            self.lines.at(self.lines.header_of(self.cursor)).reason
+            self.lines.group_of(self.cursor).reason
             if (isinstance(self.lines, GroupedLines) and len(self.lines))
             else None
         )
@@ -331,7 +336,7 @@ class RowList(ScrollView, can_focus=True):
             prompts = [
                 visible_line(str(self.store.row(view[k]).get("prompt", ""))) for k in range(0, n, step)
             ][:64]
-            common = os.path.commonprefix(prompts)
+            common = os.path.commonprefix(prompts)  # noqa: RUF071 (characters, not paths, are meant)
             cut = max(common.rfind(" "), common.rfind("⏎")) + 1
             common = common[:cut]
             self._prefix = common if len(common) >= 16 and all(len(p) > len(common) for p in prompts) else ""
@@ -493,7 +498,7 @@ class RowList(ScrollView, can_focus=True):
                 )
         text.truncate(width, overflow="ellipsis", pad=True)
         strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
-        if key is not None:
+        if key is not None and isinstance(item, int):
             self._strips[item] = (key, strip)
         return strip
 
@@ -578,7 +583,7 @@ class RowList(ScrollView, can_focus=True):
         if self.on_selection is not None:
             self.on_selection(len(self.selected))
 
-    def action_toggle(self) -> None:
+    def action_toggle_select(self) -> None:
         item = self.cursor_item
         if item is None:
             return
@@ -615,8 +620,7 @@ class RowList(ScrollView, can_focus=True):
     def _group_at_cursor(self) -> tuple[Group, int] | None:
         if not isinstance(self.lines, GroupedLines) or not len(self.lines):
             return None
-        header = self.lines.header_of(self.cursor)
-        return self.lines.at(header), header
+        return self.lines.group_of(self.cursor), self.lines.header_of(self.cursor)
 
     def _set_expanded(self, expanded: bool | None) -> None:
         found = self._group_at_cursor()

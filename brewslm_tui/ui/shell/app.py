@@ -1,8 +1,9 @@
 """BrewApp: the review app (`brewslm-tui open PROJECT`).
 
 The app owns the store for its lifetime: it opens it with the session lock (a second app on the
-same project opens read-only and says who holds the lock), routes every decision through
-`decide()` (one durable store call, errors become notifications), polls the store once a second
+same project opens read-only and says who holds the lock), hands the panes one `ReviewService`
+(every decision, undo, the read-only policy; its change notification syncs the tab on screen
+and the header), polls the store once a second
 for rows other processes appended, and on exit (quit, SIGHUP, SIGTERM) compacts and closes.
 A SIGKILL loses nothing either: every acknowledged decision is already in the journal.
 """
@@ -10,29 +11,33 @@ A SIGKILL loses nothing either: every acknowledged decision is already in the jo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
 
 from brewslm_tui.core.errors import BrewError, LockBusy
-from brewslm_tui.core.project import load_project
+from brewslm_tui.core.project import Project, load_project
 from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line
 from brewslm_tui.ui.review.filters import Filters
-from brewslm_tui.ui.review.modals import ReasonPicker
+from brewslm_tui.ui.review.modals import pick_reason
 from brewslm_tui.ui.review.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
+from brewslm_tui.ui.review.service import ReviewService
 from brewslm_tui.ui.shell.commands import BrewCommands
 from brewslm_tui.ui.shell.deferred import Deferred
 from brewslm_tui.ui.shell.header import HeaderBar
@@ -73,10 +78,10 @@ class BrewApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {BrewCommands}
     TITLE = "brewslm-tui"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (an instance variable in App)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (an instance variable in App)
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_tab('queue')", "Queue", show=False),
         Binding("2", "show_tab('rejected')", "Rejected", show=False),
         Binding("3", "show_tab('approved')", "Approved", show=False),
@@ -88,14 +93,24 @@ class BrewApp(App):
         Binding("q", "quit", "Quit", show=False),
     ]
 
-    def __init__(self, project, store, *, readonly_reason: str | None = None) -> None:
+    def __init__(self, project: Project, store: Store, *, readonly_reason: str | None = None) -> None:
         super().__init__()
         self.project = project
         self.store = store
         self.readonly_reason = readonly_reason
+        self.review = ReviewService(
+            store,
+            project,
+            readonly_reason=readonly_reason,
+            notify=self.notify,
+            on_change=self.after_change,
+            before_change=self._cancel_question,
+        )
         self.unseen_jobs: set[str] = set()
         self._seen_version = -1
-        self._was_loaded = bool(getattr(store, "loaded", True))
+        self._was_loaded = store.loaded
+        self._signals_installed = False
+        self._loading_timer: Timer | None = None
         self._store_closed = False
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
@@ -128,16 +143,12 @@ class BrewApp(App):
             yield Deferred(self._jobs_sidebar, classes="sidebar-slot")
             with TabbedContent(id="tabs", initial="queue"):
                 with TabPane("1 Queue", id="queue"):
-                    yield QueuePane(self.store, self.project, id="queue-pane")
+                    yield QueuePane(self.review, id="queue-pane")
                 # the other tabs mount right after the first frame (Deferred), not before it
                 with TabPane("2 Rejected", id="rejected"):
-                    yield Deferred(
-                        lambda: RejectedPane(self.store, self.project, id="rejected-pane", deferred=True)
-                    )
+                    yield Deferred(lambda: RejectedPane(self.review, id="rejected-pane", deferred=True))
                 with TabPane("3 Approved", id="approved"):
-                    yield Deferred(
-                        lambda: ApprovedPane(self.store, self.project, id="approved-pane", deferred=True)
-                    )
+                    yield Deferred(lambda: ApprovedPane(self.review, id="approved-pane", deferred=True))
                 with TabPane("4 Runs", id="runs"):
                     yield Deferred(self._runs_view)
                 with TabPane("5 Balance", id="balance"):
@@ -191,11 +202,9 @@ class BrewApp(App):
 
     def _poll_loading(self) -> None:
         """While partly loaded: swap the full columns in as soon as the cache builder is done."""
-        try:
+        with contextlib.suppress(BrewError, OSError):  # poll_store reports it (once) on its next tick
             self.store.refresh()
-        except (BrewError, OSError):
-            pass  # poll_store reports it (once) on its next tick
-        if getattr(self.store, "loaded", True):
+        if self.store.loaded and self._loading_timer is not None:
             self._loading_timer.stop()
             self.poll_store()
 
@@ -252,37 +261,15 @@ class BrewApp(App):
 
     # ------------------------------------------------------------ store changes
     def can_write(self, what: str) -> bool:
-        if self.readonly_reason is None:
-            return True
-        self.notify(
-            f"read-only window: cannot {what} here (the banner at the top says why)",
-            severity="warning",
-            markup=False,
-        )
-        return False
+        """The review service's write check, for the parts built around the app (jobs sidebar)."""
+        return self.review.can_write(what)
 
-    def decide(self, fn, *args, **kwargs):
-        """One store decision (durable on return); then every view catches up in O(changed)."""
-        if not self.can_write("change rows"):
-            return None
+    def _cancel_question(self) -> None:
+        """Before a decision (e.g. from the command palette while `x` waited): the question's
+        rows may not be what they were."""
         pane = self.active_pane()
-        if pane is not None and pane.asking is not None:  # e.g. a decision from the command palette
-            pane.cancel_question()  # while x waited: its rows may not be what they were
-        try:
-            decision = fn(*args, **kwargs)
-        except BrewError as error:
-            self.notify(str(error), severity="error", markup=False)
-            return None
-        except OSError as error:  # disk full, permissions: the journal append failed, nothing changed
-            self.notify(
-                f"could not write the decision, nothing was changed: {error}",
-                severity="error",
-                timeout=15,
-                markup=False,
-            )
-            return None
-        self.after_change()
-        return decision
+        if pane is not None and pane.asking is not None:
+            pane.cancel_question()
 
     def after_change(self) -> None:
         """Only the tab on screen catches up now; the others when they are shown."""
@@ -299,8 +286,7 @@ class BrewApp(App):
         part = self._mounted(f"#{tab}-pane, #{tab}-view")
         if part is not None:  # (one not mounted yet stays stale: it syncs when shown)
             self._stale.discard(tab)
-            if hasattr(part, "refresh_data"):
-                part.refresh_data()
+            part.refresh_data()
 
     def poll_store(self) -> None:
         """Pick up rows other processes appended (and the end of the background load)."""
@@ -312,37 +298,27 @@ class BrewApp(App):
                 self.notify(f"could not read new rows: {error}", severity="error", markup=False)
             return
         self._poll_error = None
-        loaded = bool(getattr(self.store, "loaded", True))
+        loaded = self.store.loaded
         if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
             self._was_loaded = loaded
             self.after_change()
 
     def _update_header(self) -> None:
-        loaded = bool(getattr(self.store, "loaded", True))
-        counts = self.store.counts() if loaded else None
+        counts = self.store.counts() if self.store.loaded else None
         self.query_one(HeaderBar).show(
-            self.project.name,
-            counts,
-            len(self.unseen_jobs),
-            self.readonly_reason,
-            len(getattr(self.store, "problems", []) or []),
+            self.project.name, counts, len(self.unseen_jobs), self.readonly_reason, len(self.store.problems)
         )
 
     # ------------------------------------------------------------ app-wide actions
     def action_undo(self) -> None:
-        if not self.can_write("undo"):
+        undone = self.review.undo()
+        if undone is None:
             return
-        if not getattr(self.store, "can_undo", True):
-            self.notify("nothing to undo", severity="warning")
-            return
-        decision = self.decide(self.store.undo)
-        if decision is None:
-            return
-        idxs = list(getattr(decision, "idxs", []) or [])
+        decision, what = undone
         pane = self.active_pane()
-        if pane is not None and idxs:
-            pane.rows.move_to_slot(idxs[0])
-        self.notify(f"undone: {decision.count:,} row{'s' if decision.count != 1 else ''}", timeout=3)
+        if pane is not None and decision.idxs:
+            pane.rows.move_to_slot(decision.idxs[0])
+        self.notify(f"undone: {what}", timeout=4, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
@@ -364,8 +340,9 @@ class BrewApp(App):
         if record.state == "succeeded":
             self.notify(f"job {name} finished: {landed:,} rows landed in the queue", timeout=6, markup=False)
         elif record.state == "failed":
+            diagnostic = record.diagnostic
             headline = visible_line(
-                str(getattr(record.diagnostic, "headline", "") or "see the job's diagnostic")
+                (diagnostic.headline if diagnostic is not None else "") or "see the job's diagnostic"
             )
             self.bell()
             self.notify(f"job {name} FAILED: {headline}", severity="error", timeout=15, markup=False)
@@ -391,23 +368,10 @@ class BrewApp(App):
                 self.unseen_jobs.discard(record.run_id)
                 self._update_header()
 
-    def show_run(self, run_id: str) -> None:
-        """The Runs tab with `run_id` highlighted (o on a row: where did this come from?)."""
+    def on_review_pane_show_run(self, message: ReviewPane.ShowRun) -> None:
+        """The Runs tab with the run highlighted (o on a row: where did this come from?)."""
         self.action_show_tab("runs")
-        self._when_mounted("#runs-view", lambda view: self._select_run(view, run_id))
-
-    def _select_run(self, view, run_id: str) -> None:
-        select = getattr(view, "select_run", None)
-        if callable(select):
-            select(run_id)
-            return
-        lines = [getattr(line, "run_id", None) for line in getattr(view, "lines", [])]
-        if run_id in lines:
-            from textual.widgets import DataTable
-
-            view.query_one(DataTable).move_cursor(row=lines.index(run_id), animate=False)
-        else:
-            self.notify(f"run {visible_line(run_id)}", timeout=4, markup=False)
+        self._when_mounted("#runs-view", lambda view: view.select_run(message.run_id))
 
     def on_runs_view_show_run(self, message) -> None:
         queue = self.query_one("#queue-pane", QueuePane)
@@ -415,7 +379,7 @@ class BrewApp(App):
         self.action_show_tab("queue")
 
     def on_runs_view_drop_run(self, message) -> None:
-        if not self.can_write("drop"):
+        if not self.review.can_write("drop"):
             return
         run_id, only_rejected = message.run_id, message.only_rejected
         rejected_pane = self.query_one("#rejected-pane", RejectedPane)
@@ -443,30 +407,15 @@ class BrewApp(App):
         def rejected(choice) -> None:
             if choice is None:
                 return
-            if self.decide(self.store.reject, pending_slots, choice.reason, choice.note) is not None:
+            if self.review.reject(pending_slots, choice.reason, choice.note) is not None:
                 confirm()
 
-        self.pick_reason(len(pending_slots), rejected)
-
-    def pick_reason(self, count: int, callback, *, note_first: bool = False) -> None:
-        """Show the reason picker for `count` rows; `callback` gets a Rejection or None.
-        `note_first`: the cursor starts in the note field (tab after `x`)."""
-        picker = getattr(self, "_reason_picker", None)
-        if picker is None:
-            picker = self._reason_picker = ReasonPicker(self.project.reject_reasons, count)
-            self.install_screen(picker, name="reason-picker")
-        picker.prepare(count, note_first=note_first)
-        self.push_screen("reason-picker", callback)
+        pick_reason(self, self.project, len(pending_slots), rejected)
 
     def on_runs_view_regenerate(self, message) -> None:
-        if not self.can_write("regenerate a run"):
+        if not self.review.can_write("regenerate a run"):
             return
-        sidebar = self.query("#sidebar")
-        regenerate = getattr(sidebar.first(), "regenerate", None) if sidebar else None
-        if regenerate is None:
-            self.notify("regenerating runs is not available in this build", severity="warning")
-            return
-        regenerate(message.run_id)
+        self._when_mounted("#sidebar", lambda sidebar: sidebar.regenerate(message.run_id))
 
     # ------------------------------------------------------------ shutdown
     def _install_signal_handlers(self) -> None:
@@ -476,7 +425,7 @@ class BrewApp(App):
                 loop.add_signal_handler(sig, self._on_signal)
             self._signals_installed = True
         except (NotImplementedError, RuntimeError, ValueError):
-            self._signals_installed = False  # not the main thread (some test runners)
+            pass  # not the main thread (some test runners)
 
     def _on_signal(self) -> None:
         """SSH dropped or asked to stop: compact first (the terminal may be gone and shutdown
@@ -487,10 +436,7 @@ class BrewApp(App):
     def compact_store(self) -> str | None:
         """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
         Returns what was done (for a line on the terminal), or None."""
-        if self._store_closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
-            return None
-        journal_size = getattr(self.store, "journal_size", None)
-        if callable(journal_size) and journal_size() == 0:
+        if self._store_closed or not self.review.writable or self.store.journal_size() == 0:
             return None
         try:
             report = self.store.compact()
@@ -511,7 +457,7 @@ class BrewApp(App):
             self.store.close()
 
     def on_unmount(self) -> None:
-        if getattr(self, "_signals_installed", False):
+        if self._signals_installed:
             try:
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -530,13 +476,11 @@ class BrewApp(App):
         finally:
             done = self.close_store()
             if done:
-                try:
+                with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP)
                     print(f"brewslm-tui: {done}", file=sys.stderr)
-                except OSError:
-                    pass  # the terminal is gone (SIGHUP)
 
 
-def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object, str | None]:
+def open_store(project: Project, *, readonly: bool = False, builder: Any = None) -> tuple[Store, str | None]:
     """The session store, or a read-only one (with the reason) when another session holds it."""
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
@@ -548,7 +492,7 @@ def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
 
-def build_app(project_path: str | Path, *, readonly: bool = False, builder=None) -> BrewApp:
+def build_app(project_path: str | Path, *, readonly: bool = False, builder: Any = None) -> BrewApp:
     """The app for a project folder (or its brewslm.toml); used by the CLI and the tests.
     `builder`: the column-cache builder `Store.start_early_builder` started, if any."""
     project = load_project(project_path)

@@ -6,6 +6,8 @@ Counts come from `store.counts()` (O(1)); while the store's background column pa
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -22,7 +24,7 @@ COUNT_STYLES = (
 class HeaderBar(Static):
     """Redrawn by the app after every change (`show(...)`); holds no state of its own."""
 
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header--name",
         "header--pending",
         "header--approved",

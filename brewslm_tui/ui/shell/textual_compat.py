@@ -27,9 +27,9 @@ def set_virtual_size(widget: Widget, size: Size) -> None:
     if size == widget.virtual_size:
         return
     try:
-        widget.set_reactive(type(widget).virtual_size, size)  # type: ignore[attr-defined]
+        widget.set_reactive(type(widget).virtual_size, size)
         # private: ScrollView._scroll_update sets the scrollbars' sizes without a layout
-        widget._scroll_update(size)  # type: ignore[attr-defined]
+        widget._scroll_update(size)
     except AttributeError:  # a Textual without `_scroll_update`: the plain, slower way
         widget.virtual_size = size
 
