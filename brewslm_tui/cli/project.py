@@ -33,11 +33,9 @@ def cmd_open(args) -> int:
     from brewslm_tui.core.store.store import Store
 
     builder = Store.start_early_builder(project)  # before textual is imported: a head start
-    from brewslm_tui.ui.shell.app import build_app
+    from brewslm_tui.ui.shell.app import run_app
 
-    app = build_app(project.root, readonly=args.readonly, builder=builder)
-    app.run()
-    return getattr(app, "return_code", 0) or 0
+    return run_app(project.root, readonly=args.readonly, builder=builder)
 
 
 def cmd_check(args) -> int:

@@ -7,6 +7,7 @@ a fresh read-only Store (or the files themselves), not from the app's memory.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,13 @@ async def ready(pilot) -> None:
             return
         await pilot.pause()
     raise AssertionError("the deferred parts of the app never mounted")
+
+
+async def until(pilot, predicate, what: str, limit: float = 60.0) -> None:
+    """Let the app run until `predicate()` holds (a condition, not a timing: the limit is only
+    there so a broken app fails instead of hanging)."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await pilot.pause(0.05)

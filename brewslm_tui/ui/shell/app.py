@@ -16,6 +16,7 @@ import gc
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from brewslm_tui.core.errors import BrewError, LockBusy
 from brewslm_tui.core.project import Project, load_project
@@ -40,6 +42,7 @@ from brewslm_tui.ui.review.review_views import ApprovedPane, QueuePane, Rejected
 from brewslm_tui.ui.review.service import ReviewService
 from brewslm_tui.ui.shell.commands import BrewCommands
 from brewslm_tui.ui.shell.deferred import Deferred
+from brewslm_tui.ui.shell.disk_probe import DiskState, probe
 from brewslm_tui.ui.shell.header import HeaderBar
 from brewslm_tui.ui.shell.help_screen import HelpScreen
 from brewslm_tui.ui.shell.key_bar import KeyBar
@@ -68,6 +71,8 @@ BREW_THEME = Theme(
     },
 )
 
+READONLY_BY_REQUEST = "opened with --readonly"
+TAKE_OVER = "take-over"  # what run() returns when the user took a freed session over
 FREEZE_AFTER_SECONDS = 0.5  # see _freeze_heap
 LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
@@ -91,6 +96,7 @@ class BrewApp(App):
         Binding("n", "new_job", "New job"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit", show=False),
+        Binding("ctrl+t", "take_over", "Take over"),
     ]
 
     def __init__(self, project: Project, store: Store, *, readonly_reason: str | None = None) -> None:
@@ -110,6 +116,9 @@ class BrewApp(App):
         self._seen_version = -1
         self._was_loaded = store.loaded
         self._signals_installed = False
+        self._probing = False
+        self._disk_files: tuple | None = None
+        self._takeover_ready = False
         self._loading_timer: Timer | None = None
         self._store_closed = False
         self._compact_after_run = False
@@ -133,12 +142,7 @@ class BrewApp(App):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         if self.readonly_reason:
-            banner = Text(
-                " read-only, decisions are off here: " + visible_line(self.readonly_reason),
-                no_wrap=True,
-                overflow="ellipsis",
-            )
-            yield Static(banner, id="readonly-banner")
+            yield Static(self._banner(), id="readonly-banner")
         with Horizontal(id="body"):
             yield Deferred(self._jobs_sidebar, classes="sidebar-slot")
             with TabbedContent(id="tabs", initial="queue"):
@@ -181,7 +185,7 @@ class BrewApp(App):
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()
-        self.set_interval(1.0, self.poll_store, name="poll-store")
+        self.set_interval(1.0, self._probe_disk, name="poll-store")
         self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_heap, name="freeze-heap")
         if not self._was_loaded:
             # the background load ends when the child building the column cache exits; checking
@@ -288,6 +292,62 @@ class BrewApp(App):
             self._stale.discard(tab)
             part.refresh_data()
 
+    # ------------------------------------------------------------ the one-second poll
+    def _probe_disk(self) -> None:
+        """Stat the data files (and try the session lock) in a thread; see `disk_probe`."""
+        if self._probing:
+            return  # the last probe is still waiting on the disk: one at a time
+        self._probing = True
+        ask = self.readonly_reason is not None and self.readonly_reason != READONLY_BY_REQUEST
+        self.run_worker(
+            partial(probe, self.store, ask_session=ask and not self._takeover_ready),
+            thread=True,
+            group="disk-probe",
+            exit_on_error=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "disk-probe" or not event.worker.is_finished:
+            return
+        self._probing = False
+        state = event.worker.result
+        if event.state != WorkerState.SUCCESS or not isinstance(state, DiskState):
+            return
+        if state.files != self._disk_files or not self.store.loaded:
+            self._disk_files = state.files
+            self.poll_store()
+        if state.session_free and not self._takeover_ready:
+            self._offer_takeover()
+
+    def _offer_takeover(self) -> None:
+        """The window that held the session quit (or died): say so, and offer ctrl+t."""
+        self._takeover_ready = True
+        self.query_one("#readonly-banner", Static).update(self._banner())
+        self.refresh_bindings()
+        self.notify(
+            "the review session of this project has ended: ctrl+t takes it over (this window becomes writable)",
+            severity="information",
+            timeout=20,
+            markup=False,
+        )
+
+    def _banner(self) -> Text:
+        if self._takeover_ready:
+            words = " read-only: the reviewing window has quit; ctrl+t takes over and makes this one writable"
+        else:
+            words = " read-only, decisions are off here: " + visible_line(self.readonly_reason or "")
+        return Text(words, no_wrap=True, overflow="ellipsis")
+
+    def action_take_over(self) -> None:
+        """Reopen this project as the review session (`run_app` builds the new window)."""
+        if self._takeover_ready:
+            self.exit(result=TAKE_OVER)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "take_over":
+            return self._takeover_ready  # listed (key bar, palette) only when it can be done
+        return True
+
     def poll_store(self) -> None:
         """Pick up rows other processes appended (and the end of the background load)."""
         try:
@@ -329,6 +389,7 @@ class BrewApp(App):
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:
+        """A job of this window landed rows: read them now, not at the next probe."""
         self.poll_store()
 
     def on_jobs_sidebar_job_finished(self, message) -> None:
@@ -485,7 +546,7 @@ def open_store(project: Project, *, readonly: bool = False, builder: Any = None)
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
-        return Store.open(project, readonly=True, background=True, builder=builder), "opened with --readonly"
+        return Store.open(project, readonly=True, background=True, builder=builder), READONLY_BY_REQUEST
     try:
         return Store.open(project, session=True, background=True, builder=builder), None
     except LockBusy as busy:
@@ -498,3 +559,12 @@ def build_app(project_path: str | Path, *, readonly: bool = False, builder: Any 
     project = load_project(project_path)
     store, reason = open_store(project, readonly=readonly, builder=builder)
     return BrewApp(project, store, readonly_reason=reason)
+
+
+def run_app(project_path: str | Path, *, readonly: bool = False, builder: Any = None) -> int:
+    """Run the app until the user quits; a read-only window that took the session over (ctrl+t)
+    is built again, writable. Returns the exit status."""
+    app = build_app(project_path, readonly=readonly, builder=builder)
+    while app.run() == TAKE_OVER:
+        app = build_app(project_path)
+    return app.return_code or 0
