@@ -66,13 +66,38 @@ def _append_literal(text: Text, value: str, escape_style: str = "reverse") -> No
         text.append(piece, escape_style if is_escape else None)
 
 
-def describe_row(row: dict, project, status: int) -> Text:
-    """The detail of one row: prompt and completion in full, provenance, decision, original."""
+DETAIL_PART_CHARS = 20_000  # of one field at a time: a 50 MB row must not be laid out at once
+
+
+def _append_field(text: Text, name: str, value: str, part: int) -> None:
+    """A field under its heading; a long one in parts of DETAIL_PART_CHARS, with its size."""
+    size = len(value)
+    if size <= DETAIL_PART_CHARS:
+        text.append(name + "\n", "bold underline")
+        _append_literal(text, value)
+        return
+    parts = -(-size // DETAIL_PART_CHARS)
+    part = max(0, min(part, parts - 1))
+    start = part * DETAIL_PART_CHARS
+    end = min(size, start + DETAIL_PART_CHARS)
+    text.append(name, "bold underline")
+    text.append(
+        f"  characters {start + 1:,}-{end:,} of {size:,} (part {part + 1:,} of {parts:,};"
+        " m next part, M previous)\n",
+        "dim",
+    )
+    _append_literal(text, value[start:end])
+    if end < size:
+        text.append(f"\n… {size - end:,} more characters (m)", "dim")
+
+
+def describe_row(row: dict, project, status: int, part: int = 0) -> Text:
+    """The detail of one row: prompt and completion (a long one in parts), provenance,
+    decision, original."""
     text = Text()
-    text.append("prompt\n", "bold underline")
-    _append_literal(text, str(row.get("prompt", "")))
-    text.append("\n\ncompletion\n", "bold underline")
-    _append_literal(text, str(row.get("completion", "")))
+    _append_field(text, "prompt", str(row.get("prompt", "")), part)
+    text.append("\n\n")
+    _append_field(text, "completion", str(row.get("completion", "")), part)
     text.append("\n\n")
     provenance = [
         ("playbook", row.get("playbook")),
@@ -263,6 +288,8 @@ class ReviewPane(Vertical):
         Binding("o", "open_run", "Show this row's run", show=False),
         Binding("ctrl+d", "scroll_detail(1)", "Scroll detail down", show=False),
         Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
+        Binding("m", "detail_part(1)", "Next part of a long row", show=False),
+        Binding("M", "detail_part(-1)", "Previous part of a long row", show=False),
     ]
 
     class ShowRun(Message):
@@ -283,6 +310,7 @@ class ReviewPane(Vertical):
         self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
         self._detail: DetailPane | None = None
         self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
+        self._detail_part = 0  # which part of a long row's fields the detail shows (m / M)
         self.rows = RowList(
             self.store,
             self._make_view(deferred),
@@ -344,6 +372,7 @@ class ReviewPane(Vertical):
             self.store.version,
             self.asking is not None,
             self.filters.active(),
+            self._detail_part,
         )
         if key == self._detail_key:
             return  # already showing this (a decision syncs the list, which moves the cursor, then the pane)
@@ -364,9 +393,12 @@ class ReviewPane(Vertical):
         elif isinstance(item, Group):
             detail.show(describe_group(item, self.project))
         else:
-            detail.show(describe_row(self.store.row(item), self.project, self.store.status[item]))
+            detail.show(
+                describe_row(self.store.row(item), self.project, self.store.status[item], self._detail_part)
+            )
 
     def _cursor_moved(self, slot: int | None) -> None:
+        self._detail_part = 0
         if self.asking is not None:  # a click moved the cursor: the rows `x` meant may be others now
             self._stop_asking()
         if self.is_mounted:
@@ -405,6 +437,19 @@ class ReviewPane(Vertical):
         detail = self.query_one(DetailPane)
         step = max(1, detail.size.height // 2)
         detail.scroll_relative(y=direction * step, animate=False)
+
+    def action_detail_part(self, step: int) -> None:
+        """m / M: the next or previous part of a row too long to show at once."""
+        slot = self.rows.cursor_slot
+        if slot is None:
+            return
+        row = self.store.row(slot)
+        longest = max(len(str(row.get("prompt", ""))), len(str(row.get("completion", ""))))
+        parts = -(-longest // DETAIL_PART_CHARS)
+        part = max(0, min(self._detail_part + step, parts - 1))
+        if part != self._detail_part:
+            self._detail_part = part
+            self._show_detail()
 
     def action_clear(self) -> None:
         if self.rows.selected:

@@ -34,6 +34,7 @@ from brewslm_tui.core.text import visible_line
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
+CELL_CHARS = 1000  # of a field, for a one-line cell (a 50 MB prompt is not made visible whole)
 STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
 STATUS_CLASSES = {
     PENDING: "row-list--pending",
@@ -334,7 +335,8 @@ class RowList(ScrollView, can_focus=True):
                 return ""
             step = max(1, n // 64)
             prompts = [
-                visible_line(str(self.store.row(view[k]).get("prompt", ""))) for k in range(0, n, step)
+                visible_line(str(self.store.row(view[k]).get("prompt", ""))[:CELL_CHARS])
+                for k in range(0, n, step)
             ][:64]
             common = os.path.commonprefix(prompts)  # noqa: RUF071 (characters, not paths, are meant)
             cut = max(common.rfind(" "), common.rfind("⏎")) + 1
@@ -367,13 +369,13 @@ class RowList(ScrollView, can_focus=True):
         cells = self._cells.get(slot)
         if cells is None:
             row = self.store.row(slot)
-            prompt = visible_line(str(row.get("prompt", "")))
+            prompt = visible_line(str(row.get("prompt", ""))[:CELL_CHARS])
             prefix = self._shared_prefix()
             if prefix and prompt.startswith(prefix):
                 prompt = "…" + prompt[len(prefix) :]
             cells = (
                 prompt,
-                visible_line(str(row.get("completion", ""))),
+                visible_line(str(row.get("completion", ""))[:CELL_CHARS]),
                 short_run(str(row.get("run_id") or "")),
             )
             self._cells[slot] = cells
