@@ -56,3 +56,21 @@ def test_view_snapshot(snap_compare, reviewed_dir, view, size):
 
     app = build_app(reviewed_dir)
     assert snap_compare(app, run_before=keys_then_settle, terminal_size=size)
+
+
+LIGHT_VIEWS = ["queue", "queue_selection", "rejected", "reason_list"]
+
+
+@pytest.mark.parametrize("view", LIGHT_VIEWS)
+def test_view_snapshot_in_a_light_theme(snap_compare, reviewed_dir, view):
+    """textual-light: the row list draws in the theme's colours (it used the terminal's
+    defaults in every theme, unreadable on a light one)."""
+
+    async def light_then_keys(pilot):
+        pilot.app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.press(*VIEWS[view])
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(build_app(reviewed_dir), run_before=light_then_keys, terminal_size=(80, 24))

@@ -201,14 +201,6 @@ class DropRunScreen(ModalScreen[bool | None]):
     DropRunScreen {
         align: center middle;
     }
-    DropRunScreen > Vertical {
-        width: 70;
-        max-width: 100%;
-        height: auto;
-        border: round $error;
-        background: $surface;
-        padding: 0 1;
-    }
     DropRunScreen Horizontal {
         height: auto;
         align-horizontal: right;
@@ -237,7 +229,7 @@ class DropRunScreen(ModalScreen[bool | None]):
             f"  a  drop all {t.unapproved:,} unapproved rows ({t.pending:,} pending + {t.rejected:,} rejected)\n"
             f"Approved rows stay. Dropped rows go to data/dropped.jsonl and can be restored."
         )
-        with Vertical() as box:
+        with Vertical(classes="modal-box -danger") as box:
             box.border_title = "Drop rows of a run"
             yield Static(Content(summary))
             with Horizontal():

@@ -198,7 +198,7 @@ class EditScreen(ModalScreen[Edit | None]):
     def compose(self) -> ComposeResult:
         from textual.widgets import TextArea  # here, not at import: 35 ms off every start
 
-        with Vertical(id="edit", classes="modal-box"):
+        with Vertical(id="edit", classes="modal-box -large"):
             yield Label(literal(self.title_text), classes="modal-title")
             yield Label(Content("prompt"), classes="field-label")
             yield TextArea(self.shown_prompt, id="edit-prompt", soft_wrap=True, show_line_numbers=False)
@@ -293,7 +293,7 @@ class DroppedScreen(ModalScreen[list[str] | None]):
         self.total = total
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dropped", classes="modal-box"):
+        with Vertical(id="dropped", classes="modal-box -large"):
             shown = f"{self.total:,} dropped rows" + (
                 f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else ""
             )

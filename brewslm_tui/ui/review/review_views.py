@@ -223,6 +223,18 @@ class DetailPane(ScrollView, can_focus=False):
     kept for the scrollbar so its coming and going never changes the wrap.
     """
 
+    DEFAULT_CSS = """
+    DetailPane {
+        height: 2fr;
+        min-height: 4;
+        overflow-x: hidden;
+        overflow-y: scroll;  /* always there: a scrollbar that comes and goes re-lays out the screen */
+        border-top: hkey $panel;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._content = Text("")
@@ -274,7 +286,27 @@ class DetailPane(ScrollView, can_focus=False):
 
 
 class ReviewPane(Vertical):
-    """One review tab. Subclasses set the statuses it lists and the keys it binds."""
+    """One review tab. Subclasses set the statuses it lists and the keys it binds.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | / | Filter by text, run, playbook, label. |
+    | escape | Clear the selection, then the filter. |
+    | o | Show the run of the row under the cursor. |
+    | ctrl+d / ctrl+u | Scroll the detail pane. |
+    | m / M | Next / previous part of a long row. |
+    """
+
+    DEFAULT_CSS = """
+    ReviewPane {
+        height: 1fr;
+    }
+    ReviewPane > .info-line {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
 
     STATUSES: tuple[int, ...] = (PENDING,)
     GROUPED = False

@@ -138,7 +138,52 @@ class GroupedLines:
 
 
 class RowList(ScrollView, can_focus=True):
-    """The row list of one review tab. Line 0 is a sticky column title line."""
+    """The row list of one review tab. Line 0 is a sticky column title line.
+
+    Every line is drawn over the widget's own theme colours (`$foreground` on `$surface`), so
+    light themes read as well as dark ones.
+
+    | Class | Description |
+    | :- | :- |
+    | `row-list--title` | The column title line. |
+    | `row-list--cursor` | The cursor line while the list has the focus. |
+    | `row-list--cursor-blur` | The cursor line while it has not. |
+    | `row-list--selected` | The `[x]` mark of a selected row. |
+    | `row-list--selected-row` | A selected row's line. |
+    | `row-list--header` | A reason group's header line (Rejected). |
+    | `row-list--pending` | The status mark of a pending row. |
+    | `row-list--approved` | The status mark of an approved row. |
+    | `row-list--rejected` | The status mark of a rejected row. |
+    | `row-list--dropped` | The status mark of a dropped row. |
+    | `row-list--dim` | The run column. |
+    """
+
+    DEFAULT_CSS = """
+    RowList {
+        height: 3fr;
+        min-height: 4;
+        background: $surface;
+        color: $foreground;
+        overflow-y: scroll;  /* always there: a scrollbar that comes and goes re-lays out the screen */
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
+    }
+    RowList > .row-list--title { color: $text-muted; text-style: bold; background: $panel; }
+    RowList > .row-list--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    RowList > .row-list--cursor-blur { background: $block-cursor-blurred-background; }
+    RowList > .row-list--selected { color: $accent; text-style: bold; }
+    RowList > .row-list--selected-row { background: $accent 20%; }
+    RowList > .row-list--header { color: $warning; text-style: bold; background: $panel; }
+    RowList > .row-list--pending { color: $text-muted; }
+    RowList > .row-list--approved { color: $success; }
+    RowList > .row-list--rejected { color: $error; }
+    RowList > .row-list--dropped { color: $text-muted; }
+    RowList > .row-list--dim { color: $text-muted; }
+    """
 
     HELP_GROUP = "Rows"
 
@@ -499,7 +544,11 @@ class RowList(ScrollView, can_focus=True):
                     )
                 )
         text.truncate(width, overflow="ellipsis", pad=True)
-        strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
+        # over the widget's colours: a segment with no style of its own would otherwise be
+        # drawn in the terminal's default colours, whatever the theme
+        strip = (
+            Strip(text.render(self.app.console), text.cell_len).apply_style(base).crop_extend(0, width, base)
+        )
         if key is not None and isinstance(item, int):
             self._strips[item] = (key, strip)
         return strip

@@ -67,7 +67,6 @@ BREW_THEME = Theme(
         "footer-key-foreground": "#ffaf5f",
         "block-cursor-background": "#005f87",
         "block-cursor-foreground": "#ffffff",
-        "block-cursor-blurred-background": "#3a3a3a",
     },
 )
 

@@ -22,7 +22,35 @@ COUNT_STYLES = (
 
 
 class HeaderBar(Static):
-    """Redrawn by the app after every change (`show(...)`); holds no state of its own."""
+    """Redrawn by the app after every change (`show(...)`); holds no state of its own.
+
+    | Class | Description |
+    | :- | :- |
+    | `header--name` | The project name. |
+    | `header--pending` | The pending count. |
+    | `header--approved` | The approved count. |
+    | `header--rejected` | The rejected count. |
+    | `header--dropped` | The dropped count. |
+    | `header--bell` | Finished jobs not looked at yet. |
+    | `header--readonly` | The read-only mark. |
+    | `header--dim` | Labels and separators. |
+    """
+
+    DEFAULT_CSS = """
+    HeaderBar {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    HeaderBar > .header--name { background: $primary; color: $background; text-style: bold; }
+    HeaderBar > .header--pending { color: $accent; text-style: bold; }
+    HeaderBar > .header--approved { color: $success; text-style: bold; }
+    HeaderBar > .header--rejected { color: $error; text-style: bold; }
+    HeaderBar > .header--dropped { color: $foreground-muted; text-style: bold; }
+    HeaderBar > .header--bell { background: $warning; color: $background; text-style: bold; }
+    HeaderBar > .header--readonly { background: $error; color: $background; text-style: bold; }
+    HeaderBar > .header--dim { color: $foreground-muted; }
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header--name",

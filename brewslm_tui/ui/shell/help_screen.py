@@ -102,15 +102,8 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > Vertical {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
+    HelpScreen > .modal-box {
         border-title-align: center;
-        background: $surface;
-        padding: 0 1;
     }
     HelpScreen VerticalScroll {
         height: auto;
@@ -133,7 +126,7 @@ class HelpScreen(ModalScreen[None]):
         self.groups = collect_help(source)
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="modal-box") as box:
             box.border_title = "Keys"
             with VerticalScroll():
                 yield Static(render_help(self.groups), id="help-body")
