@@ -80,7 +80,8 @@ def project_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def hostile_dir(tmp_path: Path) -> Path:
     rows = [
-        {**row, "prompt": text, "completion": text} for row, text in zip(make_rows(len(HOSTILE)), HOSTILE)
+        {**row, "prompt": text, "completion": text}
+        for row, text in zip(make_rows(len(HOSTILE)), HOSTILE, strict=True)
     ]
     return make_project(tmp_path, rows)
 
@@ -119,3 +120,15 @@ async def until(pilot, predicate, what: str, limit: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         await pilot.pause(0.05)
+
+
+@pytest.fixture
+async def pilot(project_dir: Path):
+    """The app on `project_dir` at 120x36, every deferred part mounted: what most UI tests
+    open with (`pilot.app` is the BrewApp)."""
+    from brewslm_tui.ui.shell.app import build_app
+
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 36)) as running:
+        await ready(running)
+        yield running

@@ -53,12 +53,9 @@ async def test_a_read_only_window_by_request_never_offers_a_take_over(project_di
         assert "decisions are off" in banner_text(app)
 
 
-async def test_rows_another_process_appends_appear_without_a_key(project_dir):
+async def test_rows_another_process_appends_appear_without_a_key(pilot, project_dir):
     """The poll's disk reads run in a thread worker; the rows still reach the queue."""
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        pane = app.screen.query_one("#queue-pane")
-        before = len(pane.rows.view)
-        append_rows(load_project(project_dir), make_rows(5, start=200))
-        await until(pilot, lambda: len(pane.rows.view) == before + 5, "the appended rows in the queue")
+    pane = pilot.app.screen.query_one("#queue-pane")
+    before = len(pane.rows.view)
+    append_rows(load_project(project_dir), make_rows(5, start=200))
+    await until(pilot, lambda: len(pane.rows.view) == before + 5, "the appended rows in the queue")

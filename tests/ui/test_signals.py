@@ -26,6 +26,8 @@ from conftest import statuses
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import Store
 
+pytestmark = [pytest.mark.pty, pytest.mark.slow]
+
 LAUNCH = "import sys; from brewslm_tui.ui.shell.app import build_app; build_app(sys.argv[1]).run()"
 
 
@@ -115,6 +117,7 @@ def test_every_way_out_ends_cleanly_with_decisions_compacted(project_dir, way_ou
     Store.open(load_project(project_dir), session=True).close()
 
 
+@pytest.mark.crash
 def test_sigkill_loses_no_decision(project_dir):
     app = PtyApp(project_dir)
     try:
