@@ -59,3 +59,17 @@ async def test_rows_another_process_appends_appear_without_a_key(pilot, project_
     before = len(pane.rows.view)
     append_rows(load_project(project_dir), make_rows(5, start=200))
     await until(pilot, lambda: len(pane.rows.view) == before + 5, "the appended rows in the queue")
+
+
+async def test_undo_says_exactly_what_it_undid(pilot):
+    app = pilot.app
+    said: list[str] = []
+    shown = app.notify
+    app.notify = app.review.notify = lambda message, **kw: (said.append(message), shown(message, **kw))[1]
+    await pilot.press("space", "space", "x", "1")  # two rows rejected as label_ambiguous
+    await pilot.press("u")
+    assert said[-1] == "undone: rejection of 2 rows"
+    await pilot.press("a", "u")
+    assert said[-1] == "undone: approval of 1 row"
+    await pilot.press("u", "u")
+    assert said[-1] == "nothing to undo"
