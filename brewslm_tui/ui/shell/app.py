@@ -16,6 +16,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,6 +48,7 @@ from brewslm_tui.ui.shell.header import HeaderBar
 from brewslm_tui.ui.shell.help_screen import HelpScreen
 from brewslm_tui.ui.shell.key_bar import KeyBar
 from brewslm_tui.ui.shell.tabs import TABS
+from brewslm_tui.ui.shell.textual_compat import never_block_on_a_dead_terminal
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
 # exactly these and not a muddy approximation of a truecolor theme.
@@ -72,6 +74,8 @@ BREW_THEME = Theme(
 
 READONLY_BY_REQUEST = "opened with --readonly"
 TAKE_OVER = "take-over"  # what run() returns when the user took a freed session over
+EXIT_DEADLINE_SECONDS = 60.0  # from SIGHUP/SIGTERM to the end of Textual's shutdown, at most
+EXIT_STATUS_FORCED = 3  # the backstop ended the process (nothing lost: the journal replays)
 FREEZE_AFTER_SECONDS = 0.5  # see _freeze_heap
 LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
@@ -116,6 +120,7 @@ class BrewApp(App):
         self._was_loaded = store.loaded
         self._signals_installed = False
         self._probing = False
+        self._run_returned = threading.Event()
         self._disk_files: tuple | None = None
         self._takeover_ready = False
         self._loading_timer: Timer | None = None
@@ -489,9 +494,18 @@ class BrewApp(App):
 
     def _on_signal(self) -> None:
         """SSH dropped or asked to stop: compact first (the terminal may be gone and shutdown
-        may not get far), then exit; the store is closed when the app unmounts."""
+        may not get far), then exit; the store is closed when the app unmounts.
+
+        A backstop ends the process if shutdown still has not got back to `run()` after
+        EXIT_DEADLINE_SECONDS: every acknowledged decision is in the journal already, and a
+        process that lingers holds the session lock against the next reviewer."""
+        threading.Thread(target=self._exit_deadline, name="exit-deadline", daemon=True).start()
         self.compact_store()
         self.exit(return_code=0)
+
+    def _exit_deadline(self) -> None:
+        if not self._run_returned.wait(EXIT_DEADLINE_SECONDS):
+            os._exit(EXIT_STATUS_FORCED)
 
     def compact_store(self) -> str | None:
         """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
@@ -531,9 +545,11 @@ class BrewApp(App):
         """As App.run; the final compaction runs after the terminal is restored (it can take
         seconds on a big file, and a frozen last frame would look like a hang)."""
         self._compact_after_run = True
+        never_block_on_a_dead_terminal()
         try:
             return super().run(*args, **kwargs)
         finally:
+            self._run_returned.set()
             done = self.close_store()
             if done:
                 with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP)

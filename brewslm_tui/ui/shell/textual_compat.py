@@ -6,10 +6,12 @@ only place to change (and each function falls back to the public, slower way whe
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.drivers._writer_thread import WriterThread
 from textual.geometry import Size
 from textual.keys import _character_to_key
 from textual.screen import Screen
@@ -59,3 +61,38 @@ def binding_chain_rank(screen: Screen) -> dict[int, int]:
     screen orders its groups by it.
     """
     return {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
+
+
+WRITE_RETRY_SECONDS = 0.25
+
+
+def _write_unless_gone(self: WriterThread, text: str | None) -> None:
+    """Queue `text` for the terminal while the writer thread lives; drop it once it has died."""
+    while self.is_alive():
+        try:
+            self._queue.put(text, timeout=WRITE_RETRY_SECONDS)
+            return
+        except queue.Full:
+            continue
+
+
+def _write(self: WriterThread, text: str) -> None:
+    _write_unless_gone(self, text)
+
+
+def _stop(self: WriterThread) -> None:
+    _write_unless_gone(self, None)
+    self.join()
+
+
+def never_block_on_a_dead_terminal() -> None:
+    """Writes to a terminal that is gone are dropped instead of blocking the app for ever.
+
+    private: Textual's `WriterThread` (drivers/_writer_thread.py) dies on the first write that
+    fails (EIO once the terminal is closed), and its `write` is a blocking `put` on a queue of
+    30: the 31st frame after that blocked the event loop in a futex wait, so SIGHUP and SIGTERM
+    (handled on the loop) were never acted on and the process held the session lock until
+    someone `kill -9`ed it (issue 14.24). Idempotent.
+    """
+    WriterThread.write = _write  # type: ignore[method-assign]
+    WriterThread.stop = _stop  # type: ignore[method-assign]
