@@ -17,7 +17,8 @@ from conftest import make_project, make_rows, ready
 
 from brewslm_tui.ui.shell.app import build_app
 
-KEYS = list("jjjkkaaax1x2") + [
+KEYS = [
+    *"jjjkkaaax1x2",
     "space",
     "u",
     "J",
