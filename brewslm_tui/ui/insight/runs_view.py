@@ -36,6 +36,7 @@ from brewslm_tui.core.generation.jobs import list_jobs
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
 from brewslm_tui.ui.jobs.job_format import STATES, count
+from brewslm_tui.ui.shell.movement import TABLE_MOVES
 from brewslm_tui.ui.shell.text import plain, when_text
 
 
@@ -253,7 +254,7 @@ class RunsTable(DataTable):
 
     HELP_GROUP = "Runs"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows"), *TABLE_MOVES]
 
 
 class RunsView(BackgroundTally, Vertical):

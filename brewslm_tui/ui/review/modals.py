@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import DROPPED
 from brewslm_tui.core.text import visible, visible_line
+from brewslm_tui.ui.shell.movement import MovingSelectionList
 from brewslm_tui.ui.shell.text import literal
 from brewslm_tui.ui.shell.textual_compat import bind_character
 
@@ -305,7 +306,7 @@ class DroppedScreen(ModalScreen[list[str] | None]):
                 prompt.append(visible_line(entry.completion)[:16].ljust(16) + " ")
                 prompt.append(visible_line(entry.prompt))
                 options.append((prompt, entry.row_id))
-            yield SelectionList(*options, id="dropped-list")
+            yield MovingSelectionList(*options, id="dropped-list")
             yield Label(
                 Content("space mark · r restore marked (or the highlighted row) · esc close"),
                 classes="modal-help",

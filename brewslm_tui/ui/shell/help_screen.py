@@ -16,11 +16,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from brewslm_tui.ui.shell.movement import MovingScroll
 from brewslm_tui.ui.shell.textual_compat import binding_chain_rank
 
 
@@ -105,7 +106,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > .modal-box {
         border-title-align: center;
     }
-    HelpScreen VerticalScroll {
+    HelpScreen MovingScroll {
         height: auto;
         max-height: 100%;
     }
@@ -128,7 +129,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
             box.border_title = "Keys"
-            with VerticalScroll():
+            with MovingScroll():
                 yield Static(render_help(self.groups), id="help-body")
             yield Static(Text("? / escape / q close   ctrl+p: every action by name"), classes="hint")
 
