@@ -105,10 +105,10 @@ async def test_hostile_rows_render_literally_everywhere(hostile_dir):
 
 
 async def test_hostile_run_and_playbook_names(tmp_path):
-    from conftest import make_project, make_rows
+    from tests.helpers import make_project, make_rows
 
     rows = make_rows(3, run="synth-\x1b]8;;http://evil\x07link", playbook="[@click=app.quit]pb[/]")
-    root = make_project(tmp_path, rows)
+    root = make_project(tmp_path, sample="sentiment", rows=rows).root
     app = build_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()

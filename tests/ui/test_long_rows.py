@@ -3,10 +3,11 @@ part with the field's size, m / M page through it, and the row list cuts its cel
 
 from __future__ import annotations
 
-from conftest import make_project, make_rows, ready
+from conftest import ready
 
 from brewslm_tui.ui.review.review_views import DETAIL_PART_CHARS, DetailPane
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_project, make_rows
 
 SIZE = (100, 30)
 HUGE = 3_000_000
@@ -15,7 +16,7 @@ HUGE = 3_000_000
 def huge_project(tmp_path):
     rows = make_rows(3)
     rows[0]["prompt"] = "Classify: " + "ab" * (HUGE // 2)
-    return make_project(tmp_path, rows)
+    return make_project(tmp_path, sample="sentiment", rows=rows).root
 
 
 async def test_a_huge_row_shows_one_bounded_part_with_its_size(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from conftest import make_rows, on_disk, statuses
+from conftest import on_disk, statuses
 from textual.widgets import TabbedContent
 
 from brewslm_tui.core.project import load_project
@@ -11,6 +11,7 @@ from brewslm_tui.core.store.store import append_rows
 from brewslm_tui.ui.review.modals import ConfirmScreen, EditScreen, ReasonPicker
 from brewslm_tui.ui.review.review_views import ApprovedPane, DetailPane, QueuePane, RejectedPane
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_rows
 
 SIZE = (120, 36)
 
@@ -450,9 +451,8 @@ async def test_edit_an_approved_row_keeps_it_approved(project_dir):
 async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, monkeypatch):
     import threading
 
-    from conftest import make_project
-
     from brewslm_tui.core.store.store import Store, column_cache
+    from tests.helpers import make_project
 
     class HeldBuilder:
         """The real cache builder, reported unfinished until the test lets it finish."""
@@ -475,7 +475,7 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
     )
     monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
     monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
-    root = make_project(tmp_path, make_rows(30000))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(30000)).root
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         header = app.query_one("#header")
@@ -510,9 +510,9 @@ async def test_rejected_cursor_moves_to_the_next_row_of_its_group(project_dir):
 
 
 async def test_empty_project_every_key_is_calm(tmp_path):
-    from conftest import make_project
+    from tests.helpers import make_project
 
-    root = make_project(tmp_path, [])
+    root = make_project(tmp_path, sample="sentiment").root
     app = build_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
         for tab in ("1", "2", "3"):

@@ -4,12 +4,13 @@ The one-second poll that notices it (and new rows) reads the disk in a thread.""
 
 from __future__ import annotations
 
-from conftest import make_rows, ready, until
+from conftest import ready, until
 from textual.widgets import Static
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import Store, append_rows
 from brewslm_tui.ui.shell.app import TAKE_OVER, build_app
+from tests.helpers import make_rows
 
 SIZE = (80, 24)
 

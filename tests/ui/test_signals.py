@@ -21,10 +21,11 @@ import time
 
 import orjson
 import pytest
-from conftest import make_rows, statuses
+from conftest import statuses
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import Store, append_rows
+from tests.helpers import make_rows
 
 pytestmark = [pytest.mark.pty, pytest.mark.slow]
 

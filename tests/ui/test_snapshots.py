@@ -7,11 +7,11 @@ and look at the SVGs in tests/ui/__snapshots__/ before committing them.
 from __future__ import annotations
 
 import pytest
-from conftest import make_project, make_rows
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_project, make_rows
 
 SIZES = [(80, 24), (120, 36)]
 
@@ -35,7 +35,7 @@ VIEWS = {
 def reviewed_dir(tmp_path):
     """40 rows from two runs; some approved, some rejected under two reasons."""
     rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
-    root = make_project(tmp_path, rows)
+    root = make_project(tmp_path, sample="sentiment", rows=rows).root
     store = Store.open(load_project(root), session=True)
     store.approve([1, 5, 9, 33])
     store.reject([2, 6, 10], "label_ambiguous")
