@@ -7,7 +7,6 @@ from conftest import ready
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, SelectionList
 
-from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.ui.review.modals import DroppedScreen
 from brewslm_tui.ui.shell.app import build_app
