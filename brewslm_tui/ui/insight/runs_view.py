@@ -36,7 +36,9 @@ from brewslm_tui.core.generation.jobs import list_jobs
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
 from brewslm_tui.ui.jobs.job_format import STATES, count
+from brewslm_tui.ui.review.modals import ConfirmScreen
 from brewslm_tui.ui.shell.movement import TABLE_MOVES
+from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.text import plain, when_text
 
 
@@ -362,6 +364,11 @@ class RunsView(BackgroundTally, Vertical):
             return None
         return self.lines[table.cursor_row]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A hidden Runs tab acts on nothing (the palette from another tab does not list its
+        actions: they would act on a run the user cannot see)."""
+        return on_shown_tab(self)
+
     def _selected_run(self) -> RunLine | None:
         line = self.selected_line
         if line is None:
@@ -383,7 +390,7 @@ class RunsView(BackgroundTally, Vertical):
         if line is None:
             return
         if line.tally.unapproved == 0:
-            self.notify(f"{plain(line.run_id)} has no pending or rejected rows to drop.")
+            self.notify(f"{plain(line.run_id)} has no pending or rejected rows to drop.", markup=False)
             return
 
         def answered(only_rejected: bool | None) -> None:
@@ -398,7 +405,22 @@ class RunsView(BackgroundTally, Vertical):
             return
         if line.record is None:
             self.notify(
-                f"{plain(line.run_id)} has no job record to copy its settings from.", severity="warning"
+                f"{plain(line.run_id)} has no job record to copy its settings from.",
+                severity="warning",
+                markup=False,
             )
             return
-        self.post_message(self.Regenerate(line.run_id))
+        requested = count(line.record, "requested")
+        summary = (
+            f"Start a new job of playbook {plain(line.playbook or '?')} like run {plain(line.run_id)}"
+            f"{f' ({requested:,} rows)' if requested else ''}: same settings, a fresh seed. Its rows land in"
+            " the queue as pending."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(self.Regenerate(line.run_id))
+
+        self.app.push_screen(
+            ConfirmScreen(f"Regenerate run {plain(line.run_id)}", summary, "start"), answered
+        )
