@@ -102,14 +102,16 @@ async def test_the_reused_reason_picker_starts_clean_each_time(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
         first = app.store.id_of(queue(app).rows.cursor_slot)
-        await pilot.press("x", "tab", *"first note", "enter", "down", "enter")
+        await pilot.press("x", "tab", *"first note", "enter", "down", "down", "enter")
         second = app.store.id_of(queue(app).rows.cursor_slot)
         await pilot.press("space", "j", "space", "x", "tab")
         picker = app.screen
         assert isinstance(picker, ReasonPicker)
         assert "2 rows" in str(picker.query_one("#reason-title").content)
         assert picker.query_one("#reason-note").value == ""
-        await pilot.press("enter", "enter")  # leave the (empty) note, pick the first reason
+        await pilot.press("enter", "enter")  # leave the (empty) note; enter with no reason moved to: nothing
+        assert app.screen is picker and "rejected" not in statuses(project_dir).get(second, "")
+        await pilot.press("down", "enter")  # the first reason, chosen
         assert disk_row(project_dir, first)["review_note"] == "first note"
         assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
         row = disk_row(project_dir, second)
@@ -647,3 +649,23 @@ async def test_keys_typed_before_the_deferred_parts_mount(project_dir):
                 break
             await pilot.pause()
         assert isinstance(app.screen, NewJobScreen)
+
+
+async def test_reject_with_a_note_never_uses_a_reason_not_picked(project_dir):
+    """x, tab: the note has the focus and the key line says so; tab leaves it, and enter then
+    rejects nothing (no reason was moved to); a reason key then rejects with the note."""
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        first = app.store.id_of(queue(app).rows.cursor_slot)
+        await pilot.press("x", "tab")
+        picker = app.screen
+        assert isinstance(picker, ReasonPicker)
+        assert "typing a note" in str(picker.query_one("#reason-help").content)
+        await pilot.press(*"fix", "tab")
+        assert "a reason key picks" in str(picker.query_one("#reason-help").content)
+        await pilot.press("enter")
+        assert app.screen is picker
+        assert "rejected" not in statuses(project_dir).values()
+        await pilot.press("2")
+        row = disk_row(project_dir, first)
+        assert row["reject_reason"] == "wrong_label" and row["review_note"] == "fix"

@@ -67,8 +67,8 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         if self.is_mounted:
             self.query_one("#reason-title", Label).update(self._title())
             self.query_one(Input).value = ""
-            options = self.query_one(OptionList)
-            options.highlighted = 0
+            self.query_one(OptionList).highlighted = None
+            self._show_help()
 
     def on_screen_resume(self) -> None:
         self._focus_first()
@@ -85,14 +85,29 @@ class ReasonPicker(ModalScreen[Rejection | None]):
                 if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
                     prompt.append("  " + visible(reason.title), "dim")
                 options.append(Option(prompt, id=reason.code))
+            # nothing highlighted: enter picks only a reason the user moved to (or typed the key of)
             yield OptionList(*options, id="reason-options")
             yield Input(
                 placeholder="optional note (tab here, enter to go back to the reasons)", id="reason-note"
             )
-            yield Label(Content("key or enter picks · tab note · esc cancels"), classes="modal-help")
+            yield Label(Content(""), classes="modal-help", id="reason-help")
 
     def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = None
         self._focus_first()
+
+    def _show_help(self) -> None:
+        """The key line says what the keys do where the focus is (the list or the note)."""
+        if not self.is_mounted:
+            return
+        if self.query_one(Input).has_focus:
+            words = "typing a note · enter: back to the reasons · esc cancels"
+        else:
+            words = "a reason key picks (or the arrows, then enter) · tab: write a note · esc cancels"
+        self.query_one("#reason-help", Label).update(Content(words))
+
+    def on_descendant_focus(self) -> None:
+        self._show_help()
 
     def _note(self) -> str | None:
         return self.query_one(Input).value.strip() or None
