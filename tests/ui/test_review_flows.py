@@ -669,3 +669,26 @@ async def test_reject_with_a_note_never_uses_a_reason_not_picked(project_dir):
         await pilot.press("2")
         row = disk_row(project_dir, first)
         assert row["reject_reason"] == "wrong_label" and row["review_note"] == "fix"
+
+
+async def test_edit_says_which_field_has_the_focus_and_what_ctrl_s_saves(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        screen = app.screen
+        assert isinstance(screen, EditScreen)
+
+        def said(widget_id: str) -> str:
+            return str(screen.query_one(widget_id).content)
+
+        assert "editing" in said("#edit-completion-label") and "editing" not in said("#edit-prompt-label")
+        assert "ctrl+s save and approve (nothing changed yet)" in said("#edit-help")
+        await pilot.press("end", "!")
+        assert "changed: completion" in said("#edit-help")
+        await pilot.press("tab")
+        assert "editing" in said("#edit-prompt-label") and "editing" not in said("#edit-completion-label")
+        await pilot.press("x")
+        assert "changed: prompt, completion" in said("#edit-help")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, EditScreen)
+        assert "approved" not in statuses(project_dir).values()  # esc saved nothing

@@ -194,19 +194,26 @@ class Edit:
 class EditScreen(ModalScreen[Edit | None]):
     """e: edit prompt and completion; ctrl+s saves and approves. The store keeps the original.
 
+    It opens on the completion (the field people fix); the field labels say in words which one
+    has the focus, and the key line names the fields changed so far, so a prompt typed over by
+    mistake is seen before it is saved.
+
     Control characters are shown as visible escapes here too (a TextArea would otherwise send
     them to the terminal); a field left untouched is reported as unchanged (None), so the
     escapes are only saved if the person edits that field.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "save & approve", priority=True),
+        Binding("ctrl+s", "save", "save and approve", priority=True),
         Binding("escape", "cancel", "cancel"),
     ]
 
-    def __init__(self, prompt: str, completion: str, title: str = "Edit and approve") -> None:
+    def __init__(
+        self, prompt: str, completion: str, title: str = "Edit and approve", save: str = "save and approve"
+    ) -> None:
         super().__init__()
         self.title_text = title
+        self.save_words = save
         self.shown_prompt = visible(prompt)
         self.shown_completion = visible(completion)
         self.had_controls = self.shown_prompt != prompt or self.shown_completion != completion
@@ -216,9 +223,9 @@ class EditScreen(ModalScreen[Edit | None]):
 
         with Vertical(id="edit", classes="modal-box -large"):
             yield Label(literal(self.title_text), classes="modal-title")
-            yield Label(Content("prompt"), classes="field-label")
+            yield Label(Content("prompt"), classes="field-label", id="edit-prompt-label")
             yield TextArea(self.shown_prompt, id="edit-prompt", soft_wrap=True, show_line_numbers=False)
-            yield Label(Content("completion"), classes="field-label")
+            yield Label(Content("completion"), classes="field-label", id="edit-completion-label")
             yield TextArea(
                 self.shown_completion, id="edit-completion", soft_wrap=True, show_line_numbers=False
             )
@@ -227,10 +234,42 @@ class EditScreen(ModalScreen[Edit | None]):
                     Content("control characters are shown as escapes; an edited field is saved as shown"),
                     classes="modal-warning",
                 )
-            yield Label(Content("ctrl+s save & approve · tab next field · esc cancel"), classes="modal-help")
+            yield Label(Content(""), classes="modal-help", id="edit-help")
 
     def on_mount(self) -> None:
         self.query_one("#edit-completion").focus()
+        self._show_state()
+
+    def _changed(self) -> list[str]:
+        from textual.widgets import TextArea
+
+        prompt = self.query_one("#edit-prompt", TextArea).text
+        completion = self.query_one("#edit-completion", TextArea).text
+        return [
+            name
+            for name, now, shown in (
+                ("prompt", prompt, self.shown_prompt),
+                ("completion", completion, self.shown_completion),
+            )
+            if now != shown
+        ]
+
+    def _show_state(self) -> None:
+        """Field labels: which one has the focus, in words. Key line: what ctrl+s will save."""
+        for field in ("prompt", "completion"):
+            focused = self.query_one(f"#edit-{field}").has_focus
+            words = f"{field}  (editing; tab: the other field)" if focused else field
+            self.query_one(f"#edit-{field}-label", Label).update(Content(words))
+        changed = self._changed()
+        what = "changed: " + ", ".join(changed) if changed else "nothing changed yet"
+        help_line = f"ctrl+s {self.save_words} ({what}) · esc cancel, nothing saved"
+        self.query_one("#edit-help", Label).update(Content(help_line))
+
+    def on_descendant_focus(self) -> None:
+        self._show_state()
+
+    def on_text_area_changed(self) -> None:
+        self._show_state()
 
     def action_save(self) -> None:
         from textual.widgets import TextArea  # (imported by compose already; see there)

@@ -619,9 +619,12 @@ class ReviewPane(Vertical):
             if decision is not None:
                 self.app.notify("edited and approved (u undoes)", timeout=3)
 
-        title = "Edit (stays approved)" if self.store.status[slot] == APPROVED else "Edit and approve"
+        approved = self.store.status[slot] == APPROVED
+        title, save = (
+            ("Edit (stays approved)", "save") if approved else ("Edit and approve", "save and approve")
+        )
         self.app.push_screen(
-            EditScreen(str(row.get("prompt", "")), str(row.get("completion", "")), title), done
+            EditScreen(str(row.get("prompt", "")), str(row.get("completion", "")), title, save), done
         )
 
 
