@@ -145,15 +145,15 @@ async def test_multi_select_bulk_approve_then_undo(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
         rows = queue(app).rows
-        # space toggles and moves down; shift+down extends
+        # space toggles and moves down; shift+down selects and moves down: one row a key
         await pilot.press("space", "space", "shift+down", "shift+down")
         picked = sorted(rows.selected)
-        assert picked == [0, 1, 2, 3, 4]  # two toggled, then the cursor row and two more
+        assert picked == [0, 1, 2, 3]
         picked_ids = ids(app, picked)
         await pilot.press("a")
         on = statuses(project_dir)
-        assert [on[i] for i in picked_ids] == ["approved"] * 5
-        assert list(on.values()).count("approved") == 5
+        assert [on[i] for i in picked_ids] == ["approved"] * 4
+        assert list(on.values()).count("approved") == 4
         assert not rows.selected
         await pilot.press("u")
         on = statuses(project_dir)
@@ -692,3 +692,15 @@ async def test_edit_says_which_field_has_the_focus_and_what_ctrl_s_saves(project
         await pilot.press("escape")
         assert not isinstance(app.screen, EditScreen)
         assert "approved" not in statuses(project_dir).values()  # esc saved nothing
+
+
+async def test_space_then_J_selects_one_row_a_key_and_says_how_many(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = queue(app)
+        await pilot.press("space", "J", "J", "J")
+        assert sorted(pane.rows.selected) == [0, 1, 2, 3]
+        assert "4 selected" in str(pane.query_one(".info-line").content)
+        await pilot.press("K")  # back up: the row under the cursor (4) is selected, none unselected
+        assert sorted(pane.rows.selected) == [0, 1, 2, 3, 4]
+        assert "5 selected" in str(pane.query_one(".info-line").content)

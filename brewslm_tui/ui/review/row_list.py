@@ -209,8 +209,8 @@ class RowList(ScrollView, can_focus=True):
         Binding("g,home", "first", "Top", show=False),
         Binding("G,end", "last", "Bottom", show=False),
         Binding("space", "toggle_select", "Select"),
-        Binding("shift+down,J", "extend(1)", "Extend selection down", show=False),
-        Binding("shift+up,K", "extend(-1)", "Extend selection up", show=False),
+        Binding("shift+down,J", "extend(1)", "Select, move down", show=False),
+        Binding("shift+up,K", "extend(-1)", "Select, move up", show=False),
         Binding("asterisk,ctrl+a", "select_all", "Select all matching the filter", show=False),
         Binding("enter", "toggle_group", "Fold or unfold group", show=False),
         Binding("left,h", "collapse", "Fold group", show=False),
@@ -651,14 +651,12 @@ class RowList(ScrollView, can_focus=True):
         self._set_cursor(self.cursor + 1)
 
     def action_extend(self, delta: int) -> None:
-        """shift+arrow: select the current row and the next one (vim-visual style)."""
+        """J / K (shift+arrow): select the row under the cursor and move on, as space does but
+        never unselecting, so every key selects exactly one row: `space J J J` selects 4."""
         item = self.cursor_item
         if isinstance(item, int):
             self.selected.add(item)
         self._set_cursor(self.cursor + delta)
-        item = self.cursor_item
-        if isinstance(item, int):
-            self.selected.add(item)
         self._selection_changed()
 
     def action_select_all(self) -> None:
