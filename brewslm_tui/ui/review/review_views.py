@@ -172,7 +172,8 @@ def describe_group(group: Group, project) -> Text:
     n = len(group.slots)
     text.append(
         f"\n\n{n:,} row{'' if n == 1 else 's'}. space selects the whole group; "
-        "enter / left / right fold it; d drops, p sends back to pending.",
+        "enter / left / right fold it; d drops, p sends back to pending. "
+        "] / [ next / previous group, z folds all, ' and a reason key goes to its group.",
         "dim",
     )
     return text
@@ -340,6 +341,7 @@ class ReviewPane(Vertical):
         self.project = review.project
         self.filters = Filters()
         self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
+        self.jumping = False  # `'` pressed (Rejected): the reason key of the group to go to, not yet
         self._detail: DetailPane | None = None
         self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
         self._detail_part = 0  # which part of a long row's fields the detail shows (m / M)
@@ -390,6 +392,10 @@ class ReviewPane(Vertical):
             text.append("  (esc clears)", "dim")
         if not self.store.loaded:
             text.append(" · loading…", "dim")
+        if self.jumping:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(" go to the group of reason key? ", "bold reverse")
+            text.append("  esc cancels", "dim")
         if self.asking is not None:
             text = Text(no_wrap=True, overflow="ellipsis")
             what = "1 row" if self.asking.count == 1 else f"{self.asking.count:,} rows"
@@ -551,6 +557,9 @@ class ReviewPane(Vertical):
         this pane: keys typed in one burst (`ax1` over a slow link) may all pass through the
         pane before `x` is acted on, but they reach the app's bindings one by one, in order.
         """
+        if self.jumping:
+            self._jump(event)
+            return
         ask = self.asking
         if ask is None:
             return
@@ -576,6 +585,28 @@ class ReviewPane(Vertical):
                 markup=False,
             )
 
+    def _jump(self, event: events.Key) -> None:
+        self.jumping = False
+        self._show_info()
+        if event.key == "escape":
+            return
+        reason = self.project.reason_for_key(event.character) if event.character else None
+        if reason is None:
+            self.app.notify(
+                f"not a reason key: {visible_line(event.key)}", severity="warning", timeout=3, markup=False
+            )
+        elif not self.rows.jump_to_group(reason.code):
+            self.app.notify(
+                f"no rejected rows as {visible_line(reason.code)}",
+                severity="warning",
+                timeout=3,
+                markup=False,
+            )
+
+    def wants_next_key(self) -> bool:
+        """A question waits for the next key (the reason after x, the group after ')."""
+        return self.asking is not None or self.jumping
+
     def cancel_question(self) -> None:
         """Drop a waiting `x` (a decision came from elsewhere: the palette, say)."""
         if self.asking is not None:
@@ -589,6 +620,9 @@ class ReviewPane(Vertical):
     def on_descendant_blur(self) -> None:
         if self.asking is not None:  # the focus went elsewhere (a click): the question is off
             self._stop_asking()
+        if self.jumping:
+            self.jumping = False
+            self._show_info()
 
     def to_pending(self) -> None:
         if not self.review.can_write("send back to pending"):
@@ -678,6 +712,7 @@ class RejectedPane(ReviewPane):
         Binding("e", "edit", "Fix+approve"),
         Binding("x", "reject", "Change reason", show=False),
         Binding("R", "restore_dropped", "Restore…"),
+        Binding("apostrophe", "jump_group", "Go to a reason's group", show=False),
         *ReviewPane.COMMON_BINDINGS,
     ]
 
@@ -686,6 +721,12 @@ class RejectedPane(ReviewPane):
 
     def action_reject(self) -> None:
         self.reject()
+
+    def action_jump_group(self) -> None:
+        """': the next key is a reason key; the cursor goes to that reason's group header
+        (with d, any group drops in 4 keys from this tab: ' 3 d y)."""
+        self.jumping = True
+        self._show_info()
 
     def action_restore_dropped(self) -> None:
         """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""

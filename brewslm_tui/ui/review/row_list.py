@@ -215,6 +215,9 @@ class RowList(ScrollView, can_focus=True):
         Binding("enter", "toggle_group", "Fold or unfold group", show=False),
         Binding("left,h", "collapse", "Fold group", show=False),
         Binding("right,l", "expand", "Unfold group", show=False),
+        Binding("right_square_bracket", "next_group(1)", "Next group", show=False),
+        Binding("left_square_bracket", "next_group(-1)", "Previous group", show=False),
+        Binding("z", "fold_all", "Fold or unfold all groups", show=False),
     ]
 
     def __init__(
@@ -689,6 +692,41 @@ class RowList(ScrollView, can_focus=True):
     def action_toggle_group(self) -> None:
         self._set_expanded(None)
 
+    def action_next_group(self, delta: int) -> None:
+        """] / [: the header of the next / previous reason group."""
+        lines = self.lines
+        if not isinstance(lines, GroupedLines) or not lines.groups:
+            return
+        here = lines.groups.index(lines.group_of(self.cursor)) if len(lines) else 0
+        on_header = self.cursor == lines.header_of(self.cursor)
+        target = here + delta if on_header or delta > 0 else here  # [ inside a group: its header
+        self._set_cursor(lines.starts[max(0, min(target, len(lines.groups) - 1))])
+
+    def jump_to_group(self, reason: str) -> bool:
+        """Put the cursor on the header of `reason`'s group; False when there is none."""
+        lines = self.lines
+        gi = lines.by_reason.get(reason) if isinstance(lines, GroupedLines) else None
+        if gi is None or not isinstance(lines, GroupedLines):
+            return False
+        self._set_cursor(lines.starts[gi])
+        return True
+
+    def action_fold_all(self) -> None:
+        """z: fold every group (each header then one line), or unfold them all when all are folded."""
+        lines = self.lines
+        if not isinstance(lines, GroupedLines) or not lines.groups:
+            return
+        here = lines.group_of(self.cursor).reason if len(lines) else None
+        fold = any(group.expanded for group in lines.groups)
+        for group in lines.groups:
+            self._expanded[group.reason] = not fold
+        self._rebuild_lines()
+        gi = self.lines.by_reason.get(here) if isinstance(self.lines, GroupedLines) else None
+        self.cursor = self.lines.starts[gi] if gi is not None and isinstance(self.lines, GroupedLines) else 0
+        self._scroll_to_cursor()
+        self._moved()
+        self.refresh()
+
     def action_collapse(self) -> None:
         self._set_expanded(False)
 
@@ -698,7 +736,7 @@ class RowList(ScrollView, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not on_shown_tab(self):
             return False  # the command palette lists only what the visible tab can do
-        if action in ("toggle_group", "collapse", "expand"):
+        if action in ("toggle_group", "collapse", "expand", "next_group", "fold_all"):
             return self.grouped
         return True
 

@@ -219,7 +219,7 @@ class BrewApp(App):
     def on_key(self, event: events.Key) -> None:
         """The key after `x` answers the pane's reason question (runs before the bindings)."""
         pane = getattr(self.screen.focused, "parent", None)  # the asking pane's list has the focus
-        if isinstance(pane, ReviewPane) and pane.asking is not None:
+        if isinstance(pane, ReviewPane) and pane.wants_next_key():
             event.stop()
             event.prevent_default()  # App._on_key, which runs the bindings, is skipped
             pane.answer(event)
