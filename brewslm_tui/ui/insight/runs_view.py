@@ -313,7 +313,8 @@ class RunsView(BackgroundTally, Vertical):
 
     def compose(self) -> ComposeResult:
         table = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
+        for label in COLUMNS:
+            table.add_column(label, width=len(label))
         yield table
         yield Static(Content("enter rows in queue   D drop   r regenerate"), id="runs-hint")
 
@@ -335,9 +336,16 @@ class RunsView(BackgroundTally, Vertical):
         table = self.query_one(DataTable)
         selected = self.selected_line.run_id if self.selected_line is not None else None
         self.lines = lines
-        table.clear()
-        for line in lines:
-            table.add_row(*run_cells(line), key=line.run_id or "(no run)")
+        rows = [run_cells(line) for line in lines]
+        # the widths from the cells themselves: DataTable's own measuring of rows added while
+        # the tab was being shown sometimes kept a column at its label's width ("05-" for a
+        # run id), a snapshot flake under load
+        widths = [max([len(label), *(row[k].cell_len for row in rows)]) for k, label in enumerate(COLUMNS)]
+        table.clear(columns=True)
+        for label, width in zip(COLUMNS, widths, strict=True):
+            table.add_column(label, width=width)
+        for line, cells in zip(lines, rows, strict=True):
+            table.add_row(*cells, key=line.run_id or "(no run)")
         ids = [line.run_id for line in lines]
         wanted = self._wanted_run if self._wanted_run in ids else selected
         if wanted in ids:
