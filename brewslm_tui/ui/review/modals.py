@@ -237,7 +237,10 @@ class EditScreen(ModalScreen[Edit | None]):
             yield Label(Content(""), classes="modal-help", id="edit-help")
 
     def on_mount(self) -> None:
-        self.query_one("#edit-completion").focus()
+        found = self.query("#edit-completion")
+        if not found:
+            return  # the app is quitting (a q typed just before e): nothing to show
+        found.first().focus()
         self._show_state()
 
     def _changed(self) -> list[str]:
@@ -256,6 +259,8 @@ class EditScreen(ModalScreen[Edit | None]):
 
     def _show_state(self) -> None:
         """Field labels: which one has the focus, in words. Key line: what ctrl+s will save."""
+        if not self.query("#edit-help"):
+            return  # not composed (or already taken down)
         for field in ("prompt", "completion"):
             focused = self.query_one(f"#edit-{field}").has_focus
             words = f"{field}  (editing; tab: the other field)" if focused else field

@@ -44,6 +44,7 @@ from brewslm_tui.ui.review.modals import (
 from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
 from brewslm_tui.ui.review.service import ReviewService
 from brewslm_tui.ui.shell.tabs import on_shown_tab
+from brewslm_tui.ui.shell.text import counted
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
 KNOWN_FIELDS = (
@@ -66,6 +67,7 @@ def _append_literal(text: Text, value: str, escape_style: str = "reverse") -> No
         text.append(piece, escape_style if is_escape else None)
 
 
+SHORT_COMPLETION = 60  # characters: a completion this short leads the detail, on one line
 DETAIL_PART_CHARS = 20_000  # of one field at a time: a 50 MB row must not be laid out at once
 
 
@@ -95,9 +97,19 @@ def describe_row(row: dict, project, status: int, part: int = 0) -> Text:
     """The detail of one row: prompt and completion (a long one in parts), provenance,
     decision, original."""
     text = Text()
-    _append_field(text, "prompt", str(row.get("prompt", "")), part)
-    text.append("\n\n")
-    _append_field(text, "completion", str(row.get("completion", "")), part)
+    prompt, completion = str(row.get("prompt", "")), str(row.get("completion", ""))
+    if "\n" not in completion and len(completion) <= SHORT_COMPLETION:
+        # a label (classification) or a short answer: on the first line, so it is on screen
+        # even when the prompt is long and the pane short (80x24)
+        text.append("completion ", "bold underline")
+        text.append(" ")
+        _append_literal(text, completion)
+        text.append("\n\n")
+        _append_field(text, "prompt", prompt, part)
+    else:
+        _append_field(text, "prompt", prompt, part)
+        text.append("\n\n")
+        _append_field(text, "completion", completion, part)
     text.append("\n\n")
     provenance = [
         ("playbook", row.get("playbook")),
@@ -379,7 +391,7 @@ class ReviewPane(Vertical):
     def _show_info(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         count = len(self.rows.view)
-        text.append(f"{count:,} rows" if count != 1 else "1 row", "bold")
+        text.append(counted(count), "bold")
         if self.GROUPED:
             lines = self.rows.lines
             groups = len(lines.groups) if isinstance(lines, GroupedLines) else 0
@@ -398,7 +410,7 @@ class ReviewPane(Vertical):
             text.append("  esc cancels", "dim")
         if self.asking is not None:
             text = Text(no_wrap=True, overflow="ellipsis")
-            what = "1 row" if self.asking.count == 1 else f"{self.asking.count:,} rows"
+            what = counted(self.asking.count)
             text.append(f" reject {what}: reason key? ", "bold reverse")
             text.append("  tab note · esc cancels", "dim")
         self.query_one(".info-line", Static).update(text, layout=False)  # height 1: no re-layout
@@ -513,7 +525,7 @@ class ReviewPane(Vertical):
 
     def _say(self, verb: str, decision) -> None:
         if decision is not None and decision.count != 1:
-            self.app.notify(f"{verb} {decision.count:,} rows (u undoes)", timeout=3)
+            self.app.notify(f"{verb} {counted(decision.count)} (u undoes)", timeout=3, markup=False)
 
     def approve(self) -> None:
         if not self.review.can_write("approve"):
@@ -741,7 +753,7 @@ class RejectedPane(ReviewPane):
             if row_ids:
                 decision = self.review.restore(row_ids)
                 if decision is not None:
-                    self.app.notify(f"restored {decision.count:,} rows to the queue (u undoes)", timeout=4)
+                    self.app.notify(f"restored {counted(decision.count)} to the queue (u undoes)", timeout=4)
 
         self.app.push_screen(DroppedScreen(entries, total), chosen)
 
@@ -760,7 +772,7 @@ class RejectedPane(ReviewPane):
         """Ask with a per-reason summary, then one store.drop (restorable, undoable)."""
         codes = bytes(map(self.store.reason.__getitem__, targets))  # one byte per row: counted in C
         by_reason = Counter({self.store.reason_codes[k] or "(no reason)": codes.count(k) for k in set(codes)})
-        summary = f"drop {len(targets):,} rows: " + ", ".join(
+        summary = f"drop {counted(len(targets))}: " + ", ".join(
             f"{visible_line(reason)} {n:,}" for reason, n in by_reason.most_common()
         )
         summary += "\n\nThey move to data/dropped.jsonl (restorable); u undoes."

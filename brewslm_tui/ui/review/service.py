@@ -9,12 +9,16 @@ one notification each; a refused or failed decision returns None and changes not
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.store.store import Decision, Store
+from brewslm_tui.ui.shell.text import counted
+
+REVIEW_OPS = frozenset({"approve", "reject", "edit"})  # what counts as reviewed in the session counter
 
 # what a decision op is called in a sentence ("undone: approve of 3 rows")
 OP_WORDS = {
@@ -59,6 +63,14 @@ class ReviewService:
         self.notify = notify
         self.on_change = on_change
         self.before_change = before_change
+        self.reviewed = 0  # rows approved, rejected or edited in this session (undo takes back)
+        self._first_review: float | None = None  # monotonic time of the session's first one
+
+    def per_minute(self) -> float:
+        """Rows reviewed a minute since the session's first review (over at least a minute)."""
+        if self._first_review is None:
+            return 0.0
+        return self.reviewed * 60.0 / max(60.0, time.monotonic() - self._first_review)
 
     # ------------------------------------------------------------ policy
     @property
@@ -78,10 +90,10 @@ class ReviewService:
 
     # ------------------------------------------------------------ decisions
     def approve(self, targets: Iterable[int]) -> Decision | None:
-        return self._decide("approve", lambda: self.store.approve(targets))
+        return self._decide("approve", lambda: self.store.approve(targets), counts="approve")
 
     def reject(self, targets: Iterable[int], reason: str, note: str | None = None) -> Decision | None:
-        return self._decide("reject", lambda: self.store.reject(targets, reason, note))
+        return self._decide("reject", lambda: self.store.reject(targets, reason, note), counts="reject")
 
     def set_pending(self, targets: Iterable[int]) -> Decision | None:
         return self._decide("send back to pending", lambda: self.store.set_pending(targets))
@@ -89,7 +101,9 @@ class ReviewService:
     def edit(self, slot: int, *, prompt: str | None, completion: str | None) -> Decision | None:
         """Edit and approve one row (the original is kept in the row)."""
         return self._decide(
-            "edit", lambda: self.store.edit(slot, prompt=prompt, completion=completion, approve=True)
+            "edit",
+            lambda: self.store.edit(slot, prompt=prompt, completion=completion, approve=True),
+            counts="edit",
         )
 
     def drop(self, targets: Iterable[int]) -> Decision | None:
@@ -106,16 +120,22 @@ class ReviewService:
         if op is None:
             self.notify("nothing to undo", severity="warning")
             return None
-        decision = self._decide("undo", self.store.undo, checked=True)
+        decision = self._decide("undo", self.store.undo, checked=True, counts=op, sign=-1)
         if decision is None:
             return None
-        n = decision.count
-        what = f"{OP_WORDS.get(op, op)} of {n:,} row{'' if n == 1 else 's'}"
-        return decision, what
+        return decision, f"{OP_WORDS.get(op, op)} of {counted(decision.count)}"
 
     def _decide(
-        self, what: str, call: Callable[[], Decision | None], *, checked: bool = False
+        self,
+        what: str,
+        call: Callable[[], Decision | None],
+        *,
+        checked: bool = False,
+        counts: str | None = None,
+        sign: int = 1,
     ) -> Decision | None:
+        """One store call (durable on return), errors as one notification; then the session
+        counter (`counts`: the op it counts as, `sign` -1 for an undo) and the change notification."""
         if not checked and not self.can_write(what):
             return None
         self.before_change()
@@ -132,5 +152,9 @@ class ReviewService:
                 markup=False,
             )
             return None
+        if decision is not None and counts in REVIEW_OPS:
+            if self._first_review is None:
+                self._first_review = time.monotonic()
+            self.reviewed = max(0, self.reviewed + sign * decision.count)
         self.on_change()
         return decision

@@ -48,6 +48,7 @@ from brewslm_tui.ui.shell.header import HeaderBar
 from brewslm_tui.ui.shell.help_screen import HelpScreen
 from brewslm_tui.ui.shell.key_bar import KeyBar
 from brewslm_tui.ui.shell.tabs import TABS
+from brewslm_tui.ui.shell.text import counted
 from brewslm_tui.ui.shell.textual_compat import never_block_on_a_dead_terminal
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
@@ -100,6 +101,7 @@ class BrewApp(App):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit", show=False),
         Binding("ctrl+t", "take_over", "Take over"),
+        Binding("s", "toggle_sidebar", "Hide or show the jobs sidebar", show=False),
     ]
 
     def __init__(self, project: Project, store: Store, *, readonly_reason: str | None = None) -> None:
@@ -299,6 +301,8 @@ class BrewApp(App):
     # ------------------------------------------------------------ the one-second poll
     def _probe_disk(self) -> None:
         """Stat the data files (and try the session lock) in a thread; see `disk_probe`."""
+        if self.review.reviewed:
+            self._update_header()  # the session's rows a minute move with the clock
         if self._probing:
             return  # the last probe is still waiting on the disk: one at a time
         self._probing = True
@@ -368,9 +372,17 @@ class BrewApp(App):
             self.after_change()
 
     def _update_header(self) -> None:
+        found = self.query(HeaderBar)
+        if not found:
+            return  # shutting down: the screen's widgets are going (a timer may still fire)
         counts = self.store.counts() if self.store.loaded else None
-        self.query_one(HeaderBar).show(
-            self.project.name, counts, len(self.unseen_jobs), self.readonly_reason, len(self.store.problems)
+        found.first().show(
+            self.project.name,
+            counts,
+            len(self.unseen_jobs),
+            self.readonly_reason,
+            len(self.store.problems),
+            (self.review.reviewed, self.review.per_minute()),
         )
 
     # ------------------------------------------------------------ app-wide actions
@@ -383,6 +395,13 @@ class BrewApp(App):
         if pane is not None and decision.idxs:
             pane.rows.move_to_slot(decision.idxs[0])
         self.notify(f"undone: {what}", timeout=4, markup=False)
+
+    def action_toggle_sidebar(self) -> None:
+        """s: the jobs sidebar off (its 24 columns go to the rows) or back on."""
+        body = self.query_one("#body")
+        body.toggle_class("-no-sidebar")
+        if body.has_class("-no-sidebar") and self.focused is not None and self.focused.id == "sidebar":
+            self._focus_tab(self.query_one(TabbedContent).active)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
@@ -403,7 +422,9 @@ class BrewApp(App):
         name = visible_line(str(record.playbook or record.run_id))
         landed = int((record.counts or {}).get("usable", 0) or 0)
         if record.state == "succeeded":
-            self.notify(f"job {name} finished: {landed:,} rows landed in the queue", timeout=6, markup=False)
+            self.notify(
+                f"job {name} finished: {counted(landed)} landed in the queue", timeout=6, markup=False
+            )
         elif record.state == "failed":
             diagnostic = record.diagnostic
             headline = visible_line(

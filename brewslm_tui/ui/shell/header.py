@@ -70,10 +70,17 @@ class HeaderBar(Static):
             self.show(*self._last)
 
     def show(
-        self, name: str, counts: dict[str, int] | None, bell: int, readonly: str | None, problems: int = 0
+        self,
+        name: str,
+        counts: dict[str, int] | None,
+        bell: int,
+        readonly: str | None,
+        problems: int = 0,
+        session: tuple[int, float] | None = None,
     ) -> None:
-        """`readonly` is the holder of the session lock when this app could only open read-only."""
-        self._last = (name, counts, bell, readonly, problems)
+        """`readonly` is the holder of the session lock when this app could only open read-only.
+        `session`: rows reviewed this session and rows a minute (shown when there is room)."""
+        self._last = (name, counts, bell, readonly, problems, session)
         style = self.get_component_rich_style
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" " + visible_line(name) + " ", style("header--name"))
@@ -86,14 +93,26 @@ class HeaderBar(Static):
                 text.append(f"{counts.get(key, 0):,}", style(cls))
         if problems:
             text.append(f"  quarantined {problems:,}", style("header--rejected"))
-        right = Text(no_wrap=True)
-        if readonly:
-            right.append(" read-only ", style("header--readonly"))
-            right.append(" ")
-        right.append(
-            f"bell {bell} " if bell else "bell 0 ", style("header--bell") if bell else style("header--dim")
-        )
         width = self.size.width or 80
+
+        def right_side(with_session: bool) -> Text:
+            right = Text(no_wrap=True)
+            if with_session and session is not None and session[0]:
+                reviewed, per_minute = session
+                right.append(f"reviewed {reviewed:,}", style("header--dim"))
+                right.append(f" {per_minute:.1f}/min  ", style("header--dim"))
+            if readonly:
+                right.append(" read-only ", style("header--readonly"))
+                right.append(" ")
+            right.append(
+                f"bell {bell} " if bell else "bell 0 ",
+                style("header--bell") if bell else style("header--dim"),
+            )
+            return right
+
+        right = right_side(True)
+        if width - text.cell_len - right.cell_len < 1:
+            right = right_side(False)  # the counter goes first when the line is full (80 columns)
         gap = width - text.cell_len - right.cell_len
         if gap >= 1:
             text.append(" " * gap)

@@ -111,6 +111,7 @@ class HelpScreen(ModalScreen[None]):
         max-height: 100%;
     }
     HelpScreen .hint {
+        dock: bottom;  /* the close hint stays on screen however long the list (80x24) */
         color: $text-muted;
     }
     """

@@ -77,6 +77,23 @@ class KeyBar(Widget):
             self._hints, self._palette = tuple(hints), palette
             self.refresh()
 
+    HELP_KEY = "question_mark"
+
+    def _fitting(self, width: int) -> list[tuple]:
+        """The hints that fit in `width`, dropped from the end, never `? Help` (at 80 columns it
+        fell off the end, and with it the way to every other key)."""
+        hints = list(self._hints)
+
+        def size(item: tuple) -> int:
+            return cell_len(item[1]) + cell_len(item[2]) + 3  # as _line's hint() draws it
+
+        while len(hints) > 1 and sum(map(size, hints)) > width:
+            droppable = [k for k, item in enumerate(hints) if item[0] != self.HELP_KEY]
+            if not droppable:
+                break
+            del hints[droppable[-1]]
+        return hints
+
     @property
     def text(self) -> str:
         """The hints as plain text (tests)."""
@@ -95,7 +112,7 @@ class KeyBar(Widget):
             text.append(f"{description} ", description_style if enabled else disabled_style)
             spans.append((start, text.cell_len, key))
 
-        for item in self._hints:
+        for item in self._fitting(width):
             hint(*item)
         if self._palette is not None:
             right = cell_len(self._palette[1]) + cell_len(self._palette[2]) + 3  # as hint() draws it

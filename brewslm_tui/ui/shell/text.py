@@ -26,6 +26,11 @@ def literal(text: str) -> Content:
     return Content(visible(text))
 
 
+def counted(n: int, noun: str = "row") -> str:
+    """'1 row', '2 rows', '1,204 rows': a count with its noun in the right number."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def human_number(n: float) -> str:
     """3100 -> '3.1k', 12 -> '12', 2_500_000 -> '2.5M'."""
     if n >= 1_000_000:
