@@ -69,8 +69,24 @@ async def test_undo_says_exactly_what_it_undid(pilot):
     app.notify = app.review.notify = lambda message, **kw: (said.append(message), shown(message, **kw))[1]
     await pilot.press("space", "space", "x", "1")  # two rows rejected as label_ambiguous
     await pilot.press("u")
-    assert said[-1] == "undone: rejection of 2 rows"
+    assert said[-1] == "undone: rejection of 2 rows (back to pending)"
     await pilot.press("a", "u")
-    assert said[-1] == "undone: approval of 1 row"
+    assert said[-1] == "undone: approval of 1 row (back to pending)"
     await pilot.press("u", "u")
     assert said[-1] == "nothing to undo"
+
+
+async def test_undo_of_a_restore_made_in_another_tab_says_so(pilot):
+    """u after a restore (made in Rejected, undone from the Queue) names it and where the row went."""
+    app = pilot.app
+    said: list[str] = []
+    shown = app.notify
+    app.notify = app.review.notify = lambda message, **kw: (said.append(message), shown(message, **kw))[1]
+    await pilot.press("x", "1", "2", "d", "y", "R")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.press("r")
+    await pilot.pause()
+    assert said[-1] == "restored 1 row to the queue (u undoes)"
+    await pilot.press("1", "u")
+    assert said[-1] == "undone: restore of 1 row (back to dropped)"

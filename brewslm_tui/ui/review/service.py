@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.project import Project
+from brewslm_tui.core.rows import STATUS_NAMES
 from brewslm_tui.core.store.store import Decision, Store
 from brewslm_tui.ui.shell.text import counted
 
@@ -113,7 +114,8 @@ class ReviewService:
         return self._decide("restore", lambda: self.store.restore(dropped_ids))
 
     def undo(self) -> tuple[Decision, str] | None:
-        """Undo the last decision; returns it with a sentence naming what was undone."""
+        """Undo the last decision; returns it with a sentence naming what was undone and where
+        its rows went ("restore of 1 row (back to dropped)")."""
         if not self.can_write("undo"):
             return None
         op = self.store.last_decision_op()
@@ -123,7 +125,10 @@ class ReviewService:
         decision = self._decide("undo", self.store.undo, checked=True, counts=op, sign=-1)
         if decision is None:
             return None
-        return decision, f"{OP_WORDS.get(op, op)} of {counted(decision.count)}"
+        status = self.store.status
+        back = {STATUS_NAMES[status[i]] for i in decision.idxs if i < len(status)}
+        where = f" (back to {back.pop()})" if len(back) == 1 else " (back to where they were)" if back else ""
+        return decision, f"{OP_WORDS.get(op, op)} of {counted(decision.count)}{where}"
 
     def _decide(
         self,
