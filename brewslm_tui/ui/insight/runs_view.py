@@ -260,7 +260,15 @@ class RunsTable(DataTable):
 
 
 class RunsView(BackgroundTally, Vertical):
-    """One line per run. Bindings: enter show rows, D drop rejected/unapproved, r regenerate."""
+    """One line per run.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | The run's rows in the Queue. |
+    | D | Drop the run's rejected (or all unapproved) rows; asked first. |
+    | r | Regenerate: a new job like this run; asked first. |
+    | j / k / g / G | Move (as in every list). |
+    """
 
     HELP_GROUP = "Runs"
 

@@ -153,7 +153,13 @@ def pick_reason(
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """y / enter confirms, n / esc cancels. The summary is plain text."""
+    """y / enter confirms, n / esc cancels. The summary is plain text.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | y | Yes. |
+    | n / escape | No. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes"),
@@ -340,7 +346,14 @@ def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
 
 
 class DroppedScreen(ModalScreen[list[str] | None]):
-    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending."""
+    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | space | Mark or unmark a row. |
+    | r | Restore the marked rows (or the highlighted one). |
+    | escape | Close. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "restore marked"),

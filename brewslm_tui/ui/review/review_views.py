@@ -675,7 +675,14 @@ class ReviewPane(Vertical):
 
 
 class QueuePane(ReviewPane):
-    """Pending rows: approve, reject with a reason, edit and approve."""
+    """Pending rows: approve, reject with a reason, edit and approve.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | a | Approve the selection (or the row under the cursor). |
+    | x | Reject: the next key is the reason (tab: the list, with a note). |
+    | e | Edit and approve. |
+    """
 
     STATUSES = (PENDING,)
     HELP_GROUP = "Queue"
@@ -711,7 +718,17 @@ class QueuePane(ReviewPane):
 
 
 class RejectedPane(ReviewPane):
-    """Rejected rows grouped by reason: drop (confirmed, restorable), back to pending, fix & approve."""
+    """Rejected rows grouped by reason: drop (confirmed, restorable), back to pending, fix & approve.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | d | Drop the selection, the group or the row (asked first; restorable). |
+    | p | Back to pending. |
+    | e | Fix and approve. |
+    | x | Change the reason. |
+    | R | Restore dropped rows. |
+    | ' | The next key is a reason key: go to its group. |
+    """
 
     STATUSES = (REJECTED,)
     GROUPED = True
@@ -785,7 +802,14 @@ class RejectedPane(ReviewPane):
 
 
 class ApprovedPane(ReviewPane):
-    """Approved rows: take an approval back (to pending, or reject)."""
+    """Approved rows: take an approval back (to pending, or reject).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | p | Back to pending. |
+    | x | Reject, with a reason. |
+    | e | Edit (stays approved). |
+    """
 
     STATUSES = (APPROVED,)
     HELP_GROUP = "Approved"

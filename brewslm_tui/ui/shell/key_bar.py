@@ -20,7 +20,14 @@ from textual.widget import Widget
 
 
 class KeyBar(Widget):
-    """Key hints of the current screen, e.g. `a Approve  x Reject  …   ^p palette`."""
+    """Key hints of the current screen, e.g. `a Approve  x Reject  …   ^p palette`.
+
+    | Class | Description |
+    | :- | :- |
+    | `key-bar--key` | A key. |
+    | `key-bar--description` | What the key does. |
+    | `key-bar--disabled` | A key that does nothing here now. |
+    """
 
     DEFAULT_CSS = """
     KeyBar {
