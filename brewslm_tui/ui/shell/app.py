@@ -520,7 +520,8 @@ class BrewApp(App):
         A backstop ends the process if shutdown still has not got back to `run()` after
         EXIT_DEADLINE_SECONDS: every acknowledged decision is in the journal already, and a
         process that lingers holds the session lock against the next reviewer."""
-        threading.Thread(target=self._exit_deadline, name="exit-deadline", daemon=True).start()
+        if self._compact_after_run:  # started by run() (not a test's run_test): it sets the event
+            threading.Thread(target=self._exit_deadline, name="exit-deadline", daemon=True).start()
         self.compact_store()
         self.exit(return_code=0)
 
