@@ -26,6 +26,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -186,6 +187,10 @@ class RowList(ScrollView, can_focus=True):
     """
 
     HELP_GROUP = "Rows"
+
+    # the cursor's line: a reactive others may watch, with no repaint of its own (a move
+    # repaints only the two lines it touches, see _set_cursor; a full refresh per key cost frames)
+    cursor: reactive[int] = reactive(0, repaint=False, layout=False, init=False)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "row-list--title",
