@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import make_rows as make_rows  # re-exported: the core tests import it from here
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
 
@@ -42,19 +44,3 @@ def sample_copy(tmp_path):
         return target
 
     return copy
-
-
-def make_rows(n: int, *, run: str = "synth-t-1", start: int = 0) -> list[dict]:
-    labels = ["positive", "negative", "neutral", "mixed"]
-    return [
-        {
-            "id": f"r{start + i:06d}",
-            "prompt": f"Classify the sentiment: review number {start + i} says it was fine",
-            "completion": labels[(start + i) % 4],
-            "review_status": "pending",
-            "source": "synth_playbook",
-            "run_id": run,
-            "playbook": "pb-" + run[-1],
-        }
-        for i in range(n)
-    ]

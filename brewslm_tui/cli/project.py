@@ -41,11 +41,9 @@ def cmd_open(args) -> int:
     # before textual is imported: a head start (the builder writes the column cache: not here
     # when nothing can be written)
     builder = None if unwritable else Store.start_early_builder(project)
-    from brewslm_tui.ui.shell.app import build_app
+    from brewslm_tui.ui.shell.app import run_app
 
-    app = build_app(project.root, readonly=readonly, builder=builder)
-    app.run()
-    return getattr(app, "return_code", 0) or 0
+    return run_app(project.root, readonly=readonly, builder=builder)
 
 
 def cmd_check(args) -> int:

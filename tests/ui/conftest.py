@@ -6,47 +6,14 @@ a fresh read-only Store (or the files themselves), not from the app's memory.
 
 from __future__ import annotations
 
-import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store.store import Store, append_rows
-
-REPO = Path(__file__).resolve().parents[2]
-SENTIMENT = REPO / "sample_projects" / "sentiment"
-
-REVIEWS = [
-    "shipping was slow but the product is great",
-    "not bad at all, would buy again",
-    "arrived broken and support never answered",
-    "it is fine I guess",
-    "the strap feels cheap, the sound is superb",
-    "exactly as described",
-    "worst purchase this year",
-    "love the colour, hate the smell",
-]
-LABELS = ["positive", "negative", "neutral", "mixed"]
-
-
-def make_rows(
-    n: int, *, run: str = "synth-2026-05-29-a1b2", playbook: str = "hard-cases", start: int = 0
-) -> list[dict]:
-    return [
-        {
-            "id": f"r_{run[-4:]}_{start + k:05d}",
-            "prompt": f"Classify the sentiment of this review: {REVIEWS[(start + k) % len(REVIEWS)]} (#{start + k})",
-            "completion": LABELS[(start + k) % len(LABELS)],
-            "review_status": "pending",
-            "source": "synth_playbook",
-            "run_id": run,
-            "playbook": playbook,
-            "created_at": "2026-05-29T10:00:00Z",
-        }
-        for k in range(n)
-    ]
-
+from brewslm_tui.core.store.store import Store
+from tests.helpers import make_project, make_rows
 
 HOSTILE = [
     "[@click=app.quit]x[/]",
@@ -59,29 +26,20 @@ HOSTILE = [
 ]
 
 
-def make_project(tmp_path: Path, rows: list[dict]) -> Path:
-    root = tmp_path / "sentiment"
-    shutil.copytree(
-        SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl")
-    )
-    if rows:
-        append_rows(load_project(root), rows)
-    return root
-
-
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
     """40 pending rows from two runs and two playbooks."""
     rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
-    return make_project(tmp_path, rows)
+    return make_project(tmp_path, sample="sentiment", rows=rows).root
 
 
 @pytest.fixture
 def hostile_dir(tmp_path: Path) -> Path:
     rows = [
-        {**row, "prompt": text, "completion": text} for row, text in zip(make_rows(len(HOSTILE)), HOSTILE)
+        {**row, "prompt": text, "completion": text}
+        for row, text in zip(make_rows(len(HOSTILE)), HOSTILE, strict=True)
     ]
-    return make_project(tmp_path, rows)
+    return make_project(tmp_path, sample="sentiment", rows=rows).root
 
 
 def on_disk(root: Path) -> Store:
@@ -108,3 +66,25 @@ async def ready(pilot) -> None:
             return
         await pilot.pause()
     raise AssertionError("the deferred parts of the app never mounted")
+
+
+async def until(pilot, predicate, what: str, limit: float = 60.0) -> None:
+    """Let the app run until `predicate()` holds (a condition, not a timing: the limit is only
+    there so a broken app fails instead of hanging)."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+async def pilot(project_dir: Path):
+    """The app on `project_dir` at 120x36, every deferred part mounted: what most UI tests
+    open with (`pilot.app` is the BrewApp)."""
+    from brewslm_tui.ui.shell.app import build_app
+
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 36)) as running:
+        await ready(running)
+        yield running

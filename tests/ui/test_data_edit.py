@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import REPO, make_project, make_rows
 from test_review_flows import disk_row
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import append_rows
 from brewslm_tui.ui.review.modals import EditScreen
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import REPO, make_project, make_rows
 
 SIZE = (120, 36)
 
@@ -26,7 +26,7 @@ async def edit_to(app, pilot, completion: str) -> EditScreen:
 
 
 async def test_edit_refuses_a_label_that_is_not_the_projects(tmp_path):
-    root = make_project(tmp_path, make_rows(3))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         row_id = app.store.id_of(0)
@@ -71,7 +71,7 @@ async def test_edit_refuses_a_broken_json_object(tmp_path):
 async def test_edit_picks_a_label_from_the_projects_list(tmp_path):
     from brewslm_tui.ui.review.modals import LabelPicker
 
-    root = make_project(tmp_path, make_rows(3))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         row_id = app.store.id_of(0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import orjson
-from conftest import make_project, make_rows
 from textual.widgets import Input, SelectionList
 
 from brewslm_tui.core.project import load_project
@@ -14,6 +13,7 @@ from brewslm_tui.ui.data.export_screen import ExportScreen
 from brewslm_tui.ui.data.import_screen import ImportScreen
 from brewslm_tui.ui.shell.app import build_app
 from brewslm_tui.ui.shell.commands import palette_commands
+from tests.helpers import make_project, make_rows
 
 SIZE = (120, 40)
 PROMPT = "Classify the sentiment of this product review as positive, negative, neutral or mixed.\n\nReview: "
@@ -56,7 +56,7 @@ def write_reviews(path) -> None:
 
 
 async def test_import_screen_dry_run_then_keep_one_reject(tmp_path):
-    root = make_project(tmp_path, make_rows(3))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
     src = tmp_path / "reviews.jsonl"
     write_reviews(src)
     before = imported(root)
@@ -90,7 +90,7 @@ async def test_import_screen_dry_run_then_keep_one_reject(tmp_path):
 
 
 async def test_import_screen_commit_needs_a_dry_run_and_shows_errors(tmp_path):
-    root = make_project(tmp_path, [])
+    root = make_project(tmp_path, sample="sentiment", rows=[]).root
     app = build_app(root)
     before = imported(root)
     async with app.run_test(size=SIZE) as pilot:
@@ -110,7 +110,7 @@ async def test_import_screen_commit_needs_a_dry_run_and_shows_errors(tmp_path):
 
 
 async def test_export_dialog_writes_a_split_with_manifest(tmp_path):
-    root = make_project(tmp_path, make_rows(12))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(12)).root
     with Store.open(load_project(root)) as store:
         store.approve(range(len(store)))
     out = tmp_path / "export"
@@ -135,7 +135,7 @@ async def test_export_dialog_writes_a_split_with_manifest(tmp_path):
 
 
 async def test_export_dialog_refuses_a_project_file_and_stays_open(tmp_path):
-    root = make_project(tmp_path, make_rows(2))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(2)).root
     before = (root / "data" / "imported.jsonl").read_bytes()
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
@@ -156,7 +156,7 @@ async def test_export_dialog_refuses_a_project_file_and_stays_open(tmp_path):
 async def test_import_screen_fixes_a_reject_in_place(tmp_path):
     from brewslm_tui.ui.review.modals import EditScreen
 
-    root = make_project(tmp_path, [])
+    root = make_project(tmp_path, sample="sentiment", rows=[]).root
     src = tmp_path / "reviews.jsonl"
     write_reviews(src)
     before = imported(root)

@@ -14,7 +14,8 @@ import re
 from conftest import HOSTILE
 
 from brewslm_tui.core.text import _DANGEROUS
-from brewslm_tui.ui.review.modals import DroppedScreen, EditScreen, FilterScreen, ReasonPicker
+from brewslm_tui.ui.review.filters import FilterScreen
+from brewslm_tui.ui.review.modals import DroppedScreen, EditScreen, ReasonPicker
 from brewslm_tui.ui.review.review_views import QueuePane
 from brewslm_tui.ui.shell.app import build_app
 
@@ -104,10 +105,10 @@ async def test_hostile_rows_render_literally_everywhere(hostile_dir):
 
 
 async def test_hostile_run_and_playbook_names(tmp_path):
-    from conftest import make_project, make_rows
+    from tests.helpers import make_project, make_rows
 
     rows = make_rows(3, run="synth-\x1b]8;;http://evil\x07link", playbook="[@click=app.quit]pb[/]")
-    root = make_project(tmp_path, rows)
+    root = make_project(tmp_path, sample="sentiment", rows=rows).root
     app = build_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()

@@ -516,7 +516,7 @@ async def test_runs_view_counts_show_and_regenerate(root):
         await pilot.press("4")
         await pilot.pause()
         table.move_cursor(row=[line.run_id for line in view.lines].index(record.run_id))
-        await pilot.press("r")
+        await pilot.press("r", "y")  # r asks first, naming the run (issue 11.3)
         await wait_for(pilot, lambda: len(app.unseen_jobs) == 1, "the regenerated run finishes")
         new = [r for r in list_jobs(project) if r.params.get("like_run_id") == record.run_id]
         assert len(new) == 1 and new[0].state == "succeeded" and new[0].playbook == "tiny"
@@ -627,12 +627,16 @@ async def test_palette_has_every_job_action(root):
             "New job",
             "Cancel job",
             "Job details",
-            "Regenerate",
-            "Drop run rows",
             "Runs",
             "Balance",
         ):
             assert expected in titles, expected
+        await pilot.press("4")  # the Runs tab's actions are listed while it is shown (issue 11.3)
+        await pilot.pause()
+        runs_titles = [command.title for command in palette_commands(app.screen)]
+        assert "Regenerate" in runs_titles and "Drop run rows" in runs_titles
+        await pilot.press("1")
+        await pilot.pause()
         assert len({t.casefold() for t in titles}) == len(titles)  # "new job" is listed once
         assert not {"up", "down", "page down"} & {
             t.casefold() for t in titles

@@ -13,11 +13,13 @@ import random
 import re
 
 import pytest
-from conftest import make_project, make_rows, ready
+from conftest import ready
 
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_project, make_rows
 
-KEYS = list("jjjkkaaax1x2") + [
+KEYS = [
+    *"jjjkkaaax1x2",
     "space",
     "u",
     "J",
@@ -44,7 +46,7 @@ def _screen(app) -> str:
 async def test_screen_equals_a_full_repaint_after_random_keys(tmp_path, seed):
     rnd = random.Random(seed)
     rows = make_rows(30) + make_rows(25, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
-    app = build_app(make_project(tmp_path, rows))
+    app = build_app(make_project(tmp_path, sample="sentiment", rows=rows).root)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         keys = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from conftest import make_rows, on_disk, statuses
+from conftest import on_disk, statuses
 from textual.widgets import TabbedContent
 
 from brewslm_tui.core.project import load_project
@@ -11,6 +11,7 @@ from brewslm_tui.core.store.store import append_rows
 from brewslm_tui.ui.review.modals import ConfirmScreen, EditScreen, ReasonPicker
 from brewslm_tui.ui.review.review_views import ApprovedPane, DetailPane, QueuePane, RejectedPane
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_rows
 
 SIZE = (120, 36)
 
@@ -39,161 +40,154 @@ def ids(app, slots) -> list[str]:
     return [app.store.id_of(s) for s in slots]
 
 
-async def test_approve_moves_to_next_row_and_is_on_disk(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        first = queue(app).rows.cursor_slot
-        first_id, next_id = ids(app, [first, first + 1])
-        await pilot.press("a")
-        # durable when the key returns: another process sees it while the app still runs
-        assert statuses(project_dir)[first_id] == "approved"
-        assert queue(app).rows.cursor_slot == first + 1
-        assert statuses(project_dir)[next_id] == "pending"
+async def test_approve_moves_to_next_row_and_is_on_disk(pilot, project_dir):
+    app = pilot.app
+    first = queue(app).rows.cursor_slot
+    first_id, next_id = ids(app, [first, first + 1])
+    await pilot.press("a")
+    # durable when the key returns: another process sees it while the app still runs
+    assert statuses(project_dir)[first_id] == "approved"
+    assert queue(app).rows.cursor_slot == first + 1
+    assert statuses(project_dir)[next_id] == "pending"
 
 
-async def test_reject_with_reason_and_note(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        slot = queue(app).rows.cursor_slot
-        row_id = app.store.id_of(slot)
-        await pilot.press("x", "tab")
-        assert isinstance(app.screen, ReasonPicker)
-        await pilot.press(*"needs context", "enter", "3")
-        assert not isinstance(app.screen, ReasonPicker)
-        row = disk_row(project_dir, row_id)
-        assert row["review_status"] == "rejected"
-        assert row["reject_reason"] == "minor_typo"
-        assert row["review_note"] == "needs context"
-        # escape cancels without a decision
-        await pilot.press("x", "escape")
-        assert list(statuses(project_dir).values()).count("rejected") == 1
+async def test_reject_with_reason_and_note(pilot, project_dir):
+    app = pilot.app
+    slot = queue(app).rows.cursor_slot
+    row_id = app.store.id_of(slot)
+    await pilot.press("x", "tab")
+    assert isinstance(app.screen, ReasonPicker)
+    await pilot.press(*"needs context", "enter", "3")
+    assert not isinstance(app.screen, ReasonPicker)
+    row = disk_row(project_dir, row_id)
+    assert row["review_status"] == "rejected"
+    assert row["reject_reason"] == "minor_typo"
+    assert row["review_note"] == "needs context"
+    # escape cancels without a decision
+    await pilot.press("x", "escape")
+    assert list(statuses(project_dir).values()).count("rejected") == 1
 
 
-async def test_x_asks_for_the_reason_in_place(project_dir):
+async def test_x_asks_for_the_reason_in_place(pilot, project_dir):
     """x asks in the pane (no modal screen): the next key is the answer whatever else it is
     bound to; esc or any other key cancels without a decision."""
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        pane = queue(app)
-        first = app.store.id_of(pane.rows.cursor_slot)
-        await pilot.press("x")
-        assert len(app.screen_stack) == 1 and pane.asking is not None
-        detail = pane.query_one(DetailPane).text
-        assert "Reject this row: press a reason key" in detail and "wrong_label" in detail
-        await pilot.press("2")  # a reason key here, not "show the Rejected tab"
-        assert app.query_one(TabbedContent).active == "queue" and pane.asking is None
-        assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
-        assert "Reject" not in pane.query_one(DetailPane).text  # the next row is shown again
-        # esc cancels; an unbound or other key cancels too and is not acted on (a is not approve here)
-        second = app.store.id_of(pane.rows.cursor_slot)
-        await pilot.press("x", "escape", "x", "a")
-        assert pane.asking is None and disk_row(project_dir, second)["review_status"] == "pending"
-        assert any("not a reason key" in n.message for n in app._notifications)
-        assert pane.rows.cursor_slot == app.store.index_of(second)
-        # x and its key typed in one burst still reject
-        await pilot.press("x", "7", "x", "1")
-        assert disk_row(project_dir, second)["reject_reason"] == "low_quality"
-        assert sorted(statuses(project_dir).values()).count("rejected") == 3
+    app = pilot.app
+    pane = queue(app)
+    first = app.store.id_of(pane.rows.cursor_slot)
+    await pilot.press("x")
+    assert len(app.screen_stack) == 1 and pane.asking is not None
+    detail = pane.query_one(DetailPane).text
+    assert "Reject this row: press a reason key" in detail and "wrong_label" in detail
+    await pilot.press("2")  # a reason key here, not "show the Rejected tab"
+    assert app.query_one(TabbedContent).active == "queue" and pane.asking is None
+    assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
+    assert "Reject" not in pane.query_one(DetailPane).text  # the next row is shown again
+    # esc cancels; an unbound or other key cancels too and is not acted on (a is not approve here)
+    second = app.store.id_of(pane.rows.cursor_slot)
+    await pilot.press("x", "escape", "x", "a")
+    assert pane.asking is None and disk_row(project_dir, second)["review_status"] == "pending"
+    assert any("not a reason key" in n.message for n in app._notifications)
+    assert pane.rows.cursor_slot == app.store.index_of(second)
+    # x and its key typed in one burst still reject
+    await pilot.press("x", "7", "x", "1")
+    assert disk_row(project_dir, second)["reject_reason"] == "low_quality"
+    assert sorted(statuses(project_dir).values()).count("rejected") == 3
 
 
-async def test_the_reused_reason_picker_starts_clean_each_time(project_dir):
+async def test_the_reused_reason_picker_starts_clean_each_time(pilot, project_dir):
     """One picker is installed and shown again: no note, count or highlight carries over."""
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        first = app.store.id_of(queue(app).rows.cursor_slot)
-        await pilot.press("x", "tab", *"first note", "enter", "down", "enter")
-        second = app.store.id_of(queue(app).rows.cursor_slot)
-        await pilot.press("space", "j", "space", "x", "tab")
-        picker = app.screen
-        assert isinstance(picker, ReasonPicker)
-        assert "2 rows" in str(picker.query_one("#reason-title").content)
-        assert picker.query_one("#reason-note").value == ""
-        await pilot.press("enter", "enter")  # leave the (empty) note, pick the first reason
-        assert disk_row(project_dir, first)["review_note"] == "first note"
-        assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
-        row = disk_row(project_dir, second)
-        assert row["reject_reason"] == "label_ambiguous" and "review_note" not in row
+    app = pilot.app
+    first = app.store.id_of(queue(app).rows.cursor_slot)
+    await pilot.press("x", "tab", *"first note", "enter", "down", "down", "enter")
+    second = app.store.id_of(queue(app).rows.cursor_slot)
+    await pilot.press("space", "j", "space", "x", "tab")
+    picker = app.screen
+    assert isinstance(picker, ReasonPicker)
+    assert "2 rows" in str(picker.query_one("#reason-title").content)
+    assert picker.query_one("#reason-note").value == ""
+    await pilot.press("enter", "enter")  # leave the (empty) note; enter with no reason moved to: nothing
+    assert app.screen is picker and "rejected" not in statuses(project_dir).get(second, "")
+    await pilot.press("down", "enter")  # the first reason, chosen
+    assert disk_row(project_dir, first)["review_note"] == "first note"
+    assert disk_row(project_dir, first)["reject_reason"] == "wrong_label"
+    row = disk_row(project_dir, second)
+    assert row["reject_reason"] == "label_ambiguous" and "review_note" not in row
 
 
-async def test_edit_keeps_original_and_approves(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        slot = queue(app).rows.cursor_slot
-        row_id = app.store.id_of(slot)
-        before = app.store.row(slot)
-        await pilot.press("e")
-        assert isinstance(app.screen, EditScreen)
-        area = app.screen.query_one("#edit-completion")
-        area.text = "mixed"
-        await pilot.press("ctrl+s")
-        row = disk_row(project_dir, row_id)
-        assert row["review_status"] == "approved"
-        assert row["completion"] == "mixed"
-        assert row["prompt"] == before["prompt"]
-        assert row["original"]["completion"] == before["completion"]
-        # undo puts content and status back
-        await pilot.press("u")
-        row = disk_row(project_dir, row_id)
-        assert row["review_status"] == "pending"
-        assert row["completion"] == before["completion"]
+async def test_edit_keeps_original_and_approves(pilot, project_dir):
+    app = pilot.app
+    slot = queue(app).rows.cursor_slot
+    row_id = app.store.id_of(slot)
+    before = app.store.row(slot)
+    await pilot.press("e")
+    assert isinstance(app.screen, EditScreen)
+    area = app.screen.query_one("#edit-completion")
+    area.text = "mixed"
+    await pilot.press("ctrl+s")
+    row = disk_row(project_dir, row_id)
+    assert row["review_status"] == "approved"
+    assert row["completion"] == "mixed"
+    assert row["prompt"] == before["prompt"]
+    assert row["original"]["completion"] == before["completion"]
+    # undo puts content and status back
+    await pilot.press("u")
+    row = disk_row(project_dir, row_id)
+    assert row["review_status"] == "pending"
+    assert row["completion"] == before["completion"]
 
 
-async def test_multi_select_bulk_approve_then_undo(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        rows = queue(app).rows
-        # space toggles and moves down; shift+down extends
-        await pilot.press("space", "space", "shift+down", "shift+down")
-        picked = sorted(rows.selected)
-        assert picked == [0, 1, 2, 3, 4]  # two toggled, then the cursor row and two more
-        picked_ids = ids(app, picked)
-        await pilot.press("a")
-        on = statuses(project_dir)
-        assert [on[i] for i in picked_ids] == ["approved"] * 5
-        assert list(on.values()).count("approved") == 5
-        assert not rows.selected
-        await pilot.press("u")
-        on = statuses(project_dir)
-        assert list(on.values()).count("approved") == 0
+async def test_multi_select_bulk_approve_then_undo(pilot, project_dir):
+    app = pilot.app
+    rows = queue(app).rows
+    # space toggles and moves down; shift+down selects and moves down: one row a key
+    await pilot.press("space", "space", "shift+down", "shift+down")
+    picked = sorted(rows.selected)
+    assert picked == [0, 1, 2, 3]
+    picked_ids = ids(app, picked)
+    await pilot.press("a")
+    on = statuses(project_dir)
+    assert [on[i] for i in picked_ids] == ["approved"] * 4
+    assert list(on.values()).count("approved") == 4
+    assert not rows.selected
+    await pilot.press("u")
+    on = statuses(project_dir)
+    assert list(on.values()).count("approved") == 0
 
 
-async def test_bulk_reject_of_a_selection(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("space", "j", "space")
-        picked_ids = ids(app, sorted(queue(app).rows.selected))
-        await pilot.press("x", "1")
-        on = statuses(project_dir)
-        assert [on[i] for i in picked_ids] == ["rejected", "rejected"]
-        assert list(on.values()).count("rejected") == 2
-        assert {disk_row(project_dir, i)["reject_reason"] for i in picked_ids} == {"label_ambiguous"}
+async def test_bulk_reject_of_a_selection(pilot, project_dir):
+    app = pilot.app
+    await pilot.press("space", "j", "space")
+    picked_ids = ids(app, sorted(queue(app).rows.selected))
+    await pilot.press("x", "1")
+    on = statuses(project_dir)
+    assert [on[i] for i in picked_ids] == ["rejected", "rejected"]
+    assert list(on.values()).count("rejected") == 2
+    assert {disk_row(project_dir, i)["reject_reason"] for i in picked_ids} == {"label_ambiguous"}
 
 
-async def test_filter_then_select_all_matching(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash", *"worst", "enter")
-        pane = queue(app)
-        assert pane.filters.text == "worst"
-        matching = [pane.rows.view[k] for k in range(len(pane.rows.view))]
-        assert matching and all("worst" in app.store.row(s)["prompt"] for s in matching)
-        await pilot.press("asterisk", "a")
-        on = statuses(project_dir)
-        assert sorted(i for i, st in on.items() if st == "approved") == sorted(ids(app, matching))
-        # esc clears the filter: every pending row is back
-        await pilot.press("escape")
-        assert not pane.filters.active()
-        assert len(pane.rows.view) == 40 - len(matching)
+async def test_filter_then_select_all_matching(pilot, project_dir):
+    app = pilot.app
+    await pilot.press("slash", *"worst", "enter")
+    pane = queue(app)
+    assert pane.filters.text == "worst"
+    matching = [pane.rows.view[k] for k in range(len(pane.rows.view))]
+    assert matching and all("worst" in app.store.row(s)["prompt"] for s in matching)
+    await pilot.press("asterisk", "a")
+    on = statuses(project_dir)
+    assert sorted(i for i, st in on.items() if st == "approved") == sorted(ids(app, matching))
+    # esc clears the filter: every pending row is back
+    await pilot.press("escape")
+    assert not pane.filters.active()
+    assert len(pane.rows.view) == 40 - len(matching)
 
 
-async def test_filter_by_run(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        pane = queue(app)
-        pane.set_filters(type(pane.filters)(run="synth-2026-05-30-c3d4"))
-        await pilot.pause()
-        assert len(pane.rows.view) == 10
-        assert {app.store.run_of(pane.rows.view[k]) for k in range(10)} == {"synth-2026-05-30-c3d4"}
+async def test_filter_by_run(pilot):
+    app = pilot.app
+    pane = queue(app)
+    pane.set_filters(type(pane.filters)(run="synth-2026-05-30-c3d4"))
+    await pilot.pause()
+    assert len(pane.rows.view) == 10
+    assert {app.store.run_of(pane.rows.view[k]) for k in range(10)} == {"synth-2026-05-30-c3d4"}
 
 
 async def test_rejected_groups_select_group_and_bulk_drop_keeps_other_group(project_dir):
@@ -242,81 +236,77 @@ async def test_drop_is_compacted_to_dropped_jsonl_on_exit(project_dir):
     assert all(i.encode() not in synthetic for i in gone)
 
 
-async def test_group_collapse_and_cancel_drop(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.reject([0, 1], "label_ambiguous")
-        app.store.reject([2], "off_task")
-        app.after_change()
-        await pilot.press("2")
-        rows = rejected(app).rows
-        assert len(rows.lines) == 5
-        await pilot.press("left")
-        assert len(rows.lines) == 3 and not rows.lines.groups[0].expanded
-        await pilot.press("enter")
-        assert len(rows.lines) == 5
-        await pilot.press("j", "d", "n")  # one row, cancelled
-        assert list(statuses(project_dir).values()).count("rejected") == 3
+async def test_group_collapse_and_cancel_drop(pilot, project_dir):
+    app = pilot.app
+    app.store.reject([0, 1], "label_ambiguous")
+    app.store.reject([2], "off_task")
+    app.after_change()
+    await pilot.press("2")
+    rows = rejected(app).rows
+    assert len(rows.lines) == 5
+    await pilot.press("left")
+    assert len(rows.lines) == 3 and not rows.lines.groups[0].expanded
+    await pilot.press("enter")
+    assert len(rows.lines) == 5
+    await pilot.press("j", "d", "n")  # one row, cancelled
+    assert list(statuses(project_dir).values()).count("rejected") == 3
 
 
-async def test_rejected_back_to_pending_and_fix_and_approve(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.reject([0], "minor_typo")
-        app.store.reject([1], "label_ambiguous")
-        app.after_change()
-        typo_id, amb_id = ids(app, [0, 1])
-        await pilot.press("2", "j")  # header minor? groups are in reason order: label_ambiguous first
-        pane = rejected(app)
-        assert pane.rows.cursor_slot == 1
-        await pilot.press("p")
-        assert statuses(project_dir)[amb_id] == "pending"
-        pane.rows.move_to_slot(0)
-        await pilot.press("e")
-        app.screen.query_one("#edit-prompt").text = "Classify the sentiment of this review: fixed typo"
-        await pilot.press("ctrl+s")
-        row = disk_row(project_dir, typo_id)
-        assert row["review_status"] == "approved"
-        assert row["prompt"].endswith("fixed typo")
-        assert row["original"]["prompt"] != row["prompt"]
+async def test_rejected_back_to_pending_and_fix_and_approve(pilot, project_dir):
+    app = pilot.app
+    app.store.reject([0], "minor_typo")
+    app.store.reject([1], "label_ambiguous")
+    app.after_change()
+    typo_id, amb_id = ids(app, [0, 1])
+    await pilot.press("2", "j")  # header minor? groups are in reason order: label_ambiguous first
+    pane = rejected(app)
+    assert pane.rows.cursor_slot == 1
+    await pilot.press("p")
+    assert statuses(project_dir)[amb_id] == "pending"
+    pane.rows.move_to_slot(0)
+    await pilot.press("e")
+    app.screen.query_one("#edit-prompt").text = "Classify the sentiment of this review: fixed typo"
+    await pilot.press("ctrl+s")
+    row = disk_row(project_dir, typo_id)
+    assert row["review_status"] == "approved"
+    assert row["prompt"].endswith("fixed typo")
+    assert row["original"]["prompt"] != row["prompt"]
 
 
-async def test_approved_take_back(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.approve([0, 1])
-        app.after_change()
-        first, second = ids(app, [0, 1])
-        await pilot.press("3")
-        assert len(approved(app).rows.view) == 2
-        await pilot.press("p")
-        assert statuses(project_dir)[first] == "pending"
-        await pilot.press("x", "2")
-        row = disk_row(project_dir, second)
-        assert row["review_status"] == "rejected" and row["reject_reason"] == "wrong_label"
-        await pilot.press("u", "u")
-        on = statuses(project_dir)
-        assert on[first] == on[second] == "approved"
+async def test_approved_take_back(pilot, project_dir):
+    app = pilot.app
+    app.store.approve([0, 1])
+    app.after_change()
+    first, second = ids(app, [0, 1])
+    await pilot.press("3")
+    assert len(approved(app).rows.view) == 2
+    await pilot.press("p")
+    assert statuses(project_dir)[first] == "pending"
+    await pilot.press("x", "2")
+    row = disk_row(project_dir, second)
+    assert row["review_status"] == "rejected" and row["reject_reason"] == "wrong_label"
+    await pilot.press("u", "u")
+    on = statuses(project_dir)
+    assert on[first] == on[second] == "approved"
 
 
-async def test_rows_from_another_process_keep_cursor_and_selection(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        rows = queue(app).rows
-        await pilot.press("space", "j", "j", "j")
-        cursor_slot = rows.cursor_slot
-        selected = set(rows.selected)
-        # another process (a generation job) appends rows
-        append_rows(load_project(project_dir), make_rows(25, run="synth-2026-06-01-eeee", start=100))
-        app.poll_store()
-        await pilot.pause()
-        assert len(rows.view) == 65
-        assert rows.cursor_slot == cursor_slot
-        assert rows.selected == selected
-        assert "pending 65" in str(app.query_one("#header").render())
-        # and they are reviewable at once
-        await pilot.press("G", "a")
-        assert list(statuses(project_dir).values()).count("approved") == 1
+async def test_rows_from_another_process_keep_cursor_and_selection(pilot, project_dir):
+    app = pilot.app
+    rows = queue(app).rows
+    await pilot.press("space", "j", "j", "j")
+    cursor_slot = rows.cursor_slot
+    selected = set(rows.selected)
+    # another process (a generation job) appends rows
+    append_rows(load_project(project_dir), make_rows(25, run="synth-2026-06-01-eeee", start=100))
+    app.poll_store()
+    await pilot.pause()
+    assert len(rows.view) == 65
+    assert rows.cursor_slot == cursor_slot
+    assert rows.selected == selected
+    assert "pending 65" in str(app.query_one("#header").render())
+    # and they are reviewable at once
+    await pilot.press("G", "a")
+    assert list(statuses(project_dir).values()).count("approved") == 1
 
 
 async def test_second_app_opens_read_only(project_dir):
@@ -332,21 +322,19 @@ async def test_second_app_opens_read_only(project_dir):
             assert any("read-only" in n.message for n in second._notifications)
 
 
-async def test_store_error_becomes_a_notification(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        pane = queue(app)
-        pane.reject("no_such_reason")
-        await pilot.pause()
-        assert any("unknown reject reason" in n.message for n in app._notifications)
-        assert app.is_running
+async def test_store_error_becomes_a_notification(pilot):
+    app = pilot.app
+    pane = queue(app)
+    pane.reject("no_such_reason")
+    await pilot.pause()
+    assert any("unknown reject reason" in n.message for n in app._notifications)
+    assert app.is_running
 
 
-async def test_undo_with_nothing_to_undo(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("u")
-        assert any("nothing to undo" in n.message for n in app._notifications)
+async def test_undo_with_nothing_to_undo(pilot):
+    app = pilot.app
+    await pilot.press("u")
+    assert any("nothing to undo" in n.message for n in app._notifications)
 
 
 async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
@@ -419,40 +407,37 @@ async def test_runs_view_messages_show_and_drop_a_run(project_dir):
         assert list(on.values()).count("pending") == 30  # the other run is untouched
 
 
-async def test_resize_keeps_the_cursor_row_on_screen(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        rows = queue(app).rows
-        await pilot.press(*["j"] * 25)
-        slot = rows.cursor_slot
-        await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        assert rows.cursor_slot == slot
-        top = rows.scroll_offset.y
-        assert top <= rows.cursor < top + rows.size.height - 1
-        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-        assert "[ ]" in text and "pending" in text
+async def test_resize_keeps_the_cursor_row_on_screen(pilot):
+    app = pilot.app
+    rows = queue(app).rows
+    await pilot.press(*["j"] * 25)
+    slot = rows.cursor_slot
+    await pilot.resize_terminal(80, 24)
+    await pilot.pause()
+    assert rows.cursor_slot == slot
+    top = rows.scroll_offset.y
+    assert top <= rows.cursor < top + rows.size.height - 1
+    text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    assert "[ ]" in text and "pending" in text
 
 
-async def test_edit_an_approved_row_keeps_it_approved(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.approve([0])
-        app.after_change()
-        row_id = ids(app, [0])[0]
-        await pilot.press("3", "e")
-        app.screen.query_one("#edit-completion").text = "neutral"
-        await pilot.press("ctrl+s")
-        row = disk_row(project_dir, row_id)
-        assert row["review_status"] == "approved" and row["completion"] == "neutral"
+async def test_edit_an_approved_row_keeps_it_approved(pilot, project_dir):
+    app = pilot.app
+    app.store.approve([0])
+    app.after_change()
+    row_id = ids(app, [0])[0]
+    await pilot.press("3", "e")
+    app.screen.query_one("#edit-completion").text = "neutral"
+    await pilot.press("ctrl+s")
+    row = disk_row(project_dir, row_id)
+    assert row["review_status"] == "approved" and row["completion"] == "neutral"
 
 
 async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, monkeypatch):
     import threading
 
-    from conftest import make_project
-
     from brewslm_tui.core.store.store import Store, column_cache
+    from tests.helpers import make_project
 
     class HeldBuilder:
         """The real cache builder, reported unfinished until the test lets it finish."""
@@ -475,7 +460,7 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
     )
     monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
     monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
-    root = make_project(tmp_path, make_rows(30000))
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(30000)).root
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         header = app.query_one("#header")
@@ -494,25 +479,24 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
     assert statuses(root)[make_rows(2)[1]["id"]] == "approved"
 
 
-async def test_rejected_cursor_moves_to_the_next_row_of_its_group(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.reject([0, 1, 2, 3], "label_ambiguous")
-        app.store.reject([4], "minor_typo")
-        app.after_change()
-        await pilot.press("2", "j", "j")
-        rows = rejected(app).rows
-        assert rows.cursor_slot == 1
-        await pilot.press("p")
-        assert rows.cursor_slot == 2
-        await pilot.press("j", "p")  # the group's last row: the cursor stays in the group
-        assert rows.cursor_slot == 2
+async def test_rejected_cursor_moves_to_the_next_row_of_its_group(pilot):
+    app = pilot.app
+    app.store.reject([0, 1, 2, 3], "label_ambiguous")
+    app.store.reject([4], "minor_typo")
+    app.after_change()
+    await pilot.press("2", "j", "j")
+    rows = rejected(app).rows
+    assert rows.cursor_slot == 1
+    await pilot.press("p")
+    assert rows.cursor_slot == 2
+    await pilot.press("j", "p")  # the group's last row: the cursor stays in the group
+    assert rows.cursor_slot == 2
 
 
 async def test_empty_project_every_key_is_calm(tmp_path):
-    from conftest import make_project
+    from tests.helpers import make_project
 
-    root = make_project(tmp_path, [])
+    root = make_project(tmp_path, sample="sentiment").root
     app = build_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
         for tab in ("1", "2", "3"):
@@ -560,26 +544,25 @@ async def test_a_failed_write_is_a_notification_not_a_crash(project_dir, monkeyp
         assert app.store.counts()["approved"] == 0
 
 
-async def test_group_header_shows_partial_selection_and_selection_spans_groups(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.reject([0, 1, 2], "label_ambiguous")
-        app.store.reject([3, 4], "minor_typo")
-        app.after_change()
-        await pilot.press("2", "j", "space")  # one row of the first group
-        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-        assert "[-] ▾ label_ambiguous  3  (1 selected)" in text
-        await pilot.press("G", "space")  # plus one row of the other group
-        assert rejected(app).rows.selected == {0, 4}
-        await pilot.press("p")
-        on = statuses(project_dir)
-        assert [on[i] for i in ids(app, range(5))] == [
-            "pending",
-            "rejected",
-            "rejected",
-            "rejected",
-            "pending",
-        ]
+async def test_group_header_shows_partial_selection_and_selection_spans_groups(pilot, project_dir):
+    app = pilot.app
+    app.store.reject([0, 1, 2], "label_ambiguous")
+    app.store.reject([3, 4], "minor_typo")
+    app.after_change()
+    await pilot.press("2", "j", "space")  # one row of the first group
+    text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    assert "[-] ▾ label_ambiguous  3  (1 selected)" in text
+    await pilot.press("G", "space")  # plus one row of the other group
+    assert rejected(app).rows.selected == {0, 4}
+    await pilot.press("p")
+    on = statuses(project_dir)
+    assert [on[i] for i in ids(app, range(5))] == [
+        "pending",
+        "rejected",
+        "rejected",
+        "rejected",
+        "pending",
+    ]
 
 
 async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
@@ -598,33 +581,31 @@ async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
         assert "d Drop" in bar.text and "a Approve" not in bar.text
 
 
-async def test_a_decision_from_elsewhere_cancels_a_waiting_x(project_dir):
-    """x waits; the palette (here: its store call through app.decide) approves those rows:
+async def test_a_decision_from_elsewhere_cancels_a_waiting_x(pilot, project_dir):
+    """x waits; the palette (here: its call of the review service) approves those rows:
     the question is off, and the next key rejects nothing."""
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        pane = queue(app)
-        first, second = ids(app, [0, 1])
-        await pilot.press("space", "space", "x")
-        assert pane.asking is not None and pane.asking.count == 2
-        app.decide(app.store.approve, [0, 1])
-        assert pane.asking is None
-        await pilot.press("1")
-        on = statuses(project_dir)
-        assert on[first] == on[second] == "approved"
-        assert list(on.values()).count("rejected") == 0
+    app = pilot.app
+    pane = queue(app)
+    first, second = ids(app, [0, 1])
+    await pilot.press("space", "space", "x")
+    assert pane.asking is not None and pane.asking.count == 2
+    app.review.approve([0, 1])
+    assert pane.asking is None
+    await pilot.press("1")
+    on = statuses(project_dir)
+    assert on[first] == on[second] == "approved"
+    assert list(on.values()).count("rejected") == 0
 
 
-async def test_detail_follows_the_cursor_between_group_headers(project_dir):
-    app = build_app(project_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        app.store.reject([0, 1], "label_ambiguous")
-        app.store.reject([2], "minor_typo")
-        app.after_change()
-        await pilot.press("2", "h", "j")  # fold the first group: the next line is the other header
-        pane = rejected(app)
-        assert pane.rows.cursor_slot is None
-        assert pane.query_one(DetailPane).text.startswith("minor_typo")
+async def test_detail_follows_the_cursor_between_group_headers(pilot):
+    app = pilot.app
+    app.store.reject([0, 1], "label_ambiguous")
+    app.store.reject([2], "minor_typo")
+    app.after_change()
+    await pilot.press("2", "h", "j")  # fold the first group: the next line is the other header
+    pane = rejected(app)
+    assert pane.rows.cursor_slot is None
+    assert pane.query_one(DetailPane).text.startswith("minor_typo")
 
 
 async def test_keys_typed_before_the_deferred_parts_mount(project_dir):
@@ -647,3 +628,55 @@ async def test_keys_typed_before_the_deferred_parts_mount(project_dir):
                 break
             await pilot.pause()
         assert isinstance(app.screen, NewJobScreen)
+
+
+async def test_reject_with_a_note_never_uses_a_reason_not_picked(pilot, project_dir):
+    """x, tab: the note has the focus and the key line says so; tab leaves it, and enter then
+    rejects nothing (no reason was moved to); a reason key then rejects with the note."""
+    app = pilot.app
+    first = app.store.id_of(queue(app).rows.cursor_slot)
+    await pilot.press("x", "tab")
+    picker = app.screen
+    assert isinstance(picker, ReasonPicker)
+    assert "typing a note" in str(picker.query_one("#reason-help").content)
+    await pilot.press(*"fix", "tab")
+    assert "a reason key picks" in str(picker.query_one("#reason-help").content)
+    await pilot.press("enter")
+    assert app.screen is picker
+    assert "rejected" not in statuses(project_dir).values()
+    await pilot.press("2")
+    row = disk_row(project_dir, first)
+    assert row["reject_reason"] == "wrong_label" and row["review_note"] == "fix"
+
+
+async def test_edit_says_which_field_has_the_focus_and_what_ctrl_s_saves(pilot, project_dir):
+    app = pilot.app
+    await pilot.press("e")
+    screen = app.screen
+    assert isinstance(screen, EditScreen)
+
+    def said(widget_id: str) -> str:
+        return str(screen.query_one(widget_id).content)
+
+    assert "editing" in said("#edit-completion-label") and "editing" not in said("#edit-prompt-label")
+    assert "ctrl+s save and approve (nothing changed yet)" in said("#edit-help")
+    await pilot.press("end", "!")
+    assert "changed: completion" in said("#edit-help")
+    await pilot.press("tab")
+    assert "editing" in said("#edit-prompt-label") and "editing" not in said("#edit-completion-label")
+    await pilot.press("x")
+    assert "changed: prompt, completion" in said("#edit-help")
+    await pilot.press("escape")
+    assert not isinstance(app.screen, EditScreen)
+    assert "approved" not in statuses(project_dir).values()  # esc saved nothing
+
+
+async def test_space_then_J_selects_one_row_a_key_and_says_how_many(pilot):
+    app = pilot.app
+    pane = queue(app)
+    await pilot.press("space", "J", "J", "J")
+    assert sorted(pane.rows.selected) == [0, 1, 2, 3]
+    assert "4 selected" in str(pane.query_one(".info-line").content)
+    await pilot.press("K")  # back up: the row under the cursor (4) is selected, none unselected
+    assert sorted(pane.rows.selected) == [0, 1, 2, 3, 4]
+    assert "5 selected" in str(pane.query_one(".info-line").content)

@@ -24,7 +24,10 @@ import pytest
 from conftest import statuses
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store.store import Store
+from brewslm_tui.core.store.store import Store, append_rows
+from tests.helpers import make_rows
+
+pytestmark = [pytest.mark.pty, pytest.mark.slow]
 
 LAUNCH = "import sys; from brewslm_tui.ui.shell.app import build_app; build_app(sys.argv[1]).run()"
 
@@ -86,17 +89,22 @@ def approved_count(root) -> int:
     return list(statuses(root).values()).count("approved")
 
 
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
-def test_signal_ends_cleanly_with_decisions_compacted(project_dir, signame):
+@pytest.mark.parametrize("way_out", ["q", "ctrl+q", "SIGTERM", "SIGHUP"])
+def test_every_way_out_ends_cleanly_with_decisions_compacted(project_dir, way_out):
+    """q and ctrl+q compact too (they did not: `BrewApp._closed` shadowed Textual's own
+    `_closed`, already true when `run()` returned, so the final compaction was skipped)."""
     app = PtyApp(project_dir)
     try:
         app.wait_for(lambda: b"pending" in app.output, "the first screen")
         app.type("a")
         app.wait_for(lambda: approved_count(project_dir) == 1, "the approval in the journal")
-        if signame == "SIGHUP":
-            app.close_terminal()  # the SSH connection is gone: the terminal cannot be written
-        app.proc.send_signal(getattr(signal, signame))
-        assert app.proc.wait(timeout=30) == 0
+        if way_out.startswith("SIG"):
+            if way_out == "SIGHUP":
+                app.close_terminal()  # the SSH connection is gone: the terminal cannot be written
+            app.proc.send_signal(getattr(signal, way_out))
+        else:
+            app.type("\x11" if way_out == "ctrl+q" else "q")
+        assert app.proc.wait(timeout=60) == 0
     finally:
         app.kill()
     # compacted: the decision is in synthetic.jsonl itself, the journal is empty again
@@ -110,6 +118,7 @@ def test_signal_ends_cleanly_with_decisions_compacted(project_dir, signame):
     Store.open(load_project(project_dir), session=True).close()
 
 
+@pytest.mark.crash
 def test_sigkill_loses_no_decision(project_dir):
     app = PtyApp(project_dir)
     try:
@@ -147,3 +156,49 @@ def test_256_colour_terminal_gets_palette_colours(project_dir):
         app.kill()
     assert b"\x1b[38;5;" in out and b"\x1b[48;5;" in out
     assert b"\x1b[38;2;" not in out and b"\x1b[48;2;" not in out
+
+
+def session_is_free(root) -> bool:
+    try:
+        Store.open(load_project(root), session=True, lock_timeout=5).close()
+    except Exception:
+        return False
+    return True
+
+
+def test_a_closed_terminal_never_blocks_the_app(project_dir):
+    """The terminal goes away and the app keeps drawing (new rows arrive): Textual's writer
+    thread died on the first failed write and every frame after the 30th blocked the loop in a
+    futex wait, so the SIGHUP that followed was never handled and the session stayed locked."""
+    app = PtyApp(project_dir)
+    try:
+        app.wait_for(lambda: b"pending" in app.output, "the first screen")
+        app.type("a")
+        app.wait_for(lambda: approved_count(project_dir) == 1, "the approval in the journal")
+        app.close_terminal()
+        project = load_project(project_dir)
+        for k in range(100):  # ten seconds of new rows: repaints the dead terminal cannot take
+            append_rows(project, make_rows(1, start=500 + k))
+            time.sleep(0.1)
+        assert app.proc.poll() is None
+        app.proc.send_signal(signal.SIGHUP)
+        assert app.proc.wait(timeout=90) == 0
+    finally:
+        app.kill()
+    assert session_is_free(project_dir)
+    assert b'"review_status":"approved"' in (project_dir / "data" / "synthetic.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.2, 0.5, 0.9, 1.4, 2.0])
+def test_sighup_during_startup_ends_the_process(project_dir, delay):
+    """The terminal closed in the first seconds, at whatever stage startup was: the process
+    ends (killed by the signal before the app handles it, or cleanly after) and frees the lock."""
+    app = PtyApp(project_dir)
+    try:
+        time.sleep(delay)
+        app.close_terminal()
+        app.proc.send_signal(signal.SIGHUP)
+        assert app.proc.wait(timeout=90) in (0, -signal.SIGHUP)
+    finally:
+        app.kill()
+    assert session_is_free(project_dir)

@@ -7,11 +7,11 @@ and look at the SVGs in tests/ui/__snapshots__/ before committing them.
 from __future__ import annotations
 
 import pytest
-from conftest import make_project, make_rows
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_project, make_rows
 
 SIZES = [(80, 24), (120, 36)]
 
@@ -35,7 +35,7 @@ VIEWS = {
 def reviewed_dir(tmp_path):
     """40 rows from two runs; some approved, some rejected under two reasons."""
     rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
-    root = make_project(tmp_path, rows)
+    root = make_project(tmp_path, sample="sentiment", rows=rows).root
     store = Store.open(load_project(root), session=True)
     store.approve([1, 5, 9, 33])
     store.reject([2, 6, 10], "label_ambiguous")
@@ -56,3 +56,21 @@ def test_view_snapshot(snap_compare, reviewed_dir, view, size):
 
     app = build_app(reviewed_dir)
     assert snap_compare(app, run_before=keys_then_settle, terminal_size=size)
+
+
+LIGHT_VIEWS = ["queue", "queue_selection", "rejected", "reason_list"]
+
+
+@pytest.mark.parametrize("view", LIGHT_VIEWS)
+def test_view_snapshot_in_a_light_theme(snap_compare, reviewed_dir, view):
+    """textual-light: the row list draws in the theme's colours (it used the terminal's
+    defaults in every theme, unreadable on a light one)."""
+
+    async def light_then_keys(pilot):
+        pilot.app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.press(*VIEWS[view])
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(build_app(reviewed_dir), run_before=light_then_keys, terminal_size=(80, 24))

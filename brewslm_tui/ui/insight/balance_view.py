@@ -24,18 +24,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from brewslm_tui.core.export import read_imported
 from brewslm_tui.core.rows import APPROVED
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
-from brewslm_tui.ui.jobs.job_format import bar, plain
+from brewslm_tui.ui.shell.movement import SCROLL_MOVES
+from brewslm_tui.ui.shell.text import bar, plain
 
 MAX_CATEGORIES = 12
 DOMINANT_SHARE = 0.5
@@ -249,6 +251,8 @@ class BalanceView(BackgroundTally, VerticalScroll):
     """Label (or field / length) distribution: imported, approved synthetic, combined. Scroll keys only."""
 
     HELP_GROUP = "Balance"
+
+    BINDINGS: ClassVar[list[BindingType]] = SCROLL_MOVES
 
     DEFAULT_CSS = """
     BalanceView {

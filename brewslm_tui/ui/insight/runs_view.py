@@ -16,15 +16,16 @@ the run: a new job like it with a fresh seed (`Regenerate`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -34,7 +35,11 @@ from textual.widgets import Button, DataTable, Static
 from brewslm_tui.core.generation.jobs import list_jobs
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
-from brewslm_tui.ui.jobs.job_format import STATES, count, plain, when_text
+from brewslm_tui.ui.jobs.job_format import STATES, count
+from brewslm_tui.ui.review.modals import ConfirmScreen
+from brewslm_tui.ui.shell.movement import TABLE_MOVES
+from brewslm_tui.ui.shell.tabs import on_shown_tab
+from brewslm_tui.ui.shell.text import plain, when_text
 
 
 @dataclass
@@ -83,7 +88,9 @@ def tally_runs(store: Any) -> dict[str, RunTally]:
     """
     n = len(store)
     runs, codes = store.runs, store.reason_codes
-    triples = Counter(zip(store.run_index_column()[:n], bytes(store.status[:n]), bytes(store.reason[:n])))
+    triples = Counter(
+        zip(store.run_index_column()[:n], bytes(store.status[:n]), bytes(store.reason[:n]), strict=True)
+    )
     tallies: dict[str, RunTally] = {}
 
     def tally_for(run: str) -> RunTally:
@@ -111,10 +118,8 @@ def tally_runs(store: Any) -> dict[str, RunTally]:
     column = store.run_index_column()
     for run_k, run in enumerate(runs):  # a run's playbook: that of its first slot (array.index is C)
         if run in tallies and not tallies[run].playbook:
-            try:
+            with contextlib.suppress(ValueError):
                 tallies[run].playbook = store.playbook_of(column.index(run_k))
-            except ValueError:
-                pass
     return tallies
 
 
@@ -199,14 +204,6 @@ class DropRunScreen(ModalScreen[bool | None]):
     DropRunScreen {
         align: center middle;
     }
-    DropRunScreen > Vertical {
-        width: 70;
-        max-width: 100%;
-        height: auto;
-        border: round $error;
-        background: $surface;
-        padding: 0 1;
-    }
     DropRunScreen Horizontal {
         height: auto;
         align-horizontal: right;
@@ -216,7 +213,7 @@ class DropRunScreen(ModalScreen[bool | None]):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "answer(True)", "Drop rejected"),
         Binding("a", "answer(False)", "Drop all unapproved"),
         Binding("escape,n", "answer(None)", "Cancel"),
@@ -235,7 +232,7 @@ class DropRunScreen(ModalScreen[bool | None]):
             f"  a  drop all {t.unapproved:,} unapproved rows ({t.pending:,} pending + {t.rejected:,} rejected)\n"
             f"Approved rows stay. Dropped rows go to data/dropped.jsonl and can be restored."
         )
-        with Vertical() as box:
+        with Vertical(classes="modal-box -danger") as box:
             box.border_title = "Drop rows of a run"
             yield Static(Content(summary))
             with Horizontal():
@@ -259,11 +256,19 @@ class RunsTable(DataTable):
 
     HELP_GROUP = "Runs"
 
-    BINDINGS = [Binding("enter", "select_cursor", "Show rows")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows"), *TABLE_MOVES]
 
 
 class RunsView(BackgroundTally, Vertical):
-    """One line per run. Bindings: enter show rows, D drop rejected/unapproved, r regenerate."""
+    """One line per run.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | The run's rows in the Queue. |
+    | D | Drop the run's rejected (or all unapproved) rows; asked first. |
+    | r | Regenerate: a new job like this run; asked first. |
+    | j / k / g / G | Move (as in every list). |
+    """
 
     HELP_GROUP = "Runs"
 
@@ -280,7 +285,7 @@ class RunsView(BackgroundTally, Vertical):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("D", "drop_run", "Drop run rows"),
         Binding("r", "regenerate", "Regenerate"),
     ]
@@ -316,7 +321,8 @@ class RunsView(BackgroundTally, Vertical):
 
     def compose(self) -> ComposeResult:
         table = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
+        for label in COLUMNS:
+            table.add_column(label, width=len(label))
         yield table
         yield Static(Content("enter rows in queue   D drop   r regenerate"), id="runs-hint")
 
@@ -330,7 +336,7 @@ class RunsView(BackgroundTally, Vertical):
                 "generation",
                 "synth",
             ):
-                lines.append(RunLine(run_id, RunTally(run_id, record.playbook), record))
+                lines.append(RunLine(run_id, RunTally(run_id, record.playbook or ""), record))
         lines.sort(key=lambda line: line.sort_key, reverse=True)
         return lines
 
@@ -338,9 +344,16 @@ class RunsView(BackgroundTally, Vertical):
         table = self.query_one(DataTable)
         selected = self.selected_line.run_id if self.selected_line is not None else None
         self.lines = lines
-        table.clear()
-        for line in lines:
-            table.add_row(*run_cells(line), key=line.run_id or "(no run)")
+        rows = [run_cells(line) for line in lines]
+        # the widths from the cells themselves: DataTable's own measuring of rows added while
+        # the tab was being shown sometimes kept a column at its label's width ("05-" for a
+        # run id), a snapshot flake under load
+        widths = [max([len(label), *(row[k].cell_len for row in rows)]) for k, label in enumerate(COLUMNS)]
+        table.clear(columns=True)
+        for label, width in zip(COLUMNS, widths, strict=True):
+            table.add_column(label, width=width)
+        for line, cells in zip(lines, rows, strict=True):
+            table.add_row(*cells, key=line.run_id or "(no run)")
         ids = [line.run_id for line in lines]
         wanted = self._wanted_run if self._wanted_run in ids else selected
         if wanted in ids:
@@ -367,6 +380,11 @@ class RunsView(BackgroundTally, Vertical):
             return None
         return self.lines[table.cursor_row]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A hidden Runs tab acts on nothing (the palette from another tab does not list its
+        actions: they would act on a run the user cannot see)."""
+        return on_shown_tab(self)
+
     def _selected_run(self) -> RunLine | None:
         line = self.selected_line
         if line is None:
@@ -388,7 +406,7 @@ class RunsView(BackgroundTally, Vertical):
         if line is None:
             return
         if line.tally.unapproved == 0:
-            self.notify(f"{plain(line.run_id)} has no pending or rejected rows to drop.")
+            self.notify(f"{plain(line.run_id)} has no pending or rejected rows to drop.", markup=False)
             return
 
         def answered(only_rejected: bool | None) -> None:
@@ -403,7 +421,22 @@ class RunsView(BackgroundTally, Vertical):
             return
         if line.record is None:
             self.notify(
-                f"{plain(line.run_id)} has no job record to copy its settings from.", severity="warning"
+                f"{plain(line.run_id)} has no job record to copy its settings from.",
+                severity="warning",
+                markup=False,
             )
             return
-        self.post_message(self.Regenerate(line.run_id))
+        requested = count(line.record, "requested")
+        summary = (
+            f"Start a new job of playbook {plain(line.playbook or '?')} like run {plain(line.run_id)}"
+            f"{f' ({requested:,} rows)' if requested else ''}: same settings, a fresh seed. Its rows land in"
+            " the queue as pending."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(self.Regenerate(line.run_id))
+
+        self.app.push_screen(
+            ConfirmScreen(f"Regenerate run {plain(line.run_id)}", summary, "start"), answered
+        )

@@ -1,4 +1,4 @@
-"""Small modal screens: reason picker, confirmation, edit, filter.
+"""Small modal screens: reason picker, confirmation, edit, dropped rows.
 
 Each returns its answer through `dismiss(...)` (None = cancelled), so callers use
 `push_screen(screen, callback)` and stay free of modal state. All user data shown here goes
@@ -7,46 +7,26 @@ through `Content`/`Text` built from plain strings, never through markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.keys import _character_to_key
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
+from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import DROPPED
 from brewslm_tui.core.text import visible, visible_line
-
-
-def plain(text: str) -> Content:
-    """A label from plain text: no markup, control characters visible."""
-    return Content(visible(text))
-
-
-@dataclass
-class Filters:
-    """What a review view is filtered by (None = any)."""
-
-    text: str | None = None
-    run: str | None = None
-    playbook: str | None = None
-    label: str | None = None
-
-    def active(self) -> bool:
-        return any((self.text, self.run, self.playbook, self.label))
-
-    def kwargs(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v}
-
-    def describe(self) -> str:
-        parts = [f"{k} {v!r}" if k == "text" else f"{k} {v}" for k, v in self.kwargs().items()]
-        return " · ".join(parts)
+from brewslm_tui.ui.shell.movement import MovingSelectionList
+from brewslm_tui.ui.shell.text import literal
+from brewslm_tui.ui.shell.textual_compat import bind_character
 
 
 @dataclass
@@ -64,7 +44,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
     screen that is active when they are handled, so they still pick the reason.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, reasons, count: int) -> None:
         super().__init__()
@@ -73,9 +53,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         self.note_first = False
         for reason in self.reasons:
             if reason.key:
-                self._bindings.bind(
-                    _character_to_key(reason.key), f"pick({reason.code!r})", reason.code, show=False
-                )
+                bind_character(self, reason.key, f"pick({reason.code!r})", reason.code)
 
     def _title(self) -> Content:
         what = "this row" if self.count == 1 else f"{self.count:,} rows"
@@ -89,8 +67,8 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         if self.is_mounted:
             self.query_one("#reason-title", Label).update(self._title())
             self.query_one(Input).value = ""
-            options = self.query_one(OptionList)
-            options.highlighted = 0
+            self.query_one(OptionList).highlighted = None
+            self._show_help()
 
     def on_screen_resume(self) -> None:
         self._focus_first()
@@ -107,14 +85,29 @@ class ReasonPicker(ModalScreen[Rejection | None]):
                 if reason.title and reason.title.lower().replace(" ", "_") != reason.code.lower():
                     prompt.append("  " + visible(reason.title), "dim")
                 options.append(Option(prompt, id=reason.code))
+            # nothing highlighted: enter picks only a reason the user moved to (or typed the key of)
             yield OptionList(*options, id="reason-options")
             yield Input(
                 placeholder="optional note (tab here, enter to go back to the reasons)", id="reason-note"
             )
-            yield Label(Content("key or enter picks · tab note · esc cancels"), classes="modal-help")
+            yield Label(Content(""), classes="modal-help", id="reason-help")
 
     def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = None
         self._focus_first()
+
+    def _show_help(self) -> None:
+        """The key line says what the keys do where the focus is (the list or the note)."""
+        if not self.is_mounted:
+            return
+        if self.query_one(Input).has_focus:
+            words = "typing a note · enter: back to the reasons · esc cancels"
+        else:
+            words = "a reason key picks (or the arrows, then enter) · tab: write a note · esc cancels"
+        self.query_one("#reason-help", Label).update(Content(words))
+
+    def on_descendant_focus(self) -> None:
+        self._show_help()
 
     def _note(self) -> str | None:
         return self.query_one(Input).value.strip() or None
@@ -124,7 +117,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(Rejection(event.option.id, self._note()))
+        self.dismiss(Rejection(str(event.option.id), self._note()))
 
     @on(Input.Submitted)
     def _note_done(self) -> None:
@@ -134,10 +127,41 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """y / enter confirms, n / esc cancels. The summary is plain text."""
+REASON_PICKER = "reason-picker"
 
-    BINDINGS = [
+
+def pick_reason(
+    app: App,
+    project: Project,
+    count: int,
+    chosen: Callable[[Rejection | None], None],
+    *,
+    note_first: bool = False,
+) -> None:
+    """Show the reason picker for `count` rows; `chosen` gets a Rejection or None.
+
+    One picker is installed on the app and shown again and again (building and mounting a
+    fresh one cost most of the time it took to appear). `note_first`: the cursor starts in the
+    note field (tab after `x`).
+    """
+    if not app.is_screen_installed(REASON_PICKER):
+        app.install_screen(ReasonPicker(project.reject_reasons, count), name=REASON_PICKER)
+    picker = app.get_screen(REASON_PICKER)
+    assert isinstance(picker, ReasonPicker)
+    picker.prepare(count, note_first=note_first)
+    app.push_screen(REASON_PICKER, chosen)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """y / enter confirms, n / esc cancels. The summary is plain text.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | y | Yes. |
+    | n / escape | No. |
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),
     ]
@@ -150,8 +174,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="modal-box"):
-            yield Label(plain(self.title_text), classes="modal-title")
-            yield Static(plain(self.summary), id="confirm-summary")
+            yield Label(literal(self.title_text), classes="modal-title")
+            yield Static(literal(self.summary), id="confirm-summary")
             with Horizontal(classes="modal-buttons"):
                 yield Button(Content(f"{self.yes} (y)"), variant="error", id="yes")
                 yield Button(Content("cancel (n)"), id="no")
@@ -176,30 +200,43 @@ class Edit:
 class EditScreen(ModalScreen[Edit | None]):
     """e: edit prompt and completion; ctrl+s saves and approves. The store keeps the original.
 
+    It opens on the completion (the field people fix); the field labels say in words which one
+    has the focus, and the key line names the fields changed so far, so a prompt typed over by
+    mistake is seen before it is saved.
+
     Control characters are shown as visible escapes here too (a TextArea would otherwise send
     them to the terminal); a field left untouched is reported as unchanged (None), so the
     escapes are only saved if the person edits that field.
     """
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "save & approve", priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "save and approve", priority=True),
         Binding("ctrl+l", "pick_label", "pick a label", priority=True),
         Binding("escape", "cancel", "cancel"),
     ]
 
     def __init__(
-        self, prompt: str, completion: str, title: str = "Edit and approve", check=None, labels=()
+        self,
+        prompt: str,
+        completion: str,
+        title: str = "Edit and approve",
+        save: str = "save and approve",
+        check=None,
+        labels=(),
     ) -> None:
         super().__init__()
         self.check = check  # (prompt, completion) -> problems: a save is refused while there are any
         self.labels = list(labels)  # a classification project's labels: picked from a list
         self.title_text = title
+        self.save_words = save
         self.shown_prompt = visible(prompt)
         self.shown_completion = visible(completion)
         self.had_controls = self.shown_prompt != prompt or self.shown_completion != completion
 
     @classmethod
-    def for_project(cls, project, prompt: str, completion: str, title: str) -> EditScreen:
+    def for_project(
+        cls, project, prompt: str, completion: str, title: str, save: str = "save and approve"
+    ) -> EditScreen:
         """An edit screen that refuses what the project's validator refuses (and picks labels)."""
         from brewslm_tui.core.generation.validate import validate_row
 
@@ -207,6 +244,7 @@ class EditScreen(ModalScreen[Edit | None]):
             prompt,
             completion,
             title,
+            save,
             check=lambda p, c: validate_row(project, {"prompt": p, "completion": c}),
             labels=project.labels if project.task == "classification" else (),
         )
@@ -214,11 +252,11 @@ class EditScreen(ModalScreen[Edit | None]):
     def compose(self) -> ComposeResult:
         from textual.widgets import TextArea  # here, not at import: 35 ms off every start
 
-        with Vertical(id="edit", classes="modal-box"):
-            yield Label(plain(self.title_text), classes="modal-title")
-            yield Label(Content("prompt"), classes="field-label")
+        with Vertical(id="edit", classes="modal-box -large"):
+            yield Label(literal(self.title_text), classes="modal-title")
+            yield Label(Content("prompt"), classes="field-label", id="edit-prompt-label")
             yield TextArea(self.shown_prompt, id="edit-prompt", soft_wrap=True, show_line_numbers=False)
-            yield Label(Content("completion"), classes="field-label")
+            yield Label(Content("completion"), classes="field-label", id="edit-completion-label")
             yield TextArea(
                 self.shown_completion, id="edit-completion", soft_wrap=True, show_line_numbers=False
             )
@@ -230,13 +268,48 @@ class EditScreen(ModalScreen[Edit | None]):
             problems = Label(Content(""), id="edit-problems", classes="modal-warning")
             problems.display = False  # shown when a save was refused
             yield problems
-            picker = " · ctrl+l pick a label" if self.labels else ""
-            yield Label(
-                Content(f"ctrl+s save & approve{picker} · tab next field · esc cancel"), classes="modal-help"
-            )
+            yield Label(Content(""), classes="modal-help", id="edit-help")
 
     def on_mount(self) -> None:
-        self.query_one("#edit-completion").focus()
+        found = self.query("#edit-completion")
+        if not found:
+            return  # the app is quitting (a q typed just before e): nothing to show
+        found.first().focus()
+        self._show_state()
+
+    def _changed(self) -> list[str]:
+        from textual.widgets import TextArea
+
+        prompt = self.query_one("#edit-prompt", TextArea).text
+        completion = self.query_one("#edit-completion", TextArea).text
+        return [
+            name
+            for name, now, shown in (
+                ("prompt", prompt, self.shown_prompt),
+                ("completion", completion, self.shown_completion),
+            )
+            if now != shown
+        ]
+
+    def _show_state(self) -> None:
+        """Field labels: which one has the focus, in words. Key line: what ctrl+s will save."""
+        if not self.query("#edit-help"):
+            return  # not composed (or already taken down)
+        for field in ("prompt", "completion"):
+            focused = self.query_one(f"#edit-{field}").has_focus
+            words = f"{field}  (editing; tab: the other field)" if focused else field
+            self.query_one(f"#edit-{field}-label", Label).update(Content(words))
+        changed = self._changed()
+        what = "changed: " + ", ".join(changed) if changed else "nothing changed yet"
+        picker = " · ctrl+l label" if self.labels else ""
+        help_line = f"ctrl+s {self.save_words} ({what}){picker} · esc cancel"
+        self.query_one("#edit-help", Label).update(Content(help_line))
+
+    def on_descendant_focus(self) -> None:
+        self._show_state()
+
+    def on_text_area_changed(self) -> None:
+        self._show_state()
 
     def action_pick_label(self) -> None:
         """ctrl+l (classification): the project's labels in a list; the one picked becomes the completion."""
@@ -252,12 +325,14 @@ class EditScreen(ModalScreen[Edit | None]):
         self.app.push_screen(LabelPicker(self.labels), picked)
 
     def action_save(self) -> None:
-        prompt = self.query_one("#edit-prompt").text
-        completion = self.query_one("#edit-completion").text
+        from textual.widgets import TextArea  # (imported by compose already; see there)
+
+        prompt = self.query_one("#edit-prompt", TextArea).text
+        completion = self.query_one("#edit-completion", TextArea).text
         problems = self.check(prompt, completion) if self.check else []
         if problems:  # refused: the text stays for the person to fix
             shown = self.query_one("#edit-problems", Label)
-            shown.update(plain("not saved: " + "; ".join(map(str, problems))))
+            shown.update(literal("not saved: " + "; ".join(map(str, problems))))
             shown.display = True
             return
         self.dismiss(
@@ -274,19 +349,19 @@ class EditScreen(ModalScreen[Edit | None]):
 class LabelPicker(ModalScreen[str | None]):
     """The project's labels (ctrl+l in the edit screen): enter or the label's number picks it."""
 
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, labels: list[str]) -> None:
         super().__init__()
         self.labels = labels
         for n, label in enumerate(labels[:9], start=1):
-            self._bindings.bind(str(n), f"pick({n - 1})", label, show=False)
+            bind_character(self, str(n), f"pick({n - 1})", label)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="label-picker", classes="modal-box"):
             yield Label(Content("Pick a label"), classes="modal-title")
             numbered = [
-                plain(f"{n}  {label}" if n <= 9 else f"   {label}") for n, label in enumerate(self.labels, 1)
+                literal(f"{n}  {label}" if n <= 9 else f"   {label}") for n, label in enumerate(self.labels, 1)
             ]
             yield OptionList(*numbered, id="label-options")
 
@@ -299,69 +374,6 @@ class LabelPicker(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.labels[event.option_index])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-ANY = "__any__"
-
-
-class FilterScreen(ModalScreen[Filters | None]):
-    """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
-
-    BINDINGS = [
-        Binding("escape", "cancel", "cancel"),
-        Binding("ctrl+s", "apply", "apply", priority=True),
-        Binding("ctrl+r", "clear", "clear all", priority=True),
-    ]
-
-    def __init__(self, current: Filters, runs: list[str], playbooks: list[str], labels: list[str]) -> None:
-        super().__init__()
-        self.current = current
-        self.runs = runs
-        self.playbooks = playbooks
-        self.labels = labels
-
-    def _select(self, values: list[str], value: str | None, id: str, prompt: str) -> Select:
-        options = [(plain(v), v) for v in values]
-        return Select(
-            options, prompt=prompt, value=value if value in values else Select.NULL, id=id, allow_blank=True
-        )
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="filter", classes="modal-box"):
-            yield Label(Content("Filter"), classes="modal-title")
-            yield Input(self.current.text or "", placeholder="text in prompt or completion", id="filter-text")
-            yield self._select(self.runs, self.current.run, "filter-run", "any run")
-            yield self._select(self.playbooks, self.current.playbook, "filter-playbook", "any playbook")
-            if self.labels:
-                yield self._select(self.labels, self.current.label, "filter-label", "any label")
-            yield Label(
-                Content("enter apply · ctrl+r clear all · tab next · esc cancel"), classes="modal-help"
-            )
-
-    def on_mount(self) -> None:
-        self.query_one("#filter-text", Input).focus()
-
-    def _value(self, id: str) -> str | None:
-        found = self.query(f"#{id}")
-        if not found:
-            return None
-        value = found.first(Select).value
-        return None if value is Select.NULL or value == Select.NULL else str(value)
-
-    @on(Input.Submitted)
-    def action_apply(self) -> None:
-        text = self.query_one("#filter-text", Input).value.strip() or None
-        self.dismiss(
-            Filters(
-                text, self._value("filter-run"), self._value("filter-playbook"), self._value("filter-label")
-            )
-        )
-
-    def action_clear(self) -> None:
-        self.dismiss(Filters())
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -415,9 +427,16 @@ def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
 
 
 class DroppedScreen(ModalScreen[list[str] | None]):
-    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending."""
+    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending.
 
-    BINDINGS = [
+    | Key(s) | Description |
+    | :- | :- |
+    | space | Mark or unmark a row. |
+    | r | Restore the marked rows (or the highlighted one). |
+    | escape | Close. |
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "restore marked"),
         Binding("escape", "cancel", "close"),
     ]
@@ -428,7 +447,7 @@ class DroppedScreen(ModalScreen[list[str] | None]):
         self.total = total
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dropped", classes="modal-box"):
+        with Vertical(id="dropped", classes="modal-box -large"):
             shown = f"{self.total:,} dropped rows" + (
                 f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else ""
             )
@@ -440,7 +459,7 @@ class DroppedScreen(ModalScreen[list[str] | None]):
                 prompt.append(visible_line(entry.completion)[:16].ljust(16) + " ")
                 prompt.append(visible_line(entry.prompt))
                 options.append((prompt, entry.row_id))
-            yield SelectionList(*options, id="dropped-list")
+            yield MovingSelectionList(*options, id="dropped-list")
             yield Label(
                 Content("space mark · r restore marked (or the highlighted row) · esc close"),
                 classes="modal-help",

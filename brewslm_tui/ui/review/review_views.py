@@ -2,8 +2,9 @@
 
 Each tab is a `ReviewPane`: an info line (row count, selection, active filter), a `RowList`
 over a `core.views.RowView`, and a `DetailPane` with the row under the cursor in full. Keys map
-to one store call each through `app.decide(...)` (durable when it returns, a `BrewError` becomes
-a notification); the app then syncs every pane in O(changed).
+to one call each of the `ReviewService` the pane is handed (durable when it returns, a
+`BrewError` becomes a notification); the service's change notification then syncs the tab on
+screen in O(changed), in the same frame.
 """
 
 from __future__ import annotations
@@ -12,32 +13,39 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
+from brewslm_tui.core.store.store import Decision
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line, visible_parts
+from brewslm_tui.ui.review.filters import Filters, FilterScreen
 from brewslm_tui.ui.review.modals import (
     ConfirmScreen,
     DroppedScreen,
     Edit,
     EditScreen,
-    Filters,
-    FilterScreen,
     Rejection,
     dropped_entries,
+    pick_reason,
 )
-from brewslm_tui.ui.review.row_list import Group, RowList, on_shown_tab
-from brewslm_tui.ui.shell.scrolling import set_virtual_size
+from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
+from brewslm_tui.ui.review.service import ReviewService
+from brewslm_tui.ui.shell.tabs import on_shown_tab
+from brewslm_tui.ui.shell.text import counted
+from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
 KNOWN_FIELDS = (
     "id",
@@ -59,13 +67,49 @@ def _append_literal(text: Text, value: str, escape_style: str = "reverse") -> No
         text.append(piece, escape_style if is_escape else None)
 
 
-def describe_row(row: dict, project, status: int) -> Text:
-    """The detail of one row: prompt and completion in full, provenance, decision, original."""
+SHORT_COMPLETION = 60  # characters: a completion this short leads the detail, on one line
+DETAIL_PART_CHARS = 20_000  # of one field at a time: a 50 MB row must not be laid out at once
+
+
+def _append_field(text: Text, name: str, value: str, part: int) -> None:
+    """A field under its heading; a long one in parts of DETAIL_PART_CHARS, with its size."""
+    size = len(value)
+    if size <= DETAIL_PART_CHARS:
+        text.append(name + "\n", "bold underline")
+        _append_literal(text, value)
+        return
+    parts = -(-size // DETAIL_PART_CHARS)
+    part = max(0, min(part, parts - 1))
+    start = part * DETAIL_PART_CHARS
+    end = min(size, start + DETAIL_PART_CHARS)
+    text.append(name, "bold underline")
+    text.append(
+        f"  characters {start + 1:,}-{end:,} of {size:,} (part {part + 1:,} of {parts:,};"
+        " m next part, M previous)\n",
+        "dim",
+    )
+    _append_literal(text, value[start:end])
+    if end < size:
+        text.append(f"\n… {size - end:,} more characters (m)", "dim")
+
+
+def describe_row(row: dict, project, status: int, part: int = 0) -> Text:
+    """The detail of one row: prompt and completion (a long one in parts), provenance,
+    decision, original."""
     text = Text()
-    text.append("prompt\n", "bold underline")
-    _append_literal(text, str(row.get("prompt", "")))
-    text.append("\n\ncompletion\n", "bold underline")
-    _append_literal(text, str(row.get("completion", "")))
+    prompt, completion = str(row.get("prompt", "")), str(row.get("completion", ""))
+    if "\n" not in completion and len(completion) <= SHORT_COMPLETION:
+        # a label (classification) or a short answer: on the first line, so it is on screen
+        # even when the prompt is long and the pane short (80x24)
+        text.append("completion ", "bold underline")
+        text.append(" ")
+        _append_literal(text, completion)
+        text.append("\n\n")
+        _append_field(text, "prompt", prompt, part)
+    else:
+        _append_field(text, "prompt", prompt, part)
+        text.append("\n\n")
+        _append_field(text, "completion", completion, part)
     text.append("\n\n")
     provenance = [
         ("playbook", row.get("playbook")),
@@ -140,7 +184,8 @@ def describe_group(group: Group, project) -> Text:
     n = len(group.slots)
     text.append(
         f"\n\n{n:,} row{'' if n == 1 else 's'}. space selects the whole group; "
-        "enter / left / right fold it; d drops, p sends back to pending.",
+        "enter / left / right fold it; d drops, p sends back to pending. "
+        "] / [ next / previous group, z folds all, ' and a reason key goes to its group.",
         "dim",
     )
     return text
@@ -191,10 +236,22 @@ class DetailPane(ScrollView, can_focus=False):
     kept for the scrollbar so its coming and going never changes the wrap.
     """
 
+    DEFAULT_CSS = """
+    DetailPane {
+        height: 2fr;
+        min-height: 4;
+        overflow-x: hidden;
+        overflow-y: scroll;  /* always there: a scrollbar that comes and goes re-lays out the screen */
+        border-top: hkey $panel;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._content = Text("")
-        self._base_style = None
+        self._base_style: Style | None = None
         self._lines: list[Strip] = []
         self._wrapped_at = -1
 
@@ -242,7 +299,27 @@ class DetailPane(ScrollView, can_focus=False):
 
 
 class ReviewPane(Vertical):
-    """One review tab. Subclasses set the statuses it lists and the keys it binds."""
+    """One review tab. Subclasses set the statuses it lists and the keys it binds.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | / | Filter by text, run, playbook, label. |
+    | escape | Clear the selection, then the filter. |
+    | o | Show the run of the row under the cursor. |
+    | ctrl+d / ctrl+u | Scroll the detail pane. |
+    | m / M | Next / previous part of a long row. |
+    """
+
+    DEFAULT_CSS = """
+    ReviewPane {
+        height: 1fr;
+    }
+    ReviewPane > .info-line {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
 
     STATUSES: tuple[int, ...] = (PENDING,)
     GROUPED = False
@@ -250,26 +327,38 @@ class ReviewPane(Vertical):
     EMPTY = "no rows"
 
     # subclasses end their BINDINGS with these, so the Footer lists decisions first
-    COMMON_BINDINGS = [
+    COMMON_BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear", "Clear selection, then filter", show=False),
         Binding("o", "open_run", "Show this row's run", show=False),
         Binding("ctrl+d", "scroll_detail(1)", "Scroll detail down", show=False),
         Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
+        Binding("m", "detail_part(1)", "Next part of a long row", show=False),
+        Binding("M", "detail_part(-1)", "Previous part of a long row", show=False),
     ]
 
-    def __init__(self, store, project, *, id: str | None = None, deferred: bool = False) -> None:
+    class ShowRun(Message):
+        """`o`: the user asked where the row under the cursor came from (the app shows its run)."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    def __init__(self, review: ReviewService, *, id: str | None = None, deferred: bool = False) -> None:
         """`deferred`: a tab not shown at start; its rows are selected when it is first shown
         (the app syncs a tab as it shows it), not before the first screen."""
         super().__init__(id=id, classes="review-pane")
-        self.store = store
-        self.project = project
+        self.review = review
+        self.store = review.store
+        self.project = review.project
         self.filters = Filters()
         self.asking: ReasonAsk | None = None  # `x` pressed, its reason key not yet
+        self.jumping = False  # `'` pressed (Rejected): the reason key of the group to go to, not yet
         self._detail: DetailPane | None = None
         self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
+        self._detail_part = 0  # which part of a long row's fields the detail shows (m / M)
         self.rows = RowList(
-            store,
+            self.store,
             self._make_view(deferred),
             grouped=self.GROUPED,
             classes="row-list",
@@ -302,9 +391,10 @@ class ReviewPane(Vertical):
     def _show_info(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         count = len(self.rows.view)
-        text.append(f"{count:,} rows" if count != 1 else "1 row", "bold")
+        text.append(counted(count), "bold")
         if self.GROUPED:
-            groups = len(getattr(self.rows.lines, "groups", []))
+            lines = self.rows.lines
+            groups = len(lines.groups) if isinstance(lines, GroupedLines) else 0
             text.append(f" in {groups} reason{'' if groups == 1 else 's'}")
         if self.rows.selected:
             text.append(f" · {len(self.rows.selected):,} selected", "bold reverse")
@@ -312,11 +402,15 @@ class ReviewPane(Vertical):
             text.append(" · filter: ")
             text.append(visible_line(self.filters.describe()), "italic")
             text.append("  (esc clears)", "dim")
-        if not getattr(self.store, "loaded", True):
+        if not self.store.loaded:
             text.append(" · loading…", "dim")
+        if self.jumping:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(" go to the group of reason key? ", "bold reverse")
+            text.append("  esc cancels", "dim")
         if self.asking is not None:
             text = Text(no_wrap=True, overflow="ellipsis")
-            what = "1 row" if self.asking.count == 1 else f"{self.asking.count:,} rows"
+            what = counted(self.asking.count)
             text.append(f" reject {what}: reason key? ", "bold reverse")
             text.append("  tab note · esc cancels", "dim")
         self.query_one(".info-line", Static).update(text, layout=False)  # height 1: no re-layout
@@ -328,6 +422,7 @@ class ReviewPane(Vertical):
             self.store.version,
             self.asking is not None,
             self.filters.active(),
+            self._detail_part,
         )
         if key == self._detail_key:
             return  # already showing this (a decision syncs the list, which moves the cursor, then the pane)
@@ -348,9 +443,12 @@ class ReviewPane(Vertical):
         elif isinstance(item, Group):
             detail.show(describe_group(item, self.project))
         else:
-            detail.show(describe_row(self.store.row(item), self.project, self.store.status[item]))
+            detail.show(
+                describe_row(self.store.row(item), self.project, self.store.status[item], self._detail_part)
+            )
 
     def _cursor_moved(self, slot: int | None) -> None:
+        self._detail_part = 0
         if self.asking is not None:  # a click moved the cursor: the rows `x` meant may be others now
             self._stop_asking()
         if self.is_mounted:
@@ -368,24 +466,40 @@ class ReviewPane(Vertical):
         self._show_detail()
 
     def action_filter(self) -> None:
-        labels = list(getattr(self.project, "labels", []) or [])
-        self.app.push_screen(
-            FilterScreen(self.filters, list(self.store.runs), list(self.store.playbooks), labels),
-            lambda filters: filters is not None and self.set_filters(filters),
+        def chosen(filters: Filters | None) -> None:
+            if filters is not None:
+                self.set_filters(filters)
+
+        screen = FilterScreen(
+            self.filters, list(self.store.runs), list(self.store.playbooks), list(self.project.labels)
         )
+        self.app.push_screen(screen, chosen)
 
     def action_open_run(self) -> None:
         """Trace the row under the cursor to its run (the Runs tab, that run highlighted)."""
         slot = self.rows.cursor_slot
         if slot is None:
             return
-        self.app.show_run(self.store.run_of(slot))
+        self.post_message(self.ShowRun(self.store.run_of(slot)))
 
     def action_scroll_detail(self, direction: int) -> None:
         """The detail pane never takes the focus (keys stay on the list); these scroll it."""
         detail = self.query_one(DetailPane)
         step = max(1, detail.size.height // 2)
         detail.scroll_relative(y=direction * step, animate=False)
+
+    def action_detail_part(self, step: int) -> None:
+        """m / M: the next or previous part of a row too long to show at once."""
+        slot = self.rows.cursor_slot
+        if slot is None:
+            return
+        row = self.store.row(slot)
+        longest = max(len(str(row.get("prompt", ""))), len(str(row.get("completion", ""))))
+        parts = -(-longest // DETAIL_PART_CHARS)
+        part = max(0, min(self._detail_part + step, parts - 1))
+        if part != self._detail_part:
+            self._detail_part = part
+            self._show_detail()
 
     def action_clear(self) -> None:
         if self.rows.selected:
@@ -400,10 +514,10 @@ class ReviewPane(Vertical):
             self.app.notify(f"nothing to {verb} here", severity="warning")
         return targets
 
-    def _decide(self, fn, targets: list[int], *args, **kwargs):
+    def _decide(self, fn: Callable[..., Decision | None], targets: list[int], *args: Any) -> Decision | None:
         """One store call; clears the selection it used. Returns the Decision or None."""
         used_selection = bool(self.rows.selected)
-        decision = self.app.decide(fn, targets, *args, **kwargs)
+        decision = fn(targets, *args)
         if decision is not None and used_selection:
             self.rows.clear_selection()
             self._show_info()
@@ -411,17 +525,17 @@ class ReviewPane(Vertical):
 
     def _say(self, verb: str, decision) -> None:
         if decision is not None and decision.count != 1:
-            self.app.notify(f"{verb} {decision.count:,} rows (u undoes)", timeout=3)
+            self.app.notify(f"{verb} {counted(decision.count)} (u undoes)", timeout=3, markup=False)
 
     def approve(self) -> None:
-        if not self.app.can_write("approve"):
+        if not self.review.can_write("approve"):
             return
         targets = self._targets("approve")
         if targets:
-            self._say("approved", self._decide(self.store.approve, targets))
+            self._say("approved", self._decide(self.review.approve, targets))
 
     def reject(self, reason: str | None = None) -> None:
-        if not self.app.can_write("reject"):
+        if not self.review.can_write("reject"):
             return
         targets = self._targets("reject")
         if not targets:
@@ -436,7 +550,7 @@ class ReviewPane(Vertical):
                 return
             self._say(
                 f"rejected ({rejection.reason})",
-                self._decide(self.store.reject, still, rejection.reason, rejection.note),
+                self._decide(self.review.reject, still, rejection.reason, rejection.note),
             )
 
         if reason is not None:
@@ -455,6 +569,9 @@ class ReviewPane(Vertical):
         this pane: keys typed in one burst (`ax1` over a slow link) may all pass through the
         pane before `x` is acted on, but they reach the app's bindings one by one, in order.
         """
+        if self.jumping:
+            self._jump(event)
+            return
         ask = self.asking
         if ask is None:
             return
@@ -471,7 +588,7 @@ class ReviewPane(Vertical):
         if reason is not None:
             return
         if event.key == "tab":
-            self.app.pick_reason(ask.count, ask.chosen, note_first=True)
+            pick_reason(self.app, self.project, ask.count, ask.chosen, note_first=True)
         elif event.key != "escape":
             self.app.notify(
                 f"not a reason key: {visible_line(event.key)}; nothing rejected",
@@ -479,6 +596,28 @@ class ReviewPane(Vertical):
                 timeout=3,
                 markup=False,
             )
+
+    def _jump(self, event: events.Key) -> None:
+        self.jumping = False
+        self._show_info()
+        if event.key == "escape":
+            return
+        reason = self.project.reason_for_key(event.character) if event.character else None
+        if reason is None:
+            self.app.notify(
+                f"not a reason key: {visible_line(event.key)}", severity="warning", timeout=3, markup=False
+            )
+        elif not self.rows.jump_to_group(reason.code):
+            self.app.notify(
+                f"no rejected rows as {visible_line(reason.code)}",
+                severity="warning",
+                timeout=3,
+                markup=False,
+            )
+
+    def wants_next_key(self) -> bool:
+        """A question waits for the next key (the reason after x, the group after ')."""
+        return self.asking is not None or self.jumping
 
     def cancel_question(self) -> None:
         """Drop a waiting `x` (a decision came from elsewhere: the palette, say)."""
@@ -493,16 +632,19 @@ class ReviewPane(Vertical):
     def on_descendant_blur(self) -> None:
         if self.asking is not None:  # the focus went elsewhere (a click): the question is off
             self._stop_asking()
+        if self.jumping:
+            self.jumping = False
+            self._show_info()
 
     def to_pending(self) -> None:
-        if not self.app.can_write("send back to pending"):
+        if not self.review.can_write("send back to pending"):
             return
         targets = self._targets("send back to pending")
         if targets:
-            self._say("sent back to pending", self._decide(self.store.set_pending, targets))
+            self._say("sent back to pending", self._decide(self.review.set_pending, targets))
 
     def edit(self) -> None:
-        if not self.app.can_write("edit"):
+        if not self.review.can_write("edit"):
             return
         slot = self.rows.cursor_slot
         if slot is None or self.store.status[slot] not in self.STATUSES:
@@ -517,29 +659,37 @@ class ReviewPane(Vertical):
                 if self.store.status[slot] == APPROVED:
                     self.app.notify("nothing changed", timeout=2)
                     return
-                decision = self.app.decide(self.store.approve, [slot])
+                decision = self.review.approve([slot])
             else:
-                decision = self.app.decide(
-                    self.store.edit, slot, prompt=edit.prompt, completion=edit.completion, approve=True
-                )
+                decision = self.review.edit(slot, prompt=edit.prompt, completion=edit.completion)
             if decision is not None:
                 self.app.notify("edited and approved (u undoes)", timeout=3)
 
-        title = "Edit (stays approved)" if self.store.status[slot] == APPROVED else "Edit and approve"
+        approved = self.store.status[slot] == APPROVED
+        title, save = (
+            ("Edit (stays approved)", "save") if approved else ("Edit and approve", "save and approve")
+        )
         screen = EditScreen.for_project(
-            self.store.project, str(row.get("prompt", "")), str(row.get("completion", "")), title
+            self.store.project, str(row.get("prompt", "")), str(row.get("completion", "")), title, save
         )
         self.app.push_screen(screen, done)
 
 
 class QueuePane(ReviewPane):
-    """Pending rows: approve, reject with a reason, edit and approve."""
+    """Pending rows: approve, reject with a reason, edit and approve.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | a | Approve the selection (or the row under the cursor). |
+    | x | Reject: the next key is the reason (tab: the list, with a note). |
+    | e | Edit and approve. |
+    """
 
     STATUSES = (PENDING,)
     HELP_GROUP = "Queue"
     EMPTY = "the queue is empty: start a job with n, or look at Rejected (2)"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("x", "reject", "Reject"),
         Binding("e", "edit", "Edit+approve"),
@@ -569,19 +719,30 @@ class QueuePane(ReviewPane):
 
 
 class RejectedPane(ReviewPane):
-    """Rejected rows grouped by reason: drop (confirmed, restorable), back to pending, fix & approve."""
+    """Rejected rows grouped by reason: drop (confirmed, restorable), back to pending, fix & approve.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | d | Drop the selection, the group or the row (asked first; restorable). |
+    | p | Back to pending. |
+    | e | Fix and approve. |
+    | x | Change the reason. |
+    | R | Restore dropped rows. |
+    | ' | The next key is a reason key: go to its group. |
+    """
 
     STATUSES = (REJECTED,)
     GROUPED = True
     HELP_GROUP = "Rejected"
     EMPTY = "no rejected rows"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "drop", "Drop"),
         Binding("p", "pending", "Pending"),
         Binding("e", "edit", "Fix+approve"),
         Binding("x", "reject", "Change reason", show=False),
         Binding("R", "restore_dropped", "Restore…"),
+        Binding("apostrophe", "jump_group", "Go to a reason's group", show=False),
         *ReviewPane.COMMON_BINDINGS,
     ]
 
@@ -591,9 +752,15 @@ class RejectedPane(ReviewPane):
     def action_reject(self) -> None:
         self.reject()
 
+    def action_jump_group(self) -> None:
+        """': the next key is a reason key; the cursor goes to that reason's group header
+        (with d, any group drops in 4 keys from this tab: ' 3 d y)."""
+        self.jumping = True
+        self._show_info()
+
     def action_restore_dropped(self) -> None:
         """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
-        if not self.app.can_write("restore"):
+        if not self.review.can_write("restore"):
             return
         entries, total = dropped_entries(self.store)
         if not entries:
@@ -602,9 +769,9 @@ class RejectedPane(ReviewPane):
 
         def chosen(row_ids: list[str] | None) -> None:
             if row_ids:
-                decision = self.app.decide(self.store.restore, row_ids)
+                decision = self.review.restore(row_ids)
                 if decision is not None:
-                    self.app.notify(f"restored {decision.count:,} rows to the queue (u undoes)", timeout=4)
+                    self.app.notify(f"restored {counted(decision.count)} to the queue (u undoes)", timeout=4)
 
         self.app.push_screen(DroppedScreen(entries, total), chosen)
 
@@ -612,7 +779,7 @@ class RejectedPane(ReviewPane):
         self.edit()
 
     def action_drop(self) -> None:
-        if not self.app.can_write("drop"):
+        if not self.review.can_write("drop"):
             return
         targets = self._targets("drop")
         if not targets:
@@ -623,26 +790,33 @@ class RejectedPane(ReviewPane):
         """Ask with a per-reason summary, then one store.drop (restorable, undoable)."""
         codes = bytes(map(self.store.reason.__getitem__, targets))  # one byte per row: counted in C
         by_reason = Counter({self.store.reason_codes[k] or "(no reason)": codes.count(k) for k in set(codes)})
-        summary = f"drop {len(targets):,} rows: " + ", ".join(
+        summary = f"drop {counted(len(targets))}: " + ", ".join(
             f"{visible_line(reason)} {n:,}" for reason, n in by_reason.most_common()
         )
         summary += "\n\nThey move to data/dropped.jsonl (restorable); u undoes."
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._say("dropped", self._decide(self.store.drop, targets))
+                self._say("dropped", self._decide(self.review.drop, targets))
 
         self.app.push_screen(ConfirmScreen(title, summary, yes="drop"), answered)
 
 
 class ApprovedPane(ReviewPane):
-    """Approved rows: take an approval back (to pending, or reject)."""
+    """Approved rows: take an approval back (to pending, or reject).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | p | Back to pending. |
+    | x | Reject, with a reason. |
+    | e | Edit (stays approved). |
+    """
 
     STATUSES = (APPROVED,)
     HELP_GROUP = "Approved"
     EMPTY = "nothing approved yet"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pending", "Pending"),
         Binding("x", "reject", "Reject"),
         Binding("e", "edit", "Edit"),

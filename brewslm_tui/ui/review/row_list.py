@@ -18,20 +18,24 @@ import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.core.text import visible_line
-from brewslm_tui.ui.shell.scrolling import set_virtual_size
+from brewslm_tui.ui.shell.tabs import on_shown_tab
+from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
+CELL_CHARS = 1000  # of a field, for a one-line cell (a 50 MB prompt is not made visible whole)
 STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
 STATUS_CLASSES = {
     PENDING: "row-list--pending",
@@ -85,7 +89,7 @@ class GroupedLines:
 
     def __init__(self, groups: list[Group]) -> None:
         self.groups = groups
-        self.by_reason = {g.reason: i for i, g in enumerate(groups)}
+        self.by_reason: dict[str | None, int] = {g.reason: i for i, g in enumerate(groups)}
         self.starts: list[int] = []
         total = 0
         for group in groups:
@@ -105,6 +109,10 @@ class GroupedLines:
     def header_of(self, y: int) -> int:
         """Line number of the header of the group that contains line y."""
         return self.starts[bisect_right(self.starts, y) - 1]
+
+    def group_of(self, y: int) -> Group:
+        """The group that contains line y."""
+        return self.groups[bisect_right(self.starts, y) - 1]
 
     def position_of(self, slot: int, reason: str | None = None) -> int | None:
         gi = self.by_reason.get(reason)
@@ -131,11 +139,60 @@ class GroupedLines:
 
 
 class RowList(ScrollView, can_focus=True):
-    """The row list of one review tab. Line 0 is a sticky column title line."""
+    """The row list of one review tab. Line 0 is a sticky column title line.
+
+    Every line is drawn over the widget's own theme colours (`$foreground` on `$surface`), so
+    light themes read as well as dark ones.
+
+    | Class | Description |
+    | :- | :- |
+    | `row-list--title` | The column title line. |
+    | `row-list--cursor` | The cursor line while the list has the focus. |
+    | `row-list--cursor-blur` | The cursor line while it has not. |
+    | `row-list--selected` | The `[x]` mark of a selected row. |
+    | `row-list--selected-row` | A selected row's line. |
+    | `row-list--header` | A reason group's header line (Rejected). |
+    | `row-list--pending` | The status mark of a pending row. |
+    | `row-list--approved` | The status mark of an approved row. |
+    | `row-list--rejected` | The status mark of a rejected row. |
+    | `row-list--dropped` | The status mark of a dropped row. |
+    | `row-list--dim` | The run column. |
+    """
+
+    DEFAULT_CSS = """
+    RowList {
+        height: 3fr;
+        min-height: 4;
+        background: $surface;
+        color: $foreground;
+        overflow-y: scroll;  /* always there: a scrollbar that comes and goes re-lays out the screen */
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
+    }
+    RowList > .row-list--title { color: $text-muted; text-style: bold; background: $panel; }
+    RowList > .row-list--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    RowList > .row-list--cursor-blur { background: $block-cursor-blurred-background; }
+    RowList > .row-list--selected { color: $accent; text-style: bold; }
+    RowList > .row-list--selected-row { background: $accent 20%; }
+    RowList > .row-list--header { color: $warning; text-style: bold; background: $panel; }
+    RowList > .row-list--pending { color: $text-muted; }
+    RowList > .row-list--approved { color: $success; }
+    RowList > .row-list--rejected { color: $error; }
+    RowList > .row-list--dropped { color: $text-muted; }
+    RowList > .row-list--dim { color: $text-muted; }
+    """
 
     HELP_GROUP = "Rows"
 
-    COMPONENT_CLASSES = {
+    # the cursor's line: a reactive others may watch, with no repaint of its own (a move
+    # repaints only the two lines it touches, see _set_cursor; a full refresh per key cost frames)
+    cursor: reactive[int] = reactive(0, repaint=False, layout=False, init=False)
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "row-list--title",
         "row-list--cursor",
         "row-list--cursor-blur",
@@ -149,20 +206,23 @@ class RowList(ScrollView, can_focus=True):
         "row-list--dim",
     }
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j,down", "move(1)", "Down", show=False),
         Binding("k,up", "move(-1)", "Up", show=False),
         Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
         Binding("g,home", "first", "Top", show=False),
         Binding("G,end", "last", "Bottom", show=False),
-        Binding("space", "toggle", "Select"),
-        Binding("shift+down,J", "extend(1)", "Extend selection down", show=False),
-        Binding("shift+up,K", "extend(-1)", "Extend selection up", show=False),
+        Binding("space", "toggle_select", "Select"),
+        Binding("shift+down,J", "extend(1)", "Select, move down", show=False),
+        Binding("shift+up,K", "extend(-1)", "Select, move up", show=False),
         Binding("asterisk,ctrl+a", "select_all", "Select all matching the filter", show=False),
         Binding("enter", "toggle_group", "Fold or unfold group", show=False),
         Binding("left,h", "collapse", "Fold group", show=False),
         Binding("right,l", "expand", "Unfold group", show=False),
+        Binding("right_square_bracket", "next_group(1)", "Next group", show=False),
+        Binding("left_square_bracket", "next_group(-1)", "Previous group", show=False),
+        Binding("z", "fold_all", "Fold or unfold all groups", show=False),
     ]
 
     def __init__(
@@ -237,7 +297,7 @@ class RowList(ScrollView, can_focus=True):
         slot = self.cursor_slot
         # the group the cursor was in (the store has already changed the row's reason)
         old_reason = (
-            self.lines.at(self.lines.header_of(self.cursor)).reason
+            self.lines.group_of(self.cursor).reason
             if (isinstance(self.lines, GroupedLines) and len(self.lines))
             else None
         )
@@ -328,9 +388,10 @@ class RowList(ScrollView, can_focus=True):
                 return ""
             step = max(1, n // 64)
             prompts = [
-                visible_line(str(self.store.row(view[k]).get("prompt", ""))) for k in range(0, n, step)
+                visible_line(str(self.store.row(view[k]).get("prompt", ""))[:CELL_CHARS])
+                for k in range(0, n, step)
             ][:64]
-            common = os.path.commonprefix(prompts)
+            common = os.path.commonprefix(prompts)  # noqa: RUF071 (characters, not paths, are meant)
             cut = max(common.rfind(" "), common.rfind("⏎")) + 1
             common = common[:cut]
             self._prefix = common if len(common) >= 16 and all(len(p) > len(common) for p in prompts) else ""
@@ -361,13 +422,13 @@ class RowList(ScrollView, can_focus=True):
         cells = self._cells.get(slot)
         if cells is None:
             row = self.store.row(slot)
-            prompt = visible_line(str(row.get("prompt", "")))
+            prompt = visible_line(str(row.get("prompt", ""))[:CELL_CHARS])
             prefix = self._shared_prefix()
             if prefix and prompt.startswith(prefix):
                 prompt = "…" + prompt[len(prefix) :]
             cells = (
                 prompt,
-                visible_line(str(row.get("completion", ""))),
+                visible_line(str(row.get("completion", ""))[:CELL_CHARS]),
                 short_run(str(row.get("run_id") or "")),
             )
             self._cells[slot] = cells
@@ -491,8 +552,12 @@ class RowList(ScrollView, can_focus=True):
                     )
                 )
         text.truncate(width, overflow="ellipsis", pad=True)
-        strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
-        if key is not None:
+        # over the widget's colours: a segment with no style of its own would otherwise be
+        # drawn in the terminal's default colours, whatever the theme
+        strip = (
+            Strip(text.render(self.app.console), text.cell_len).apply_style(base).crop_extend(0, width, base)
+        )
+        if key is not None and isinstance(item, int):
             self._strips[item] = (key, strip)
         return strip
 
@@ -577,7 +642,7 @@ class RowList(ScrollView, can_focus=True):
         if self.on_selection is not None:
             self.on_selection(len(self.selected))
 
-    def action_toggle(self) -> None:
+    def action_toggle_select(self) -> None:
         item = self.cursor_item
         if item is None:
             return
@@ -594,14 +659,12 @@ class RowList(ScrollView, can_focus=True):
         self._set_cursor(self.cursor + 1)
 
     def action_extend(self, delta: int) -> None:
-        """shift+arrow: select the current row and the next one (vim-visual style)."""
+        """J / K (shift+arrow): select the row under the cursor and move on, as space does but
+        never unselecting, so every key selects exactly one row: `space J J J` selects 4."""
         item = self.cursor_item
         if isinstance(item, int):
             self.selected.add(item)
         self._set_cursor(self.cursor + delta)
-        item = self.cursor_item
-        if isinstance(item, int):
-            self.selected.add(item)
         self._selection_changed()
 
     def action_select_all(self) -> None:
@@ -614,8 +677,7 @@ class RowList(ScrollView, can_focus=True):
     def _group_at_cursor(self) -> tuple[Group, int] | None:
         if not isinstance(self.lines, GroupedLines) or not len(self.lines):
             return None
-        header = self.lines.header_of(self.cursor)
-        return self.lines.at(header), header
+        return self.lines.group_of(self.cursor), self.lines.header_of(self.cursor)
 
     def _set_expanded(self, expanded: bool | None) -> None:
         found = self._group_at_cursor()
@@ -635,6 +697,41 @@ class RowList(ScrollView, can_focus=True):
     def action_toggle_group(self) -> None:
         self._set_expanded(None)
 
+    def action_next_group(self, delta: int) -> None:
+        """] / [: the header of the next / previous reason group."""
+        lines = self.lines
+        if not isinstance(lines, GroupedLines) or not lines.groups:
+            return
+        here = lines.groups.index(lines.group_of(self.cursor)) if len(lines) else 0
+        on_header = self.cursor == lines.header_of(self.cursor)
+        target = here + delta if on_header or delta > 0 else here  # [ inside a group: its header
+        self._set_cursor(lines.starts[max(0, min(target, len(lines.groups) - 1))])
+
+    def jump_to_group(self, reason: str) -> bool:
+        """Put the cursor on the header of `reason`'s group; False when there is none."""
+        lines = self.lines
+        gi = lines.by_reason.get(reason) if isinstance(lines, GroupedLines) else None
+        if gi is None or not isinstance(lines, GroupedLines):
+            return False
+        self._set_cursor(lines.starts[gi])
+        return True
+
+    def action_fold_all(self) -> None:
+        """z: fold every group (each header then one line), or unfold them all when all are folded."""
+        lines = self.lines
+        if not isinstance(lines, GroupedLines) or not lines.groups:
+            return
+        here = lines.group_of(self.cursor).reason if len(lines) else None
+        fold = any(group.expanded for group in lines.groups)
+        for group in lines.groups:
+            self._expanded[group.reason] = not fold
+        self._rebuild_lines()
+        gi = self.lines.by_reason.get(here) if isinstance(self.lines, GroupedLines) else None
+        self.cursor = self.lines.starts[gi] if gi is not None and isinstance(self.lines, GroupedLines) else 0
+        self._scroll_to_cursor()
+        self._moved()
+        self.refresh()
+
     def action_collapse(self) -> None:
         self._set_expanded(False)
 
@@ -644,14 +741,9 @@ class RowList(ScrollView, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not on_shown_tab(self):
             return False  # the command palette lists only what the visible tab can do
-        if action in ("toggle_group", "collapse", "expand"):
+        if action in ("toggle_group", "collapse", "expand", "next_group", "fold_all"):
             return self.grouped
         return True
-
-
-def on_shown_tab(widget) -> bool:
-    """False for a widget inside a hidden tab pane (inactive tabs have display off)."""
-    return all(node.display for node in widget.ancestors_with_self if hasattr(node, "display"))
 
 
 def _fit(value: str, width: int, style: Style | None = None) -> Text:

@@ -1,8 +1,9 @@
 """BrewApp: the review app (`brewslm-tui open PROJECT`).
 
 The app owns the store for its lifetime: it opens it with the session lock (a second app on the
-same project opens read-only and says who holds the lock), routes every decision through
-`decide()` (one durable store call, errors become notifications), polls the store once a second
+same project opens read-only and says who holds the lock), hands the panes one `ReviewService`
+(every decision, undo, the read-only policy; its change notification syncs the tab on screen
+and the header), polls the store once a second
 for rows other processes appended, and on exit (quit, SIGHUP, SIGTERM) compacts and closes.
 A SIGKILL loses nothing either: every acknowledged decision is already in the journal.
 """
@@ -15,8 +16,10 @@ import gc
 import os
 import signal
 import sys
+import threading
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -24,22 +27,30 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from brewslm_tui.core.errors import BrewError, LockBusy
 from brewslm_tui.core.generation.job_bell import unseen_jobs
-from brewslm_tui.core.project import load_project
+from brewslm_tui.core.project import Project, load_project
 from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line
-from brewslm_tui.ui.review.modals import Filters, ReasonPicker
+from brewslm_tui.ui.review.filters import Filters
+from brewslm_tui.ui.review.modals import pick_reason
 from brewslm_tui.ui.review.review_views import ApprovedPane, QueuePane, RejectedPane, ReviewPane
+from brewslm_tui.ui.review.service import ReviewService
 from brewslm_tui.ui.shell.commands import BrewCommands
 from brewslm_tui.ui.shell.deferred import Deferred
+from brewslm_tui.ui.shell.disk_probe import DiskState, probe
 from brewslm_tui.ui.shell.header import HeaderBar
 from brewslm_tui.ui.shell.help_screen import HelpScreen
 from brewslm_tui.ui.shell.key_bar import KeyBar
+from brewslm_tui.ui.shell.tabs import TABS
+from brewslm_tui.ui.shell.text import counted
+from brewslm_tui.ui.shell.textual_compat import never_block_on_a_dead_terminal
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
 # exactly these and not a muddy approximation of a truecolor theme.
@@ -60,11 +71,13 @@ BREW_THEME = Theme(
         "footer-key-foreground": "#ffaf5f",
         "block-cursor-background": "#005f87",
         "block-cursor-foreground": "#ffffff",
-        "block-cursor-blurred-background": "#3a3a3a",
     },
 )
 
-TABS = ("queue", "rejected", "approved", "runs", "balance")
+READONLY_BY_REQUEST = "opened with --readonly"
+TAKE_OVER = "take-over"  # what run() returns when the user took a freed session over
+EXIT_DEADLINE_SECONDS = 60.0  # from SIGHUP/SIGTERM to the end of Textual's shutdown, at most
+EXIT_STATUS_FORCED = 3  # the backstop ended the process (nothing lost: the journal replays)
 FREEZE_AFTER_SECONDS = 0.5  # see _freeze_heap
 LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
@@ -75,9 +88,8 @@ class BrewApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {BrewCommands}
     TITLE = "brewslm-tui"
-    # Textual types these `ClassVar[...] | None`, which mypy reads as instance variables
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (an instance variable in App)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (an instance variable in App)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_tab('queue')", "Queue", show=False),
@@ -91,17 +103,41 @@ class BrewApp(App):
         Binding("i", "import_data", "Import…", show=False),
         Binding("E", "export_data", "Export candidates…", show=False),
         Binding("q", "quit", "Quit", show=False),
+        Binding("ctrl+t", "take_over", "Take over"),
+        Binding("s", "toggle_sidebar", "Hide or show the jobs sidebar", show=False),
     ]
 
-    def __init__(self, project, store, *, readonly_reason: str | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        store: Store,
+        *,
+        readonly_reason: str | None = None,
+        offer_takeover: bool = False,
+    ) -> None:
         super().__init__()
+        self.may_take_over = offer_takeover
         self.project = project
         self.store = store
         self.readonly_reason = readonly_reason
+        self.review = ReviewService(
+            store,
+            project,
+            readonly_reason=readonly_reason,
+            notify=self.notify,
+            on_change=self.after_change,
+            before_change=self._cancel_question,
+        )
         self.unseen_jobs = unseen_jobs(project)  # the bell's count, kept in .brewslm/ across sessions
         self._seen_version = -1
-        self._was_loaded = bool(getattr(store, "loaded", True))
-        self._closed = False
+        self._was_loaded = store.loaded
+        self._signals_installed = False
+        self._probing = False
+        self._run_returned = threading.Event()
+        self._disk_files: tuple | None = None
+        self._takeover_ready = False
+        self._loading_timer: Timer | None = None
+        self._store_closed = False
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
         self._poll_error: str | None = None
@@ -123,26 +159,17 @@ class BrewApp(App):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         if self.readonly_reason:
-            banner = Text(
-                " read-only, decisions are off here: " + visible_line(self.readonly_reason),
-                no_wrap=True,
-                overflow="ellipsis",
-            )
-            yield Static(banner, id="readonly-banner")
+            yield Static(self._banner(), id="readonly-banner")
         with Horizontal(id="body"):
             yield Deferred(self._jobs_sidebar, classes="sidebar-slot")
             with TabbedContent(id="tabs", initial="queue"):
                 with TabPane("1 Queue", id="queue"):
-                    yield QueuePane(self.store, self.project, id="queue-pane")
+                    yield QueuePane(self.review, id="queue-pane")
                 # the other tabs mount right after the first frame (Deferred), not before it
                 with TabPane("2 Rejected", id="rejected"):
-                    yield Deferred(
-                        lambda: RejectedPane(self.store, self.project, id="rejected-pane", deferred=True)
-                    )
+                    yield Deferred(lambda: RejectedPane(self.review, id="rejected-pane", deferred=True))
                 with TabPane("3 Approved", id="approved"):
-                    yield Deferred(
-                        lambda: ApprovedPane(self.store, self.project, id="approved-pane", deferred=True)
-                    )
+                    yield Deferred(lambda: ApprovedPane(self.review, id="approved-pane", deferred=True))
                 with TabPane("4 Runs", id="runs"):
                     yield Deferred(self._runs_view)
                 with TabPane("5 Balance", id="balance"):
@@ -175,7 +202,7 @@ class BrewApp(App):
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()
-        self.set_interval(1.0, self.poll_store, name="poll-store")
+        self.set_interval(1.0, self._probe_disk, name="poll-store")
         self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_heap, name="freeze-heap")
         if not self._was_loaded:
             # the background load ends when the child building the column cache exits; checking
@@ -198,14 +225,14 @@ class BrewApp(App):
         """While partly loaded: swap the full columns in as soon as the cache builder is done."""
         with contextlib.suppress(BrewError, OSError):  # poll_store reports it (once) on its next tick
             self.store.refresh()
-        if getattr(self.store, "loaded", True):
+        if self.store.loaded and self._loading_timer is not None:
             self._loading_timer.stop()
             self.poll_store()
 
     def on_key(self, event: events.Key) -> None:
         """The key after `x` answers the pane's reason question (runs before the bindings)."""
         pane = getattr(self.screen.focused, "parent", None)  # the asking pane's list has the focus
-        if isinstance(pane, ReviewPane) and pane.asking is not None:
+        if isinstance(pane, ReviewPane) and pane.wants_next_key():
             event.stop()
             event.prevent_default()  # App._on_key, which runs the bindings, is skipped
             pane.answer(event)
@@ -255,37 +282,15 @@ class BrewApp(App):
 
     # ------------------------------------------------------------ store changes
     def can_write(self, what: str) -> bool:
-        if self.readonly_reason is None:
-            return True
-        self.notify(
-            f"read-only window: cannot {what} here (the banner at the top says why)",
-            severity="warning",
-            markup=False,
-        )
-        return False
+        """The review service's write check, for the parts built around the app (jobs sidebar)."""
+        return self.review.can_write(what)
 
-    def decide(self, fn, *args, **kwargs):
-        """One store decision (durable on return); then every view catches up in O(changed)."""
-        if not self.can_write("change rows"):
-            return None
+    def _cancel_question(self) -> None:
+        """Before a decision (e.g. from the command palette while `x` waited): the question's
+        rows may not be what they were."""
         pane = self.active_pane()
-        if pane is not None and pane.asking is not None:  # e.g. a decision from the command palette
-            pane.cancel_question()  # while x waited: its rows may not be what they were
-        try:
-            decision = fn(*args, **kwargs)
-        except BrewError as error:
-            self.notify(str(error), severity="error", markup=False)
-            return None
-        except OSError as error:  # disk full, permissions: the journal append failed, nothing changed
-            self.notify(
-                f"could not write the decision, nothing was changed: {error}",
-                severity="error",
-                timeout=15,
-                markup=False,
-            )
-            return None
-        self.after_change()
-        return decision
+        if pane is not None and pane.asking is not None:
+            pane.cancel_question()
 
     def after_change(self) -> None:
         """Only the tab on screen catches up now; the others when they are shown."""
@@ -302,8 +307,65 @@ class BrewApp(App):
         part = self._mounted(f"#{tab}-pane, #{tab}-view")
         if part is not None:  # (one not mounted yet stays stale: it syncs when shown)
             self._stale.discard(tab)
-            if hasattr(part, "refresh_data"):
-                part.refresh_data()
+            part.refresh_data()
+
+    # ------------------------------------------------------------ the one-second poll
+    def _probe_disk(self) -> None:
+        """Stat the data files (and try the session lock) in a thread; see `disk_probe`."""
+        if self.review.reviewed:
+            self._update_header()  # the session's rows a minute move with the clock
+        if self._probing:
+            return  # the last probe is still waiting on the disk: one at a time
+        self._probing = True
+        ask = self.may_take_over
+        self.run_worker(
+            partial(probe, self.store, ask_session=ask and not self._takeover_ready),
+            thread=True,
+            group="disk-probe",
+            exit_on_error=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "disk-probe" or not event.worker.is_finished:
+            return
+        self._probing = False
+        state = event.worker.result
+        if event.state != WorkerState.SUCCESS or not isinstance(state, DiskState):
+            return
+        if state.files != self._disk_files or not self.store.loaded:
+            self._disk_files = state.files
+            self.poll_store()
+        if state.session_free and not self._takeover_ready:
+            self._offer_takeover()
+
+    def _offer_takeover(self) -> None:
+        """The window that held the session quit (or died): say so, and offer ctrl+t."""
+        self._takeover_ready = True
+        self.query_one("#readonly-banner", Static).update(self._banner())
+        self.refresh_bindings()
+        self.notify(
+            "the review session of this project has ended: ctrl+t takes it over (this window becomes writable)",
+            severity="information",
+            timeout=20,
+            markup=False,
+        )
+
+    def _banner(self) -> Text:
+        if self._takeover_ready:
+            words = " read-only: the reviewing window has quit; ctrl+t takes over and makes this one writable"
+        else:
+            words = " read-only, decisions are off here: " + visible_line(self.readonly_reason or "")
+        return Text(words, no_wrap=True, overflow="ellipsis")
+
+    def action_take_over(self) -> None:
+        """Reopen this project as the review session (`run_app` builds the new window)."""
+        if self._takeover_ready:
+            self.exit(result=TAKE_OVER)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "take_over":
+            return self._takeover_ready  # listed (key bar, palette) only when it can be done
+        return True
 
     def poll_store(self) -> None:
         """Pick up rows other processes appended (and the end of the background load)."""
@@ -315,37 +377,42 @@ class BrewApp(App):
                 self.notify(f"could not read new rows: {error}", severity="error", markup=False)
             return
         self._poll_error = None
-        loaded = bool(getattr(self.store, "loaded", True))
+        loaded = self.store.loaded
         if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
             self._was_loaded = loaded
             self.after_change()
 
     def _update_header(self) -> None:
-        loaded = bool(getattr(self.store, "loaded", True))
-        counts = self.store.counts() if loaded else None
-        self.query_one(HeaderBar).show(
+        found = self.query(HeaderBar)
+        if not found:
+            return  # shutting down: the screen's widgets are going (a timer may still fire)
+        counts = self.store.counts() if self.store.loaded else None
+        found.first().show(
             self.project.name,
             counts,
             len(self.unseen_jobs),
             self.readonly_reason,
-            len(getattr(self.store, "problems", []) or []),
+            len(self.store.problems),
+            (self.review.reviewed, self.review.per_minute()),
         )
 
     # ------------------------------------------------------------ app-wide actions
     def action_undo(self) -> None:
-        if not self.can_write("undo"):
+        undone = self.review.undo()
+        if undone is None:
             return
-        if not getattr(self.store, "can_undo", True):
-            self.notify("nothing to undo", severity="warning")
-            return
-        decision = self.decide(self.store.undo)
-        if decision is None:
-            return
-        idxs = list(getattr(decision, "idxs", []) or [])
+        decision, what = undone
         pane = self.active_pane()
-        if pane is not None and idxs:
-            pane.rows.move_to_slot(idxs[0])
-        self.notify(f"undone: {decision.count:,} row{'s' if decision.count != 1 else ''}", timeout=3)
+        if pane is not None and decision.idxs:
+            pane.rows.move_to_slot(decision.idxs[0])
+        self.notify(f"undone: {what}", timeout=4, markup=False)
+
+    def action_toggle_sidebar(self) -> None:
+        """s: the jobs sidebar off (its 24 columns go to the rows) or back on."""
+        body = self.query_one("#body")
+        body.toggle_class("-no-sidebar")
+        if body.has_class("-no-sidebar") and self.focused is not None and self.focused.id == "sidebar":
+            self._focus_tab(self.query_one(TabbedContent).active)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
@@ -376,6 +443,7 @@ class BrewApp(App):
 
     # ------------------------------------------------------------ messages from jobs-ui widgets
     def on_jobs_sidebar_rows_landed(self, message) -> None:
+        """A job of this window landed rows: read them now, not at the next probe."""
         self.poll_store()
 
     def on_jobs_sidebar_job_finished(self, message) -> None:
@@ -385,10 +453,13 @@ class BrewApp(App):
         name = visible_line(str(record.playbook or record.run_id))
         landed = int((record.counts or {}).get("usable", 0) or 0)
         if record.state == "succeeded":
-            self.notify(f"job {name} finished: {landed:,} rows landed in the queue", timeout=6, markup=False)
+            self.notify(
+                f"job {name} finished: {counted(landed)} landed in the queue", timeout=6, markup=False
+            )
         elif record.state == "failed":
+            diagnostic = record.diagnostic
             headline = visible_line(
-                str(getattr(record.diagnostic, "headline", "") or "see the job's diagnostic")
+                (diagnostic.headline if diagnostic is not None else "") or "see the job's diagnostic"
             )
             self.bell()
             self.notify(f"job {name} FAILED: {headline}", severity="error", timeout=15, markup=False)
@@ -414,23 +485,10 @@ class BrewApp(App):
                 self.unseen_jobs.discard(record.run_id)
                 self._update_header()
 
-    def show_run(self, run_id: str) -> None:
-        """The Runs tab with `run_id` highlighted (o on a row: where did this come from?)."""
+    def on_review_pane_show_run(self, message: ReviewPane.ShowRun) -> None:
+        """The Runs tab with the run highlighted (o on a row: where did this come from?)."""
         self.action_show_tab("runs")
-        self._when_mounted("#runs-view", lambda view: self._select_run(view, run_id))
-
-    def _select_run(self, view, run_id: str) -> None:
-        select = getattr(view, "select_run", None)
-        if callable(select):
-            select(run_id)
-            return
-        lines = [getattr(line, "run_id", None) for line in getattr(view, "lines", [])]
-        if run_id in lines:
-            from textual.widgets import DataTable
-
-            view.query_one(DataTable).move_cursor(row=lines.index(run_id), animate=False)
-        else:
-            self.notify(f"run {visible_line(run_id)}", timeout=4, markup=False)
+        self._when_mounted("#runs-view", lambda view: view.select_run(message.run_id))
 
     def on_runs_view_show_run(self, message) -> None:
         queue = self.query_one("#queue-pane", QueuePane)
@@ -438,7 +496,7 @@ class BrewApp(App):
         self.action_show_tab("queue")
 
     def on_runs_view_drop_run(self, message) -> None:
-        if not self.can_write("drop"):
+        if not self.review.can_write("drop"):
             return
         run_id, only_rejected = message.run_id, message.only_rejected
         rejected_pane = self.query_one("#rejected-pane", RejectedPane)
@@ -466,30 +524,15 @@ class BrewApp(App):
         def rejected(choice) -> None:
             if choice is None:
                 return
-            if self.decide(self.store.reject, pending_slots, choice.reason, choice.note) is not None:
+            if self.review.reject(pending_slots, choice.reason, choice.note) is not None:
                 confirm()
 
-        self.pick_reason(len(pending_slots), rejected)
-
-    def pick_reason(self, count: int, callback, *, note_first: bool = False) -> None:
-        """Show the reason picker for `count` rows; `callback` gets a Rejection or None.
-        `note_first`: the cursor starts in the note field (tab after `x`)."""
-        picker = getattr(self, "_reason_picker", None)
-        if picker is None:
-            picker = self._reason_picker = ReasonPicker(self.project.reject_reasons, count)
-            self.install_screen(picker, name="reason-picker")
-        picker.prepare(count, note_first=note_first)
-        self.push_screen("reason-picker", callback)
+        pick_reason(self, self.project, len(pending_slots), rejected)
 
     def on_runs_view_regenerate(self, message) -> None:
-        if not self.can_write("regenerate a run"):
+        if not self.review.can_write("regenerate a run"):
             return
-        sidebar = self.query("#sidebar")
-        regenerate = getattr(sidebar.first(), "regenerate", None) if sidebar else None
-        if regenerate is None:
-            self.notify("regenerating runs is not available in this build", severity="warning")
-            return
-        regenerate(message.run_id)
+        self._when_mounted("#sidebar", lambda sidebar: sidebar.regenerate(message.run_id))
 
     # ------------------------------------------------------------ shutdown
     def _install_signal_handlers(self) -> None:
@@ -499,21 +542,28 @@ class BrewApp(App):
                 loop.add_signal_handler(sig, self._on_signal)
             self._signals_installed = True
         except (NotImplementedError, RuntimeError, ValueError):
-            self._signals_installed = False  # not the main thread (some test runners)
+            pass  # not the main thread (some test runners)
 
     def _on_signal(self) -> None:
         """SSH dropped or asked to stop: compact first (the terminal may be gone and shutdown
-        may not get far), then exit; the store is closed when the app unmounts."""
+        may not get far), then exit; the store is closed when the app unmounts.
+
+        A backstop ends the process if shutdown still has not got back to `run()` after
+        EXIT_DEADLINE_SECONDS: every acknowledged decision is in the journal already, and a
+        process that lingers holds the session lock against the next reviewer."""
+        if self._compact_after_run:  # started by run() (not a test's run_test): it sets the event
+            threading.Thread(target=self._exit_deadline, name="exit-deadline", daemon=True).start()
         self.compact_store()
         self.exit(return_code=0)
+
+    def _exit_deadline(self) -> None:
+        if not self._run_returned.wait(EXIT_DEADLINE_SECONDS):
+            os._exit(EXIT_STATUS_FORCED)
 
     def compact_store(self) -> str | None:
         """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
         Returns what was done (for a line on the terminal), or None."""
-        if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
-            return None
-        journal_size = getattr(self.store, "journal_size", None)
-        if callable(journal_size) and journal_size() == 0:
+        if self._store_closed or not self.review.writable or self.store.journal_size() == 0:
             return None
         try:
             report = self.store.compact()
@@ -525,16 +575,16 @@ class BrewApp(App):
 
     def close_store(self) -> str | None:
         """Compact and close; safe to call twice."""
-        if self._closed:
+        if self._store_closed:
             return None
         try:
             return self.compact_store()
         finally:
-            self._closed = True
+            self._store_closed = True
             self.store.close()
 
     def on_unmount(self) -> None:
-        if getattr(self, "_signals_installed", False):
+        if self._signals_installed:
             try:
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -548,22 +598,26 @@ class BrewApp(App):
         """As App.run; the final compaction runs after the terminal is restored (it can take
         seconds on a big file, and a frozen last frame would look like a hang)."""
         self._compact_after_run = True
+        never_block_on_a_dead_terminal()
         try:
             return super().run(*args, **kwargs)
         finally:
+            self._run_returned.set()
             done = self.close_store()
             if done:
                 with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP)
                     print(f"brewslm-tui: {done}", file=sys.stderr)
 
 
-def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[object, str | None]:
+def open_store(
+    project: Project, *, readonly: bool | str = False, builder: Any = None
+) -> tuple[Store, str | None]:
     """The session store, or a read-only one (with the reason) when another session holds it.
     `readonly` may be the reason itself (the CLI found the project not writable)."""
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
-        reason = readonly if isinstance(readonly, str) else "opened with --readonly"
+        reason = readonly if isinstance(readonly, str) else READONLY_BY_REQUEST
         return Store.open(project, readonly=True, background=True, builder=builder), reason
     try:
         return Store.open(project, session=True, background=True, builder=builder), None
@@ -571,9 +625,19 @@ def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
 
-def build_app(project_path: str | Path, *, readonly: bool | str = False, builder=None) -> BrewApp:
+def build_app(project_path: str | Path, *, readonly: bool | str = False, builder: Any = None) -> BrewApp:
     """The app for a project folder (or its brewslm.toml); used by the CLI and the tests.
     `builder`: the column-cache builder `Store.start_early_builder` started, if any."""
     project = load_project(project_path)
     store, reason = open_store(project, readonly=readonly, builder=builder)
-    return BrewApp(project, store, readonly_reason=reason)
+    # only a window made read-only by another session's lock may later take the session over
+    return BrewApp(project, store, readonly_reason=reason, offer_takeover=reason is not None and not readonly)
+
+
+def run_app(project_path: str | Path, *, readonly: bool | str = False, builder: Any = None) -> int:
+    """Run the app until the user quits; a read-only window that took the session over (ctrl+t)
+    is built again, writable. Returns the exit status."""
+    app = build_app(project_path, readonly=readonly, builder=builder)
+    while app.run() == TAKE_OVER:
+        app = build_app(project_path)
+    return app.return_code or 0

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import TabbedContent
 
 from brewslm_tui.ui.shell.help_screen import group_name
+from brewslm_tui.ui.shell.textual_compat import bindings_of
 
 NAVIGATION = frozenset(
     {
@@ -67,7 +68,7 @@ def _defined_here(node: DOMNode, action_name: str) -> bool:
 
 def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
     seen: set[str] = set()
-    for _key, binding in node._bindings:  # BindingsMap iterates (key, Binding) pairs
+    for _key, binding in bindings_of(node):
         if not binding.description or binding.action in seen:
             continue
         action_name = binding.action.split("(")[0]
@@ -80,7 +81,7 @@ def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
         seen.add(binding.action)
         if node.check_action(action_name, ()) is False:
             continue
-        keys = [app.get_key_display(b) for _k, b in node._bindings if b.action == binding.action]
+        keys = [app.get_key_display(b) for _k, b in bindings_of(node) if b.action == binding.action]
         yield PaletteCommand(
             binding.description,
             f"{group_name(node)}   key: {' / '.join(dict.fromkeys(keys))}",
@@ -122,7 +123,7 @@ def palette_commands(screen: Screen) -> list[PaletteCommand]:
         hook = getattr(node, "palette_commands", None)
         if callable(hook):
             add(PaletteCommand(*entry) for entry in hook())
-    bound = " ".join(binding.action for node in nodes for _key, binding in node._bindings)
+    bound = " ".join(binding.action for node in nodes for _key, binding in bindings_of(node))
     add(_tab_commands(screen, bound))
     return commands
 

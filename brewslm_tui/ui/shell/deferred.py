@@ -33,7 +33,7 @@ class Deferred(Widget):
 
     async def _replace(self) -> None:
         parent = self.parent
-        if parent is None or not parent.is_mounted or not self.is_attached:
+        if not isinstance(parent, Widget) or not parent.is_mounted or not self.is_attached:
             return  # the app is shutting down (SIGHUP in the first frames): nothing to show
         try:
             await parent.mount(self._factory(), after=self)

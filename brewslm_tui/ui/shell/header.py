@@ -6,6 +6,8 @@ Counts come from `store.counts()` (O(1)); while the store's background column pa
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -20,9 +22,37 @@ COUNT_STYLES = (
 
 
 class HeaderBar(Static):
-    """Redrawn by the app after every change (`show(...)`); holds no state of its own."""
+    """Redrawn by the app after every change (`show(...)`); holds no state of its own.
 
-    COMPONENT_CLASSES = {
+    | Class | Description |
+    | :- | :- |
+    | `header--name` | The project name. |
+    | `header--pending` | The pending count. |
+    | `header--approved` | The approved count. |
+    | `header--rejected` | The rejected count. |
+    | `header--dropped` | The dropped count. |
+    | `header--bell` | Finished jobs not looked at yet. |
+    | `header--readonly` | The read-only mark. |
+    | `header--dim` | Labels and separators. |
+    """
+
+    DEFAULT_CSS = """
+    HeaderBar {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    HeaderBar > .header--name { background: $primary; color: $background; text-style: bold; }
+    HeaderBar > .header--pending { color: $accent; text-style: bold; }
+    HeaderBar > .header--approved { color: $success; text-style: bold; }
+    HeaderBar > .header--rejected { color: $error; text-style: bold; }
+    HeaderBar > .header--dropped { color: $foreground-muted; text-style: bold; }
+    HeaderBar > .header--bell { background: $warning; color: $background; text-style: bold; }
+    HeaderBar > .header--readonly { background: $error; color: $background; text-style: bold; }
+    HeaderBar > .header--dim { color: $foreground-muted; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header--name",
         "header--pending",
         "header--approved",
@@ -40,10 +70,17 @@ class HeaderBar(Static):
             self.show(*self._last)
 
     def show(
-        self, name: str, counts: dict[str, int] | None, bell: int, readonly: str | None, problems: int = 0
+        self,
+        name: str,
+        counts: dict[str, int] | None,
+        bell: int,
+        readonly: str | None,
+        problems: int = 0,
+        session: tuple[int, float] | None = None,
     ) -> None:
-        """`readonly` is the holder of the session lock when this app could only open read-only."""
-        self._last = (name, counts, bell, readonly, problems)
+        """`readonly` is the holder of the session lock when this app could only open read-only.
+        `session`: rows reviewed this session and rows a minute (shown when there is room)."""
+        self._last = (name, counts, bell, readonly, problems, session)
         style = self.get_component_rich_style
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" " + visible_line(name) + " ", style("header--name"))
@@ -56,14 +93,26 @@ class HeaderBar(Static):
                 text.append(f"{counts.get(key, 0):,}", style(cls))
         if problems:
             text.append(f"  quarantined {problems:,}", style("header--rejected"))
-        right = Text(no_wrap=True)
-        if readonly:
-            right.append(" read-only ", style("header--readonly"))
-            right.append(" ")
-        right.append(
-            f"bell {bell} " if bell else "bell 0 ", style("header--bell") if bell else style("header--dim")
-        )
         width = self.size.width or 80
+
+        def right_side(with_session: bool) -> Text:
+            right = Text(no_wrap=True)
+            if with_session and session is not None and session[0]:
+                reviewed, per_minute = session
+                right.append(f"reviewed {reviewed:,}", style("header--dim"))
+                right.append(f" {per_minute:.1f}/min  ", style("header--dim"))
+            if readonly:
+                right.append(" read-only ", style("header--readonly"))
+                right.append(" ")
+            right.append(
+                f"bell {bell} " if bell else "bell 0 ",
+                style("header--bell") if bell else style("header--dim"),
+            )
+            return right
+
+        right = right_side(True)
+        if width - text.cell_len - right.cell_len < 1:
+            right = right_side(False)  # the counter goes first when the line is full (80 columns)
         gap = width - text.cell_len - right.cell_len
         if gap >= 1:
             text.append(" " * gap)

@@ -11,14 +11,18 @@ Bindings: `?`, `escape`, `q` close the help.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from brewslm_tui.ui.shell.movement import MovingScroll
+from brewslm_tui.ui.shell.textual_compat import binding_chain_rank
 
 
 @dataclass
@@ -49,7 +53,7 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
     A group is a node's `group_name`; several keys bound to one action (`j` and `down`) are one entry.
     """
     app = screen.app
-    chain_rank = {id(node): rank for rank, (node, _) in enumerate(screen._modal_binding_chain)}
+    chain_rank = binding_chain_rank(screen)
     groups: dict[str, dict[str, HelpEntry]] = {}  # nodes with the same group name share a heading
     rank: dict[str, int] = {}
     for active_binding in screen.active_bindings.values():
@@ -99,26 +103,20 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > Vertical {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
+    HelpScreen > .modal-box {
         border-title-align: center;
-        background: $surface;
-        padding: 0 1;
     }
-    HelpScreen VerticalScroll {
+    HelpScreen MovingScroll {
         height: auto;
         max-height: 100%;
     }
     HelpScreen .hint {
+        dock: bottom;  /* the close hint stays on screen however long the list (80x24) */
         color: $text-muted;
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "close", "Close help"),
         Binding("escape", "close", "Close help", show=False),
         Binding("q", "close", "Close help", show=False),
@@ -130,9 +128,9 @@ class HelpScreen(ModalScreen[None]):
         self.groups = collect_help(source)
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="modal-box") as box:
             box.border_title = "Keys"
-            with VerticalScroll():
+            with MovingScroll():
                 yield Static(render_help(self.groups), id="help-body")
             yield Static(Text("? / escape / q close   ctrl+p: every action by name"), classes="hint")
 

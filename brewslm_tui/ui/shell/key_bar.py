@@ -10,6 +10,8 @@ frame, with no layout. A click on a hint presses its key, as in the Footer.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
@@ -18,7 +20,14 @@ from textual.widget import Widget
 
 
 class KeyBar(Widget):
-    """Key hints of the current screen, e.g. `a Approve  x Reject  …   ^p palette`."""
+    """Key hints of the current screen, e.g. `a Approve  x Reject  …   ^p palette`.
+
+    | Class | Description |
+    | :- | :- |
+    | `key-bar--key` | A key. |
+    | `key-bar--description` | What the key does. |
+    | `key-bar--disabled` | A key that does nothing here now. |
+    """
 
     DEFAULT_CSS = """
     KeyBar {
@@ -40,7 +49,7 @@ class KeyBar(Widget):
     }
     """
 
-    COMPONENT_CLASSES = {"key-bar--key", "key-bar--description", "key-bar--disabled"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description", "key-bar--disabled"}
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -75,6 +84,23 @@ class KeyBar(Widget):
             self._hints, self._palette = tuple(hints), palette
             self.refresh()
 
+    HELP_KEY = "question_mark"
+
+    def _fitting(self, width: int) -> list[tuple]:
+        """The hints that fit in `width`, dropped from the end, never `? Help` (at 80 columns it
+        fell off the end, and with it the way to every other key)."""
+        hints = list(self._hints)
+
+        def size(item: tuple) -> int:
+            return cell_len(item[1]) + cell_len(item[2]) + 3  # as _line's hint() draws it
+
+        while len(hints) > 1 and sum(map(size, hints)) > width:
+            droppable = [k for k, item in enumerate(hints) if item[0] != self.HELP_KEY]
+            if not droppable:
+                break
+            del hints[droppable[-1]]
+        return hints
+
     @property
     def text(self) -> str:
         """The hints as plain text (tests)."""
@@ -93,7 +119,7 @@ class KeyBar(Widget):
             text.append(f"{description} ", description_style if enabled else disabled_style)
             spans.append((start, text.cell_len, key))
 
-        for item in self._hints:
+        for item in self._fitting(width):
             hint(*item)
         if self._palette is not None:
             right = cell_len(self._palette[1]) + cell_len(self._palette[2]) + 3  # as hint() draws it

@@ -23,7 +23,7 @@ from brewslm_tui.core.generation.generators.template import TemplateGenerator, _
 from brewslm_tui.core.generation.jobs import iso, run_generation_job
 from brewslm_tui.core.generation.playbooks import get_playbook
 from brewslm_tui.core.generation.validate import Validator
-from tests.core.generation.test_playbooks import SENTIMENT_PLAYBOOK, make_project
+from tests.helpers import SENTIMENT_PLAYBOOK, make_project
 
 # Braces, nested slot references, table attributes, {label} in text and prompt, slots in the
 # prompt, hard-case label_slots over template label_slots, weights, noise of both kinds.

@@ -11,7 +11,7 @@ import pytest
 
 from brewslm_tui.core.errors import ProjectError
 from brewslm_tui.core.generation.jobs import list_jobs, run_generation_job
-from tests.core.generation.test_playbooks import make_project
+from tests.helpers import make_project
 
 
 def script_playbook(tmp_path, body: str, *, count: int = 10, argv_extra: str = "", extra: str = "") -> str:

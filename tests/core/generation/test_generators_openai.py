@@ -13,7 +13,7 @@ import pytest
 
 from brewslm_tui.core.generation.generators.openai import parse_reply
 from brewslm_tui.core.generation.jobs import list_jobs, run_generation_job
-from tests.core.generation.test_playbooks import make_project
+from tests.helpers import make_project
 
 LABELS = ["positive", "negative", "neutral", "mixed"]
 

@@ -16,7 +16,7 @@ from brewslm_tui.core.generation.jobs import run_generation_job
 from brewslm_tui.core.generation.playbooks import get_playbook, load_playbooks
 from brewslm_tui.core.generation.validate import Validator
 from brewslm_tui.core.project import load_project
-from tests.core.generation.test_playbooks import SENTIMENT_PLAYBOOK, make_project
+from tests.helpers import SENTIMENT_PLAYBOOK, make_project
 
 SAMPLES = Path(__file__).resolve().parents[3] / "sample_projects"
 PROVENANCE = ("id", "prompt", "completion", "review_status", "source", "run_id", "playbook", "created_at")

@@ -25,7 +25,7 @@ from brewslm_tui.core.generation.jobs import (
     run_job,
     save_record,
 )
-from tests.core.generation.test_playbooks import SENTIMENT_PLAYBOOK, make_project
+from tests.helpers import SENTIMENT_PLAYBOOK, make_project
 
 REPO = Path(__file__).resolve().parents[3]
 

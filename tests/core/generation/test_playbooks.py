@@ -10,77 +10,7 @@ import pytest
 from brewslm_tui.core.errors import ProjectError
 from brewslm_tui.core.generation.playbooks import get_playbook, load_playbook, load_playbooks
 from brewslm_tui.core.project import load_project
-
-SAMPLES = Path(__file__).resolve().parents[3] / "sample_projects"
-
-PROJECTS = {
-    "classification": """\
-        name = "reviews"
-        task = "classification"
-        scoring = "exact_match"
-        labels = ["positive", "negative", "neutral", "mixed"]
-        """,
-    "extraction": """\
-        name = "tickets"
-        task = "extraction"
-        scoring = "f1"
-        fields = ["order_id", "product", "issue_type"]
-        """,
-    "generation": """\
-        name = "replies"
-        task = "generation"
-        scoring = "rouge_l"
-        """,
-    "qa": """\
-        name = "faq"
-        task = "qa"
-        scoring = "exact_match"
-        [limits]
-        qa_max_answer_words = 4
-        """,
-}
-
-SENTIMENT_PLAYBOOK = """\
-    description = "negation and sarcasm"
-    count = 40
-    seed = 11
-    [template]
-    prompt = "Classify the sentiment of this review.\\n\\nReview: {text}"
-    [template.slots]
-    product = ["kettle", "blender", "desk lamp", "backpack", "phone case", "air fryer", "monitor", "keyboard"]
-    [template.label_slots.positive]
-    verdict = ["does the job", "works great", "is worth every cent", "made my mornings easier"]
-    [template.label_slots.negative]
-    verdict = ["broke in a week", "is a waste of money", "stopped working", "smells like burnt plastic"]
-    [[hard_cases]]
-    name = "plain"
-    [hard_cases.templates]
-    positive = ["The {product} {verdict}.", "Honestly the {product} {verdict}!"]
-    negative = ["The {product} {verdict}.", "Sadly the {product} {verdict}."]
-    neutral = ["It is a {product}. It arrived on {day}.", "Bought the {product} for my {person}."]
-    mixed = ["The {product} looks nice but {flaw}.", "Great {product}, shame it {flaw}."]
-    [hard_cases.slots]
-    day = ["Monday", "Tuesday", "Friday", "the weekend"]
-    person = ["dad", "sister", "office", "flat"]
-    flaw = ["is loud", "runs hot", "came scratched", "has a short cable"]
-    """
-
-
-def make_project(
-    tmp_path: Path,
-    task: str = "classification",
-    playbooks: dict[str, str] | None = None,
-    imported: list[str] | None = None,
-):
-    """A project of `task` shape on disk with the given playbook files; returns the Project."""
-    root = tmp_path / f"proj-{task}"
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "playbooks").mkdir(exist_ok=True)
-    (root / "brewslm.toml").write_text(textwrap.dedent(PROJECTS[task]))
-    (root / "data" / "imported.jsonl").write_text("".join(line + "\n" for line in (imported or [])))
-    for name, text in (playbooks or {}).items():
-        (root / "playbooks" / f"{name}.toml").write_text(textwrap.dedent(text))
-    return load_project(root)
+from tests.helpers import SAMPLES, SENTIMENT_PLAYBOOK, make_project
 
 
 def write_playbook(project, name: str, text: str) -> Path:
