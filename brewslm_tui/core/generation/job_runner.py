@@ -30,18 +30,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.errors import BrewError, LockBusy
 from brewslm_tui.core.generation.job_record import (
     Diagnostic,
     JobRecord,
     clean_stale_temps,
     iso,
     jobs_dir,
+    load_record_file,
+    record_path,
     save_record,
     utc_now,
 )
 from brewslm_tui.core.generation.validate import DUPLICATE_CAUSES
 from brewslm_tui.core.project import Project
+from brewslm_tui.core.store.locking import FileLock, describe_holder
 
 HEARTBEAT_SECONDS = 2.0
 RECORD_SECONDS = 0.75  # the record is rewritten at most this often while the job runs
@@ -336,6 +339,61 @@ async def run_job(
             pid=os.getpid(),
             host=socket.gethostname(),
         )
+    claim = await asyncio.to_thread(claim_run, project, record.run_id, resume)
+    try:
+        return await _run_claimed(project, kind, body, record, on_event, cancel, clock, stop, resume)
+    finally:
+        claim.release()
+
+
+def claim_run(project: Project, run_id: str, resume: JobRecord | None) -> FileLock:
+    """Hold `jobs/RUN.claim` for the job's life (an flock: it goes with the process).
+
+    Whoever runs a round of a run holds it, so two resumes (or ingests) of one run never run
+    at once; and a resume of a record that changed since the caller read it (another process
+    ran a round meanwhile) is refused: it would overwrite that round's record with its own."""
+    claim = FileLock(jobs_dir(project) / f"{run_id}.claim", f"run {run_id}")
+    try:
+        claim.acquire(timeout=0)
+    except LockBusy:
+        raise BrewError(
+            f"{run_id} is already being run by {describe_holder(claim.path)}: "
+            "wait for it, or `brewslm-tui cancel` it"
+        ) from None
+    if resume is None:
+        return claim
+    try:
+        now = load_record_file(record_path(project, run_id))
+    except FileNotFoundError:
+        now = None
+    except (OSError, ValueError) as exc:
+        claim.release()
+        raise BrewError(f"{record_path(project, run_id)}: unreadable job record: {exc}") from None
+    if now is not None and _round_of(now) != _round_of(resume):
+        claim.release()
+        raise BrewError(
+            f"{run_id} changed since it was read (another process resumed or ingested it): "
+            f"it is now {now.state}; see `brewslm-tui jobs`"
+        )
+    return claim
+
+
+def _round_of(record: JobRecord) -> tuple[Any, ...]:
+    """What a round of a run changes in its record (a resume must start from what is stored)."""
+    return (record.params.get("resumed"), record.started_at, record.finished_at, record.counts, record.pid)
+
+
+async def _run_claimed(
+    project: Project,
+    kind: str,
+    body: JobBody,
+    record: JobRecord,
+    on_event: Callable[[JobEvent], None] | None,
+    cancel: asyncio.Event | Stop | None,
+    clock: Clock,
+    stop: Stop,
+    resume: JobRecord | None,
+) -> JobRecord:
     await asyncio.to_thread(clean_stale_temps, project)
     if resume is not None:  # a cancel left from an earlier round is not meant for this one
         await asyncio.to_thread(_discard_cancel, project, record.run_id)

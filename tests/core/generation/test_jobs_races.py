@@ -1,0 +1,61 @@
+"""Two processes on one run: a run is claimed for the time it runs, and a record read before
+another process resumed or ingested it is never acted on (it would overwrite what that one did)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.generation.batch import BatchOutputGenerator, ingest_batch_output, write_batch_file
+from brewslm_tui.core.generation.jobs import read_record, run_generation_job
+from brewslm_tui.core.store.locking import FileLock
+from tests.core.generation.test_jobs import good_rows, lines_of, openai_playbook_text, stand_in_batch_runner
+from tests.core.generation.test_playbooks import make_project
+
+
+def batch_run(tmp_path, count: int = 20):
+    project = make_project(tmp_path, playbooks={"llm": openai_playbook_text(count=count)})
+    requests, output = tmp_path / "requests.jsonl", tmp_path / "output.jsonl"
+    record = write_batch_file(project, "llm", requests)
+    stand_in_batch_runner(requests, output, good_rows)
+    return project, record, output
+
+
+def test_a_record_read_before_another_ingest_landed_the_run_is_refused(tmp_path):
+    """Process B read the `waiting` record, then process A ingested the whole output: B's
+    ingest must not run a second round that rewrites A's `succeeded, 20 landed` record as
+    `failed, 0 landed, 20 duplicates`."""
+    project, stale, output = batch_run(tmp_path)
+    done = asyncio.run(ingest_batch_output(project, stale.run_id, output))
+    assert done.state == "succeeded" and done.landed == 20
+    before = record_bytes(project, stale.run_id)
+
+    def reader(request):
+        return BatchOutputGenerator(request, output, stale.run_id)
+
+    with pytest.raises(BrewError, match="changed since"):
+        asyncio.run(run_generation_job(project, "llm", resume=stale, generator=reader, early_stop=False))
+    assert record_bytes(project, stale.run_id) == before
+    assert read_record(project, stale.run_id).landed == 20 == len(lines_of(project.synthetic_path))
+
+
+def test_a_run_another_process_is_running_cannot_be_started_again(tmp_path):
+    """The claim a running job holds (an flock: it dies with its process) refuses a second
+    round of the same run, whatever its caller checked before."""
+    project, record, output = batch_run(tmp_path)
+    holder = FileLock(project.state_dir / "jobs" / f"{record.run_id}.claim", "a run")
+    holder.acquire()
+    try:
+        with pytest.raises(BrewError, match="already being run"):
+            asyncio.run(ingest_batch_output(project, record.run_id, output))
+    finally:
+        holder.release()
+    assert read_record(project, record.run_id).state == "waiting"
+    assert not project.synthetic_path.exists() or lines_of(project.synthetic_path) == []
+    assert asyncio.run(ingest_batch_output(project, record.run_id, output)).landed == 20
+
+
+def record_bytes(project, run_id: str) -> bytes:
+    return (project.state_dir / "jobs" / f"{run_id}.json").read_bytes()
