@@ -157,10 +157,11 @@ class BatchOutputGenerator(Generator):
 
     name = "batch"
 
-    def __init__(self, request: GenRequest, output: Path, run_id: str) -> None:
+    def __init__(self, request: GenRequest, output: Path, run_id: str, requests: int) -> None:
         super().__init__(request)
         self.output = output
         self.run_id = run_id
+        self.requests = requests  # custom_ids 0..requests-1 are the batch's; no other lands
         self.live = _openai_generator(request.project, request.playbook, request.count, request.seed)
         self.seen: set[int] = set()
 
@@ -187,10 +188,11 @@ class BatchOutputGenerator(Generator):
                 Issue("unparseable_line", f"{where}: {truncate(line.decode('utf-8', 'replace'), RAW_KEEP)}")
             ]
         prefix, _, index_text = str(custom_id).rpartition("-")
-        if prefix != self.run_id or not index_text.isdigit():
+        if prefix != self.run_id or not index_text.isdigit() or int(index_text) >= self.requests:
             return [
                 BackendError(
-                    f"{where}: custom_id {truncate(str(custom_id), 80)!r} is not a request of {self.run_id}"
+                    f"{where}: custom_id {truncate(str(custom_id), 80)!r} is not one of the "
+                    f"{self.requests} requests of {self.run_id}"
                 )
             ]
         index = int(index_text)
@@ -204,9 +206,7 @@ class BatchOutputGenerator(Generator):
             message = (error or {}).get("message") if isinstance(error, dict) else error
             if not message and isinstance(response, dict):
                 message = f"HTTP {status}: {truncate(orjson.dumps(response.get('body')).decode(), 200)}"
-            error_text = f"{where}: {truncate(str(message or 'no response'), RAW_KEEP)}"
-            self.last_error = error_text
-            return [BackendError(error_text)]
+            return [BackendError(f"{where}: {truncate(str(message or 'no response'), RAW_KEEP)}")]
         case, _body = self.live._body(index)
         return list(self.live._parse(orjson.dumps(response.get("body")), case))  # gen-client's parser
 
@@ -230,7 +230,7 @@ async def ingest_batch_output(
         raise BrewError(f"no batch output file at {output}")
 
     def reader(request: GenRequest) -> Generator:
-        return BatchOutputGenerator(request, output, run_id)
+        return BatchOutputGenerator(request, output, run_id, int(record.params["batch_requests"]))
 
     record.params["batch_output"] = str(output.resolve())
     return await run_generation_job(

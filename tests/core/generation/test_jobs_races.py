@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from brewslm_tui.core.errors import BrewError
@@ -33,7 +34,7 @@ def test_a_record_read_before_another_ingest_landed_the_run_is_refused(tmp_path)
     before = record_bytes(project, stale.run_id)
 
     def reader(request):
-        return BatchOutputGenerator(request, output, stale.run_id)
+        return BatchOutputGenerator(request, output, stale.run_id, 3)
 
     with pytest.raises(BrewError, match="changed since"):
         asyncio.run(run_generation_job(project, "llm", resume=stale, generator=reader, early_stop=False))
@@ -59,3 +60,22 @@ def test_a_run_another_process_is_running_cannot_be_started_again(tmp_path):
 
 def record_bytes(project, run_id: str) -> bytes:
     return (project.state_dir / "jobs" / f"{run_id}.json").read_bytes()
+
+
+def test_an_answer_to_a_request_the_batch_never_had_is_not_landed(tmp_path):
+    """custom_id RUN-99 of a 3-request batch is not one of its requests (a hostile or
+    mixed-up output file): a backend error, none of its rows land."""
+    project, record, output = batch_run(tmp_path)
+    assert record.params["batch_requests"] == 3
+    with open(output, "wb") as f:
+        for index in (0, 99):
+            content = good_rows({"model": "test-model", "messages": [{"role": "system"}]}, index)
+            body = {"choices": [{"message": {"content": content}}]}
+            answer = {"custom_id": f"{record.run_id}-{index}", "response": {"status_code": 200, "body": body}}
+            f.write(orjson.dumps(answer) + b"\n")
+    done = asyncio.run(ingest_batch_output(project, record.run_id, output))
+    assert done.landed == 10 and done.counts["backend_errors"] == 1
+    assert done.diagnostic is not None and "is not one of the 3 requests" in (
+        done.diagnostic.last_backend_error or ""
+    )
+    assert not [row for row in lines_of(project.synthetic_path) if "review 99-" in row["prompt"]]
