@@ -168,3 +168,24 @@ def test_a_restore_under_faults_never_loses_the_line(tiny_project):
             assert leftovers == []
             assert all(orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines())
     assert (True, False) in outcomes and (False, True) in outcomes
+
+
+@pytest.mark.parametrize(
+    "prompt,completion,cause",
+    [
+        ("Classify: evil \x1b]52;c;cHduZWQ=\x07 title", "positive", "control_chars"),
+        ("Classify: fine", "furious", "not_a_label"),
+    ],
+)
+def test_a_restored_line_passes_the_projects_validator(tiny_project, capsys, prompt, completion, cause):
+    """A hand-fixed line is a row at an edge like an import or an edit: a prompt with terminal
+    escapes, or a label the project does not have, is refused and the line stays quarantined."""
+    write_rows(tiny_project, [row_line(0), BAD, row_line(2)])
+    Store.open(tiny_project).close()
+    [q] = quarantine.outstanding(tiny_project.state_dir)
+    before = tiny_project.synthetic_path.read_bytes()
+    hostile = orjson.dumps({**orjson.loads(BAD + b"}"), "prompt": prompt, "completion": completion}).decode()
+    code, _, err = run(capsys, "quarantine", tiny_project.root, "--restore", q.id, "--line", hostile)
+    assert code == 1 and err.count("\n") == 1 and cause in err and "\x1b" not in err, err
+    assert tiny_project.synthetic_path.read_bytes() == before
+    assert [line.id for line in quarantine.outstanding(tiny_project.state_dir)] == [q.id]

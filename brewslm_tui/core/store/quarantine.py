@@ -163,6 +163,7 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
     `text`: the fixed line (None: the quarantined bytes themselves, e.g. a line that only failed
     because of a byte-order mark). Its id must not be in the project already. Returns the line
     and where it went; a compaction then takes the malformed original out of the data file."""
+    from brewslm_tui.core.generation.validate import validate_row
     from brewslm_tui.core.rows import Row
     from brewslm_tui.core.store.store import Store
 
@@ -184,6 +185,9 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
         if not isinstance(row, dict):
             raise ValueError(f"not a JSON object (a {type(row).__name__})")
         Row.model_validate(row)
+        problems = validate_row(project, row)  # what an import or an edit refuses, a restore too
+        if problems:
+            raise ValueError(str(problems[0]))
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         hint = "" if text is not None else "; give the fixed line with --line or --from"
