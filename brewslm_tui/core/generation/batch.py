@@ -58,7 +58,7 @@ from brewslm_tui.core.generation.job_record import (
 from brewslm_tui.core.generation.job_runner import JobEvent, Stop, new_run_id
 from brewslm_tui.core.generation.playbooks import Playbook, get_playbook
 from brewslm_tui.core.project import Project
-from brewslm_tui.core.text import truncate
+from brewslm_tui.core.text import truncate, without_secret
 
 BATCH_OVERSHOOT = 1.25  # requests for this share more rows than asked: some will not be usable
 ENDPOINT = "/v1/chat/completions"
@@ -267,13 +267,15 @@ class BatchServer:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 return resp.read(256 * 1024 * 1024 + 1)[: 256 * 1024 * 1024]
         except urllib.error.HTTPError as exc:
-            text = exc.read(300).decode("utf-8", "replace")
-            raise BrewError(self._scrub(f"HTTP {exc.code} from {self.base}{path}: {text}")) from None
+            text = self._scrub(exc.read(64 * 1024).decode("utf-8", "replace"))
+            raise BrewError(
+                self._scrub(f"HTTP {exc.code} from {self.base}{path}: {truncate(text, 300)}")
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise BrewError(self._scrub(f"cannot reach {self.base}{path}: {exc}")) from None
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.key, "***") if self.key else text
+        return without_secret(text, self.key)
 
     def _json(self, data: bytes) -> dict[str, Any]:
         try:

@@ -79,3 +79,38 @@ def test_an_answer_to_a_request_the_batch_never_had_is_not_landed(tmp_path):
         done.diagnostic.last_backend_error or ""
     )
     assert not [row for row in lines_of(project.synthetic_path) if "review 99-" in row["prompt"]]
+
+
+@pytest.mark.parametrize("at", [0, 250, 270, 285])
+def test_a_batch_server_echoing_the_key_in_an_error_never_shows_any_of_it(at):
+    """The error body is cut to a few hundred bytes for the message: the key is scrubbed
+    before the cut, and a cut-off start of it (8+ characters) is scrubbed too."""
+    import http.server
+    import threading
+
+    from brewslm_tui.core.generation.batch import BatchServer
+
+    key = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = (b"x" * at + self.headers["Authorization"].encode() + b" rejected").ljust(600, b"y")
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(BrewError) as failed:
+            BatchServer(f"http://127.0.0.1:{server.server_port}/v1", key, timeout=30).status("b1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(failed.value)
+    assert "HTTP 401" in message
+    assert not any(key[i : i + 8] in message for i in range(len(key) - 7)), message
