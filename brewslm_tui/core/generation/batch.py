@@ -298,11 +298,17 @@ class BatchServer:
         answer = self._json(
             self._call("POST", "/files", b"".join(parts), f"multipart/form-data; boundary={boundary}")
         )
+        return self._id(answer, "/files")
+
+    def _id(self, answer: dict[str, Any], path: str) -> str:
+        if not isinstance(answer.get("id"), str) or not answer["id"]:
+            raise BrewError(f"{self.base}{path}: the batch API answered without an id")
         return str(answer["id"])
 
-    def create(self, file_id: str) -> dict[str, Any]:
+    def create(self, file_id: str) -> str:
+        """The new batch's id."""
         body = {"input_file_id": file_id, "endpoint": ENDPOINT, "completion_window": "24h"}
-        return self._json(self._call("POST", "/batches", orjson.dumps(body)))
+        return self._id(self._json(self._call("POST", "/batches", orjson.dumps(body))), "/batches")
 
     def status(self, batch_id: str) -> dict[str, Any]:
         return self._json(self._call("GET", f"/batches/{batch_id}"))
@@ -343,7 +349,7 @@ async def run_batch_on_server(
     folder.mkdir(parents=True, exist_ok=True)
     if resume_run_id:
         record = read_record(project, resume_run_id)
-        if record.state != "waiting" or "batch_id" not in record.params:
+        if record.state != "waiting" or "batch_requests" not in record.params:
             raise BrewError(f"{resume_run_id} is not a batch run waiting on a server")
         book = get_playbook(project, record.playbook or "")
     else:
@@ -357,11 +363,18 @@ async def run_batch_on_server(
     server = batch_server(book)
     say = on_status or (lambda text: None)
     if "batch_id" not in record.params:
-        file_id = await asyncio.to_thread(server.upload, Path(record.params["batch_file"]))
-        created = await asyncio.to_thread(server.create, file_id)
-        record.params["batch_id"] = str(created["id"])
+        try:
+            file_id = await asyncio.to_thread(server.upload, Path(record.params["batch_file"]))
+            batch_id = await asyncio.to_thread(server.create, file_id)
+        except (BrewError, OSError) as exc:
+            why = str(exc) if isinstance(exc, BrewError) else f"{exc.filename}: {exc.strerror or exc}"
+            raise BrewError(
+                f"{why}; {record.run_id} waits, not submitted (its requests: {record.params['batch_file']}): "
+                f"`brewslm-tui generate PROJECT --resume {record.run_id} --batch` submits it again"
+            ) from None
+        record.params["batch_id"] = batch_id
         save_record(project, record)
-        say(f"{record.run_id}: submitted as batch {created['id']}")
+        say(f"{record.run_id}: submitted as batch {batch_id}")
     batch_id = record.params["batch_id"]
     stopped = cancel.event if isinstance(cancel, Stop) else (cancel or asyncio.Event())
     while True:

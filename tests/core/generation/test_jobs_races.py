@@ -10,7 +10,7 @@ import pytest
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.generation.batch import BatchOutputGenerator, ingest_batch_output, write_batch_file
-from brewslm_tui.core.generation.jobs import read_record, run_generation_job
+from brewslm_tui.core.generation.jobs import list_jobs, read_record, run_generation_job
 from brewslm_tui.core.store.locking import FileLock
 from tests.core.generation.test_jobs import good_rows, lines_of, openai_playbook_text, stand_in_batch_runner
 from tests.core.generation.test_playbooks import make_project
@@ -114,3 +114,21 @@ def test_a_batch_server_echoing_the_key_in_an_error_never_shows_any_of_it(at):
     message = str(failed.value)
     assert "HTTP 401" in message
     assert not any(key[i : i + 8] in message for i in range(len(key) - 7)), message
+
+
+def test_a_batch_that_could_not_be_submitted_says_its_run_and_can_be_submitted_again(tmp_path):
+    """`generate --batch` with the server down: the run is recorded `waiting` (its requests
+    written); the error names it and how to submit it again, and `--resume RUN --batch` does."""
+    from brewslm_tui.core.generation.batch import run_batch_on_server
+
+    project = make_project(tmp_path, playbooks={"llm": openai_playbook_text("http://127.0.0.1:9/v1")})
+    with pytest.raises(BrewError) as failed:
+        asyncio.run(run_batch_on_server(project, "llm", poll_seconds=0.05))
+    [record] = list_jobs(project)
+    assert record.state == "waiting" and "batch_id" not in record.params
+    message = str(failed.value)
+    assert "cannot reach" in message and record.run_id in message and "--resume" in message
+    with pytest.raises(BrewError) as again:
+        asyncio.run(run_batch_on_server(project, None, resume_run_id=record.run_id, poll_seconds=0.05))
+    assert "cannot reach" in str(again.value), again.value  # it tried to submit it again
+    assert [r.run_id for r in list_jobs(project)] == [record.run_id]
