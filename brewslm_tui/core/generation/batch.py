@@ -55,7 +55,15 @@ from brewslm_tui.core.generation.job_record import (
     save_record,
     utc_now,
 )
-from brewslm_tui.core.generation.job_runner import JobEvent, Stop, new_run_id
+from brewslm_tui.core.generation.job_runner import (
+    JobEvent,
+    Stop,
+    cancel_path,
+    claim,
+    discard_cancel,
+    new_run_id,
+    read_reason,
+)
 from brewslm_tui.core.generation.playbooks import Playbook, get_playbook
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.text import truncate, without_secret
@@ -63,6 +71,7 @@ from brewslm_tui.core.text import truncate, without_secret
 BATCH_OVERSHOOT = 1.25  # requests for this share more rows than asked: some will not be usable
 ENDPOINT = "/v1/chat/completions"
 POLL_SECONDS = 10.0
+CANCEL_LOOK_SECONDS = 0.5  # how often a poller looks for a cancel file between polls
 DONE = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
@@ -321,7 +330,9 @@ class BatchServer:
 
 
 def batch_server(book: Playbook) -> BatchServer:
-    assert book.openai is not None
+    """The playbook's server, its key from the environment (checked before anything is written)."""
+    if book.openai is None:
+        raise BrewError(f"playbooks/{book.path.name}: a batch run needs an `openai` playbook")
     key = os.environ.get(book.openai.api_key_env) if book.openai.api_key_env else None
     if book.openai.api_key_env and not key:
         raise BrewError(f"the environment variable {book.openai.api_key_env} (openai.api_key_env) is not set")
@@ -348,18 +359,38 @@ async def run_batch_on_server(
     folder = project.state_dir / "batches"
     folder.mkdir(parents=True, exist_ok=True)
     if resume_run_id:
-        record = read_record(project, resume_run_id)
-        if record.state != "waiting" or "batch_requests" not in record.params:
-            raise BrewError(f"{resume_run_id} is not a batch run waiting on a server")
-        book = get_playbook(project, record.playbook or "")
+        run_id = resume_run_id
+        playbook = read_record(project, run_id).playbook
     else:
         if not playbook:
             raise BrewError("name a playbook")
-        book = get_playbook(project, playbook)
+        batch_server(get_playbook(project, playbook))  # its key is set: no run waits for nothing
         run_id = new_run_id(project, "generation")
-        record = write_batch_file(
-            project, book.name, folder / f"{run_id}.requests.jsonl", count=count, seed=seed, run_id=run_id
+        write_batch_file(
+            project, playbook, folder / f"{run_id}.requests.jsonl", count=count, seed=seed, run_id=run_id
         )
+    held = claim(project, run_id)  # no other process submits, polls, ingests or cancels it meanwhile
+    try:
+        record = read_record(project, run_id)  # as it is now that it is ours
+        if record.state != "waiting" or "batch_requests" not in record.params:
+            raise BrewError(f"{run_id} is not a batch run waiting on a server (it is {record.state})")
+        book = get_playbook(project, record.playbook or playbook or "")
+        return await _on_server(project, record, book, on_status, on_event, cancel, poll_seconds)
+    finally:
+        held.release()
+
+
+async def _on_server(
+    project: Project,
+    record: JobRecord,
+    book: Playbook,
+    on_status: Callable[[str], None] | None,
+    on_event: Callable[[JobEvent], None] | None,
+    cancel: asyncio.Event | Stop | None,
+    poll_seconds: float,
+) -> JobRecord:
+    """Submit (unless submitted), poll until the batch is done or the user cancels, ingest."""
+    folder = project.state_dir / "batches"
     server = batch_server(book)
     say = on_status or (lambda text: None)
     if "batch_id" not in record.params:
@@ -377,6 +408,7 @@ async def run_batch_on_server(
         say(f"{record.run_id}: submitted as batch {batch_id}")
     batch_id = record.params["batch_id"]
     stopped = cancel.event if isinstance(cancel, Stop) else (cancel or asyncio.Event())
+    cancel_file = cancel_path(project, record.run_id)
     while True:
         info = await asyncio.to_thread(server.status, batch_id)
         state = str(info.get("status", "?"))
@@ -386,12 +418,26 @@ async def run_batch_on_server(
         )
         if state in DONE:
             break
-        with contextlib.suppress(TimeoutError):  # a stop ends the wait at once, not after it
-            await asyncio.wait_for(stopped.wait(), poll_seconds)
+        waited = 0.0
+        while waited < poll_seconds and not stopped.is_set() and not cancel_file.exists():
+            step = min(CANCEL_LOOK_SECONDS, poll_seconds - waited)
+            with contextlib.suppress(TimeoutError):  # a stop ends the wait at once, not after it
+                await asyncio.wait_for(stopped.wait(), step)
+            waited += step
         if stopped.is_set():
             raise BrewError(
                 f"stopped waiting; batch {batch_id} runs on; `generate --resume {record.run_id}` picks it up"
             )
+        if cancel_file.exists():  # `brewslm-tui cancel` (or the app) asked: the run ends, not ingested
+            record.state = "cancelled"
+            record.finished_at = iso(utc_now())
+            record.diagnostic = Diagnostic(
+                headline=f"{read_reason(cancel_file)}; the batch was not ingested "
+                f"(batch {batch_id} may still run on the server)."
+            )
+            save_record(project, record)
+            discard_cancel(project, record.run_id)
+            return record
     if state != "completed" or not info.get("output_file_id"):
         record.state = "failed"
         record.finished_at = iso(utc_now())

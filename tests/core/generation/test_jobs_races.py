@@ -132,3 +132,80 @@ def test_a_batch_that_could_not_be_submitted_says_its_run_and_can_be_submitted_a
         asyncio.run(run_batch_on_server(project, None, resume_run_id=record.run_id, poll_seconds=0.05))
     assert "cannot reach" in str(again.value), again.value  # it tried to submit it again
     assert [r.run_id for r in list_jobs(project)] == [record.run_id]
+
+
+def test_cancelling_a_batch_being_polled_stops_the_poll_and_nothing_is_ingested(tmp_path):
+    """`cancel` of a run `generate --batch` is waiting on: it used to mark the record
+    cancelled at once while the poller went on, then ingested the batch anyway (a cancelled
+    run with rows). Now the poller is asked through the cancel file and ends the run itself."""
+    import http.server
+    import threading
+
+    from brewslm_tui.core.generation.batch import run_batch_on_server
+    from tests.core.generation.test_jobs import cli
+
+    polls = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _send(self, obj):
+            data = orjson.dumps(obj)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._send({"id": "file-in" if self.path == "/v1/files" else "batch-1", "status": "validating"})
+
+        def do_GET(self):
+            polls.set()
+            self._send({"id": "batch-1", "status": "in_progress", "output_file_id": "file-out"})
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    outcome: dict = {}
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        project = make_project(tmp_path, playbooks={"llm": openai_playbook_text(url, count=20)})
+
+        def poll() -> None:
+            try:
+                outcome["record"] = asyncio.run(run_batch_on_server(project, "llm", poll_seconds=0.05))
+            except BaseException as exc:  # reported by the assertion below
+                outcome["error"] = exc
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        assert polls.wait(60)
+        [record] = list_jobs(project)
+        done = cli("cancel", str(project.root), record.run_id)
+        poller.join(60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not poller.is_alive() and "error" not in outcome, outcome
+    final = read_record(project, record.run_id)
+    assert done.returncode == 0, done.stderr
+    assert final.state == "cancelled" and outcome["record"].state == "cancelled"
+    assert final.landed == 0 and not project.synthetic_path.exists()
+
+
+def test_cancelling_a_waiting_run_another_process_is_ingesting_asks_it_to_stop(tmp_path):
+    """The waiting record is not rewritten under the ingest that claimed the run (it would
+    overwrite its `running` record): the cancel file asks that process instead."""
+    from brewslm_tui.core.generation.job_control import request_cancel
+    from brewslm_tui.core.generation.job_runner import cancel_path
+
+    project, record, _output = batch_run(tmp_path)
+    holder = FileLock(project.state_dir / "jobs" / f"{record.run_id}.claim", "a run")
+    holder.acquire()
+    try:
+        request_cancel(project, record.run_id)
+    finally:
+        holder.release()
+    assert read_record(project, record.run_id).state == "waiting"
+    assert cancel_path(project, record.run_id).exists()
