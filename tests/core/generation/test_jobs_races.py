@@ -209,3 +209,22 @@ def test_cancelling_a_waiting_run_another_process_is_ingesting_asks_it_to_stop(t
         holder.release()
     assert read_record(project, record.run_id).state == "waiting"
     assert cancel_path(project, record.run_id).exists()
+
+
+def test_odd_files_among_the_job_records_are_skipped_not_waited_on(tmp_path):
+    """An untrusted project's `.brewslm/jobs/` with a FIFO and a dangling symlink named like
+    records: `jobs` lists the real ones (a FIFO used to block it forever), `cancel` of one
+    says plainly it is not a record."""
+    import os
+
+    from tests.core.generation.test_jobs import cli
+
+    project, record, _output = batch_run(tmp_path)
+    jobs = project.state_dir / "jobs"
+    os.mkfifo(jobs / "synth-fifo.json")
+    (jobs / "synth-dangling.json").symlink_to(tmp_path / "nowhere")
+    assert [r.run_id for r in list_jobs(project)] == [record.run_id]
+    listed = cli("jobs", str(project.root), timeout=60)
+    assert listed.returncode == 0 and record.run_id in listed.stdout, listed.stderr
+    done = cli("cancel", str(project.root), "synth-fifo", timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "not a regular file" in done.stderr
