@@ -44,7 +44,10 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     )
     p.add_argument("--allow-invalid", action="store_true", help="export rows that do not fit the project too")
 
-    p = sub.add_parser("import", help="bring existing rows into data/imported.jsonl (dry run first)")
+    p = sub.add_parser(
+        "import",
+        help="bring existing rows into data/imported.jsonl (--dry-run shows what would be taken, writing nothing)",
+    )
     p.add_argument("project")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--dry-run", action="store_true", help="write nothing; show what would be taken")

@@ -164,3 +164,18 @@ def truncate(text: str, n: int) -> str:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 row`, `2 rows`, `0 rows` (`many` for irregular plurals: `plural(n, "entry", "entries")`)."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+SECRET_PIECE = 8  # a cut-off start of a secret this long is still too much of it
+
+
+def without_secret(text: str, secret: str | None) -> str:
+    """`text` with `secret` shown as `***`, including a start of it (SECRET_PIECE+ characters)
+    that a cut left at the very end: scrub, then cut, then scrub the cut's end."""
+    if not secret:
+        return text
+    text = text.replace(secret, "***")
+    for n in range(len(secret) - 1, SECRET_PIECE - 1, -1):
+        if text.endswith(secret[:n]):
+            return text[:-n] + "***"
+    return text

@@ -168,3 +168,46 @@ def test_a_restore_under_faults_never_loses_the_line(tiny_project):
             assert leftovers == []
             assert all(orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines())
     assert (True, False) in outcomes and (False, True) in outcomes
+
+
+@pytest.mark.parametrize(
+    "prompt,completion,cause",
+    [
+        ("Classify: evil \x1b]52;c;cHduZWQ=\x07 title", "positive", "control_chars"),
+        ("Classify: fine", "furious", "not_a_label"),
+    ],
+)
+def test_a_restored_line_passes_the_projects_validator(tiny_project, capsys, prompt, completion, cause):
+    """A hand-fixed line is a row at an edge like an import or an edit: a prompt with terminal
+    escapes, or a label the project does not have, is refused and the line stays quarantined."""
+    write_rows(tiny_project, [row_line(0), BAD, row_line(2)])
+    Store.open(tiny_project).close()
+    [q] = quarantine.outstanding(tiny_project.state_dir)
+    before = tiny_project.synthetic_path.read_bytes()
+    hostile = orjson.dumps({**orjson.loads(BAD + b"}"), "prompt": prompt, "completion": completion}).decode()
+    code, _, err = run(capsys, "quarantine", tiny_project.root, "--restore", q.id, "--line", hostile)
+    assert code == 1 and err.count("\n") == 1 and cause in err and "\x1b" not in err, err
+    assert tiny_project.synthetic_path.read_bytes() == before
+    assert [line.id for line in quarantine.outstanding(tiny_project.state_dir)] == [q.id]
+
+
+def test_a_hostile_quarantine_folder_neither_hangs_nor_shows_other_files(tiny_project, capsys, tmp_path):
+    """An untrusted project's `.brewslm/quarantine/` holding a FIFO, a dangling symlink and a
+    symlink to a file outside the project, all named like raw lines: none is ours (the store
+    writes regular files), so none is listed, read (a FIFO would block forever) or restored."""
+    import os
+
+    secret = tmp_path / "outside-secret.json"
+    secret.write_bytes(orjson.dumps(make_rows(1, start=7)[0]))
+    folder = tiny_project.state_dir / "quarantine"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "synthetic.jsonl.line0000001.aaaa1111.raw")
+    (folder / "synthetic.jsonl.line0000002.bbbb2222.raw").symlink_to(tmp_path / "nowhere")
+    (folder / "synthetic.jsonl.line0000003.cccc3333.raw").symlink_to(secret)
+    write_rows(tiny_project, [row_line(0)])
+    assert quarantine.outstanding(tiny_project.state_dir) == []
+    code, out, err = run(capsys, "quarantine", tiny_project.root)
+    assert code == 0 and "no quarantined lines" in out and "r000007" not in out, out + err
+    code, _, err = run(capsys, "quarantine", tiny_project.root, "--restore", "cccc3333")
+    assert code == 1 and "no outstanding quarantined line" in err
+    assert b"r000007" not in tiny_project.synthetic_path.read_bytes()

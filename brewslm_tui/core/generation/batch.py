@@ -55,14 +55,23 @@ from brewslm_tui.core.generation.job_record import (
     save_record,
     utc_now,
 )
-from brewslm_tui.core.generation.job_runner import JobEvent, Stop, new_run_id
+from brewslm_tui.core.generation.job_runner import (
+    JobEvent,
+    Stop,
+    cancel_path,
+    claim,
+    discard_cancel,
+    new_run_id,
+    read_reason,
+)
 from brewslm_tui.core.generation.playbooks import Playbook, get_playbook
 from brewslm_tui.core.project import Project
-from brewslm_tui.core.text import truncate
+from brewslm_tui.core.text import truncate, without_secret
 
 BATCH_OVERSHOOT = 1.25  # requests for this share more rows than asked: some will not be usable
 ENDPOINT = "/v1/chat/completions"
 POLL_SECONDS = 10.0
+CANCEL_LOOK_SECONDS = 0.5  # how often a poller looks for a cancel file between polls
 DONE = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
@@ -157,10 +166,11 @@ class BatchOutputGenerator(Generator):
 
     name = "batch"
 
-    def __init__(self, request: GenRequest, output: Path, run_id: str) -> None:
+    def __init__(self, request: GenRequest, output: Path, run_id: str, requests: int) -> None:
         super().__init__(request)
         self.output = output
         self.run_id = run_id
+        self.requests = requests  # custom_ids 0..requests-1 are the batch's; no other lands
         self.live = _openai_generator(request.project, request.playbook, request.count, request.seed)
         self.seen: set[int] = set()
 
@@ -187,10 +197,11 @@ class BatchOutputGenerator(Generator):
                 Issue("unparseable_line", f"{where}: {truncate(line.decode('utf-8', 'replace'), RAW_KEEP)}")
             ]
         prefix, _, index_text = str(custom_id).rpartition("-")
-        if prefix != self.run_id or not index_text.isdigit():
+        if prefix != self.run_id or not index_text.isdigit() or int(index_text) >= self.requests:
             return [
                 BackendError(
-                    f"{where}: custom_id {truncate(str(custom_id), 80)!r} is not a request of {self.run_id}"
+                    f"{where}: custom_id {truncate(str(custom_id), 80)!r} is not one of the "
+                    f"{self.requests} requests of {self.run_id}"
                 )
             ]
         index = int(index_text)
@@ -230,7 +241,7 @@ async def ingest_batch_output(
         raise BrewError(f"no batch output file at {output}")
 
     def reader(request: GenRequest) -> Generator:
-        return BatchOutputGenerator(request, output, run_id)
+        return BatchOutputGenerator(request, output, run_id, int(record.params["batch_requests"]))
 
     record.params["batch_output"] = str(output.resolve())
     return await run_generation_job(
@@ -267,13 +278,15 @@ class BatchServer:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 return resp.read(256 * 1024 * 1024 + 1)[: 256 * 1024 * 1024]
         except urllib.error.HTTPError as exc:
-            text = exc.read(300).decode("utf-8", "replace")
-            raise BrewError(self._scrub(f"HTTP {exc.code} from {self.base}{path}: {text}")) from None
+            text = self._scrub(exc.read(64 * 1024).decode("utf-8", "replace"))
+            raise BrewError(
+                self._scrub(f"HTTP {exc.code} from {self.base}{path}: {truncate(text, 300)}")
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise BrewError(self._scrub(f"cannot reach {self.base}{path}: {exc}")) from None
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.key, "***") if self.key else text
+        return without_secret(text, self.key)
 
     def _json(self, data: bytes) -> dict[str, Any]:
         try:
@@ -296,11 +309,17 @@ class BatchServer:
         answer = self._json(
             self._call("POST", "/files", b"".join(parts), f"multipart/form-data; boundary={boundary}")
         )
+        return self._id(answer, "/files")
+
+    def _id(self, answer: dict[str, Any], path: str) -> str:
+        if not isinstance(answer.get("id"), str) or not answer["id"]:
+            raise BrewError(f"{self.base}{path}: the batch API answered without an id")
         return str(answer["id"])
 
-    def create(self, file_id: str) -> dict[str, Any]:
+    def create(self, file_id: str) -> str:
+        """The new batch's id."""
         body = {"input_file_id": file_id, "endpoint": ENDPOINT, "completion_window": "24h"}
-        return self._json(self._call("POST", "/batches", orjson.dumps(body)))
+        return self._id(self._json(self._call("POST", "/batches", orjson.dumps(body))), "/batches")
 
     def status(self, batch_id: str) -> dict[str, Any]:
         return self._json(self._call("GET", f"/batches/{batch_id}"))
@@ -313,7 +332,9 @@ class BatchServer:
 
 
 def batch_server(book: Playbook) -> BatchServer:
-    assert book.openai is not None
+    """The playbook's server, its key from the environment (checked before anything is written)."""
+    if book.openai is None:
+        raise BrewError(f"playbooks/{book.path.name}: a batch run needs an `openai` playbook")
     key = os.environ.get(book.openai.api_key_env) if book.openai.api_key_env else None
     if book.openai.api_key_env and not key:
         raise BrewError(f"the environment variable {book.openai.api_key_env} (openai.api_key_env) is not set")
@@ -340,28 +361,56 @@ async def run_batch_on_server(
     folder = project.state_dir / "batches"
     folder.mkdir(parents=True, exist_ok=True)
     if resume_run_id:
-        record = read_record(project, resume_run_id)
-        if record.state != "waiting" or "batch_id" not in record.params:
-            raise BrewError(f"{resume_run_id} is not a batch run waiting on a server")
-        book = get_playbook(project, record.playbook or "")
+        run_id = resume_run_id
+        playbook = read_record(project, run_id).playbook
     else:
         if not playbook:
             raise BrewError("name a playbook")
-        book = get_playbook(project, playbook)
+        batch_server(get_playbook(project, playbook))  # its key is set: no run waits for nothing
         run_id = new_run_id(project, "generation")
-        record = write_batch_file(
-            project, book.name, folder / f"{run_id}.requests.jsonl", count=count, seed=seed, run_id=run_id
+        write_batch_file(
+            project, playbook, folder / f"{run_id}.requests.jsonl", count=count, seed=seed, run_id=run_id
         )
+    held = claim(project, run_id)  # no other process submits, polls, ingests or cancels it meanwhile
+    try:
+        record = read_record(project, run_id)  # as it is now that it is ours
+        if record.state != "waiting" or "batch_requests" not in record.params:
+            raise BrewError(f"{run_id} is not a batch run waiting on a server (it is {record.state})")
+        book = get_playbook(project, record.playbook or playbook or "")
+        return await _on_server(project, record, book, on_status, on_event, cancel, poll_seconds)
+    finally:
+        held.release()
+
+
+async def _on_server(
+    project: Project,
+    record: JobRecord,
+    book: Playbook,
+    on_status: Callable[[str], None] | None,
+    on_event: Callable[[JobEvent], None] | None,
+    cancel: asyncio.Event | Stop | None,
+    poll_seconds: float,
+) -> JobRecord:
+    """Submit (unless submitted), poll until the batch is done or the user cancels, ingest."""
+    folder = project.state_dir / "batches"
     server = batch_server(book)
     say = on_status or (lambda text: None)
     if "batch_id" not in record.params:
-        file_id = await asyncio.to_thread(server.upload, Path(record.params["batch_file"]))
-        created = await asyncio.to_thread(server.create, file_id)
-        record.params["batch_id"] = str(created["id"])
+        try:
+            file_id = await asyncio.to_thread(server.upload, Path(record.params["batch_file"]))
+            batch_id = await asyncio.to_thread(server.create, file_id)
+        except (BrewError, OSError) as exc:
+            why = str(exc) if isinstance(exc, BrewError) else f"{exc.filename}: {exc.strerror or exc}"
+            raise BrewError(
+                f"{why}; {record.run_id} waits, not submitted (its requests: {record.params['batch_file']}): "
+                f"`brewslm-tui generate PROJECT --resume {record.run_id} --batch` submits it again"
+            ) from None
+        record.params["batch_id"] = batch_id
         save_record(project, record)
-        say(f"{record.run_id}: submitted as batch {created['id']}")
+        say(f"{record.run_id}: submitted as batch {batch_id}")
     batch_id = record.params["batch_id"]
     stopped = cancel.event if isinstance(cancel, Stop) else (cancel or asyncio.Event())
+    cancel_file = cancel_path(project, record.run_id)
     while True:
         info = await asyncio.to_thread(server.status, batch_id)
         state = str(info.get("status", "?"))
@@ -371,12 +420,26 @@ async def run_batch_on_server(
         )
         if state in DONE:
             break
-        with contextlib.suppress(TimeoutError):  # a stop ends the wait at once, not after it
-            await asyncio.wait_for(stopped.wait(), poll_seconds)
+        waited = 0.0
+        while waited < poll_seconds and not stopped.is_set() and not cancel_file.exists():
+            step = min(CANCEL_LOOK_SECONDS, poll_seconds - waited)
+            with contextlib.suppress(TimeoutError):  # a stop ends the wait at once, not after it
+                await asyncio.wait_for(stopped.wait(), step)
+            waited += step
         if stopped.is_set():
             raise BrewError(
                 f"stopped waiting; batch {batch_id} runs on; `generate --resume {record.run_id}` picks it up"
             )
+        if cancel_file.exists():  # `brewslm-tui cancel` (or the app) asked: the run ends, not ingested
+            record.state = "cancelled"
+            record.finished_at = iso(utc_now())
+            record.diagnostic = Diagnostic(
+                headline=f"{read_reason(cancel_file)}; the batch was not ingested "
+                f"(batch {batch_id} may still run on the server)."
+            )
+            save_record(project, record)
+            discard_cancel(project, record.run_id)
+            return record
     if state != "completed" or not info.get("output_file_id"):
         record.state = "failed"
         record.finished_at = iso(utc_now())

@@ -186,7 +186,8 @@ def resumable_record(project: Project, run_id: str) -> JobRecord:
         raise BrewError(f"{run_id} already landed all {record.landed} of its rows: nothing to resume")
     if record.state == "waiting" and "batch_id" not in record.params:
         raise BrewError(
-            f"{run_id} waits for a batch engine: land its output with `brewslm-tui ingest PROJECT {run_id} OUTPUT`"
+            f"{run_id} waits for a batch engine: land its output with `brewslm-tui ingest PROJECT {run_id} OUTPUT`, "
+            f"or submit it to the server's batch API with `generate PROJECT --resume {run_id} --batch`"
         )
     if record.state not in FINAL_STATES and record.state != "waiting":
         raise BrewError(f"{run_id} is still {record.state} (pid {record.pid}): cancel it first")

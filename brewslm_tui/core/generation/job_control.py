@@ -33,7 +33,7 @@ from brewslm_tui.core.generation.job_record import (
     save_record,
     utc_now,
 )
-from brewslm_tui.core.generation.job_runner import USER_CANCEL, cancel_path, new_run_id
+from brewslm_tui.core.generation.job_runner import USER_CANCEL, cancel_path, claim, new_run_id
 from brewslm_tui.core.project import Project
 
 FOLLOW_SECONDS = 0.5
@@ -171,16 +171,27 @@ def record_start_failure(project: Project, run_id: str, process: subprocess.Pope
 def request_cancel(project: Project, run_id: str, why: str = USER_CANCEL) -> JobRecord:
     """Ask the job `run_id` to stop (see the module docstring); returns its record as it was.
 
-    A run `waiting` for a batch engine has no process: it is marked cancelled at once.
+    A run `waiting` for a batch engine has no process: it is marked cancelled at once, unless
+    a process has claimed it (it submits, polls or ingests the batch): that one is asked.
     """
     record = read_record(project, run_id)
     if record.state == "waiting":
-        record.state = "cancelled"
-        record.finished_at = iso(utc_now())
-        record.diagnostic = Diagnostic(headline=f"{why}; the batch was not ingested.")
-        save_record(project, record)
-        return record
-    if record.state not in LIVE_STATES:
+        try:
+            held = claim(project, run_id)
+        except BrewError:  # a process submits, polls or ingests it now: it is asked, below
+            held = None
+        if held is not None:
+            try:
+                record = read_record(project, run_id)  # as it is now that no one else works on it
+                if record.state == "waiting":
+                    record.state = "cancelled"
+                    record.finished_at = iso(utc_now())
+                    record.diagnostic = Diagnostic(headline=f"{why}; the batch was not ingested.")
+                    save_record(project, record)
+                    return record
+            finally:
+                held.release()
+    if record.state not in (*LIVE_STATES, "waiting"):
         raise BrewError(f"{run_id} is not running ({record.state})")
     path = cancel_path(project, run_id)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

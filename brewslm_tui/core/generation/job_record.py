@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import socket
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -312,9 +313,22 @@ def clean_stale_temps(project: Project) -> int:
 # --- reading --------------------------------------------------------------------------------
 
 
+RECORD_MAX = 16 * 1024 * 1024  # a record is a few KiB; anything this big is not one of ours
+
+
 def load_record_file(path: Path) -> JobRecord:
-    """One record file as stored (no liveness check). Raises OSError or ValueError."""
-    return JobRecord.model_validate(orjson.loads(path.read_bytes()))
+    """One record file as stored (no liveness check). Raises OSError or ValueError.
+
+    Only a regular file is read (a FIFO among the records of an untrusted project would
+    block every listing), never through a symlink, and at most RECORD_MAX bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = f.read(RECORD_MAX + 1)
+    if len(data) > RECORD_MAX:
+        raise ValueError(f"larger than {RECORD_MAX // (1024 * 1024)} MiB")
+    return JobRecord.model_validate(orjson.loads(data))
 
 
 def read_record(project: Project, run_id: str) -> JobRecord:

@@ -30,18 +30,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.errors import BrewError, LockBusy
 from brewslm_tui.core.generation.job_record import (
     Diagnostic,
     JobRecord,
     clean_stale_temps,
     iso,
     jobs_dir,
+    load_record_file,
+    record_path,
     save_record,
+    seen_now,
     utc_now,
 )
 from brewslm_tui.core.generation.validate import DUPLICATE_CAUSES
 from brewslm_tui.core.project import Project
+from brewslm_tui.core.store.locking import FileLock, describe_holder
 
 HEARTBEAT_SECONDS = 2.0
 RECORD_SECONDS = 0.75  # the record is rewritten at most this often while the job runs
@@ -196,7 +200,7 @@ class JobContext:
         while True:
             await asyncio.sleep(RECORD_SECONDS)
             if not self.stop.requested and await asyncio.to_thread(cancel_file.exists):
-                why = await asyncio.to_thread(_read_reason, cancel_file)
+                why = await asyncio.to_thread(read_reason, cancel_file)
                 self.stop.request(why, by_user=True)
             if self._dirty or time.monotonic() - last >= HEARTBEAT_SECONDS:
                 last = time.monotonic()
@@ -240,7 +244,8 @@ class JobContext:
                 self.event_error = f"{type(exc).__name__}: {exc}"
 
 
-def _read_reason(path) -> str:
+def read_reason(path) -> str:
+    """Why the cancel file at `path` asks the job to stop."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
@@ -336,9 +341,84 @@ async def run_job(
             pid=os.getpid(),
             host=socket.gethostname(),
         )
+    claim = await asyncio.to_thread(claim_run, project, record.run_id, resume)
+    try:
+        return await _run_claimed(project, kind, body, record, on_event, cancel, clock, stop, resume)
+    finally:
+        claim.release()
+
+
+_CLAIMS: dict[str, FileLock] = {}  # the claims this process holds, by path (re-entered, not re-taken)
+
+
+def claim(project: Project, run_id: str) -> FileLock:
+    """Hold `jobs/RUN.claim` (an flock: it goes with the process): whoever works on a run
+    (runs a round, submits or polls its batch) holds it, so no other process does meanwhile.
+    Re-entrant within this process (a batch poller then ingests); BrewError when busy."""
+    path = jobs_dir(project) / f"{run_id}.claim"
+    held = _CLAIMS.get(str(path))
+    if held is not None and held.held:
+        held.acquire()
+        return held
+    lock = FileLock(path, f"run {run_id}")
+    try:
+        lock.acquire(timeout=0)
+    except LockBusy:
+        raise BrewError(
+            f"{run_id} is already being run by {describe_holder(path)}: wait for it, or `brewslm-tui cancel` it"
+        ) from None
+    _CLAIMS[str(path)] = lock
+    return lock
+
+
+def claim_run(project: Project, run_id: str, resume: JobRecord | None) -> FileLock:
+    """`claim` the run for a round; a resume of a record that changed since the caller read
+    it (another process ran a round meanwhile) is refused: it would overwrite that round's record."""
+    lock = claim(project, run_id)
+    if resume is None:
+        return lock
+    try:
+        now = seen_now(load_record_file(record_path(project, run_id)))  # as the caller saw it
+    except FileNotFoundError:
+        now = None
+    except (OSError, ValueError) as exc:
+        lock.release()
+        raise BrewError(f"{record_path(project, run_id)}: unreadable job record: {exc}") from None
+    if now is not None and _round_of(now) != _round_of(resume):
+        lock.release()
+        raise BrewError(
+            f"{run_id} changed since it was read (another process resumed, ingested or cancelled it): "
+            f"it is now {now.state}; see `brewslm-tui jobs`"
+        )
+    return lock
+
+
+def _round_of(record: JobRecord) -> tuple[Any, ...]:
+    """What a round of a run changes in its record (a resume must start from what is stored)."""
+    return (
+        record.state,
+        record.params.get("resumed"),
+        record.started_at,
+        record.finished_at,
+        record.counts,
+        record.pid,
+    )
+
+
+async def _run_claimed(
+    project: Project,
+    kind: str,
+    body: JobBody,
+    record: JobRecord,
+    on_event: Callable[[JobEvent], None] | None,
+    cancel: asyncio.Event | Stop | None,
+    clock: Clock,
+    stop: Stop,
+    resume: JobRecord | None,
+) -> JobRecord:
     await asyncio.to_thread(clean_stale_temps, project)
     if resume is not None:  # a cancel left from an earlier round is not meant for this one
-        await asyncio.to_thread(_discard_cancel, project, record.run_id)
+        await asyncio.to_thread(discard_cancel, project, record.run_id)
     ctx = JobContext(project, record, clock, on_event, stop)
     if resume is None:
         record.started_at = iso(ctx.started)
@@ -423,7 +503,7 @@ async def _final_write(ctx: JobContext) -> None:
         if ctx.record_error is None:
             break
         await asyncio.sleep(0.2 * (attempt + 1))
-    await asyncio.to_thread(_discard_cancel, ctx.project, ctx.record.run_id)
+    await asyncio.to_thread(discard_cancel, ctx.project, ctx.record.run_id)
     if ctx.record_error is not None:
         ctx.record.note = (
             f"The final record could not be written ({ctx.record_error}); "
@@ -431,6 +511,6 @@ async def _final_write(ctx: JobContext) -> None:
         )
 
 
-def _discard_cancel(project: Project, run_id: str) -> None:
+def discard_cancel(project: Project, run_id: str) -> None:
     with contextlib.suppress(OSError):
         cancel_path(project, run_id).unlink()

@@ -10,6 +10,8 @@ the raw copy stays as the audit trail. `stats` and `check` count what is still o
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +45,12 @@ class QuarantinedLine:
         return f"{self.file}:{self.line}"
 
     def raw(self) -> bytes:
-        return self.raw_path.read_bytes()
+        """The quarantined bytes (never through a symlink, never blocking on a FIFO)."""
+        fd = os.open(self.raw_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise BrewError(f"{self.raw_path}: not a regular file; left alone")
+            return f.read()
 
 
 def _from_name(name: str) -> tuple[str, str, int] | None:
@@ -76,10 +83,11 @@ def outstanding(state_dir: Path) -> list[QuarantinedLine]:
             resolved.add(record["resolved"])
         elif isinstance(record.get("raw_file"), str):
             entries.setdefault(record["raw_file"], record)
-    try:
-        names = sorted(p.name for p in q.dir.iterdir() if p.suffix == ".raw")
+    try:  # only regular files are ours: a FIFO would block a read, a symlink shows another file
+        sizes = {e.name: e.stat(follow_symlinks=False) for e in os.scandir(q.dir) if e.name.endswith(".raw")}
     except FileNotFoundError:
-        names = []
+        sizes = {}
+    names = sorted(name for name, st in sizes.items() if stat.S_ISREG(st.st_mode))
     present = set(names)
     out = []
     for name in [*entries, *(n for n in names if n not in entries)]:
@@ -98,7 +106,7 @@ def outstanding(state_dir: Path) -> list[QuarantinedLine]:
                 line=int(record.get("line") or line),
                 reason=str(record.get("reason") or "(reason not recorded)"),
                 raw_path=path,
-                size=path.stat().st_size,
+                size=sizes[name].st_size,
             )
         )
     return out
@@ -163,6 +171,7 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
     `text`: the fixed line (None: the quarantined bytes themselves, e.g. a line that only failed
     because of a byte-order mark). Its id must not be in the project already. Returns the line
     and where it went; a compaction then takes the malformed original out of the data file."""
+    from brewslm_tui.core.generation.validate import validate_row
     from brewslm_tui.core.rows import Row
     from brewslm_tui.core.store.store import Store
 
@@ -184,6 +193,9 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
         if not isinstance(row, dict):
             raise ValueError(f"not a JSON object (a {type(row).__name__})")
         Row.model_validate(row)
+        problems = validate_row(project, row)  # what an import or an edit refuses, a restore too
+        if problems:
+            raise ValueError(str(problems[0]))
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         hint = "" if text is not None else "; give the fixed line with --line or --from"
