@@ -250,7 +250,7 @@ def _prepare_rejected(project_dir: str, want: int) -> dict:
     from brewslm_tui.core.store.views import RowView
 
     project = load_project(project_dir)
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     out: dict = {"rows": len(store)}
     want = min(want, len(store))
     rejected = RowView(store, statuses={REJECTED})

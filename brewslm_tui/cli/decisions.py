@@ -96,10 +96,7 @@ def _decide(args, op: str) -> int:
                 decision = store.set_pending(slots)
             else:  # drop
                 rejected = [i for i in slots if store.status[i] == 2]
-                by_reason: dict[str, int] = {}
-                for i in rejected:
-                    code = store.reason_of(i) or "(no reason)"
-                    by_reason[code] = by_reason.get(code, 0) + 1
+                by_reason = store.count_by_reason(rejected)
                 verb = "would drop" if args.dry_run else "dropped"
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) or "nothing"
                 out.line(f"{verb} {len(rejected)} rows: {summary}")

@@ -34,7 +34,7 @@ def _project(tmp_path, states):
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "brewslm.toml").write_text(PROJECT_TOML)
     rows = make_rows(len(states))
-    for row, state in zip(rows, states):
+    for row, state in zip(rows, states, strict=False):
         if state == "ok":
             row["review_status"] = "approved"
         elif state is not None:
@@ -74,7 +74,7 @@ def test_views_and_groups_match_a_plain_loop(tmp_path_factory, states):
 def test_groups_follow_decisions(tmp_path):
     states = [None] * 10 + ["wrong_label", "minor_typo", "wrong_label", "not_a_project_reason"]
     project = _project(tmp_path, states)
-    with Store.open(project, session=True) as store:
+    with Store.open(project) as store:
         view = RowView(store, statuses={REJECTED})
         assert [(r, list(s)) for r, s in view.groups()] == [
             ("wrong_label", [10, 12]),

@@ -94,7 +94,7 @@ class BrewApp(App):
         self.readonly_reason = readonly_reason
         self.unseen_jobs: set[str] = set()
         self._seen_version = -1
-        self._was_loaded = bool(getattr(store, "loaded", True))
+        self._was_loaded = store.loaded
         self._closed = False
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
@@ -194,7 +194,7 @@ class BrewApp(App):
             self.store.refresh()
         except (BrewError, OSError):
             pass  # poll_store reports it (once) on its next tick
-        if getattr(self.store, "loaded", True):
+        if self.store.loaded:
             self._loading_timer.stop()
             self.poll_store()
 
@@ -311,33 +311,33 @@ class BrewApp(App):
                 self.notify(f"could not read new rows: {error}", severity="error", markup=False)
             return
         self._poll_error = None
-        loaded = bool(getattr(self.store, "loaded", True))
+        loaded = self.store.loaded
         if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
             self._was_loaded = loaded
             self.after_change()
 
     def _update_header(self) -> None:
-        loaded = bool(getattr(self.store, "loaded", True))
+        loaded = self.store.loaded
         counts = self.store.counts() if loaded else None
         self.query_one(HeaderBar).show(
             self.project.name,
             counts,
             len(self.unseen_jobs),
             self.readonly_reason,
-            len(getattr(self.store, "problems", []) or []),
+            len(self.store.problems),
         )
 
     # ------------------------------------------------------------ app-wide actions
     def action_undo(self) -> None:
         if not self.can_write("undo"):
             return
-        if not getattr(self.store, "can_undo", True):
+        if not self.store.can_undo:
             self.notify("nothing to undo", severity="warning")
             return
         decision = self.decide(self.store.undo)
         if decision is None:
             return
-        idxs = list(getattr(decision, "idxs", []) or [])
+        idxs = list(decision.idxs)
         pane = self.active_pane()
         if pane is not None and idxs:
             pane.rows.move_to_slot(idxs[0])
@@ -486,10 +486,9 @@ class BrewApp(App):
     def compact_store(self) -> str | None:
         """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
         Returns what was done (for a line on the terminal), or None."""
-        if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
+        if self._closed or self.readonly_reason is not None or self.store.readonly:
             return None
-        journal_size = getattr(self.store, "journal_size", None)
-        if callable(journal_size) and journal_size() == 0:
+        if self.store.journal_size() == 0:
             return None
         try:
             report = self.store.compact()
@@ -535,14 +534,14 @@ class BrewApp(App):
                     pass  # the terminal is gone (SIGHUP)
 
 
-def open_store(project, *, readonly: bool = False, builder=None) -> tuple[object, str | None]:
+def open_store(project, *, readonly: bool = False, builder=None) -> tuple[Store, str | None]:
     """The session store, or a read-only one (with the reason) when another session holds it."""
     # background=True: a big file without a column cache opens with its first rows at once
     # (store.loaded False, the header says "loading…") while a child process builds the rest
     if readonly:
         return Store.open(project, readonly=True, background=True, builder=builder), "opened with --readonly"
     try:
-        return Store.open(project, session=True, background=True, builder=builder), None
+        return Store.open(project, background=True, builder=builder), None
     except LockBusy as busy:
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
