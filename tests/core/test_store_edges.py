@@ -5,8 +5,10 @@ Each test failed on the code before its fix."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
-from brewslm_tui.core.store.store import Store, append_rows
+from brewslm_tui.core.errors import BrewError
+from brewslm_tui.core.store.store import Store, append_rows, column_cache
 from tests.conftest import make_rows
 
 
@@ -30,3 +32,60 @@ def test_undo_after_its_row_was_edited_away_by_hand_undoes_the_rest(tiny_project
         assert store.counts() == {"pending": 2, "approved": 0, "rejected": 0, "dropped": 0}
     with Store.open(tiny_project) as store:
         assert store.counts()["pending"] == 2
+
+
+def write_lines(project, lines: list[bytes]) -> None:
+    project.synthetic_path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def row_line(i: int, **extra) -> bytes:
+    return orjson.dumps({"id": f"r{i}", "prompt": f"p{i}", "completion": "positive", **extra})
+
+
+@pytest.mark.parametrize("last", [b"", b"   ", b"not json", b'{"id":"x","prompt":1}'])
+def test_a_malformed_or_blank_last_line_does_not_break_compaction(tiny_project, last):
+    write_lines(tiny_project, [row_line(0), row_line(1), last])
+    with Store.open(tiny_project) as store:
+        assert len(store) == 2 and [p.line for p in store.problems] == [3]
+        store.approve([1])
+        store.compact()
+        append_rows(tiny_project, make_rows(1))
+        store.refresh()
+        store.reject([2], "minor_typo")
+        store.compact()
+    rows = lines(tiny_project.synthetic_path)
+    assert [r.get("review_status", "pending") for r in rows] == ["pending", "approved", "rejected"]
+
+
+def test_more_reason_codes_than_the_column_holds_is_a_clear_error(tiny_project, capsys):
+    from brewslm_tui.cli import main
+
+    write_lines(
+        tiny_project,
+        [row_line(i, review_status="rejected", reject_reason=f"code_{i}") for i in range(300)],
+    )
+    with pytest.raises(BrewError, match="at most 255"):
+        Store.open(tiny_project)
+    assert main(["stats", str(tiny_project.root)]) != 0
+    err = capsys.readouterr().err
+    assert "at most 255" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_grown_file_edited_in_place_is_not_trusted_to_the_cache(tiny_project):
+    """sed -i of a same-length status, then an append: the cache must not keep the old status."""
+    append_rows(tiny_project, make_rows(column_cache.MIN_ROWS + 10))
+    with Store.open(tiny_project) as store:
+        assert store.counts()["approved"] == 0
+    assert column_cache.cache_path(tiny_project.state_dir).exists()
+    data = bytearray(tiny_project.synthetic_path.read_bytes())
+    start = data.index(b'"completion":"positive"', len(data) // 2)
+    data[start : start + 23] = b'"completion":"negative"'
+    with open(tiny_project.synthetic_path, "r+b") as f:  # in place: same inode, same size
+        f.write(data)
+    append_rows(tiny_project, make_rows(1, start=900000))
+    with Store.open(tiny_project) as store:
+        slot = store.index_of(
+            orjson.loads(data[data.rindex(b"\n", 0, start) + 1 : data.index(b"\n", start)])["id"]
+        )
+        assert store.label_of(slot) == "negative"
+        assert store.row(slot)["completion"] == "negative"

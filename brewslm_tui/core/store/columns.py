@@ -49,7 +49,7 @@ class Columns:
 
     def __init__(self, reasons: list[str], labels: list[str]) -> None:
         if len(reasons) > MAX_REASONS:
-            raise TooManyReasons(f"{len(reasons)} reject reasons (at most {MAX_REASONS})")
+            raise TooManyReasons(f"{len(reasons)} reject reasons; at most {MAX_REASONS} are supported")
         self.reason_codes: list[str | None] = [None, *reasons]
         self.reason_index: dict[str, int] = {code: k for k, code in enumerate(self.reason_codes) if code}
         self.labels: list[str | None] = [None, *labels]
@@ -80,7 +80,9 @@ class Columns:
     def add_reason(self, code: str) -> int:
         """A reason code met in the file (or a journal entry) but not in the project."""
         if len(self.reason_codes) > MAX_REASONS:
-            raise TooManyReasons(f"more than {MAX_REASONS} distinct reject reasons (the limit)")
+            raise TooManyReasons(
+                f"more than {MAX_REASONS} distinct reject reasons; at most {MAX_REASONS} are supported"
+            )
         self.reason_index[code] = len(self.reason_codes)
         self.reason_codes.append(code)
         self.reason_counts.append(0)

@@ -45,7 +45,15 @@ from brewslm_tui.core.rows import (
 from brewslm_tui.core.store import column_cache, compaction
 from brewslm_tui.core.store.applying import KEEP, Overlay, UndoLog, apply_entry, replay, restore_slots
 from brewslm_tui.core.store.change_log import ChangeLog
-from brewslm_tui.core.store.columns import F_NOTE, VIRTUAL, Columns, TooManyReasons, assigned_id, parse_range
+from brewslm_tui.core.store.columns import (
+    F_NOTE,
+    MAX_REASONS,
+    VIRTUAL,
+    Columns,
+    TooManyReasons,
+    assigned_id,
+    parse_range,
+)
 from brewslm_tui.core.store.commit import INTENT_NAME, recover
 from brewslm_tui.core.store.compaction import CompactReport
 from brewslm_tui.core.store.dropped import DroppedRows
@@ -151,7 +159,8 @@ class Store:
                 store._session.release()
                 raise
         except TooManyReasons as exc:
-            raise BrewError(f"{project.synthetic_path}: {exc}; this app supports at most that many") from None
+            where = project.file if len(project.reject_reasons) > MAX_REASONS else project.synthetic_path
+            raise BrewError(f"{where}: {exc}") from None
         return store
 
     @classmethod
