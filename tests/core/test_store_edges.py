@@ -89,3 +89,57 @@ def test_a_grown_file_edited_in_place_is_not_trusted_to_the_cache(tiny_project):
         )
         assert store.label_of(slot) == "negative"
         assert store.row(slot)["completion"] == "negative"
+
+
+ODD_LINE = (
+    b'{"id": "r1", "prompt": "caf\\u00e9 \\"q\\"", "completion":"positive",  "big": 12345678901234567890123,'
+    b' "f": 1.10, "e": 1e5, "review_status": "pending", "zz": {"id": 1, "review_status": [1.50]}}'
+)
+
+
+def test_a_decided_row_keeps_every_byte_it_does_not_own(tiny_project):
+    write_lines(tiny_project, [row_line(0), ODD_LINE])
+    approved = ODD_LINE.replace(b'"review_status": "pending"', b'"review_status": "approved"')
+
+    def decide(action) -> bytes:
+        with Store.open(tiny_project) as store:
+            action(store)
+            store.compact()
+        return tiny_project.synthetic_path.read_bytes().splitlines()[1]
+
+    assert decide(lambda s: s.approve([1])) == approved
+    rejected = decide(lambda s: s.reject([1], "minor_typo", note="n"))
+    assert rejected == approved.replace(b'"approved"', b'"rejected"')[:-1] + (
+        b',"reject_reason":"minor_typo","review_note":"n"}'
+    )
+    assert decide(lambda s: s.approve([1])) == approved  # the reason and note are cut out again
+    assert decide(lambda s: s.set_pending([1])) == ODD_LINE
+
+
+def test_a_dropped_and_restored_row_keeps_every_byte_it_does_not_own(tiny_project):
+    write_lines(tiny_project, [row_line(0), ODD_LINE])
+    with Store.open(tiny_project) as store:
+        store.reject([1], "minor_typo")
+        store.drop([1])
+        store.compact()
+    dropped = tiny_project.dropped_path.read_bytes()
+    assert dropped.startswith(
+        ODD_LINE.replace(b'"pending"', b'"rejected"')[:-1] + b',"reject_reason":"minor_typo"'
+    )
+    with Store.open(tiny_project) as store:
+        store.restore(["r1"])
+        store.compact()
+    assert tiny_project.synthetic_path.read_bytes().splitlines()[1] == ODD_LINE
+
+
+def test_an_edit_changes_only_prompt_completion_and_original(tiny_project):
+    write_lines(tiny_project, [ODD_LINE])
+    with Store.open(tiny_project) as store:
+        store.edit(0, completion="negative")
+        store.compact()
+    line = tiny_project.synthetic_path.read_bytes().splitlines()[0]
+    assert line.startswith(
+        b'{"id": "r1", "prompt": "caf\\u00e9 \\"q\\"", "completion":"negative",  "big": 12345678901234567890123,'
+    )
+    assert b'"f": 1.10, "e": 1e5, "review_status": "approved"' in line
+    assert orjson.loads(line)["original"] == {"prompt": 'café "q"', "completion": "positive"}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from brewslm_tui.core.rows import DROPPED, now_iso
 from brewslm_tui.core.store.columns import F_NOTE, VIRTUAL
 from brewslm_tui.core.store.commit import MultiFileCommit, recover
-from brewslm_tui.core.store.jsonl import CopyRange, dumps_line, heal_torn_tail
+from brewslm_tui.core.store.jsonl import CopyRange, heal_torn_tail
 
 if TYPE_CHECKING:
     from brewslm_tui.core.store.store import Store
@@ -141,8 +141,7 @@ def _synthetic_chunks(
         off = offsets[t]
         if off == VIRTUAL or store.is_dirty(t):
             layout.restored += off == VIRTUAL
-            row = store.file_row(t)
-            line = dumps_line(row)
+            line, row = store.disk_line(t)
             layout.flags.append(F_NOTE if row.get("review_note") else 0)
         else:
             line = file.line(off) + b"\n"
@@ -168,12 +167,8 @@ def _dropped_chunks(
             pos += len(line)
             yield line
     for i in dropped_now:
-        row = store.file_row(i)
-        row["dropped_at"] = (
-            store.overlay.dropped_at.get(i) or store.overlay.virtual.get(i, {}).get("dropped_at") or stamp
-        )
-        row["drop_reason"] = row.get("reject_reason")
-        line = dumps_line(row)
+        when = store.overlay.dropped_at.get(i) or store.overlay.virtual.get(i, {}).get("dropped_at") or stamp
+        line, row = store.disk_line(i, {"dropped_at": when, "drop_reason": store.reason_of(i)})
         meta.append(
             (pos, row["id"], row["drop_reason"], str(row.get("run_id") or ""), str(row.get("playbook") or ""))
         )

@@ -30,6 +30,8 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
+import orjson
+
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import (
@@ -61,6 +63,7 @@ from brewslm_tui.core.store.file_rows import FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
 from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, append_durably, dumps_line, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
+from brewslm_tui.core.store.splice import line_for
 
 DROP_FIELDS = ("dropped_at", "drop_reason")
 APPEND_LOCK_WAIT = 300.0  # seconds a job's append waits for the write lock
@@ -599,6 +602,18 @@ class Store:
         if row["review_status"] == "dropped":
             row["review_status"] = "rejected"
         return row
+
+    def disk_line(self, i: int, extra: dict | None = None) -> tuple[bytes, dict]:
+        """The line (with newline) that writes row `i` as it is now (plus `extra` fields), and
+        that row: its old line with only the fields the app owns changed (`splice`)."""
+        target = self.file_row(i)
+        if extra:
+            target.update(extra)
+        off = self.cols.offsets[i]
+        if off == VIRTUAL:
+            raw = self.overlay.virtual_raw[i]
+            return line_for(raw, orjson.loads(raw), target), target
+        return line_for(self.file.line(off), self.file.parse(off), target), target
 
     def is_dirty(self, i: int) -> bool:
         """True when the row's line on disk no longer says what the row is."""

@@ -1,0 +1,162 @@
+"""A decided row written back byte for byte: only the fields the app owns change in its line.
+
+Re-serialising a row would change bytes the app does not own: integers above 64 bits (orjson
+reads them as floats), `1.10` -> `1.1`, `1e5` -> `100000.0`, spacing, escapes, duplicate keys.
+So the new line is the old line with edits spliced in: the value of each changed top-level
+field replaced where it stands, removed fields cut out with their separator, new fields
+appended before the closing brace. When the old line is exactly what orjson would write (lines
+this app wrote), the dict is simply dumped: the same bytes, faster.
+
+A key that occurs twice at the top level is treated as JSON parsers do (the last one counts):
+a changed field is changed in every occurrence, so every reader sees the new value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+# a JSON string (unrolled: fast on long strings) or one structural character
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]')
+_WS = b" \t\r\n"
+
+
+class _Member:
+    __slots__ = ("key", "key_start", "value_end", "value_start")
+
+    def __init__(self, key: str, key_start: int) -> None:
+        self.key = key
+        self.key_start = key_start
+        self.value_start = -1
+        self.value_end = -1
+
+
+def top_level_members(raw: bytes) -> tuple[list[_Member], int] | None:
+    """The top-level members of the JSON object in `raw` and the offset of its closing brace
+    (None when `raw` is not one object: then nothing is spliced)."""
+    members: list[_Member] = []
+    depth = 0
+    expect_key = False
+    current: _Member | None = None
+    close = -1
+    for m in _TOKEN.finditer(raw):
+        c = raw[m.start()]
+        if c == 0x22:  # a string
+            if depth == 1 and expect_key:
+                current = _Member(orjson.loads(m.group()), m.start())
+                expect_key = False
+            continue
+        if c in b"{[":
+            depth += 1
+            if depth == 1:
+                if c != 0x7B or raw[: m.start()].strip(_WS):
+                    return None
+                expect_key = True
+            continue
+        if depth == 1 and c in b",}" and current is not None:
+            end = m.start()
+            while end > current.value_start and raw[end - 1] in _WS:
+                end -= 1
+            current.value_end = end
+            members.append(current)
+            current = None
+        if c in b"}]":
+            if depth == 1:
+                close = m.start()
+                if raw[m.end() :].strip(_WS):
+                    return None
+            depth -= 1
+            if depth < 0:
+                return None
+        elif depth == 1 and c == 0x3A and current is not None:  # ':'
+            start = m.end()
+            while start < len(raw) and raw[start] in _WS:
+                start += 1
+            current.value_start = start
+        elif depth == 1 and c == 0x2C:  # ','
+            expect_key = True
+    if close < 0 or depth != 0 or any(member.value_start < 0 for member in members):
+        return None
+    return members, close
+
+
+REMOVED = object()  # in `changes`: the field is taken out of the line
+
+
+def splice_line(raw: bytes, changes: dict[str, Any]) -> bytes | None:
+    """`raw` with each field in `changes` set to its value (or removed, for `REMOVED`); every
+    other byte kept. None when `raw` is not a JSON object that can be spliced."""
+    for key in [k for k, v in changes.items() if v is REMOVED]:
+        parsed = top_level_members(raw)
+        if parsed is None:
+            return None
+        raw = _remove(raw, parsed[0], key)
+    parsed = top_level_members(raw)
+    if parsed is None:
+        return None
+    members, close = parsed
+    present = {member.key for member in members}
+    out = []
+    pos = 0
+    for member in members:
+        if member.key in changes and changes[member.key] is not REMOVED:
+            out.append(raw[pos : member.value_start])
+            out.append(orjson.dumps(changes[member.key]))
+            pos = member.value_end
+    added = b",".join(
+        orjson.dumps(key) + b":" + orjson.dumps(value)
+        for key, value in changes.items()
+        if value is not REMOVED and key not in present
+    )
+    if added:
+        at = members[-1].value_end if members else close
+        out.append(raw[pos:at])
+        out.append((b"," if members else b"") + added)
+        pos = at
+    out.append(raw[pos:])
+    return b"".join(out)
+
+
+def _remove(raw: bytes, members: list[_Member], key: str) -> bytes:
+    """`raw` without every top-level member named `key` (and one separator each)."""
+    for k in range(len(members) - 1, -1, -1):
+        member = members[k]
+        if member.key != key:
+            continue
+        if k > 0:  # from the end of the previous value: its comma goes with it
+            raw = raw[: members[k - 1].value_end] + raw[member.value_end :]
+        elif len(members) > 1:  # the first of several: up to the next key
+            raw = raw[: member.key_start] + raw[members[1].key_start :]
+        else:
+            raw = raw[: member.key_start] + raw[member.value_end :]
+        parsed = top_level_members(raw)
+        return raw if parsed is None else _remove(raw, parsed[0], key)
+    return raw
+
+
+def changed_fields(disk: dict, target: dict) -> dict[str, Any]:
+    """What turns the row as parsed from its line into `target`: changed, new and removed fields."""
+    changes: dict[str, Any] = {
+        key: value for key, value in target.items() if key not in disk or disk[key] != value
+    }
+    changes.update((key, REMOVED) for key in disk if key not in target)
+    return changes
+
+
+def line_for(raw: bytes, disk: dict, target: dict) -> bytes:
+    """The line (with its newline) that says `target`, keeping every byte of `raw` it can."""
+    if orjson.dumps(disk) == raw:  # a line as orjson writes it: dumping is byte-exact
+        return orjson.dumps(target) + b"\n"
+    spliced = splice_line(raw, changed_fields(disk, target))
+    if spliced is None or _parsed(spliced) != target:  # never write a line that says something else
+        spliced = orjson.dumps(target)
+    return spliced + b"\n"
+
+
+def _parsed(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except ValueError:
+        return None
