@@ -45,6 +45,8 @@ TRICKY = [
     b'{"id":"c8","prompt":"p","completion":"x","review_status":"rejected","reject_reason":"minor_typo","review_note":[1]}',
     b'{"id":"c9","prompt":"p","completion":"x","review_status":"pending","review_status":"rejected","reject_reason":"off_task"}',
     b'{"id":"d1","prompt":"p","completion":"x","run_id":"r-a","run_id":"r-b","playbook":"","review_note":""}',
+    b'{"id":"d2","prompt":"p","completion":"x","id":"d2-last"}',
+    b'{"i\\u0064":"d3","prompt":"p","completion":"x","id":"d3-last"}',
     b'{"prompt":"p","completion":"positive","run_id":"no-id"}',
     b'{"id":"","prompt":"p","completion":"positive"}',
     b'{"id":12,"prompt":"p","completion":"positive"}',
@@ -103,6 +105,7 @@ def columns(store):
         store.counts(),
         store.reason_counts(),
         store.assigned,
+        store.id_override,
         sorted(store.cols.breaks),
         store.cols.malformed,
         store.cols.lineno,
@@ -174,6 +177,7 @@ def test_halves_merged_at_every_line_boundary_equal_one_pass(tiny_project):
             "breaks",
             "bad",
             "noid",
+            "dupid",
         ):
             assert getattr(first, name) == getattr(whole, name), (cut, name)
 

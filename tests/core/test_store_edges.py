@@ -143,3 +143,33 @@ def test_an_edit_changes_only_prompt_completion_and_original(tiny_project):
     )
     assert b'"f": 1.10, "e": 1e5, "review_status": "approved"' in line
     assert orjson.loads(line)["original"] == {"prompt": 'café "q"', "completion": "positive"}
+
+
+def test_two_id_keys_in_one_object_follow_one_rule_everywhere(tiny_project):
+    """The last "id" counts (as in orjson, Python's json and jq): for decisions, ids, compaction and reopening."""
+    twin = b'{"id":"r_first","prompt":"p","completion":"positive","id":"r_second"}'
+    write_lines(tiny_project, [row_line(0), twin])
+    with Store.open(tiny_project) as store:
+        assert store.id_of(1) == "r_second" and store.ids_of(list(range(2)) * 20)[1] == "r_second"
+        assert store.index_of("r_first") is None and store.index_of("r_second") == 1
+        assert any(p.line == 2 and '"id"' in p.reason for p in store.problems)
+        store.approve([1])
+        store.compact()
+        assert store.id_of(1) == "r_second"
+    with Store.open(tiny_project) as store:
+        assert store.id_of(1) == "r_second" and store.row(1)["review_status"] == "approved"
+        assert any(p.line == 2 for p in store.problems)  # still reported: the line still has both
+    assert orjson.loads(tiny_project.synthetic_path.read_bytes().splitlines()[1])["id"] == "r_second"
+
+
+def test_two_id_keys_survive_the_column_cache(tiny_project):
+    append_rows(tiny_project, make_rows(column_cache.MIN_ROWS))
+    with open(tiny_project.synthetic_path, "ab") as f:
+        f.write(b'{"id":"r_first","prompt":"p","completion":"positive","id":"r_second"}\n')
+    with Store.open(tiny_project) as store:
+        assert store.id_of(len(store) - 1) == "r_second"
+        store.approve([0])
+        store.compact()  # writes the cache of the compacted file
+    with Store.open(tiny_project) as store:
+        assert store.id_of(len(store) - 1) == "r_second"
+        assert store.ids_of(range(len(store)))[-1] == "r_second"

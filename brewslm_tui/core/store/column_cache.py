@@ -31,7 +31,7 @@ import orjson
 
 from brewslm_tui.core.store.columns import CHUNK, Columns, TooManyReasons, parse_range
 
-VERSION = 5
+VERSION = 6
 SPLIT_BYTES = 4 << 20  # the builder shares a file bigger than this with a forked worker
 MIN_ROWS = 20000  # a store does not save the cache of fewer rows (they parse faster than it pays)
 NICE = 10  # the builder's worker yields to the app, whose first paint must not wait for it
@@ -326,6 +326,7 @@ def write(columns: Columns, config: dict, st: FileKey, buf, scanned_end: int) ->
         "breaks": sorted(columns.breaks),
         "bad": columns.bad,
         "noid": columns.noid,
+        "dupid": columns.dupid,
         "counts": columns.counts,
         "reason_counts": columns.reason_counts,
         "digest": _digest(parts),
@@ -422,6 +423,7 @@ def load(project, st: FileKey, buf) -> Cached | None:
         columns.breaks = {int(slot) for slot in header["breaks"]}
         columns.bad = [[int(line), str(reason), int(off)] for line, reason, off in header["bad"]]
         columns.noid = [[int(slot), int(line), int(off)] for slot, line, off in header["noid"]]
+        columns.dupid = [[int(slot), int(line), int(off)] for slot, line, off in header["dupid"]]
         columns.counts = [int(n) for n in header["counts"]]
         columns.reason_counts = [int(n) for n in header["reason_counts"]]
         columns.lineno = int(header["lineno"])

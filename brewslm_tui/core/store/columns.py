@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import orjson
 
+from brewslm_tui.core.store.splice import top_level_members
+
 FILE_STATUS = {"pending": 0, "approved": 1, "rejected": 2}  # statuses a line may carry (not "dropped")
 REJECTED = 2
 F_NOTE = 1  # flags column: the row on disk has a review_note
@@ -40,6 +42,14 @@ def intern(value: str, table: list[str], index: dict[str, int]) -> int:
         k = index[value] = len(table)
         table.append(value)
     return k
+
+
+def two_id_keys(raw: bytes) -> bool:
+    """True when the object in `raw` has "id" twice at its top level. Then, as in every JSON
+    parser this app meets (orjson, Python's json, jq), the last one counts; the fast id read
+    (`file_rows.ID_PREFIX`) would see the first, so such rows are listed in `Columns.dupid`."""
+    parsed = top_level_members(raw)
+    return parsed is not None and sum(member.key == "id" for member in parsed[0]) > 1
 
 
 class Columns:
@@ -73,6 +83,7 @@ class Columns:
         )  # slots that follow a malformed line (not contiguous with the one before)
         self.bad: list[list] = []  # [lineno, reason, offset] of lines that are not rows
         self.noid: list[list] = []  # [slot, lineno, offset] of rows without a usable id
+        self.dupid: list[list] = []  # [slot, lineno, offset] of rows with two "id" keys (see `two_id_keys`)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -131,6 +142,9 @@ class Columns:
         new.counts = [new.status.count(code) for code in range(4)]
         new.reason_counts = list(self.reason_counts)  # dropped rows were not counted there
         new.lineno = len(offsets)
+        new.dupid = [
+            [slot, slot + 1, offsets[slot]] for slot, _old in moved_slots(pieces, [d[0] for d in self.dupid])
+        ]
         return new
 
     # --- a worker's stretch, sent to the builder through a pipe
@@ -148,6 +162,7 @@ class Columns:
             "breaks": sorted(self.breaks),
             "bad": self.bad,
             "noid": self.noid,
+            "dupid": self.dupid,
             "sizes": [len(c) for c in cols],
         }
         return orjson.dumps(head) + b"\n" + b"".join(cols)
@@ -196,8 +211,20 @@ class Columns:
         self.breaks.update(base_slot + s for s in head["breaks"])
         self.bad += [[line + base_line, reason, off] for line, reason, off in head["bad"]]
         self.noid += [[slot + base_slot, line + base_line, off] for slot, line, off in head["noid"]]
+        self.dupid += [[slot + base_slot, line + base_line, off] for slot, line, off in head["dupid"]]
         self.lineno = base_line + head["lineno"]
         return head["end"]
+
+
+def moved_slots(pieces: list[list[int]], slots) -> list[tuple[int, int]]:
+    """(new slot, old slot) for each old slot that compaction's `pieces` (old ranges [a, b) in
+    their new order) kept."""
+    out = []
+    base = 0
+    for a, b in pieces:
+        out.extend((base + old - a, old) for old in slots if a <= old < b)
+        base += b - a
+    return out
 
 
 def _remapped(raw, kind: str, mapping: list[int]) -> array:
@@ -240,7 +267,7 @@ def parse_range(
     run_append, playbook_append = t.run.append, t.playbook.append
     label_append, flags_append = t.label.append, t.flags.append
     counts = t.counts
-    bad, noid = t.bad.append, t.noid.append
+    bad, noid, dupid = t.bad.append, t.noid.append, t.dupid.append
     lineno = t.lineno
     slot = len(t.offsets)
     pos = start
@@ -313,6 +340,8 @@ def parse_range(
             row_id = get("id")
             if not row_id or type(row_id) is not str:
                 noid([slot, lineno, off])
+            elif (raw.count(b'"id"') > 1 or b'"\\u0069' in raw or b'\\u0064"' in raw) and two_id_keys(raw):
+                dupid([slot, lineno, off])
             slot += 1
     t.lineno = lineno
     return pos

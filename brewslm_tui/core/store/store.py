@@ -54,6 +54,7 @@ from brewslm_tui.core.store.columns import (
     Columns,
     TooManyReasons,
     assigned_id,
+    moved_slots,
     parse_range,
 )
 from brewslm_tui.core.store.commit import INTENT_NAME, recover
@@ -109,6 +110,7 @@ class Store:
         self.cols = self._empty_columns()
         self.overlay = Overlay()
         self.assigned: dict[int, str] = {}  # slot -> the id the store gives a row without a usable one
+        self.id_override: dict[int, str] = {}  # slot -> the id of a row with two "id" keys (the last)
         self.undo_log = UndoLog()
         self.dropped = DroppedRows(self.dropped_path, self.quarantine)
         self._session: FileLock | None = None
@@ -221,6 +223,7 @@ class Store:
         self.problems = []
         self.cols = self._empty_columns()
         self.assigned = {}
+        self.id_override = {}
         self._id_map = None
         self.undo_log = UndoLog()
         self.file = FileRows(self.synthetic_path)
@@ -260,7 +263,7 @@ class Store:
         cold = first == 0 and file.scanned_end == 0
         limit = None
         early, self._early_builder = self._early_builder, None
-        bad_before, noid_before = len(cols.bad), len(cols.noid)
+        bad_before, noid_before, dupid_before = len(cols.bad), len(cols.noid), len(cols.dupid)
         cached = column_cache.load(self.project, key, file.buf) if cold else None
         if cached is not None:
             if early is not None:
@@ -278,10 +281,12 @@ class Store:
             file.scanned_end = parse_range(cols, file.buf, file.scanned_end, limit, label_for)
             if cold and limit is None:
                 self._save_cache()
-        self._note_odd_lines(bad_before if cached is None else 0, noid_before if cached is None else 0)
+        if cached is not None:
+            bad_before = noid_before = dupid_before = 0
+        self._note_odd_lines(bad_before, noid_before, dupid_before)
         return range(first, len(cols))
 
-    def _note_odd_lines(self, bad_from: int, noid_from: int) -> None:
+    def _note_odd_lines(self, bad_from: int, noid_from: int, dupid_from: int) -> None:
         """Lines the parse (or the cache) found: bad ones named and quarantined byte for byte,
         rows without a usable id given a stable one."""
         cols, file = self.cols, self.file
@@ -290,6 +295,13 @@ class Store:
             self.problems.append(LoadProblem(self.synthetic_path, lineno, reason))
         for slot, lineno, off in cols.noid[noid_from:]:
             self.assigned[slot] = assigned_id(lineno, file.line(off))
+        for slot, lineno, off in cols.dupid[dupid_from:]:
+            row_id = self.id_override[slot] = file.parse(off)["id"]
+            self.problems.append(
+                LoadProblem(
+                    self.synthetic_path, lineno, f'two "id" keys: the last one counts ({row_id!r}), as in jq'
+                )
+            )
 
     def _save_cache(self) -> None:
         """The cache of the file part (right after a scan, before replay); small files are not worth it."""
@@ -505,6 +517,8 @@ class Store:
     def id_of(self, i: int) -> str:
         if i in self.assigned:
             return self.assigned[i]
+        if i in self.id_override:
+            return self.id_override[i]
         off = self.cols.offsets[i]
         if off == VIRTUAL:
             return self.overlay.virtual[i]["id"]
@@ -520,8 +534,10 @@ class Store:
         if len(slots) < 32 or not self.file.buf:
             return [self.id_of(i) for i in slots]
         offs = list(map(self.cols.offsets.__getitem__, slots))
-        assigned = self.assigned
-        odd = {k for k, off in enumerate(offs) if off == VIRTUAL or slots[k] in assigned}
+        assigned, override = self.assigned, self.id_override
+        odd = {
+            k for k, off in enumerate(offs) if off == VIRTUAL or slots[k] in assigned or slots[k] in override
+        }
         plain = [k for k in range(len(slots)) if k not in odd]
         ids = self.file.plain_ids([offs[k] for k in plain] if odd else offs)
         if ids is None:
@@ -823,6 +839,7 @@ class Store:
             disk_status=bytearray(self.cols.status), disk_reason=bytearray(self.cols.reason)
         )
         self.assigned = {}
+        self.id_override = {new: self.id_override[old] for new, old in moved_slots(pieces, self.id_override)}
         self._id_map = None
         self.undo_log = UndoLog()
         self.problems = [p for p in self.problems if p.path != self.synthetic_path]
