@@ -219,7 +219,7 @@ class Columns:
 def moved_slots(pieces: list[list[int]], slots) -> list[tuple[int, int]]:
     """(new slot, old slot) for each old slot that compaction's `pieces` (old ranges [a, b) in
     their new order) kept."""
-    out = []
+    out: list[tuple[int, int]] = []
     base = 0
     for a, b in pieces:
         out.extend((base + old - a, old) for old in slots if a <= old < b)
