@@ -173,3 +173,67 @@ def test_two_id_keys_survive_the_column_cache(tiny_project):
     with Store.open(tiny_project) as store:
         assert store.id_of(len(store) - 1) == "r_second"
         assert store.ids_of(range(len(store)))[-1] == "r_second"
+
+
+def all_rows(project) -> list[dict]:
+    out = lines(project.synthetic_path)
+    if project.dropped_path.exists():
+        out += lines(project.dropped_path)
+    return out
+
+
+def test_twins_dropped_and_restored_are_both_kept(tiny_project, capsys):
+    """Same id on two lines; drop both, restore the id: no row may vanish, and each stays addressable."""
+    from brewslm_tui.cli import main
+
+    write_lines(tiny_project, [row_line(0), row_line(1, id="r_same"), row_line(2, id="r_same")])
+    root = str(tiny_project.root)
+    assert main(["reject", root, "--status", "pending", "--reason", "minor_typo"]) == 0
+    assert main(["drop", root, "--status", "rejected"]) == 0
+    assert sorted(r["prompt"] for r in all_rows(tiny_project)) == ["p0", "p1", "p2"]
+    dropped = lines(tiny_project.dropped_path)
+    ids = [r["id"] for r in dropped]
+    assert len(set(ids)) == 3 and "r_same" in ids  # the later twin has a fresh id ...
+    assert [r.get("original_id") for r in dropped if r["id"] not in ("r0", "r_same")] == [
+        "r_same"
+    ]  # ... and keeps its own
+    assert main(["restore", root, "--id", "r_same"]) == 0
+    assert sorted(r["prompt"] for r in all_rows(tiny_project)) == ["p0", "p1", "p2"]
+    assert main(["restore", root, "--status", "dropped"]) == 0
+    rows = lines(tiny_project.synthetic_path)
+    assert sorted(r["prompt"] for r in rows) == ["p0", "p1", "p2"] and len({r["id"] for r in rows}) == 3
+    assert not tiny_project.dropped_path.read_bytes().strip()
+
+
+def test_a_dropped_file_with_twins_keeps_both_through_a_restore(tiny_project):
+    write_lines(tiny_project, [row_line(0)])
+    tiny_project.dropped_path.write_bytes(
+        row_line(1, id="r_same", review_status="rejected", reject_reason="minor_typo")
+        + b"\n"
+        + row_line(2, id="r_same", review_status="rejected", reject_reason="minor_typo")
+        + b"\n"
+    )
+    with Store.open(tiny_project) as store:
+        assert any(p.path == tiny_project.dropped_path and p.line == 2 for p in store.dropped.problems)
+        assert len({store.dropped.id_of(j) for j in range(len(store.dropped))}) == 2
+        store.restore(["r_same"])
+        store.compact()
+    assert sorted(r["prompt"] for r in all_rows(tiny_project)) == ["p0", "p1", "p2"]
+    with Store.open(tiny_project) as store:
+        other = [store.dropped.id_of(j) for j in range(len(store.dropped))]
+        assert len(other) == 1 and other[0] != "r_same"
+        store.restore(other)
+        store.compact()
+    assert sorted(r["prompt"] for r in lines(tiny_project.synthetic_path)) == ["p0", "p1", "p2"]
+
+
+def test_an_id_on_two_lines_is_not_an_address(tiny_project, capsys):
+    from brewslm_tui.cli import main
+
+    write_lines(tiny_project, [row_line(0), row_line(1, id="r_same"), b"{", row_line(2, id="r_same")])
+    before = tiny_project.synthetic_path.read_bytes()
+    assert main(["approve", str(tiny_project.root), "--id", "r_same"]) != 0
+    err = capsys.readouterr().err
+    assert "'r_same' is on 2 rows (lines 2, 4)" in err and len(err.strip().splitlines()) == 1
+    assert tiny_project.synthetic_path.read_bytes() == before
+    assert main(["approve", str(tiny_project.root), "--id", "r0"]) == 0

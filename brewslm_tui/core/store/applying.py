@@ -32,6 +32,7 @@ class Overlay:
     content: dict[int, dict] = field(default_factory=dict)  # edited prompt/completion/original
     virtual: dict[int, dict] = field(default_factory=dict)  # restored rows, held in memory
     virtual_raw: dict[int, bytes] = field(default_factory=dict)  # their lines in dropped.jsonl
+    virtual_pos: dict[int, int] = field(default_factory=dict)  # and their positions there
     virtual_by_id: dict[str, int] = field(default_factory=dict)
     dropped_at: dict[int, str] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)  # slots any entry changed
@@ -156,6 +157,7 @@ def restore_slots(store: Store, ids: list[str], hints: list[int]) -> list[int | 
             slot = cols.append_row(DROPPED, row, store.label_code_of(row.get("completion", "")))
             overlay.virtual[slot] = row
             overlay.virtual_raw[slot] = store.dropped.raw(j).rstrip(b"\n")
+            overlay.virtual_pos[slot] = j
             overlay.virtual_by_id[row_id] = slot
             overlay.touched.add(slot)
             overlay.disk_status.append(DROPPED)

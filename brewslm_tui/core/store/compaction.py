@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from brewslm_tui.core.rows import DROPPED, now_iso
 from brewslm_tui.core.store.columns import F_NOTE, VIRTUAL
 from brewslm_tui.core.store.commit import MultiFileCommit, recover
+from brewslm_tui.core.store.dropped import fresh_id
 from brewslm_tui.core.store.jsonl import CopyRange, heal_torn_tail
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def compact(store: Store, crash_hook: Callable[[], None] | None = None) -> Compa
         with open(store.synthetic_path, "rb") if store.file.stat else nullcontext() as source:
             commit.stage(store.synthetic_path, _synthetic_chunks(store, special, layout, source))
         dropped_meta: list[DroppedMeta] | None = None
-        if dropped_now or store.overlay.virtual_by_id:
+        if dropped_now or store.overlay.virtual_pos or store.dropped.renamed:
             dropped_meta = []
             commit.stage(store.dropped_path, _dropped_chunks(store, dropped_now, stamp, dropped_meta))
         _stage_new_journal(store, commit)
@@ -155,20 +156,34 @@ def _synthetic_chunks(
 def _dropped_chunks(
     store: Store, dropped_now: list[int], stamp: str, meta: list[DroppedMeta]
 ) -> Iterator[bytes]:
-    """The new dropped.jsonl: its rows not restored since, then the rows dropped since."""
-    taken = set(store.overlay.virtual_by_id)
+    """The new dropped.jsonl: its rows not restored since, then the rows dropped since.
+
+    A restored row is left out by its position (not its id: two rows may share one), and a row
+    moving in whose id is already there gets a fresh one (its own kept as `original_id`), so
+    every row of the file stays addressable and none is ever left out by another's id."""
+    restored = set(store.overlay.virtual_pos.values())
     dropped = store.dropped
+    ids: set[str] = set()
     pos = 0
     for j in range(len(dropped)):
-        row_meta = dropped.meta(j)
-        if row_meta[0] not in taken:
+        if j not in restored:
             line = dropped.raw(j)
+            row_meta = dropped.meta(j)
+            ids.add(row_meta[0])
             meta.append((pos, *row_meta))
             pos += len(line)
             yield line
     for i in dropped_now:
-        when = store.overlay.dropped_at.get(i) or store.overlay.virtual.get(i, {}).get("dropped_at") or stamp
-        line, row = store.disk_line(i, {"dropped_at": when, "drop_reason": store.reason_of(i)})
+        overlay = store.overlay
+        when = overlay.dropped_at.get(i) or overlay.virtual.get(i, {}).get("dropped_at") or stamp
+        extra = {"dropped_at": when, "drop_reason": store.reason_of(i)}
+        row_id = store.id_of(i)
+        if row_id in ids:
+            extra["id"] = fresh_id(i, store.raw_line(i), ids)
+            if "original_id" not in store.row(i):
+                extra["original_id"] = row_id
+        line, row = store.disk_line(i, extra)
+        ids.add(row["id"])
         meta.append(
             (pos, row["id"], row["drop_reason"], str(row.get("run_id") or ""), str(row.get("playbook") or ""))
         )

@@ -46,7 +46,17 @@ def select_slots(store: Store, sel: Selector) -> list[int]:
     sel.check()
     candidates = None
     if sel.ids:
-        candidates = sorted({s for s in (store.index_of(i) for i in sel.ids) if s is not None})
+        found: set[int] = set()
+        for row_id in sel.ids:
+            slots = store.slots_with_id(row_id)
+            if len(slots) > 1:
+                where = ", ".join(str(store.line_number(s) or "(restored)") for s in slots)
+                raise BrewError(
+                    f"{store.synthetic_path}: id {row_id!r} is on {len(slots)} rows (lines {where}):"
+                    " select them another way (--run, --status), or give them distinct ids"
+                )
+            found.update(slots)
+        candidates = sorted(found)
     row_filter = RowFilter(
         statuses=frozenset({STATUS_CODES[sel.status]}) if sel.status is not None else None,
         run=sel.run,

@@ -118,6 +118,7 @@ class Store:
         self._builder: Popen | None = None  # the child process building the column cache, while partly loaded
         self._early_builder: Popen | None = None  # one started before the store was opened (see `open`)
         self._id_map: dict[str, int] | None = None
+        self._shared_ids: dict[str, list[int]] = {}  # (with the id map) ids on several slots
         self._next_seq = 1
         self._first_seq = 1
         self._journal_at: tuple[int | None, int, int] = (None, 0, 0)
@@ -341,7 +342,7 @@ class Store:
         if len(new):
             if self._id_map is not None:
                 for i in new:
-                    self._id_map[self.id_of(i)] = i
+                    self.id_map_add(self.id_of(i), i)
             self.overlay.disk_status.extend(self.cols.status[new.start :])
             self.overlay.disk_reason.extend(self.cols.reason[new.start :])
             self.changes.record(list(new))
@@ -552,15 +553,38 @@ class Store:
         return out
 
     def index_of(self, row_id: str) -> int | None:
-        """Slot of a row id. Builds an id map on first use (O(rows) once; not on the review path)."""
+        """Slot of a row id (the first, if several rows share it; see `slots_with_id`). Builds an
+        id map on first use (O(rows) once; not on the review path)."""
         if self._id_map is None:
-            self._id_map = {row_id: i for i, row_id in enumerate(self.ids_of(range(len(self))))}
+            n = len(self)
+            ids = self.ids_of(range(n))
+            self._id_map = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))  # the first slot wins
+            self._shared_ids = {}
+            if len(self._id_map) < n:  # some id is on several rows: list them (rare; one more pass)
+                first = self._id_map
+                for i, each in enumerate(ids):
+                    if first[each] != i:
+                        self._shared_ids.setdefault(each, [first[each]]).append(i)
         return self._id_map.get(row_id)
 
+    def slots_with_id(self, row_id: str) -> list[int]:
+        """Every slot whose row has this id: more than one when a file has the id on several lines."""
+        first = self.index_of(row_id)
+        return [] if first is None else self._shared_ids.get(row_id, [first])
+
+    def line_number(self, i: int) -> int | None:
+        """The line of synthetic.jsonl a file slot is on (for messages: it counts the lines before)."""
+        if self.is_virtual(i):
+            return None
+        return bytes(self.file.buf[: self.cols.offsets[i]]).count(b"\n") + 1
+
     def id_map_add(self, row_id: str, slot: int) -> None:
-        """A new slot for `row_id` (a restored row), if the id map is built."""
-        if self._id_map is not None:
-            self._id_map[row_id] = slot
+        """A new slot for `row_id` (a new or restored row), if the id map is built."""
+        if self._id_map is None:
+            return
+        first = self._id_map.setdefault(row_id, slot)
+        if first != slot:
+            self._shared_ids.setdefault(row_id, [first]).append(slot)
 
     def _resolve(self, hint: int, row_id: str) -> int | None:
         if 0 <= hint < len(self) and self.id_of(hint) == row_id:
