@@ -9,6 +9,7 @@ the same assigned ids, and a killed builder never leaves a cache that is trusted
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -293,7 +294,7 @@ def test_temp_files_of_killed_writers_are_removed_by_the_next_write(tiny_project
 
 
 def _reference_columns(buf: bytes, config: dict) -> dict:
-    """What every row's columns must be, computed the plain way: one line, one orjson parse."""
+    """What every row's columns must be, computed the plain way: one line, one parse."""
     reasons = [None, *list(config["project_reasons"])]
     labels = [None, *list(config["labels"])]
     runs, books = [], []
@@ -305,9 +306,14 @@ def _reference_columns(buf: bytes, config: dict) -> dict:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            bad.append((lineno, "invalid UTF-8" if "utf-8" in str(exc).lower() else f"bad JSON ({exc})", off))
-            breaks.add(len(out["offsets"]))
-            continue
+            try:  # what orjson refuses and Python's json reads is a row too (lone surrogates, 1e400)
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                bad.append(
+                    (lineno, "invalid UTF-8" if "utf-8" in str(exc).lower() else f"bad JSON ({exc})", off)
+                )
+                breaks.add(len(out["offsets"]))
+                continue
         problem = None
         if not isinstance(obj, dict):
             problem = f"not a JSON object (a {type(obj).__name__})"

@@ -237,3 +237,54 @@ def test_an_id_on_two_lines_is_not_an_address(tiny_project, capsys):
     assert "'r_same' is on 2 rows (lines 2, 4)" in err and len(err.strip().splitlines()) == 1
     assert tiny_project.synthetic_path.read_bytes() == before
     assert main(["approve", str(tiny_project.root), "--id", "r0"]) == 0
+
+
+LENIENT_LINES = [
+    b'{"id":"r_sur","prompt":"lone \\ud800 surrogate","completion":"positive"}',
+    b'{"id":"r_big","prompt":"p","completion":"positive","score":1e400}',
+    b'{"id":"r_nan","prompt":"p","completion":"positive","score":NaN}',
+]
+
+
+@pytest.mark.parametrize("line", LENIENT_LINES, ids=["surrogate", "1e400", "NaN"])
+def test_lines_pythons_json_reads_are_rows_and_keep_their_bytes(tiny_project, line):
+    write_lines(tiny_project, [row_line(0), line])
+    with Store.open(tiny_project) as store:
+        assert len(store) == 2 and not store.problems
+        store.approve([1])
+        store.compact()
+        assert store.row(1)["review_status"] == "approved"
+    on_disk = tiny_project.synthetic_path.read_bytes().splitlines()
+    assert on_disk[1] == line[:-1] + b',"review_status":"approved"}'
+    with Store.open(tiny_project) as store:
+        assert len(store) == 2 and store.counts()["approved"] == 1
+        store.reject([1], "minor_typo")
+        store.drop([1])
+        store.compact()
+        assert len(store.dropped) == 1
+    with Store.open(tiny_project) as store:
+        assert len(store.dropped) == 1 and not store.dropped.problems
+        store.restore([store.dropped.id_of(0)])
+        store.compact()
+    assert len(tiny_project.synthetic_path.read_bytes().splitlines()) == 2
+
+
+def test_a_byte_order_mark_is_skipped_with_a_warning_not_quarantined(tiny_project):
+    write_lines(tiny_project, [b"\xef\xbb\xbf" + row_line(0), row_line(1)])
+    with Store.open(tiny_project) as store:
+        assert len(store) == 2 and store.id_of(0) == "r0"
+        assert [(p.line, "byte order mark" in p.reason) for p in store.problems] == [(1, True)]
+        store.approve([1])
+        store.compact()
+    assert not (tiny_project.state_dir / "quarantine").exists()
+    assert tiny_project.synthetic_path.read_bytes().startswith(row_line(0) + b"\n")
+
+
+def test_a_line_nested_deeper_than_any_parser_reads_is_quarantined_and_compaction_works(tiny_project):
+    deep = b'{"id":"r_deep","prompt":"p","completion":"positive","x":' + b"[" * 3000 + b"]" * 3000 + b"}"
+    write_lines(tiny_project, [row_line(0), deep, row_line(2)])
+    with Store.open(tiny_project) as store:
+        assert len(store) == 2 and [p.line for p in store.problems] == [2]
+        store.approve([0])
+        store.compact()
+    assert any((tiny_project.state_dir / "quarantine").glob("*.raw"))

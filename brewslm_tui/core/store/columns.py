@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import orjson
 
-from brewslm_tui.core.store.splice import top_level_members
+from brewslm_tui.core.store.row_json import loads_lenient, two_id_keys
 
 FILE_STATUS = {"pending": 0, "approved": 1, "rejected": 2}  # statuses a line may carry (not "dropped")
 REJECTED = 2
@@ -24,6 +24,7 @@ F_NOTE = 1  # flags column: the row on disk has a review_note
 VIRTUAL = (1 << 64) - 1  # offset marker of a slot whose row is held in memory (restored)
 MAX_REASONS = 255  # reason codes are one byte per row; code 0 is "no reason"
 CHUNK = 1 << 22  # bytes split into lines at a time
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark: skipped at the start of the file
 
 
 class TooManyReasons(ValueError):
@@ -42,14 +43,6 @@ def intern(value: str, table: list[str], index: dict[str, int]) -> int:
         k = index[value] = len(table)
         table.append(value)
     return k
-
-
-def two_id_keys(raw: bytes) -> bool:
-    """True when the object in `raw` has "id" twice at its top level. Then, as in every JSON
-    parser this app meets (orjson, Python's json, jq), the last one counts; the fast id read
-    (`file_rows.ID_PREFIX`) would see the first, so such rows are listed in `Columns.dupid`."""
-    parsed = top_level_members(raw)
-    return parsed is not None and sum(member.key == "id" for member in parsed[0]) > 1
 
 
 class Columns:
@@ -291,12 +284,17 @@ def parse_range(
             off = pos
             pos += len(raw) + 1
             lineno += 1
+            if off == 0 and raw[:3] == BOM:  # (the store reports it; compaction leaves it out)
+                raw, off = raw[3:], 3
             try:
                 obj = loads(raw)
             except ValueError as exc:
-                msg = str(exc)
-                bad_line("invalid UTF-8" if "utf-8" in msg.lower() else f"bad JSON ({msg})", off)
-                continue
+                try:
+                    obj = loads_lenient(raw)
+                except ValueError:
+                    msg = str(exc)
+                    bad_line("invalid UTF-8" if "utf-8" in msg.lower() else f"bad JSON ({msg})", off)
+                    continue
             if type(obj) is not dict:
                 bad_line(f"not a JSON object (a {type(obj).__name__})", off)
                 continue

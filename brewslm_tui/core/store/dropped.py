@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
 from brewslm_tui.core.store.columns import assigned_id
 from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, line_starts, map_file
+from brewslm_tui.core.store.row_json import loads_lenient
 from brewslm_tui.core.store.splice import line_for
 
 
@@ -55,7 +54,7 @@ class DroppedRows:
         for lineno, start in enumerate(line_starts(self._buf)[0], start=1):
             raw = self._line(start)
             try:
-                obj = orjson.loads(raw)
+                obj = loads_lenient(raw)
                 if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
                     raise ValueError("not a row object with an id")
             except ValueError as exc:
@@ -119,7 +118,7 @@ class DroppedRows:
 
     def row(self, j: int) -> dict:
         self._ensure()
-        row = orjson.loads(self._line(self._starts[j]))
+        row = loads_lenient(self._line(self._starts[j]))
         if j in self._renamed:
             row.pop("id", None)
             row = {"id": self._ids[j], **row}
@@ -131,7 +130,7 @@ class DroppedRows:
         self._ensure()
         line = self._line(self._starts[j])
         if j in self._renamed:
-            return line_for(line, orjson.loads(line), self.row(j))
+            return line_for(line, loads_lenient(line), self.row(j))
         return line + b"\n"
 
     @property

@@ -10,9 +10,8 @@ import mmap
 import os
 from pathlib import Path
 
-import orjson
-
 from brewslm_tui.core.store.jsonl import map_file
+from brewslm_tui.core.store.row_json import loads_lenient
 
 ID_PREFIX = b'{"id":"'  # the common layout of a line (orjson, id first): the id is read without a parse
 
@@ -48,7 +47,7 @@ class FileRows:
         return buf[off : buf.find(b"\n", off)]
 
     def parse(self, off: int) -> dict:
-        return orjson.loads(self.line(off))
+        return loads_lenient(self.line(off))
 
     def id_at(self, off: int):
         """The id of the line at `off` (whatever JSON value it is; None when absent)."""

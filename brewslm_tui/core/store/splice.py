@@ -13,74 +13,12 @@ a changed field is changed in every occurrence, so every reader sees the new val
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
 import orjson
 
-# a JSON string (unrolled: fast on long strings) or one structural character
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]')
-_WS = b" \t\r\n"
-
-
-class _Member:
-    __slots__ = ("key", "key_start", "value_end", "value_start")
-
-    def __init__(self, key: str, key_start: int) -> None:
-        self.key = key
-        self.key_start = key_start
-        self.value_start = -1
-        self.value_end = -1
-
-
-def top_level_members(raw: bytes) -> tuple[list[_Member], int] | None:
-    """The top-level members of the JSON object in `raw` and the offset of its closing brace
-    (None when `raw` is not one object: then nothing is spliced)."""
-    members: list[_Member] = []
-    depth = 0
-    expect_key = False
-    current: _Member | None = None
-    close = -1
-    for m in _TOKEN.finditer(raw):
-        c = raw[m.start()]
-        if c == 0x22:  # a string
-            if depth == 1 and expect_key:
-                current = _Member(orjson.loads(m.group()), m.start())
-                expect_key = False
-            continue
-        if c in b"{[":
-            depth += 1
-            if depth == 1:
-                if c != 0x7B or raw[: m.start()].strip(_WS):
-                    return None
-                expect_key = True
-            continue
-        if depth == 1 and c in b",}" and current is not None:
-            end = m.start()
-            while end > current.value_start and raw[end - 1] in _WS:
-                end -= 1
-            current.value_end = end
-            members.append(current)
-            current = None
-        if c in b"}]":
-            if depth == 1:
-                close = m.start()
-                if raw[m.end() :].strip(_WS):
-                    return None
-            depth -= 1
-            if depth < 0:
-                return None
-        elif depth == 1 and c == 0x3A and current is not None:  # ':'
-            start = m.end()
-            while start < len(raw) and raw[start] in _WS:
-                start += 1
-            current.value_start = start
-        elif depth == 1 and c == 0x2C:  # ','
-            expect_key = True
-    if close < 0 or depth != 0 or any(member.value_start < 0 for member in members):
-        return None
-    return members, close
-
+from brewslm_tui.core.store.row_json import Member, loads_lenient, top_level_members
 
 REMOVED = object()  # in `changes`: the field is taken out of the line
 
@@ -119,7 +57,7 @@ def splice_line(raw: bytes, changes: dict[str, Any]) -> bytes | None:
     return b"".join(out)
 
 
-def _remove(raw: bytes, members: list[_Member], key: str) -> bytes:
+def _remove(raw: bytes, members: list[Member], key: str) -> bytes:
     """`raw` without every top-level member named `key` (and one separator each)."""
     for k in range(len(members) - 1, -1, -1):
         member = members[k]
@@ -147,16 +85,32 @@ def changed_fields(disk: dict, target: dict) -> dict[str, Any]:
 
 def line_for(raw: bytes, disk: dict, target: dict) -> bytes:
     """The line (with its newline) that says `target`, keeping every byte of `raw` it can."""
-    if orjson.dumps(disk) == raw:  # a line as orjson writes it: dumping is byte-exact
+    if _dumps(disk) == raw:  # a line as orjson writes it: dumping is byte-exact
         return orjson.dumps(target) + b"\n"
     spliced = splice_line(raw, changed_fields(disk, target))
     if spliced is None or _parsed(spliced) != target:  # never write a line that says something else
-        spliced = orjson.dumps(target)
+        spliced = dumps_faithfully(target)
     return spliced + b"\n"
+
+
+def dumps_faithfully(row: dict) -> bytes:
+    """orjson's bytes, unless they would not read back as `row` (a lone surrogate orjson cannot
+    write, a non-finite number it writes as null): then Python's json, ASCII-escaped."""
+    data = _dumps(row)
+    if data is not None and _parsed(data) == row:
+        return data
+    return json.dumps(row, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def _dumps(row: dict) -> bytes | None:
+    try:
+        return orjson.dumps(row)
+    except TypeError:  # a str orjson cannot encode (a lone surrogate)
+        return None
 
 
 def _parsed(line: bytes) -> Any:
     try:
-        return orjson.loads(line)
-    except ValueError:
+        return loads_lenient(line)
+    except (ValueError, RecursionError):
         return None

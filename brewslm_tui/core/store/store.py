@@ -30,8 +30,6 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
-import orjson
-
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import (
@@ -48,6 +46,7 @@ from brewslm_tui.core.store import column_cache, compaction
 from brewslm_tui.core.store.applying import KEEP, Overlay, UndoLog, apply_entry, replay, restore_slots
 from brewslm_tui.core.store.change_log import ChangeLog
 from brewslm_tui.core.store.columns import (
+    BOM,
     F_NOTE,
     MAX_REASONS,
     VIRTUAL,
@@ -64,6 +63,7 @@ from brewslm_tui.core.store.file_rows import FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
 from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, append_durably, dumps_line, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
+from brewslm_tui.core.store.row_json import loads_lenient
 from brewslm_tui.core.store.splice import line_for
 
 DROP_FIELDS = ("dropped_at", "drop_reason")
@@ -285,6 +285,14 @@ class Store:
         if cached is not None:
             bad_before = noid_before = dupid_before = 0
         self._note_odd_lines(bad_before, noid_before, dupid_before)
+        if cold and file.buf[:3] == BOM:
+            self.problems.append(
+                LoadProblem(
+                    self.synthetic_path,
+                    1,
+                    "a UTF-8 byte order mark starts the file: skipped (compaction removes it)",
+                )
+            )
         return range(first, len(cols))
 
     def _note_odd_lines(self, bad_from: int, noid_from: int, dupid_from: int) -> None:
@@ -652,7 +660,7 @@ class Store:
         off = self.cols.offsets[i]
         if off == VIRTUAL:
             raw = self.overlay.virtual_raw[i]
-            return line_for(raw, orjson.loads(raw), target), target
+            return line_for(raw, loads_lenient(raw), target), target
         return line_for(self.file.line(off), self.file.parse(off), target), target
 
     def is_dirty(self, i: int) -> bool:
