@@ -162,7 +162,7 @@ def restore_slots(store: Store, ids: list[str], hints: list[int]) -> list[int | 
             overlay.touched.add(slot)
             overlay.disk_status.append(DROPPED)
             overlay.disk_reason.append(cols.reason[slot])
-            store.id_map_add(row_id, slot)
+            store.ids.add(row_id, slot)
         slots.append(slot)
     return slots
 
@@ -174,7 +174,7 @@ def replay(store: Store, entry: dict) -> None:
     if entry["op"] == "restore" or (entry["op"] == "undo" and entry.get("undone_op") == "restore"):
         found = restore_slots(store, ids, hints)
     else:
-        found = store.resolve_many(hints, ids)
+        found = store.ids.resolve_many(hints, ids)
     slots = [slot for slot in found if slot is not None]
     if len(slots) < len(found):
         missing = [row_id for row_id, slot in zip(ids, found, strict=True) if slot is None]

@@ -72,7 +72,7 @@ def compact(store: Store, crash_hook: Callable[[], None] | None = None) -> Compa
         stamp = now_iso()
         # a malformed last line leaves a break just past the last slot: nothing follows it to copy
         special = sorted(
-            s for s in store.overlay.touched | set(store.assigned) | store.cols.breaks if s < len(store)
+            s for s in store.overlay.touched | set(store.ids.assigned) | store.cols.breaks if s < len(store)
         )
         dropped_now = [i for i in special if store.cols.status[i] == DROPPED]
         commit = MultiFileCommit(store.state_dir)

@@ -21,7 +21,6 @@ file change also takes the short write lock, which generation jobs take to appen
 
 from __future__ import annotations
 
-import os
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import (
     APPROVED,
     DROPPED,
-    FILE_STATUSES,
     PENDING,
     REJECTED,
     STATUS_NAMES,
@@ -43,6 +41,7 @@ from brewslm_tui.core.rows import (
     now_iso,
 )
 from brewslm_tui.core.store import column_cache, compaction
+from brewslm_tui.core.store.appending import append_rows, new_row_id
 from brewslm_tui.core.store.applying import KEEP, Overlay, UndoLog, apply_entry, replay, restore_slots
 from brewslm_tui.core.store.change_log import ChangeLog
 from brewslm_tui.core.store.columns import (
@@ -53,7 +52,6 @@ from brewslm_tui.core.store.columns import (
     Columns,
     TooManyReasons,
     assigned_id,
-    moved_slots,
     parse_range,
 )
 from brewslm_tui.core.store.commit import INTENT_NAME, recover
@@ -61,19 +59,22 @@ from brewslm_tui.core.store.compaction import CompactReport
 from brewslm_tui.core.store.dropped import DroppedRows
 from brewslm_tui.core.store.file_rows import FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
-from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, append_durably, dumps_line, heal_torn_tail
+from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, dumps_line, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
+from brewslm_tui.core.store.row_ids import RowIds
 from brewslm_tui.core.store.row_json import loads_lenient
 from brewslm_tui.core.store.splice import line_for
 
 DROP_FIELDS = ("dropped_at", "drop_reason")
-APPEND_LOCK_WAIT = 300.0  # seconds a job's append waits for the write lock
 
-__all__ = ["CompactReport", "Decision", "Store", "append_rows", "new_row_id", "now_iso"]
-
-
-def new_row_id() -> str:
-    return "r_" + os.urandom(8).hex()
+__all__ = [
+    "CompactReport",
+    "Decision",
+    "Store",
+    "append_rows",
+    "new_row_id",
+    "now_iso",
+]  # (append_rows, new_row_id: appending.py)
 
 
 @dataclass
@@ -109,16 +110,13 @@ class Store:
         self.file = FileRows(self.synthetic_path)
         self.cols = self._empty_columns()
         self.overlay = Overlay()
-        self.assigned: dict[int, str] = {}  # slot -> the id the store gives a row without a usable one
-        self.id_override: dict[int, str] = {}  # slot -> the id of a row with two "id" keys (the last)
+        self.ids = RowIds(self)
         self.undo_log = UndoLog()
         self.dropped = DroppedRows(self.dropped_path, self.quarantine)
         self._session: FileLock | None = None
         self._background = False
         self._builder: Popen | None = None  # the child process building the column cache, while partly loaded
         self._early_builder: Popen | None = None  # one started before the store was opened (see `open`)
-        self._id_map: dict[str, int] | None = None
-        self._shared_ids: dict[str, list[int]] = {}  # (with the id map) ids on several slots
         self._next_seq = 1
         self._first_seq = 1
         self._journal_at: tuple[int | None, int, int] = (None, 0, 0)
@@ -223,9 +221,7 @@ class Store:
         self.changes.reset()
         self.problems = []
         self.cols = self._empty_columns()
-        self.assigned = {}
-        self.id_override = {}
-        self._id_map = None
+        self.ids = RowIds(self)
         self.undo_log = UndoLog()
         self.file = FileRows(self.synthetic_path)
         contents = self.journal.read()
@@ -303,9 +299,9 @@ class Store:
             self.quarantine.keep(self.synthetic_path, lineno, file.line(off), reason)
             self.problems.append(LoadProblem(self.synthetic_path, lineno, reason))
         for slot, lineno, off in cols.noid[noid_from:]:
-            self.assigned[slot] = assigned_id(lineno, file.line(off))
+            self.ids.assigned[slot] = assigned_id(lineno, file.line(off))
         for slot, lineno, off in cols.dupid[dupid_from:]:
-            row_id = self.id_override[slot] = file.parse(off)["id"]
+            row_id = self.ids.override[slot] = file.parse(off)["id"]
             self.problems.append(
                 LoadProblem(
                     self.synthetic_path, lineno, f'two "id" keys: the last one counts ({row_id!r}), as in jq'
@@ -348,9 +344,7 @@ class Store:
             self._load_consistent()
             return range(len(self))
         if len(new):
-            if self._id_map is not None:
-                for i in new:
-                    self.id_map_add(self.id_of(i), i)
+            self.ids.add_slots(new)
             self.overlay.disk_status.extend(self.cols.status[new.start :])
             self.overlay.disk_reason.extend(self.cols.reason[new.start :])
             self.changes.record(list(new))
@@ -515,102 +509,34 @@ class Store:
                 row.pop(key, None)
             return row
         row = self.file.parse(off)
-        if i in self.assigned:
+        if i in self.ids.assigned:
             # the row had no usable id (missing, empty, not a string): ours wins, theirs is kept
             original = row.pop("id", None)
-            row = {"id": self.assigned[i], **row}
+            row = {"id": self.ids.assigned[i], **row}
             if original not in (None, ""):
                 row["original_id"] = original
         return row
 
     def id_of(self, i: int) -> str:
-        if i in self.assigned:
-            return self.assigned[i]
-        if i in self.id_override:
-            return self.id_override[i]
-        off = self.cols.offsets[i]
-        if off == VIRTUAL:
-            return self.overlay.virtual[i]["id"]
-        return self.file.id_at(off)
+        return self.ids.id_of(i)
 
     def ids_of(self, slots: Iterable[int]) -> list[str]:
-        """`[self.id_of(i) for i in slots]`, for many slots at once (a bulk decision names every row).
-
-        The common layout (`{"id":"` first, no escape in the id) is read for all slots together
-        (`FileRows.plain_ids`). A slot that does not fit takes `id_of`, so the answers are the same.
-        """
-        slots = slots if isinstance(slots, list) else list(slots)
-        if len(slots) < 32 or not self.file.buf:
-            return [self.id_of(i) for i in slots]
-        offs = list(map(self.cols.offsets.__getitem__, slots))
-        assigned, override = self.assigned, self.id_override
-        odd = {
-            k for k, off in enumerate(offs) if off == VIRTUAL or slots[k] in assigned or slots[k] in override
-        }
-        plain = [k for k in range(len(slots)) if k not in odd]
-        ids = self.file.plain_ids([offs[k] for k in plain] if odd else offs)
-        if ids is None:
-            return [self.id_of(i) for i in slots]
-        if not odd:
-            return ids
-        out = [""] * len(slots)
-        for k, row_id in zip(plain, ids, strict=True):
-            out[k] = row_id
-        for k in odd:
-            out[k] = self.id_of(slots[k])
-        return out
+        """`[self.id_of(i) for i in slots]`, for many slots at once (`RowIds.ids_of`)."""
+        return self.ids.ids_of(slots)
 
     def index_of(self, row_id: str) -> int | None:
-        """Slot of a row id (the first, if several rows share it; see `slots_with_id`). Builds an
-        id map on first use (O(rows) once; not on the review path)."""
-        if self._id_map is None:
-            n = len(self)
-            ids = self.ids_of(range(n))
-            self._id_map = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))  # the first slot wins
-            self._shared_ids = {}
-            if len(self._id_map) < n:  # some id is on several rows: list them (rare; one more pass)
-                first = self._id_map
-                for i, each in enumerate(ids):
-                    if first[each] != i:
-                        self._shared_ids.setdefault(each, [first[each]]).append(i)
-        return self._id_map.get(row_id)
+        """Slot of a row id (the first, if several rows share it). O(rows) once, for the id map."""
+        return self.ids.index_of(row_id)
 
     def slots_with_id(self, row_id: str) -> list[int]:
         """Every slot whose row has this id: more than one when a file has the id on several lines."""
-        first = self.index_of(row_id)
-        return [] if first is None else self._shared_ids.get(row_id, [first])
+        return self.ids.slots_with_id(row_id)
 
     def line_number(self, i: int) -> int | None:
         """The line of synthetic.jsonl a file slot is on (for messages: it counts the lines before)."""
         if self.is_virtual(i):
             return None
         return bytes(self.file.buf[: self.cols.offsets[i]]).count(b"\n") + 1
-
-    def id_map_add(self, row_id: str, slot: int) -> None:
-        """A new slot for `row_id` (a new or restored row), if the id map is built."""
-        if self._id_map is None:
-            return
-        first = self._id_map.setdefault(row_id, slot)
-        if first != slot:
-            self._shared_ids.setdefault(row_id, [first]).append(slot)
-
-    def _resolve(self, hint: int, row_id: str) -> int | None:
-        if 0 <= hint < len(self) and self.id_of(hint) == row_id:
-            return hint
-        return self.index_of(row_id)
-
-    def resolve_many(self, hints: list[int], ids: list[str]) -> list[int | None]:
-        """The slot of each (hint, id): the hinted slot if it still has that id, else by id."""
-        try:
-            in_range = len(hints) >= 32 and min(hints) >= 0 and max(hints) < len(self)
-        except (TypeError, ValueError):
-            in_range = False
-        if not in_range:
-            return [self._resolve(hint, row_id) for hint, row_id in zip(hints, ids, strict=True)]
-        return [
-            hint if found == row_id else self.index_of(row_id)
-            for hint, found, row_id in zip(hints, self.ids_of(hints), ids, strict=True)
-        ]
 
     def note_of(self, i: int) -> str | None:
         notes = self.overlay.notes
@@ -671,7 +597,7 @@ class Store:
             or cols.reason[i] != overlay.disk_reason[i]
             or i in overlay.notes
             or i in overlay.content
-            or i in self.assigned
+            or i in self.ids.assigned
         )
 
     def _state_of(self, i: int) -> list:
@@ -833,7 +759,7 @@ class Store:
         if entry["op"] == "restore":
             found = restore_slots(self, ids, entry["hints"])
         else:
-            found = self.resolve_many(entry["hints"], ids)
+            found = self.ids.resolve_many(entry["hints"], ids)
         keep = [k for k, slot in enumerate(found) if slot is not None]
         slots = [slot for slot in found if slot is not None]
         content = entry.get("prev_content")
@@ -870,9 +796,7 @@ class Store:
         self.overlay = Overlay(
             disk_status=bytearray(self.cols.status), disk_reason=bytearray(self.cols.reason)
         )
-        self.assigned = {}
-        self.id_override = {new: self.id_override[old] for new, old in moved_slots(pieces, self.id_override)}
-        self._id_map = None
+        self.ids = self.ids.after_compaction(pieces)
         self.undo_log = UndoLog()
         self.problems = [p for p in self.problems if p.path != self.synthetic_path]
         if dropped_meta is not None:
@@ -885,55 +809,3 @@ class Store:
         self.generation += 1
         self.changes.record(None)
         self._save_cache()
-
-
-_ROW_TEXT = ("id", "prompt", "completion")
-_ROW_OPTIONAL_TEXT = ("source", "run_id", "playbook", "created_at", "reject_reason", "review_note")
-
-
-def _plainly_valid(row: dict) -> bool:
-    """True when `Row.model_validate(row)` certainly accepts `row`, checked without building a model.
-
-    `Row` asks for str id/prompt/completion, str-or-None optional fields and a known
-    review_status (absent means "pending"); extra fields are allowed. False means "ask pydantic".
-    """
-    for key in _ROW_TEXT:
-        if type(row.get(key)) is not str:
-            return False
-    if row.get("review_status", "pending") not in FILE_STATUSES:
-        return False
-    for key in _ROW_OPTIONAL_TEXT:
-        value = row.get(key)
-        if value is not None and type(value) is not str:
-            return False
-    return True
-
-
-def append_rows(project: Project, rows: list[dict]) -> int:
-    """Append generated rows as whole lines under the write lock (jobs use this). Returns the count.
-
-    Each row is validated at this edge (pydantic `Row`); rows without an id get one.
-    """
-    if not rows:
-        return 0
-    lines = []
-    for row in rows:
-        if not row.get("id"):
-            row = {"id": new_row_id(), **row}
-        if not _plainly_valid(row):
-            Row.model_validate(
-                row
-            )  # raises the full pydantic error (or accepts what the fast check cannot tell)
-        lines.append(dumps_line(row))
-    state_dir = project.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
-    quarantine = Quarantine(state_dir)
-    lock = write_lock(state_dir)
-    lock.acquire(timeout=APPEND_LOCK_WAIT)  # a compaction of a big file may hold it for seconds
-    try:
-        recover(state_dir, [project.synthetic_path, project.dropped_path, state_dir / "journal.jsonl"])
-        heal_torn_tail(project.synthetic_path, quarantine)
-        append_durably(project.synthetic_path, b"".join(lines))
-    finally:
-        lock.release()
-    return len(lines)
