@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import orjson
 
+from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.store.row_json import loads_lenient, two_id_keys
 
 FILE_STATUS = {"pending": 0, "approved": 1, "rejected": 2}  # statuses a line may carry (not "dropped")
@@ -27,7 +28,7 @@ CHUNK = 1 << 22  # bytes split into lines at a time
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark: skipped at the start of the file
 
 
-class TooManyReasons(ValueError):
+class TooManyReasons(BrewError):
     """More distinct reject reasons than a reason column can hold (see `MAX_REASONS`)."""
 
 
