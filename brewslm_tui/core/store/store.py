@@ -59,7 +59,7 @@ from brewslm_tui.core.store.compaction import CompactReport
 from brewslm_tui.core.store.dropped import DroppedRows
 from brewslm_tui.core.store.file_rows import FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
-from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, dumps_line, heal_torn_tail
+from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
 from brewslm_tui.core.store.row_ids import RowIds
 from brewslm_tui.core.store.row_json import loads_lenient
@@ -196,7 +196,10 @@ class Store:
         self.close()
 
     def _empty_columns(self) -> Columns:
-        return Columns([r.code for r in self.project.reject_reasons], list(self.project.labels or []))
+        try:
+            return Columns([r.code for r in self.project.reject_reasons], list(self.project.labels or []))
+        except TooManyReasons as exc:
+            raise BrewError(f"{self.project.file}: {exc}") from None
 
     def _load_consistent(self) -> None:
         """A read-only load takes no lock: if a writer replaced a file meanwhile (a compaction), load again."""
@@ -495,10 +498,10 @@ class Store:
 
     # ------------------------------------------------------------------ rows and ids
     def raw_line(self, i: int) -> bytes:
-        """The row's line as on disk (for a file slot), without the newline."""
+        """The row's line as on disk, without the newline (a restored row: its line in dropped.jsonl)."""
         off = self.cols.offsets[i]
         if off == VIRTUAL:
-            return dumps_line(self.overlay.virtual[i])[:-1]
+            return self.overlay.virtual_raw[i]  # (its line in dropped.jsonl)
         return self.file.line(off)
 
     def _disk_row(self, i: int) -> dict:
