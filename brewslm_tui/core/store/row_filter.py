@@ -6,6 +6,7 @@ text filter reads rows, and then only those whose raw line could contain it.
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -69,13 +70,50 @@ def _equals(column, code: int) -> SlotTest:
     return lambda i: column[i] == code
 
 
+# characters whose casefold holds ASCII ("ß" -> "ss", "ﬁ" -> "fi", Kelvin "K" -> "k"): in UTF-8
+_FOLDS_TO_ASCII = re.compile(
+    b"|".join(
+        re.escape(chr(c).encode())
+        for c in (
+            0xDF,
+            0x130,
+            0x149,
+            0x17F,
+            0x1F0,
+            0x1E96,
+            0x1E97,
+            0x1E98,
+            0x1E99,
+            0x1E9A,
+            0x1E9E,
+            0x212A,
+            *range(0xFB00, 0xFB07),
+        )
+    )
+)
+
+
 def _text_test(store: Store, text: str) -> SlotTest:
+    """Case-insensitive (`casefold`) substring of prompt or completion.
+
+    Most rows are rejected without a parse: a plain ASCII needle that is not in the raw line
+    (lowercased) is not in the row, unless JSON escaping hides it (a quote, backslash or control
+    character in the needle; a `\\u` or `\\/` escape in the line) or casefolding makes it (a
+    character in the line that folds to ASCII)."""
     needle = text.casefold()
-    ascii_needle = needle.encode() if needle.isascii() else None
+    plain = needle.isascii() and needle.isprintable() and '"' not in needle and "\\" not in needle
+    ascii_needle = needle.encode() if plain else None
 
     def test(i: int) -> bool:
-        if ascii_needle is not None and ascii_needle not in store.raw_line(i).lower():
-            return False
+        if ascii_needle is not None:
+            raw = store.raw_line(i)
+            if (
+                ascii_needle not in raw.lower()
+                and b"\\u" not in raw
+                and b"\\/" not in raw
+                and (raw.isascii() or not _FOLDS_TO_ASCII.search(raw))
+            ):
+                return False
         row = store.row(i)
         return needle in row["prompt"].casefold() or needle in row["completion"].casefold()
 
