@@ -288,3 +288,15 @@ def test_a_line_nested_deeper_than_any_parser_reads_is_quarantined_and_compactio
         store.approve([0])
         store.compact()
     assert any((tiny_project.state_dir / "quarantine").glob("*.raw"))
+
+
+def test_a_project_file_with_more_than_255_reasons_is_refused_naming_it(tmp_path):
+    from brewslm_tui.core.project import load_project
+
+    lines = ['name = "m"', 'task = "classification"', 'scoring = "exact_match"', 'labels = ["a", "b"]']
+    for i in range(300):
+        lines += ["[[reject_reasons]]", f'code = "c{i}"', f'title = "t{i}"', f'key = "{chr(0x4E00 + i)}"']
+    (tmp_path / "data").mkdir()
+    (tmp_path / "brewslm.toml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BrewError, match=r"brewslm\.toml: 300 reject reasons; at most 255 are supported"):
+        Store.open(load_project(tmp_path))
