@@ -13,8 +13,7 @@ import shutil
 import orjson
 
 from brewslm_tui.core.project import load_project
-from brewslm_tui.core.store import applying
-from brewslm_tui.core.store import store as store_module
+from brewslm_tui.core.store import applying, decisions
 from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import make_rows
 
@@ -99,7 +98,7 @@ def test_uniform_decisions_column_wise_equal_the_row_loop(tiny_project, tmp_path
         assert store is not slow
         return real_uniform(store, entry, slots)
 
-    monkeypatch.setattr(store_module, "apply_entry", row_loop)
+    monkeypatch.setattr(decisions, "apply_entry", row_loop)
     monkeypatch.setattr(applying, "_apply_uniform", uniform)
 
     rng = random.Random(3)

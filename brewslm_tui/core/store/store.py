@@ -23,11 +23,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from itertools import compress
 from pathlib import Path
 from subprocess import Popen
-from typing import Any
 
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.project import Project
@@ -37,12 +34,11 @@ from brewslm_tui.core.rows import (
     PENDING,
     REJECTED,
     STATUS_NAMES,
-    Row,
     now_iso,
 )
-from brewslm_tui.core.store import column_cache, compaction
+from brewslm_tui.core.store import column_cache, compaction, decisions
 from brewslm_tui.core.store.appending import append_rows, new_row_id
-from brewslm_tui.core.store.applying import KEEP, Overlay, UndoLog, apply_entry, replay, restore_slots
+from brewslm_tui.core.store.applying import Overlay, UndoLog, replay
 from brewslm_tui.core.store.change_log import ChangeLog
 from brewslm_tui.core.store.columns import (
     BOM,
@@ -56,6 +52,7 @@ from brewslm_tui.core.store.columns import (
 )
 from brewslm_tui.core.store.commit import INTENT_NAME, recover
 from brewslm_tui.core.store.compaction import CompactReport
+from brewslm_tui.core.store.decisions import Decision
 from brewslm_tui.core.store.dropped import DroppedRows
 from brewslm_tui.core.store.file_rows import FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
@@ -75,17 +72,6 @@ __all__ = [
     "new_row_id",
     "now_iso",
 ]  # (append_rows, new_row_id: appending.py)
-
-
-@dataclass
-class Decision:
-    """What a decision did, once it is durable. `by_reason`: rows per reject reason (a drop's)."""
-
-    seq: int
-    op: str
-    count: int
-    idxs: list[int] = field(default_factory=list)
-    by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class Store:
@@ -603,143 +589,38 @@ class Store:
             or i in self.ids.assigned
         )
 
-    def _state_of(self, i: int) -> list:
-        return [STATUS_NAMES[self.cols.status[i]], self.reason_of(i), self.note_of(i)]
-
-    def _states_of(self, slots: list[int]) -> list[list]:
-        """`[self._state_of(i) for i in slots]`. Rows without a note share one list per (status, reason)."""
-        cols = self.cols
-        names, codes, status, reason = STATUS_NAMES, cols.reason_codes, cols.status, cols.reason
-        shared = [[[name, code, None] for code in codes] for name in names]
-        out = [shared[status[i]][reason[i]] for i in slots]
-        notes, flags = self.overlay.notes, cols.flags
-        if notes or any(map(flags.__getitem__, slots)):
-            for k, i in enumerate(slots):
-                if i in notes or flags[i] & F_NOTE:
-                    out[k] = [names[status[i]], codes[reason[i]], self.note_of(i)]
-        return out
-
-    def _content_of(self, i: int) -> dict:
-        row = self.row(i)
-        return {"prompt": row["prompt"], "completion": row["completion"], "original": row.get("original")}
-
-    # ------------------------------------------------------------------ decisions
-    def _writable(self) -> None:
-        if self.readonly:
-            raise ReadOnly("this project is open read-only: decisions are not allowed here")
-
-    def _commit(
-        self,
-        op: str,
-        slots: list[int],
-        *,
-        set_: list | None = None,
-        each: list[list] | None = None,
-        content: list[dict | None] | None = None,
-        extra: dict[str, Any] | None = None,
-        unique: bool = False,
-    ) -> Decision:
-        """Journal one entry (fsync'd) and then apply it: durable before it is acknowledged.
-
-        `unique`: the caller passes distinct slots (`_live`), so the entry may be applied column-wise."""
-        self._writable()
-        if not slots:
-            return Decision(seq=0, op=op, count=0)
-        entry: dict = {"op": op, "ids": self.ids_of(slots), "hints": list(slots)}
-        if set_ is not None:
-            entry["set"] = set_
-        if each is not None:
-            entry["each"] = each
-        if content is not None:
-            entry["content"] = content
-        entry["prev"] = self._states_of(slots)
-        if content is not None:
-            entry["prev_content"] = [self._content_of(i) for i in slots]
-        if extra:
-            entry.update(extra)
-        with self.write_lock:
-            if (self.state_dir / INTENT_NAME).exists():
-                raise BrewError("an interrupted compaction is pending; reopen the project to finish it")
-            entry = {"seq": self._next_seq, "ts": now_iso(), **entry}
-            self.journal.append(entry)
-            self._next_seq += 1
-        by_reason = self.count_by_reason(slots) if op == "drop" else {}
-        apply_entry(self, entry, slots, unique=unique)
-        self.undo_log.push(entry)
-        return Decision(seq=entry["seq"], op=op, count=len(slots), idxs=list(slots), by_reason=by_reason)
-
-    def count_by_reason(self, slots: list[int]) -> dict[str, int]:
-        """Rows per reject reason, in the order the rows come ("(no reason)" for none): what a
-        drop reports (`Decision.by_reason`) and what its confirmation shows beforehand."""
-        rs = bytes(map(self.cols.reason.__getitem__, slots))
-        by_reason: dict[str, int] = {}
-        for r in sorted(set(rs), key=rs.index):
-            code = self.cols.reason_codes[r] or "(no reason)"
-            by_reason[code] = by_reason.get(code, 0) + rs.count(r)
-        return by_reason
-
-    def _live(self, idxs: Iterable[int], allowed: tuple[int, ...]) -> list[int]:
-        """The distinct slots of `idxs` whose status is one of `allowed`, in slot order."""
-        slots = sorted(set(idxs))
-        ok = [code in allowed for code in range(len(STATUS_NAMES))]
-        return list(compress(slots, map(ok.__getitem__, map(self.cols.status.__getitem__, slots))))
-
+    # ------------------------------------------------------------------ decisions (decisions.py)
     def approve(self, idxs: Iterable[int]) -> Decision:
-        slots = self._live(idxs, (PENDING, REJECTED))
-        return self._commit("approve", slots, set_=["approved", None, None], unique=True)
+        return decisions.approve(self, idxs)
 
     def reject(self, idxs: Iterable[int], reason: str, note: str | None = None) -> Decision:
-        if self.project.reason(reason) is None:
-            codes = ", ".join(r.code for r in self.project.reject_reasons)
-            raise BrewError(f"unknown reject reason {reason!r} (this project's reasons: {codes})")
-        slots = self._live(idxs, (PENDING, APPROVED, REJECTED))
-        return self._commit("reject", slots, set_=["rejected", reason, note or None], unique=True)
+        return decisions.reject(self, idxs, reason, note)
 
     def set_pending(self, idxs: Iterable[int]) -> Decision:
-        slots = self._live(idxs, (APPROVED, REJECTED))
-        return self._commit("pending", slots, set_=["pending", None, None], unique=True)
+        return decisions.set_pending(self, idxs)
 
     def edit(
         self, i: int, prompt: str | None = None, completion: str | None = None, approve: bool = True
     ) -> Decision:
         """Change prompt and/or completion, keeping the first original under `original`."""
-        if self.cols.status[i] == DROPPED:
-            raise BrewError("a dropped row cannot be edited; restore it first")
-        current = self._content_of(i)
-        change: dict = {}
-        if prompt is not None and prompt != current["prompt"]:
-            change["prompt"] = prompt
-        if completion is not None and completion != current["completion"]:
-            change["completion"] = completion
-        if change:
-            Row.model_validate({**self.row(i), **change})
-            change["original"] = current["original"] or {
-                "prompt": current["prompt"],
-                "completion": current["completion"],
-            }
-        target = ["approved", None, None] if approve else self._state_of(i)
-        return self._commit("edit", [i], set_=target, content=[change or None])
+        return decisions.edit(self, i, prompt, completion, approve)
 
     def drop(self, idxs: Iterable[int]) -> Decision:
         """Take rejected rows out of the queue (to dropped.jsonl at compaction). Others are left alone."""
-        slots = self._live(idxs, (REJECTED,))
-        return self._commit("drop", slots, set_=["dropped", KEEP, KEEP], unique=True)
+        return decisions.drop(self, idxs)
 
     def restore(self, dropped_ids: Iterable[str]) -> Decision:
         """Bring dropped rows back into the queue as pending: one journal entry, undone as a whole."""
-        self._writable()
-        ids = list(dict.fromkeys(dropped_ids))
-        hints = []
-        for row_id in ids:
-            live = None
-            if row_id not in self.overlay.virtual_by_id and self.dropped.position_of(row_id) is None:
-                live = self.index_of(row_id)
-                if live is None or self.cols.status[live] != DROPPED:
-                    raise BrewError(f"{self.dropped_path}: no dropped row with id {row_id}")
-            hints.append(-1 if live is None else live)
-        found = restore_slots(self, ids, hints)
-        slots = [slot for slot in found if slot is not None and self.cols.status[slot] == DROPPED]
-        return self._commit("restore", slots, set_=["pending", None, None])
+        return decisions.restore(self, dropped_ids)
+
+    def undo(self) -> Decision | None:
+        """Undo the last decision not yet undone (a bulk one as a whole)."""
+        return decisions.undo(self)
+
+    def count_by_reason(self, slots: list[int]) -> dict[str, int]:
+        """Rows per reject reason, in the order the rows come ("(no reason)" for none): what a
+        drop reports (`Decision.by_reason`) and what its confirmation shows beforehand."""
+        return decisions.count_by_reason(self.cols, slots)
 
     @property
     def can_undo(self) -> bool:
@@ -749,35 +630,25 @@ class Store:
         entry = self.undo_log.last()
         return entry["op"] if entry else None
 
-    def undo(self) -> Decision | None:
-        """Undo the last decision not yet undone (a bulk one as a whole).
+    def writable(self) -> None:
+        """Raises `ReadOnly` on a read-only store."""
+        if self.readonly:
+            raise ReadOnly("this project is open read-only: decisions are not allowed here")
 
-        A row it names that can no longer be found (edited away by hand and reloaded) is left out
-        of the undo, and the undo says how many rows it did change."""
-        self._writable()
-        entry = self.undo_log.last()
-        if entry is None:
-            return None
-        ids = entry["ids"]
-        if entry["op"] == "restore":
-            found = restore_slots(self, ids, entry["hints"])
-        else:
-            found = self.ids.resolve_many(entry["hints"], ids)
-        keep = [k for k, slot in enumerate(found) if slot is not None]
-        slots = [slot for slot in found if slot is not None]
-        content = entry.get("prev_content")
-        return self._commit(
-            "undo",
-            slots,
-            each=[entry["prev"][k] for k in keep],
-            content=None if content is None else [dict(content[k]) for k in keep],
-            extra={"undo_of": entry["seq"], "undone_op": entry["op"]},
-        )
+    def append_entry(self, entry: dict) -> dict:
+        """Journal `entry` (numbered and stamped here, fsync'd) under the write lock; returns it."""
+        with self.write_lock:
+            if (self.state_dir / INTENT_NAME).exists():
+                raise BrewError("an interrupted compaction is pending; reopen the project to finish it")
+            entry = {"seq": self._next_seq, "ts": now_iso(), **entry}
+            self.journal.append(entry)
+            self._next_seq += 1
+        return entry
 
     # ------------------------------------------------------------------ compaction
     def compact(self, *, _crash_hook=None) -> CompactReport:
         """Fold the journal into synthetic.jsonl and dropped.jsonl (all or nothing), start a new journal."""
-        self._writable()
+        self.writable()
         return compaction.compact(self, crash_hook=_crash_hook)
 
     def journal_span(self) -> tuple[int, int]:
