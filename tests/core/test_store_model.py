@@ -177,9 +177,11 @@ class StoreMachine(RuleBasedStateMachine):
         fresh = Store.open(self.project, readonly=True)
         s = self.store
         assert bytes(s.status) == bytes(fresh.status) and bytes(s.reason) == bytes(fresh.reason)
-        assert list(s._offsets) == list(fresh._offsets) and bytes(s._flags) == bytes(fresh._flags)
+        assert list(s.cols.offsets) == list(fresh.cols.offsets) and bytes(s.cols.flags) == bytes(
+            fresh.cols.flags
+        )
         assert [s.run_of(i) for i in range(len(s))] == [fresh.run_of(i) for i in range(len(fresh))]
-        assert list(s._label) == list(fresh._label) and s.counts() == fresh.counts()
+        assert list(s.cols.label) == list(fresh.cols.label) and s.counts() == fresh.counts()
         self.history.clear()  # undo does not reach across a compaction
 
     @rule()

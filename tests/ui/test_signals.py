@@ -107,7 +107,7 @@ def test_signal_ends_cleanly_with_decisions_compacted(project_dir, signame):
     journal = project_dir / ".brewslm" / "journal.jsonl"
     assert not journal.exists() or b'"op":"approve"' not in journal.read_bytes()
     # and the session lock is free for the next reviewer
-    Store.open(load_project(project_dir), session=True).close()
+    Store.open(load_project(project_dir)).close()
 
 
 def test_sigkill_loses_no_decision(project_dir):

@@ -36,7 +36,7 @@ def reviewed_dir(tmp_path):
     """40 rows from two runs; some approved, some rejected under two reasons."""
     rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
     root = make_project(tmp_path, rows)
-    store = Store.open(load_project(root), session=True)
+    store = Store.open(load_project(root))
     store.approve([1, 5, 9, 33])
     store.reject([2, 6, 10], "label_ambiguous")
     store.reject([3, 31], "minor_typo", note="'colour' spelled two ways")

@@ -100,7 +100,7 @@ class BrewApp(App):
         self.readonly_reason = readonly_reason
         self.unseen_jobs = unseen_jobs(project)  # the bell's count, kept in .brewslm/ across sessions
         self._seen_version = -1
-        self._was_loaded = bool(getattr(store, "loaded", True))
+        self._was_loaded = store.loaded
         self._closed = False
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
@@ -198,7 +198,7 @@ class BrewApp(App):
         """While partly loaded: swap the full columns in as soon as the cache builder is done."""
         with contextlib.suppress(BrewError, OSError):  # poll_store reports it (once) on its next tick
             self.store.refresh()
-        if getattr(self.store, "loaded", True):
+        if self.store.loaded:
             self._loading_timer.stop()
             self.poll_store()
 
@@ -315,33 +315,33 @@ class BrewApp(App):
                 self.notify(f"could not read new rows: {error}", severity="error", markup=False)
             return
         self._poll_error = None
-        loaded = bool(getattr(self.store, "loaded", True))
+        loaded = self.store.loaded
         if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
             self._was_loaded = loaded
             self.after_change()
 
     def _update_header(self) -> None:
-        loaded = bool(getattr(self.store, "loaded", True))
+        loaded = self.store.loaded
         counts = self.store.counts() if loaded else None
         self.query_one(HeaderBar).show(
             self.project.name,
             counts,
             len(self.unseen_jobs),
             self.readonly_reason,
-            len(getattr(self.store, "problems", []) or []),
+            len(self.store.problems),
         )
 
     # ------------------------------------------------------------ app-wide actions
     def action_undo(self) -> None:
         if not self.can_write("undo"):
             return
-        if not getattr(self.store, "can_undo", True):
+        if not self.store.can_undo:
             self.notify("nothing to undo", severity="warning")
             return
         decision = self.decide(self.store.undo)
         if decision is None:
             return
-        idxs = list(getattr(decision, "idxs", []) or [])
+        idxs = list(decision.idxs)
         pane = self.active_pane()
         if pane is not None and idxs:
             pane.rows.move_to_slot(idxs[0])
@@ -510,10 +510,9 @@ class BrewApp(App):
     def compact_store(self) -> str | None:
         """Fold the journal into synthetic.jsonl; a failure only means the next open replays it.
         Returns what was done (for a line on the terminal), or None."""
-        if self._closed or self.readonly_reason is not None or getattr(self.store, "readonly", False):
+        if self._closed or self.readonly_reason is not None or self.store.readonly:
             return None
-        journal_size = getattr(self.store, "journal_size", None)
-        if callable(journal_size) and journal_size() == 0:
+        if self.store.journal_size() == 0:
             return None
         try:
             report = self.store.compact()
@@ -557,7 +556,7 @@ class BrewApp(App):
                     print(f"brewslm-tui: {done}", file=sys.stderr)
 
 
-def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[object, str | None]:
+def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[Store, str | None]:
     """The session store, or a read-only one (with the reason) when another session holds it.
     `readonly` may be the reason itself (the CLI found the project not writable)."""
     # background=True: a big file without a column cache opens with its first rows at once
@@ -566,7 +565,7 @@ def open_store(project, *, readonly: bool | str = False, builder=None) -> tuple[
         reason = readonly if isinstance(readonly, str) else "opened with --readonly"
         return Store.open(project, readonly=True, background=True, builder=builder), reason
     try:
-        return Store.open(project, session=True, background=True, builder=builder), None
+        return Store.open(project, background=True, builder=builder), None
     except LockBusy as busy:
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 
