@@ -300,3 +300,30 @@ def test_a_project_file_with_more_than_255_reasons_is_refused_naming_it(tmp_path
     (tmp_path / "brewslm.toml").write_text("\n".join(lines) + "\n")
     with pytest.raises(BrewError, match=r"brewslm\.toml: 300 reject reasons; at most 255 are supported"):
         Store.open(load_project(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("row_id", "last"),
+    [
+        ("r_inf", b'{"id": "r_inf", "prompt": "p", "completion": "positive", "x": 1e400}'),  # beyond a double
+        ("r_sur", b'{"id": "r_sur", "prompt": "p \\ud800 q", "completion": "positive"}'),  # a lone surrogate
+    ],
+    ids=["1e400", "lone surrogate"],
+)
+def test_a_newline_less_last_line_pythons_json_reads_is_completed_not_cut(tiny_project, row_id, last):
+    """heal_torn_tail reads the last line as the store reads every row (row_json.loads_lenient):
+    orjson refuses these, the row parse takes them, so cutting them off would lose a row."""
+    tiny_project.synthetic_path.write_bytes(row_line(0) + b"\n" + last)
+    with Store.open(tiny_project) as store:
+        assert len(store) == 2 and store.id_of(1) == row_id
+        assert [p.reason.startswith("final line had no newline") for p in store.problems] == [True]
+    assert tiny_project.synthetic_path.read_bytes() == row_line(0) + b"\n" + last + b"\n"
+    assert not (tiny_project.state_dir / "quarantine").exists()
+
+
+def test_a_lone_newline_less_row_after_a_bom_is_completed_not_cut(tiny_project):
+    tiny_project.synthetic_path.write_bytes(b"\xef\xbb\xbf" + row_line(0))
+    with Store.open(tiny_project) as store:
+        assert len(store) == 1 and store.id_of(0) == "r0"
+    assert tiny_project.synthetic_path.read_bytes() == b"\xef\xbb\xbf" + row_line(0) + b"\n"
+    assert not (tiny_project.state_dir / "quarantine").exists()
