@@ -77,8 +77,14 @@ def _state(store):
         dict(store.overlay.notes),
         dict(store.overlay.dropped_at),
         sorted(store.overlay.touched),
-        [store.row(i) for i in range(len(store))],
+        [_untimed(store.row(i)) for i in range(len(store))],
     )
+
+
+def _untimed(row: dict) -> dict:
+    """The row without reviewed_at: the two stores decide the same a few ms apart."""
+    row.pop("reviewed_at", None)
+    return row
 
 
 def test_uniform_decisions_column_wise_equal_the_row_loop(tiny_project, tmp_path, monkeypatch):
@@ -132,6 +138,6 @@ def test_uniform_decisions_column_wise_equal_the_row_loop(tiny_project, tmp_path
         Store.open(tiny_project, readonly=True),
         Store.open(load_project(other_root), readonly=True),
     )
-    assert [again_fast.row(i) for i in range(len(again_fast))] == [
-        again_slow.row(i) for i in range(len(again_slow))
+    assert [_untimed(again_fast.row(i)) for i in range(len(again_fast))] == [
+        _untimed(again_slow.row(i)) for i in range(len(again_slow))
     ]

@@ -101,35 +101,44 @@ def test_a_decided_row_keeps_every_byte_it_does_not_own(tiny_project):
     write_lines(tiny_project, [row_line(0), ODD_LINE])
     approved = ODD_LINE.replace(b'"review_status": "pending"', b'"review_status": "approved"')
 
-    def decide(action) -> bytes:
+    def decide(action) -> tuple[bytes, bytes]:
+        """The row's new line, and its owned stamp as it was appended (who decided, when)."""
         with Store.open(tiny_project) as store:
             action(store)
             store.compact()
-        return tiny_project.synthetic_path.read_bytes().splitlines()[1]
+            by, at = store.row(1)["reviewed_by"], store.row(1)["reviewed_at"]
+        line = tiny_project.synthetic_path.read_bytes().splitlines()[1]
+        return line, b',"reviewed_by":%s,"reviewed_at":%s' % (orjson.dumps(by), orjson.dumps(at))
 
-    assert decide(lambda s: s.approve([1])) == approved
-    rejected = decide(lambda s: s.reject([1], "minor_typo", note="n"))
-    assert rejected == approved.replace(b'"approved"', b'"rejected"')[:-1] + (
+    line, stamp = decide(lambda s: s.approve([1]))
+    assert line == approved[:-1] + stamp + b"}"
+    rejected, stamp = decide(lambda s: s.reject([1], "minor_typo", note="n"))
+    assert rejected == approved.replace(b'"approved"', b'"rejected"')[:-1] + stamp + (
         b',"reject_reason":"minor_typo","review_note":"n"}'
     )
-    assert decide(lambda s: s.approve([1])) == approved  # the reason and note are cut out again
-    assert decide(lambda s: s.set_pending([1])) == ODD_LINE
+    line, stamp = decide(lambda s: s.approve([1]))  # the reason and note are cut out again
+    assert line == approved[:-1] + stamp + b"}"
+    line, _ = decide(lambda s: s.set_pending([1]))  # the last verdict's stamp stays
+    assert line == ODD_LINE[:-1] + stamp + b"}"
 
 
 def test_a_dropped_and_restored_row_keeps_every_byte_it_does_not_own(tiny_project):
     write_lines(tiny_project, [row_line(0), ODD_LINE])
     with Store.open(tiny_project) as store:
         store.reject([1], "minor_typo")
+        by, at = store.row(1)["reviewed_by"], store.row(1)["reviewed_at"]
         store.drop([1])
         store.compact()
+    stamp = b',"reviewed_by":%s,"reviewed_at":%s' % (orjson.dumps(by), orjson.dumps(at))
     dropped = tiny_project.dropped_path.read_bytes()
     assert dropped.startswith(
-        ODD_LINE.replace(b'"pending"', b'"rejected"')[:-1] + b',"reject_reason":"minor_typo"'
+        ODD_LINE.replace(b'"pending"', b'"rejected"')[:-1] + b',"reject_reason":"minor_typo"' + stamp
     )
     with Store.open(tiny_project) as store:
         store.restore(["r1"])
         store.compact()
-    assert tiny_project.synthetic_path.read_bytes().splitlines()[1] == ODD_LINE
+    # back as it was, with the stamp of the rejection (its owned fields say who judged it)
+    assert tiny_project.synthetic_path.read_bytes().splitlines()[1] == ODD_LINE[:-1] + stamp + b"}"
 
 
 def test_an_edit_changes_only_prompt_completion_and_original(tiny_project):
@@ -253,9 +262,14 @@ def test_lines_pythons_json_reads_are_rows_and_keep_their_bytes(tiny_project, li
         assert len(store) == 2 and not store.problems
         store.approve([1])
         store.compact()
-        assert store.row(1)["review_status"] == "approved"
+        row = store.row(1)
+        assert row["review_status"] == "approved"
+    stamp = b',"reviewed_by":%s,"reviewed_at":%s' % (
+        orjson.dumps(row["reviewed_by"]),
+        orjson.dumps(row["reviewed_at"]),
+    )
     on_disk = tiny_project.synthetic_path.read_bytes().splitlines()
-    assert on_disk[1] == line[:-1] + b',"review_status":"approved"}'
+    assert on_disk[1] == line[:-1] + b',"review_status":"approved"' + stamp + b"}"
     with Store.open(tiny_project) as store:
         assert len(store) == 2 and store.counts()["approved"] == 1
         store.reject([1], "minor_typo")

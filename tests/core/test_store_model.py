@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store.reviewer import current_reviewer
 from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import PROJECT_TOML
 
@@ -89,6 +90,7 @@ class StoreMachine(RuleBasedStateMachine):
                 row["review_status"] = "approved"
                 row.pop("reject_reason", None)
                 row.pop("review_note", None)
+                self._stamped(i)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), reason=st.sampled_from(REASONS), note=st.one_of(st.none(), st.text(max_size=5)))
@@ -107,6 +109,7 @@ class StoreMachine(RuleBasedStateMachine):
                     row["review_note"] = note
                 else:
                     row.pop("review_note", None)
+                self._stamped(i)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
@@ -137,6 +140,13 @@ class StoreMachine(RuleBasedStateMachine):
         row["review_status"] = "approved"
         row.pop("reject_reason", None)
         row.pop("review_note", None)
+        self._stamped(row_id)
+
+    def _stamped(self, row_id: str) -> None:
+        """A verdict stamps the row: the reviewer, and the time its journal entry took."""
+        row = self.model[row_id]
+        row["reviewed_by"] = current_reviewer()
+        row["reviewed_at"] = self.store.row(self._slot(row_id))["reviewed_at"]
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())

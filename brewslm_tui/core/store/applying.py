@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     from brewslm_tui.core.store.store import Store
 
 KEEP = "="  # in a journal target: leave the reason / note as it is
+# the verdicts, which stamp their rows with the entry's `by` and `at` (reviewed_by / reviewed_at):
+# a row's stamp says who last judged it and when. Moves leave it alone: back to pending, a drop
+# (it adds dropped_at), a restore (the row comes back with the stamp it left with)
+STAMPING = frozenset({"approve", "reject", "edit"})
+
+Stamp = tuple[str, str]  # (reviewed_by, reviewed_at)
+
+
+def entry_time(entry: dict) -> str | None:
+    """When a decision was made: `at` (journals written before it was named so have `ts`)."""
+    return entry.get("at") or entry.get("ts")
 
 
 @dataclass
@@ -35,6 +46,7 @@ class Overlay:
     virtual_pos: dict[int, int] = field(default_factory=dict)  # and their positions there
     virtual_by_id: dict[str, int] = field(default_factory=dict)
     dropped_at: dict[int, str] = field(default_factory=dict)
+    reviewed: dict[int, Stamp | None] = field(default_factory=dict)  # None: no stamp (undone)
     touched: set[int] = field(default_factory=set)  # slots any entry changed
 
 
@@ -52,7 +64,7 @@ def apply_entry(store: Store, entry: dict, slots: list[int], unique: bool = Fals
         return
     cols, overlay = store.cols, store.overlay
     is_drop = entry["op"] == "drop"
-    ts = entry.get("ts")
+    ts = entry_time(entry)
     status, reason, counts = cols.status, cols.reason, cols.counts
     notes, flags = overlay.notes, cols.flags
     for k, i in enumerate(slots):
@@ -83,8 +95,20 @@ def apply_entry(store: Store, entry: dict, slots: list[int], unique: bool = Fals
             overlay.content[i] = {**overlay.content.get(i, {}), **contents[k]}
             if "completion" in contents[k]:
                 cols.label[i] = store.label_code_of(overlay.content[i]["completion"] or "")
+    _stamp(overlay, entry, slots)
     overlay.touched.update(slots)
     store.changes.record(slots)
+
+
+def _stamp(overlay: Overlay, entry: dict, slots: list[int]) -> None:
+    """Who decided and when, on the rows: the entry's `by`/`at`, or (an undo) each row's stamp
+    from before the decision it undoes (`reviewed`). Entries written before `by` stamp nothing."""
+    stamps = entry.get("reviewed")
+    if stamps is not None:
+        for i, stamp in zip(slots, stamps, strict=True):
+            overlay.reviewed[i] = (stamp[0], stamp[1]) if stamp else None
+    elif entry["op"] in STAMPING and entry.get("by"):
+        overlay.reviewed.update(dict.fromkeys(slots, (entry["by"], entry_time(entry) or "")))
 
 
 def _apply_uniform(store: Store, entry: dict, slots: list[int]) -> None:
@@ -132,8 +156,10 @@ def _apply_uniform(store: Store, entry: dict, slots: list[int]) -> None:
             for i in slots:
                 if (i in notes or flags[i] & F_NOTE) and note_of(i) is not None:
                     notes[i] = None
-    if entry["op"] == "drop" and st == DROPPED and entry.get("ts"):
-        overlay.dropped_at.update(dict.fromkeys(slots, entry["ts"]))
+    at = entry_time(entry)
+    if entry["op"] == "drop" and st == DROPPED and at:
+        overlay.dropped_at.update(dict.fromkeys(slots, at))
+    _stamp(overlay, entry, slots)
     overlay.touched.update(slots)
     store.changes.record(slots)
 
@@ -190,8 +216,9 @@ def replay(store: Store, entry: dict) -> None:
         entry = dict(entry)
         if "each" in entry:
             entry["each"] = [entry["each"][k] for k in keep]
-        if entry.get("content") is not None:
-            entry["content"] = [entry["content"][k] for k in keep]
+        for key in ("content", "reviewed"):
+            if entry.get(key) is not None:
+                entry[key] = [entry[key][k] for k in keep]
     apply_entry(store, entry, slots)
     store.undo_log.push(entry)
 

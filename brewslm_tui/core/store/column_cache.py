@@ -33,7 +33,7 @@ from brewslm_tui.core.store import fsio
 from brewslm_tui.core.store.columns import CHUNK, Columns, TooManyReasons, parse_range
 from brewslm_tui.core.store.jsonl import remove_stale_temps, write_durably
 
-VERSION = 6
+VERSION = 7  # 7: the flags column has F_REVIEWED
 SPLIT_BYTES = 4 << 20  # the builder shares a file bigger than this with a forked worker
 MIN_ROWS = 20000  # a store does not save the cache of fewer rows (they parse faster than it pays)
 NICE = 10  # the builder's worker yields to the app, whose first paint must not wait for it

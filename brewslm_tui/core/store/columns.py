@@ -23,6 +23,7 @@ from brewslm_tui.core.store.row_json import loads_lenient, two_id_keys
 FILE_STATUS = {"pending": 0, "approved": 1, "rejected": 2}  # statuses a line may carry (not "dropped")
 REJECTED = 2
 F_NOTE = 1  # flags column: the row on disk has a review_note
+F_REVIEWED = 2  # flags column: the row on disk has reviewed_by / reviewed_at
 VIRTUAL = (1 << 64) - 1  # offset marker of a slot whose row is held in memory (restored)
 MAX_REASONS = 255  # reason codes are one byte per row; code 0 is "no reason"
 CHUNK = 1 << 22  # bytes split into lines at a time
@@ -35,6 +36,11 @@ class TooManyReasons(BrewError):
 def assigned_id(lineno: int, raw: bytes) -> str:
     """A stable id for a row that has none: from its line number and bytes, persisted at compaction."""
     return "r_" + hashlib.blake2b(b"%d:" % lineno + raw, digest_size=8).hexdigest()
+
+
+def disk_flags(row: dict) -> int:
+    """The flags column value of a row as written (what `parse_range` sets for its line)."""
+    return (F_NOTE if row.get("review_note") else 0) | (F_REVIEWED if row.get("reviewed_by") else 0)
 
 
 def intern(value: str, table: list[str], index: dict[str, int]) -> int:
@@ -110,7 +116,7 @@ class Columns:
         self.run.append(intern(str(row.get("run_id") or ""), self.runs, self.run_index))
         self.playbook.append(intern(str(row.get("playbook") or ""), self.playbooks, self.playbook_index))
         self.label.append(label)
-        self.flags.append(F_NOTE if row.get("review_note") else 0)
+        self.flags.append(disk_flags(row))
         return slot
 
     def take(self, pieces: list[list[int]], offsets: array, flags: bytearray) -> Columns:
@@ -333,7 +339,7 @@ def parse_range(
                 label_append(k)
             else:
                 label_append(0)
-            flags_append(F_NOTE if get("review_note") else 0)
+            flags_append((F_NOTE if get("review_note") else 0) | (F_REVIEWED if get("reviewed_by") else 0))
             row_id = get("id")
             if not row_id or type(row_id) is not str:
                 noid([slot, lineno, off])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from brewslm_tui.core.rows import DROPPED, now_iso
-from brewslm_tui.core.store.columns import F_NOTE, VIRTUAL
+from brewslm_tui.core.store.columns import VIRTUAL, disk_flags
 from brewslm_tui.core.store.commit import MultiFileCommit, recover
 from brewslm_tui.core.store.dropped import fresh_id
 from brewslm_tui.core.store.jsonl import CopyRange, heal_torn_tail
@@ -144,7 +144,7 @@ def _synthetic_chunks(
         if off == VIRTUAL or store.is_dirty(t):
             layout.restored += off == VIRTUAL
             line, row = store.disk_line(t)
-            layout.flags.append(F_NOTE if row.get("review_note") else 0)
+            layout.flags.append(disk_flags(row))
         else:
             line = file.line(off) + b"\n"
             layout.flags.append(flags[t])

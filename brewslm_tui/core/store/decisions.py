@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED, STATUS_NAMES, Row
-from brewslm_tui.core.store.applying import KEEP, apply_entry, restore_slots
-from brewslm_tui.core.store.columns import F_NOTE, Columns
+from brewslm_tui.core.store.applying import KEEP, STAMPING, apply_entry, restore_slots
+from brewslm_tui.core.store.columns import F_NOTE, F_REVIEWED, Columns
 
 if TYPE_CHECKING:
     from brewslm_tui.core.store.store import Store
@@ -58,6 +58,10 @@ def commit(
     if content is not None:
         entry["content"] = content
     entry["prev"] = states_of(store, slots)
+    if op in STAMPING:
+        stamps = stamps_of(store, slots)
+        if any(stamps):  # (rows never decided before have none: the usual bulk approve)
+            entry["prev_reviewed"] = stamps
     if content is not None:
         entry["prev_content"] = [content_of(store, i) for i in slots]
     if extra:
@@ -101,6 +105,19 @@ def states_of(store: Store, slots: list[int]) -> list[list]:
         for k, i in enumerate(slots):
             if i in notes or flags[i] & F_NOTE:
                 out[k] = [names[status[i]], codes[reason[i]], store.note_of(i)]
+    return out
+
+
+def stamps_of(store: Store, slots: list[int]) -> list[list[str] | None]:
+    """Each row's [reviewed_by, reviewed_at] (None: none): what an undo puts back. Only rows
+    stamped on disk (the flags column) or this session are looked at, so O(decided rows)."""
+    cols, reviewed = store.cols, store.overlay.reviewed
+    if not reviewed and not any(flag & F_REVIEWED for flag in map(cols.flags.__getitem__, slots)):
+        return [None] * len(slots)
+    out: list[list[str] | None] = []
+    for i in slots:
+        stamp = store.reviewed_of(i)
+        out.append(list(stamp) if stamp else None)
     return out
 
 
@@ -186,11 +203,15 @@ def undo(store: Store) -> Decision | None:
     keep = [k for k, slot in enumerate(found) if slot is not None]
     slots = [slot for slot in found if slot is not None]
     content = entry.get("prev_content")
+    extra: dict[str, Any] = {"undo_of": entry["seq"], "undone_op": entry["op"]}
+    if entry["op"] in STAMPING and entry.get("by"):  # its stamps are taken back too
+        stamps = entry.get("prev_reviewed") or [None] * len(ids)
+        extra["reviewed"] = [stamps[k] for k in keep]
     return commit(
         store,
         "undo",
         slots,
         each=[entry["prev"][k] for k in keep],
         content=None if content is None else [dict(content[k]) for k in keep],
-        extra={"undo_of": entry["seq"], "undone_op": entry["op"]},
+        extra=extra,
     )

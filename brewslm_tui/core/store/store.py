@@ -38,10 +38,11 @@ from brewslm_tui.core.rows import (
 )
 from brewslm_tui.core.store import column_cache, compaction, decisions, fsio
 from brewslm_tui.core.store.appending import append_rows, new_row_id
-from brewslm_tui.core.store.applying import Overlay, UndoLog, replay
+from brewslm_tui.core.store.applying import Overlay, Stamp, UndoLog, replay
 from brewslm_tui.core.store.change_log import ChangeLog
 from brewslm_tui.core.store.columns import (
     F_NOTE,
+    F_REVIEWED,
     MAX_REASONS,
     VIRTUAL,
     Columns,
@@ -57,6 +58,7 @@ from brewslm_tui.core.store.file_rows import FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
 from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, bom_warning, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
+from brewslm_tui.core.store.reviewer import current_reviewer
 from brewslm_tui.core.store.row_ids import RowIds
 from brewslm_tui.core.store.row_json import loads_lenient
 from brewslm_tui.core.store.splice import line_for
@@ -528,6 +530,15 @@ class Store:
             return self._disk_row(i).get("review_note")
         return None
 
+    def reviewed_of(self, i: int) -> Stamp | None:
+        """(reviewed_by, reviewed_at) of the row now; the file is read only for a row that has them."""
+        if i in self.overlay.reviewed:
+            return self.overlay.reviewed[i]
+        if self.cols.flags[i] & F_REVIEWED:
+            row = self._disk_row(i)
+            return (str(row.get("reviewed_by") or ""), str(row.get("reviewed_at") or ""))
+        return None
+
     def row(self, i: int) -> dict:
         """The row as it is now: on-disk content with edits, status, reason and note applied."""
         row = self._disk_row(i)
@@ -545,6 +556,13 @@ class Store:
                 row["review_note"] = note
             else:
                 row.pop("review_note", None)
+        if i in self.overlay.reviewed:
+            stamp = self.overlay.reviewed[i]
+            if stamp:
+                row["reviewed_by"], row["reviewed_at"] = stamp
+            else:
+                row.pop("reviewed_by", None)
+                row.pop("reviewed_at", None)
         for key, value in (self.overlay.content.get(i) or {}).items():
             if value is None:
                 row.pop(key, None)
@@ -579,6 +597,7 @@ class Store:
             or cols.reason[i] != overlay.disk_reason[i]
             or i in overlay.notes
             or i in overlay.content
+            or i in overlay.reviewed
             or i in self.ids.assigned
         )
 
@@ -633,7 +652,7 @@ class Store:
         with self.write_lock:
             if (self.state_dir / INTENT_NAME).exists():
                 raise BrewError("an interrupted compaction is pending; reopen the project to finish it")
-            entry = {"seq": self._next_seq, "ts": now_iso(), **entry}
+            entry = {"seq": self._next_seq, "at": now_iso(), "by": current_reviewer(), **entry}
             self.journal.append(entry)
             self._next_seq += 1
         return entry
