@@ -10,6 +10,7 @@ import pytest
 from conftest import make_project, make_rows
 
 from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import store as store_module
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.ui.shell.app import build_app
 
@@ -32,8 +33,11 @@ VIEWS = {
 
 
 @pytest.fixture
-def reviewed_dir(tmp_path):
-    """40 rows from two runs; some approved, some rejected under two reasons."""
+def reviewed_dir(tmp_path, monkeypatch):
+    """40 rows from two runs; some approved, some rejected under two reasons (by "ana", at a
+    fixed time: the detail pane shows reviewed_by / reviewed_at)."""
+    monkeypatch.setenv("BREWSLM_REVIEWER", "ana")
+    monkeypatch.setattr(store_module, "now_iso", lambda: "2026-05-30T10:02:00.000Z")
     rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
     root = make_project(tmp_path, rows)
     store = Store.open(load_project(root))
