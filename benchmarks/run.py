@@ -224,7 +224,7 @@ def journal_some_decisions(project: Path) -> dict:
     from brewslm_tui.core.store.store import Store
     from brewslm_tui.core.store.views import RowView
 
-    with Store.open(load_project(project), session=True) as store:
+    with Store.open(load_project(project)) as store:
         pending = RowView(store, statuses={PENDING})
         n = len(pending)
         singles = [pending[k] for k in range(0, n, max(1, n // 200))][:200]

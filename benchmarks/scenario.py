@@ -325,7 +325,7 @@ def _prepare_rejected(project_dir: str, want: int) -> dict:
     from brewslm_tui.core.store.views import RowView
 
     project = load_project(project_dir)
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     out: dict = {"rows": len(store)}
     want = min(want, len(store))
     rejected = RowView(store, statuses={REJECTED})
@@ -367,7 +367,7 @@ def sc_approve_core(args, opts) -> dict:
     from brewslm_tui.core.store.views import RowView
 
     n = int(opts.get("n", 50))
-    with Store.open(load_project(args.project), session=True) as store:
+    with Store.open(load_project(args.project)) as store:
         pending = RowView(store, statuses={PENDING})
         times = []
         for k in range(min(n, len(pending))):

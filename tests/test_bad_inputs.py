@@ -114,14 +114,12 @@ CASES = [
         line(plain(3, review_status="rejected", reject_reason="off_task"))
         + line(plain(3, review_status="rejected", reject_reason="off_task", prompt="the twin of r0003")),
         extra=[["drop", "--status", "rejected"], ["restore", "--id", "r0003"]],
-        marks=[store("14.1")],
     ),
     Case("duplicate id in dropped.jsonl", setup=_dropped_twin, decide="r0001"),
     Case(
         "two id keys in one object",
         b'{"id": "r_first", "prompt": "p one", "completion": "positive", "id": "r_second"}\n',
         decide="r_first",
-        marks=[store("14.6")],
     ),
     Case(
         "huge integer, not decided",
@@ -131,7 +129,6 @@ CASES = [
         "huge integer and 1.10 in the decided row",
         b'{"id": "d", "prompt": "p", "completion": "positive", "n": 12345678901234567890123, "f": 1.10, "e": 1e5}\n',
         decide="d",
-        marks=[store("14.5")],
     ),
     Case(
         "1e400",
@@ -142,9 +139,9 @@ CASES = [
         b'{"id": "sur", "prompt": "p \\ud800 q", "completion": "positive"}\n',
     ),
     Case("deep nesting", DEEP),
-    Case("blank last line", b"\n", last=True, marks=[store("14.15")]),
+    Case("blank last line", b"\n", last=True),
     Case("blank lines in the middle", b"\n\n" + line(plain(7))),
-    Case("malformed last line", b'{"id": "bad", "prompt": \n', last=True, marks=[store("14.15")]),
+    Case("malformed last line", b'{"id": "bad", "prompt": \n', last=True),
     Case("malformed middle line", b'{"id": "bad", "prompt": \n'),
     Case(
         "torn last line (no newline)",
@@ -185,11 +182,10 @@ CASES = [
         b"".join(
             line(plain(100 + i, review_status="rejected", reject_reason=f"code_{i}")) for i in range(300)
         ),
-        marks=[store("14.16")],
     ),
     Case("300 reason codes in brewslm.toml", toml=PROJECT_TOML + MANY_REASONS, reason="r1"),
     Case("empty synthetic file", b"", raw=True, decide=""),
-    Case("only whitespace", b"   \n\t\n", raw=True, decide="", marks=[store("14.15")]),
+    Case("only whitespace", b"   \n\t\n", raw=True, decide=""),
     Case("odd imported file (BOM, CRLF, bad lines)", setup=_imported_odd),
     Case("a 50 MB row", BIG),  # works; the TUI freezing on it (14.23) is a speed matter, for benchmarks
     Case("a folder where synthetic.jsonl should be", setup=_dir_in_place, decide=""),

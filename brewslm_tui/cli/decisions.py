@@ -154,11 +154,7 @@ def _exit(missing: list[str]) -> int:
 
 
 def _by_reason(store, slots: list[int]) -> str:
-    by_reason: dict[str, int] = {}
-    for i in slots:
-        code = store.reason_of(i) or "(no reason)"
-        by_reason[code] = by_reason.get(code, 0) + 1
-    return _summary(len(slots), by_reason)
+    return _summary(len(slots), store.count_by_reason(slots))
 
 
 def _summary(count: int, by_reason: dict[str, int]) -> str:

@@ -6,6 +6,8 @@ gigabytes); the `Row` model validates at the edges: a row generated, edited or e
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 PENDING, APPROVED, REJECTED, DROPPED = 0, 1, 2, 3
@@ -15,6 +17,11 @@ STATUS_CODES = {name: code for code, name in enumerate(STATUS_NAMES)}
 FILE_STATUSES = ("pending", "approved", "rejected")
 
 SOURCE_SYNTH = "synth_playbook"
+
+
+def now_iso() -> str:
+    """The timestamp rows and journal entries carry: UTC, milliseconds, a trailing Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Row(BaseModel):

@@ -8,6 +8,8 @@ the same assigned ids, and a killed builder never leaves a cache that is trusted
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import signal
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import STATUS_CODES
+from brewslm_tui.core.store import columns as columns_module
 from brewslm_tui.core.store.store import Store, column_cache
 from tests.conftest import PROJECT_TOML
 
@@ -43,6 +46,8 @@ TRICKY = [
     b'{"id":"c8","prompt":"p","completion":"x","review_status":"rejected","reject_reason":"minor_typo","review_note":[1]}',
     b'{"id":"c9","prompt":"p","completion":"x","review_status":"pending","review_status":"rejected","reject_reason":"off_task"}',
     b'{"id":"d1","prompt":"p","completion":"x","run_id":"r-a","run_id":"r-b","playbook":"","review_note":""}',
+    b'{"id":"d2","prompt":"p","completion":"x","id":"d2-last"}',
+    b'{"i\\u0064":"d3","prompt":"p","completion":"x","id":"d3-last"}',
     b'{"prompt":"p","completion":"positive","run_id":"no-id"}',
     b'{"id":"","prompt":"p","completion":"positive"}',
     b'{"id":12,"prompt":"p","completion":"positive"}',
@@ -88,22 +93,23 @@ def _write(project, n=3000, seed=0, tail=b"") -> list[bytes]:
 
 def columns(store):
     return (
-        list(store._offsets),
+        list(store.cols.offsets),
         bytes(store.status),
         bytes(store.reason),
-        list(store._run),
-        list(store._playbook),
-        list(store._label),
-        bytes(store._flags),
+        list(store.cols.run),
+        list(store.cols.playbook),
+        list(store.cols.label),
+        bytes(store.cols.flags),
         store.runs,
         store.playbooks,
         store.reason_codes,
         store.counts(),
         store.reason_counts(),
-        store._assigned,
-        sorted(store._breaks),
-        store._malformed,
-        store._lineno,
+        store.ids.assigned,
+        store.ids.override,
+        sorted(store.cols.breaks),
+        store.cols.malformed,
+        store.cols.lineno,
         store.scanned_bytes,
         [str(p) for p in store.problems],
     )
@@ -112,8 +118,8 @@ def columns(store):
 def cold_parse(project, monkeypatch):
     """The reference: one in-process pass, no cache read or written."""
     with monkeypatch.context() as m:
-        m.setattr(column_cache, "load", lambda store: False)
-        m.setattr(column_cache, "save", lambda store: None)
+        m.setattr(column_cache, "load", lambda *args: None)
+        m.setattr(column_cache, "write", lambda *args: None)
         return Store.open(project, readonly=True)
 
 
@@ -145,33 +151,34 @@ def test_halves_merged_at_every_line_boundary_equal_one_pass(tiny_project):
     config = column_cache.project_config(tiny_project)
     label_for = column_cache.label_function(config)
     buf = tiny_project.synthetic_path.read_bytes()
-    whole = column_cache.Part(config)
+    whole = column_cache.new_columns(config)
     end = column_cache.parse_range(whole, buf, 0, None, label_for)
     cut = 0
     for line in lines:
         cut += len(line) + 1
-        first, second = column_cache.Part(config), column_cache.Part(config)
+        first, second = column_cache.new_columns(config), column_cache.new_columns(config)
         assert column_cache.parse_range(first, buf, 0, cut, label_for) == cut
         second_end = column_cache.parse_range(second, buf, cut, None, label_for)
         assert first.merge(second.dump(second_end)) == end
         for name in (
-            "_offsets",
+            "offsets",
             "status",
             "reason",
-            "_run",
-            "_playbook",
-            "_label",
-            "_flags",
+            "run",
+            "playbook",
+            "label",
+            "flags",
             "runs",
             "playbooks",
             "reason_codes",
-            "_counts",
-            "_reason_counts",
-            "_lineno",
-            "_malformed",
-            "_breaks",
+            "counts",
+            "reason_counts",
+            "lineno",
+            "malformed",
+            "breaks",
             "bad",
             "noid",
+            "dupid",
         ):
             assert getattr(first, name) == getattr(whole, name), (cut, name)
 
@@ -191,7 +198,7 @@ def test_malformed_lines_the_builder_found_are_quarantined(tiny_project, monkeyp
     # the same files a cold writable open leaves
     for path in (tiny_project.state_dir / "quarantine").iterdir():
         path.unlink()
-    monkeypatch.setattr(column_cache, "load", lambda store: False)
+    monkeypatch.setattr(column_cache, "load", lambda *args: None)
     with Store.open(tiny_project) as cold:
         assert [str(p) for p in cold.problems] == problems
     assert found == quarantine(tiny_project) and len(found) >= 10
@@ -211,10 +218,8 @@ def test_a_killed_builder_leaves_no_trusted_cache(tiny_project, monkeypatch):
         import time
 
         time.sleep(delay)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(store._builder.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         store.finish_loading()
         assert columns(store) == columns(reference)
     # a cache cut short (a crash of the machine after the rename) is not trusted either
@@ -261,7 +266,7 @@ def test_the_builders_label_rule_is_the_projects(tmp_path_factory, text, scoring
 
 
 def test_status_names_match_the_row_model():
-    assert {k: v for k, v in STATUS_CODES.items() if k != "dropped"} == column_cache.FILE_STATUS
+    assert {k: v for k, v in STATUS_CODES.items() if k != "dropped"} == columns_module.FILE_STATUS
 
 
 def test_when_the_worker_dies_the_builder_parses_its_half(tiny_project, monkeypatch):
@@ -289,9 +294,9 @@ def test_temp_files_of_killed_writers_are_removed_by_the_next_write(tiny_project
 
 
 def _reference_columns(buf: bytes, config: dict) -> dict:
-    """What every row's columns must be, computed the plain way: one line, one orjson parse."""
-    reasons = [None] + list(config["project_reasons"])
-    labels = [None] + list(config["labels"])
+    """What every row's columns must be, computed the plain way: one line, one parse."""
+    reasons = [None, *list(config["project_reasons"])]
+    labels = [None, *list(config["labels"])]
     runs, books = [], []
     out = {k: [] for k in ("offsets", "status", "reason", "run", "playbook", "label", "flags")}
     bad, noid, breaks = [], [], set()
@@ -301,9 +306,14 @@ def _reference_columns(buf: bytes, config: dict) -> dict:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            bad.append((lineno, "invalid UTF-8" if "utf-8" in str(exc).lower() else f"bad JSON ({exc})", off))
-            breaks.add(len(out["offsets"]))
-            continue
+            try:  # what orjson refuses and Python's json reads is a row too (lone surrogates, 1e400)
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                bad.append(
+                    (lineno, "invalid UTF-8" if "utf-8" in str(exc).lower() else f"bad JSON ({exc})", off)
+                )
+                breaks.add(len(out["offsets"]))
+                continue
         problem = None
         if not isinstance(obj, dict):
             problem = f"not a JSON object (a {type(obj).__name__})"
@@ -361,29 +371,29 @@ def test_parse_range_equals_a_plain_parse(tiny_project, seed):
     buf = tiny_project.synthetic_path.read_bytes()
     config = column_cache.project_config(tiny_project)
     want = _reference_columns(buf, config)
-    part = column_cache.Part(config)
+    part = column_cache.new_columns(config)
     column_cache.parse_range(part, buf, 0, None, column_cache.label_function(config))
     got = {
-        "offsets": list(part._offsets),
+        "offsets": list(part.offsets),
         "status": list(part.status),
         "reason": list(part.reason),
-        "run": list(part._run),
-        "playbook": list(part._playbook),
-        "label": list(part._label),
-        "flags": list(part._flags),
+        "run": list(part.run),
+        "playbook": list(part.playbook),
+        "label": list(part.label),
+        "flags": list(part.flags),
         "runs": part.runs,
         "playbooks": part.playbooks,
         "reason_codes": part.reason_codes,
         "bad": [tuple(b) for b in part.bad],
         "noid": [tuple(n) for n in part.noid],
-        "breaks": part._breaks,
-        "lines": part._lineno,
+        "breaks": part.breaks,
+        "lines": part.lineno,
     }
     assert got == want
     counts = [want["status"].count(k) for k in range(3)] + [0]
-    assert part._counts == counts
-    assert part._reason_counts == [
-        sum(1 for s, r in zip(want["status"], want["reason"]) if s == 2 and r == k)
+    assert part.counts == counts
+    assert part.reason_counts == [
+        sum(1 for s, r in zip(want["status"], want["reason"], strict=False) if s == 2 and r == k)
         for k in range(len(want["reason_codes"]))
     ]
 

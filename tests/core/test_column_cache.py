@@ -12,13 +12,13 @@ N = 20500  # above the size where the cache is written
 
 def columns(store):
     return (
-        list(store._offsets),
+        list(store.cols.offsets),
         bytes(store.status),
         bytes(store.reason),
-        list(store._run),
-        list(store._playbook),
-        list(store._label),
-        bytes(store._flags),
+        list(store.cols.run),
+        list(store.cols.playbook),
+        list(store.cols.label),
+        bytes(store.cols.flags),
         store.runs,
         store.playbooks,
         store.counts(),
@@ -41,7 +41,7 @@ def test_warm_open_equals_cold_open_and_appends_parse_only_the_tail(tiny_project
     warm = Store.open(tiny_project, readonly=True)
     assert columns(warm) == columns(cold)
     assert [str(p) for p in warm.problems] == [str(p) for p in cold.problems]
-    assert warm.id_of(0) == cold.id_of(0) and warm._assigned == cold._assigned
+    assert warm.id_of(0) == cold.id_of(0) and warm.ids.assigned == cold.ids.assigned
     append_rows(tiny_project, make_rows(10, run="late-run", start=N))
     grown = Store.open(tiny_project, readonly=True)
     assert len(grown) == len(cold) + 10 and grown.run_of(len(grown) - 1) == "late-run"

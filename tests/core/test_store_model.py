@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store.reviewer import current_reviewer
 from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import PROJECT_TOML
 
@@ -89,6 +90,7 @@ class StoreMachine(RuleBasedStateMachine):
                 row["review_status"] = "approved"
                 row.pop("reject_reason", None)
                 row.pop("review_note", None)
+                self._stamped(i)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), reason=st.sampled_from(REASONS), note=st.one_of(st.none(), st.text(max_size=5)))
@@ -107,6 +109,7 @@ class StoreMachine(RuleBasedStateMachine):
                     row["review_note"] = note
                 else:
                     row.pop("review_note", None)
+                self._stamped(i)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
@@ -137,6 +140,13 @@ class StoreMachine(RuleBasedStateMachine):
         row["review_status"] = "approved"
         row.pop("reject_reason", None)
         row.pop("review_note", None)
+        self._stamped(row_id)
+
+    def _stamped(self, row_id: str) -> None:
+        """A verdict stamps the row: the reviewer, and the time its journal entry took."""
+        row = self.model[row_id]
+        row["reviewed_by"] = current_reviewer()
+        row["reviewed_at"] = self.store.row(self._slot(row_id))["reviewed_at"]
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
@@ -177,9 +187,11 @@ class StoreMachine(RuleBasedStateMachine):
         fresh = Store.open(self.project, readonly=True)
         s = self.store
         assert bytes(s.status) == bytes(fresh.status) and bytes(s.reason) == bytes(fresh.reason)
-        assert list(s._offsets) == list(fresh._offsets) and bytes(s._flags) == bytes(fresh._flags)
+        assert list(s.cols.offsets) == list(fresh.cols.offsets) and bytes(s.cols.flags) == bytes(
+            fresh.cols.flags
+        )
         assert [s.run_of(i) for i in range(len(s))] == [fresh.run_of(i) for i in range(len(fresh))]
-        assert list(s._label) == list(fresh._label) and s.counts() == fresh.counts()
+        assert list(s.cols.label) == list(fresh.cols.label) and s.counts() == fresh.counts()
         self.history.clear()  # undo does not reach across a compaction
 
     @rule()

@@ -34,7 +34,7 @@ def _project(tmp_path, states):
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "brewslm.toml").write_text(PROJECT_TOML)
     rows = make_rows(len(states))
-    for row, state in zip(rows, states):
+    for row, state in zip(rows, states, strict=False):
         if state == "ok":
             row["review_status"] = "approved"
         elif state is not None:
@@ -74,7 +74,7 @@ def test_views_and_groups_match_a_plain_loop(tmp_path_factory, states):
 def test_groups_follow_decisions(tmp_path):
     states = [None] * 10 + ["wrong_label", "minor_typo", "wrong_label", "not_a_project_reason"]
     project = _project(tmp_path, states)
-    with Store.open(project, session=True) as store:
+    with Store.open(project) as store:
         view = RowView(store, statuses={REJECTED})
         assert [(r, list(s)) for r, s in view.groups()] == [
             ("wrong_label", [10, 12]),
@@ -91,3 +91,38 @@ def test_groups_follow_decisions(tmp_path):
             ("not_a_project_reason", [13]),
         ]
         assert [(r, list(s)) for r, s in view.groups()] == _model_groups(store, list(view))
+
+
+def test_the_text_filter_finds_text_that_escaping_or_casefolding_hides_in_the_raw_line(tiny_project):
+    lines = [
+        {"id": "q", "prompt": 'she said "hi" to me', "completion": "positive"},
+        {"id": "s", "prompt": "die Straße ist lang", "completion": "positive"},
+        {"id": "f", "prompt": "a ﬁne day", "completion": "positive"},
+    ]
+    raw = [orjson.dumps(row) for row in lines]
+    raw.append(b'{"id":"u","prompt":"caf\\u00e9 and a\\/b","completion":"positive"}')
+    raw.append(b'{"id":"n","prompt":"nothing here","completion":"positive"}')
+    tiny_project.synthetic_path.write_bytes(b"".join(line + b"\n" for line in raw))
+    with Store.open(tiny_project) as store:
+
+        def found(text):
+            return [store.id_of(i) for i in RowView(store, text=text)]
+
+        assert found('"hi"') == ["q"]
+        assert found("STRASSE") == ["s"]
+        assert found("fine") == ["f"]
+        assert found("café") == ["u"] and found("a/b") == ["u"]
+        assert found("here") == ["n"]
+
+
+def test_the_characters_that_casefold_to_ascii_are_all_known():
+    import sys
+
+    from brewslm_tui.core.store.row_filter import _FOLDS_TO_ASCII
+
+    for code in range(128, sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        folds = any(ord(c) < 128 for c in char.casefold())
+        assert folds == bool(_FOLDS_TO_ASCII.search(char.encode())), hex(code)

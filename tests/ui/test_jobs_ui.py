@@ -265,7 +265,7 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
         await pilot.pause()
         assert app.query_one("TabbedContent").active == "queue"
         queue = app.query_one("#queue-pane")
-        assert queue.rows.view.run == run_id and len(queue.rows.view) == 12
+        assert queue.rows.view.filter.run == run_id and len(queue.rows.view) == 12
 
     # the next form starts on the playbook last used
     app = build_app(root)

@@ -115,7 +115,7 @@ def test_every_way_out_ends_cleanly_with_decisions_compacted(project_dir, way_ou
     journal = project_dir / ".brewslm" / "journal.jsonl"
     assert not journal.exists() or b'"op":"approve"' not in journal.read_bytes()
     # and the session lock is free for the next reviewer
-    Store.open(load_project(project_dir), session=True).close()
+    Store.open(load_project(project_dir)).close()
 
 
 @pytest.mark.crash

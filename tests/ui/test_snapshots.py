@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store import store as store_module
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.ui.shell.app import build_app
 from tests.helpers import make_project, make_rows
@@ -32,11 +33,14 @@ VIEWS = {
 
 
 @pytest.fixture
-def reviewed_dir(tmp_path):
-    """40 rows from two runs; some approved, some rejected under two reasons."""
+def reviewed_dir(tmp_path, monkeypatch):
+    """40 rows from two runs; some approved, some rejected under two reasons (by "ana", at a
+    fixed time: the detail pane shows reviewed_by / reviewed_at)."""
+    monkeypatch.setenv("BREWSLM_REVIEWER", "ana")
+    monkeypatch.setattr(store_module, "now_iso", lambda: "2026-05-30T10:02:00.000Z")
     rows = make_rows(30) + make_rows(10, run="synth-2026-05-30-c3d4", playbook="negation", start=30)
     root = make_project(tmp_path, sample="sentiment", rows=rows).root
-    store = Store.open(load_project(root), session=True)
+    store = Store.open(load_project(root))
     store.approve([1, 5, 9, 33])
     store.reject([2, 6, 10], "label_ambiguous")
     store.reject([3, 31], "minor_typo", note="'colour' spelled two ways")

@@ -1,153 +1,51 @@
-"""The per-row columns: the one parse of `synthetic.jsonl`, and their sidecar cache.
-
-`parse_range` is the bulk load path (every parse of the file goes through it: a cold open, the
-tail of a grown file, the background builder), so every way of loading gives the same columns.
+"""The sidecar cache of the per-row columns, and the background process that builds it.
 
 `.brewslm/index/columns.bin` holds one JSON header line and the raw bytes of the columns
-(offsets, status, reason, run, playbook, label, flags). It describes the file only, never the
-journal. It is trusted when the file is the same (inode, size, mtime), or when the same inode
-only grew (appends) and the cached prefix still has the same bytes at its ends and newlines where
-the cached offsets say; then only the new tail is parsed. Anything else, or any doubt (checksum,
-lengths, project labels/reasons changed), and the cache is ignored and rebuilt. It is written to
-a temp file and renamed, so a killed writer leaves no partial cache; it is never the only copy
-of anything.
+(`Columns.raw_columns`). It describes the file only, never the journal. It is trusted when the
+file is the same (inode, size, mtime), or when the same inode only grew (appends) and the
+CRC-32 of the cached prefix is unchanged (a pass at ~3 GB/s: an edit anywhere in the prefix,
+even one that keeps its length, is caught); then only the new tail is parsed. Anything else,
+or any doubt (digest, lengths, project labels/reasons changed), and the cache is ignored and
+rebuilt: it may be stale, never wrong. It is written to a temp file and renamed, so a killed
+writer leaves no partial cache; it is never the only copy of anything.
 
-The builder (`start_builder`) is a child process that imports only this module and orjson (no
-pydantic, no project parsing: the parent passes what the columns need), and on a big file
-splits the parse between itself and one forked worker (the machine has two cores; the app is
-idle after its first paint). The two halves are merged in file order, so the result is the same
-as one pass.
+The builder (`start_builder`) is a child process that imports only this module, `columns` and
+orjson (no pydantic, no project parsing: the parent passes what the columns need), and on a big
+file splits the parse between itself and one forked worker (the machine has two cores; the app
+is idle after its first paint). The two halves are merged in file order, so the result is the
+same as one pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
-from array import array
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from brewslm_tui.core.store import fsio
-from brewslm_tui.core.store.jsonl import data_start, remove_stale_temps, write_durably
+from brewslm_tui.core.store.columns import CHUNK, Columns, TooManyReasons, parse_range
+from brewslm_tui.core.store.jsonl import remove_stale_temps, write_durably
 
-VERSION = 4
-EDGE = 4096  # bytes hashed at the start and end of the cached prefix
-COLUMNS = (("offsets", "Q"), ("run", "I"), ("playbook", "I"), ("label", "H"))
-BYTE_COLUMNS = ("status", "reason", "flags")
-FILE_STATUS = {"pending": 0, "approved": 1, "rejected": 2}  # statuses a line may carry (not "dropped")
-REJECTED = 2
-F_NOTE = 1  # flags column: the row on disk has a review_note
-CHUNK = 1 << 22  # bytes split into lines at a time
+VERSION = 7  # 7: the flags column has F_REVIEWED
 SPLIT_BYTES = 4 << 20  # the builder shares a file bigger than this with a forked worker
 MIN_ROWS = 20000  # a store does not save the cache of fewer rows (they parse faster than it pays)
 NICE = 10  # the builder's worker yields to the app, whose first paint must not wait for it
 
-
-def assigned_id(lineno: int, raw: bytes) -> str:
-    """A stable id for a row that has none: from its line number and bytes, persisted at compaction."""
-    return "r_" + hashlib.blake2b(b"%d:" % lineno + raw, digest_size=8).hexdigest()
+FileKey = tuple[int, int, int]  # (inode, size, mtime_ns) of the file the columns describe
 
 
-# ------------------------------------------------------------------ the parse
-def parse_range(t, buf, start: int, end: int | None, label_for) -> int:
-    """Parse the complete lines of buf[start:end] into the columns of `t` (a `Store` or a `Part`).
-
-    One orjson parse per line, columns filled, no dict kept. Returns the offset after the last
-    complete line (a final line with no newline is left for later). Bad lines go to
-    `t._bad_line(lineno, raw, reason, offset)`, rows without a usable id to `t._no_id(slot,
-    lineno, raw, offset)`. Written tight on purpose (locals, caches for labels and run/playbook
-    names): at a million rows every attribute lookup in this loop costs a visible fraction of a
-    second.
-    """
-    end = len(buf) if end is None else min(end, len(buf))
-    start = start or data_start(buf)  # a UTF-8 BOM is not part of line 1
-    loads = orjson.loads
-    status_codes = FILE_STATUS
-    label_index = {label: k for k, label in enumerate(t.labels) if label}
-    label_cache: dict[str, int] = {}
-    run_index, playbook_index, reason_index = t._run_index, t._playbook_index, t._reason_index
-    offsets_append = t._offsets.append
-    status_append, reason_append = t.status.append, t.reason.append
-    run_append, playbook_append = t._run.append, t._playbook.append
-    label_append, flags_append = t._label.append, t._flags.append
-    counts, reason_counts = t._counts, t._reason_counts
-    bad_line, no_id, intern = t._bad_line, t._no_id, t._intern
-    lineno = t._lineno
-    slot = len(t._offsets)
-    pos = start
-    while pos < end:
-        stop = min(end, pos + CHUNK)
-        chunk = buf[pos:stop]
-        if chunk.rfind(b"\n") < 0:  # a line longer than a chunk, or no complete line left
-            nl = buf.find(b"\n", stop, end)
-            if nl < 0:
-                break
-            chunk = buf[pos : nl + 1]
-        lines = chunk.split(b"\n")
-        lines.pop()  # what follows the last newline: the next chunk's (or an incomplete line)
-        for raw in lines:
-            off = pos
-            pos += len(raw) + 1
-            lineno += 1
-            try:
-                obj = loads(raw)
-            except ValueError as exc:
-                msg = str(exc)
-                bad_line(lineno, raw, "invalid UTF-8" if "utf-8" in msg.lower() else f"bad JSON ({msg})", off)
-                continue
-            if type(obj) is not dict:
-                bad_line(lineno, raw, f"not a JSON object (a {type(obj).__name__})", off)
-                continue
-            get = obj.get
-            completion = get("completion")
-            if type(get("prompt")) is not str or type(completion) is not str:
-                which = "prompt" if type(get("prompt")) is not str else "completion"
-                bad_line(lineno, raw, f"missing {which} (a string is required)", off)
-                continue
-            st_name = get("review_status", "pending")
-            st = status_codes.get(st_name) if type(st_name) is str else None
-            if st is None:
-                bad_line(lineno, raw, f"unknown review_status {st_name!r}", off)
-                continue
-            offsets_append(off)
-            rs = 0
-            if st == REJECTED:
-                code = get("reject_reason")
-                if code and type(code) is str:
-                    rs = reason_index.get(code)
-                    if rs is None:
-                        rs = t._add_reason(code)
-                        reason_counts = t._reason_counts
-                reason_counts[rs] += 1
-            status_append(st)
-            reason_append(rs)
-            counts[st] += 1
-            run = get("run_id") or ""
-            k = run_index.get(run) if type(run) is str else None
-            run_append(k if k is not None else intern(str(run), t.runs, run_index))
-            book = get("playbook") or ""
-            k = playbook_index.get(book) if type(book) is str else None
-            playbook_append(k if k is not None else intern(str(book), t.playbooks, playbook_index))
-            if label_for is not None:
-                k = label_cache.get(completion)
-                if k is None:
-                    label = label_for(completion)
-                    k = label_cache[completion] = label_index.get(label, 0) if label else 0
-                label_append(k)
-            else:
-                label_append(0)
-            flags_append(F_NOTE if get("review_note") else 0)
-            row_id = get("id")
-            if not row_id or type(row_id) is not str:
-                no_id(slot, lineno, raw, off)
-            slot += 1
-    t._lineno = lineno
-    return pos
+def new_columns(config: dict) -> Columns:
+    return Columns(config["project_reasons"], config["labels"])
 
 
-def normalizer(scoring: str | None):
+def normalizer(scoring: str | None) -> Callable[[str], str]:
     """`Project.normalize_label` without the project (the builder does not load pydantic):
     strip; casefold for exact_match. A test holds the two equal."""
     if scoring == "exact_match":
@@ -155,163 +53,12 @@ def normalizer(scoring: str | None):
     return str.strip
 
 
-def label_function(config: dict):
+def label_function(config: dict) -> Callable[[str], str | None] | None:
     """What `Project.label_for` answers, from the config the parent passed (None: no labels)."""
     if not config["labels"] or not config["label_for"]:
         return None
     by_label, normalize = config["by_label"], normalizer(config["scoring"])
     return lambda text: by_label.get(normalize(text))
-
-
-class Columns:
-    """What `parse_range` fills, whoever holds the columns (a `Store`, or a builder's `Part`):
-    the columns themselves, the interning of runs and playbooks, and reason codes met in the
-    file but not in the project."""
-
-    def _empty_columns(self, reasons: list[str], labels: list[str]) -> None:
-        """No rows yet: the per-row columns, the run/playbook tables and the counts, empty."""
-        self.reason_codes: list[str | None] = [None] + list(reasons)
-        self._reason_index = {code: k for k, code in enumerate(self.reason_codes) if code}
-        self.labels: list[str | None] = [None] + list(labels)
-        self.runs: list[str] = []
-        self._run_index: dict[str, int] = {}
-        self.playbooks: list[str] = []
-        self._playbook_index: dict[str, int] = {}
-        self._offsets = array("Q")
-        self.status = bytearray()
-        self.reason = bytearray()
-        self._run = array("I")
-        self._playbook = array("I")
-        self._label = array("H")
-        self._flags = bytearray()
-        self._counts = [0, 0, 0, 0]
-        self._reason_counts: list[int] = [0] * len(self.reason_codes)
-        self._lineno = 0
-        self._malformed = 0
-        self._breaks: set[int] = (
-            set()
-        )  # slots that follow a malformed line (not contiguous with the one before)
-
-    def _intern(self, value: str, table: list, index: dict) -> int:
-        return _intern(value, table, index)
-
-    def _add_reason(self, code: str) -> int:
-        self._reason_index[code] = len(self.reason_codes)
-        self.reason_codes.append(code)
-        self._reason_counts.append(0)
-        return len(self.reason_codes) - 1
-
-
-class Part(Columns):
-    """The columns of one stretch of the file, as the builder parses them (a `Store` holds the
-    same attributes). Bad lines and rows without an id are noted with their offsets, not
-    quarantined: the store that loads the cache does that."""
-
-    def __init__(self, config: dict):
-        self._empty_columns(config["project_reasons"], config["labels"])
-        self.bad: list[list] = []  # [lineno, reason, offset]
-        self.noid: list[list] = []  # [slot, lineno, offset]
-
-    def _bad_line(self, lineno: int, raw: bytes, reason: str, offset: int) -> None:
-        self._malformed += 1
-        self._breaks.add(len(self._offsets))
-        self.bad.append([lineno, reason, offset])
-
-    def _no_id(self, slot: int, lineno: int, raw: bytes, offset: int) -> None:
-        self.noid.append([slot, lineno, offset])
-
-    # --- a worker's half, sent to the builder through a pipe
-    def dump(self, end: int) -> bytes:
-        cols = [
-            self._offsets.tobytes(),
-            bytes(self.status),
-            bytes(self.reason),
-            self._run.tobytes(),
-            self._playbook.tobytes(),
-            self._label.tobytes(),
-            bytes(self._flags),
-        ]
-        head = {
-            "end": end,
-            "runs": self.runs,
-            "playbooks": self.playbooks,
-            "reason_codes": self.reason_codes,
-            "counts": self._counts,
-            "reason_counts": self._reason_counts,
-            "lineno": self._lineno,
-            "malformed": self._malformed,
-            "breaks": sorted(self._breaks),
-            "bad": self.bad,
-            "noid": self.noid,
-            "sizes": [len(c) for c in cols],
-        }
-        return orjson.dumps(head) + b"\n" + b"".join(cols)
-
-    def merge(self, data: bytes) -> int:
-        """Append a later stretch (`dump` of a worker that parsed the lines right after ours)."""
-        nl = data.index(b"\n")
-        head = orjson.loads(data[:nl])
-        body = memoryview(data)[nl + 1 :]
-        cols, pos = [], 0
-        for size in head["sizes"]:
-            cols.append(body[pos : pos + size])
-            pos += size
-        if pos != len(body):
-            raise ValueError("worker output has the wrong length")
-        base_slot, base_line = len(self._offsets), self._lineno
-        runs = [_intern(v, self.runs, self._run_index) for v in head["runs"]]
-        books = [_intern(v, self.playbooks, self._playbook_index) for v in head["playbooks"]]
-        remap_reason = []
-        for k, code in enumerate(head["reason_codes"]):
-            if code is None:
-                remap_reason.append(0)
-            else:
-                j = self._reason_index.get(code)
-                remap_reason.append(j if j is not None else self._add_reason(code))
-        self._offsets.frombytes(cols[0])
-        self.status += cols[1]
-        table = bytes(remap_reason + list(range(len(remap_reason), 256)))
-        self.reason += bytes(cols[2]).translate(table)
-        self._run.extend(_remapped(cols[3], "I", runs))
-        self._playbook.extend(_remapped(cols[4], "I", books))
-        self._label.frombytes(cols[5])
-        self._flags += cols[6]
-        for k, n in enumerate(head["counts"]):
-            self._counts[k] += n
-        for k, n in enumerate(head["reason_counts"]):
-            self._reason_counts[remap_reason[k]] += n
-        self._malformed += head["malformed"]
-        self._breaks.update(base_slot + s for s in head["breaks"])
-        self.bad += [[line + base_line, reason, off] for line, reason, off in head["bad"]]
-        self.noid += [[slot + base_slot, line + base_line, off] for slot, line, off in head["noid"]]
-        self._lineno = base_line + head["lineno"]
-        return head["end"]
-
-
-def _intern(value: str, table: list, index: dict) -> int:
-    k = index.get(value)
-    if k is None:
-        k = index[value] = len(table)
-        table.append(value)
-    return k
-
-
-def _remapped(raw, kind: str, mapping: list[int]) -> array:
-    """The column in `raw` with every value v replaced by mapping[v]."""
-    col = array(kind)
-    col.frombytes(raw)
-    if mapping == list(range(len(mapping))):
-        return col
-    size = col.itemsize
-    if len(mapping) <= 256 and max(mapping) < 256:
-        # all values fit in their low byte: translate those bytes, at C speed
-        low = slice(0, None, size) if sys.byteorder == "little" else slice(size - 1, None, size)
-        wide = bytearray(len(raw))
-        wide[low] = bytes(raw[low]).translate(bytes(mapping + [0] * (256 - len(mapping))))
-        out = array(kind)
-        out.frombytes(wide)
-        return out
-    return array(kind, map(mapping.__getitem__, col))
 
 
 # ------------------------------------------------------------------ the builder process
@@ -370,11 +117,13 @@ def start_builder(project):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:  # the config on stdin (a command line has a length limit; a project's labels do not)
-        proc.stdin.write(orjson.dumps(config))
-        proc.stdin.close()
-    except OSError:
-        pass  # the child died at once: it exits non-zero, and the store parses the file itself
+    stdin = proc.stdin
+    assert stdin is not None  # (stdin=PIPE)
+    # the config on stdin (a command line has a length limit; a project's labels do not); if the
+    # child died at once, it exits non-zero and the store parses the file itself
+    with contextlib.suppress(OSError):
+        stdin.write(orjson.dumps(config))
+        stdin.close()
     return proc
 
 
@@ -400,7 +149,7 @@ def build(config: dict) -> None:
         return
     size = min(len(buf), st.st_size)
     label_for = label_function(config)
-    main_part = Part(config)
+    main_part = new_columns(config)
     mid = buf.find(b"\n", size // 2, size) + 1 if size > config.get("split_bytes", SPLIT_BYTES) else 0
     worker = None
     if mid > 0 and hasattr(os, "fork"):
@@ -422,7 +171,7 @@ def _line_start_at_or_after(buf, pos: int, size: int) -> int:
 
 
 def _second_half(config, buf, start: int, size: int, label_for, pid: int, fd: int, shared) -> list[bytes]:
-    """The parts of buf[start:size] in file order (as `Part.dump`s): the worker's, forward from
+    """The parts of buf[start:size] in file order (as `Columns.dump`s): the worker's, forward from
     `start`, then what this process parsed backward from the end, with any gap parsed here."""
     import select
     import struct
@@ -439,7 +188,7 @@ def _second_half(config, buf, start: int, size: int, label_for, pid: int, fd: in
         if c_start >= low:
             break
         struct.pack_into("Q", shared, 0, c_start)  # taken: the worker stops where this begins
-        part = Part(config)
+        part = new_columns(config)
         c_end = parse_range(part, buf, c_start, low, label_for)
         stolen.append((c_start, c_end, part.dump(c_end)))
         low = c_start
@@ -467,17 +216,15 @@ def _second_half(config, buf, start: int, size: int, label_for, pid: int, fd: in
 
 
 def _parse_dump(config, buf, start: int, end: int, label_for) -> bytes:
-    part = Part(config)
+    part = new_columns(config)
     stop = parse_range(part, buf, start, end, label_for)
     return part.dump(stop)
 
 
 def _reap(pid: int, kill: bool) -> int:
     if kill:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, 9)
-        except OSError:
-            pass
     try:
         return os.waitpid(pid, 0)[1]
     except ChildProcessError:
@@ -499,13 +246,11 @@ def _fork_worker(config, buf, start: int, end: int, label_for):
         code = 1
         try:
             os.close(r)
-            try:
+            with contextlib.suppress(AttributeError, OSError):
                 os.nice(NICE)
-            except (AttributeError, OSError):
-                pass
             if config.get("test_worker") == "fail":  # tests: a worker that dies without a result
                 os._exit(3)
-            part = Part(config)
+            part = new_columns(config)
             pos = start
             while pos < end:
                 (low,) = struct.unpack_from("Q", shared, 0)  # where the builder's part begins
@@ -540,27 +285,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # ------------------------------------------------------------------ the cache file
-def _samples(buf, offsets, seed: int | None = None) -> dict:
-    """Checksums of 512 rows picked at random: a grown file must still have these exact rows."""
-    import random
-    import zlib
-
-    seed = random.randrange(1 << 30) if seed is None else seed
-    n = len(offsets)
-    picks = sorted(random.Random(seed).sample(range(n), min(n, 512))) if n else []
-    crcs = [zlib.crc32(buf[offsets[k] : buf.find(b"\n", offsets[k])]) for k in picks]
-    return {"seed": seed, "crc": crcs}
-
-
 def cache_path(state_dir: Path) -> Path:
     return Path(state_dir) / "index" / "columns.bin"
 
 
-def _edges(buf, end: int) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(buf[0 : min(EDGE, end)])
-    h.update(buf[max(0, end - EDGE) : end])
-    return h.hexdigest()
+def prefix_crc(buf, end: int) -> int:
+    """CRC-32 of buf[:end], in slices (no copy of the whole prefix)."""
+    crc = 0
+    view = memoryview(buf)
+    for pos in range(0, end, 1 << 26):
+        crc = zlib.crc32(view[pos : min(end, pos + (1 << 26))], crc)
+    return crc
 
 
 def _digest(parts) -> str:
@@ -570,62 +305,32 @@ def _digest(parts) -> str:
     return digest.hexdigest()[:32]
 
 
-def save(store) -> None:
-    """Write the columns of the file part of the store (called right after a scan, before replay)."""
-    st = store._stat
-    if st is None or len(store) < MIN_ROWS:
-        return  # small files parse faster than the cache pays for
-    write(
-        store,
-        project_config(store.project),
-        st,
-        store._buf,
-        store._scanned_end,
-        bad=store._bad,
-        assigned=store._assigned,
-    )
-
-
-def write(t, config: dict, st, buf, scanned_end: int, bad=None, assigned=None) -> None:
-    """The cache file for columns `t` of the file `buf` (stat `st`), parsed up to `scanned_end`."""
-    n = len(t._offsets)
-    if assigned is None:
-        assigned = {
-            slot: assigned_id(line, bytes(buf[off : buf.find(b"\n", off)])) for slot, line, off in t.noid
-        }
-    bad = t.bad if bad is None else bad
-    parts = [
-        t._offsets.tobytes(),
-        bytes(t.status[:n]),
-        bytes(t.reason[:n]),
-        t._run.tobytes(),
-        t._playbook.tobytes(),
-        t._label.tobytes(),
-        bytes(t._flags[:n]),
-    ]
+def write(columns: Columns, config: dict, st: FileKey, buf, scanned_end: int) -> None:
+    """The cache file for `columns` of the file `buf` (stat `st`), parsed up to `scanned_end`."""
+    parts = columns.raw_columns()
     header = {
         "version": VERSION,
         "inode": st[0],
         "size": st[1],
         "mtime_ns": st[2],
         "scanned_end": scanned_end,
-        "lineno": t._lineno,
-        "rows": n,
-        "edges": _edges(buf, scanned_end),
-        "runs": t.runs,
-        "playbooks": t.playbooks,
-        "reason_codes": t.reason_codes[1:],
+        "prefix_crc": prefix_crc(buf, scanned_end),
+        "lineno": columns.lineno,
+        "rows": len(columns),
+        "runs": columns.runs,
+        "playbooks": columns.playbooks,
+        "reason_codes": columns.reason_codes[1:],
         "project_reasons": config["project_reasons"],
         "labels": config["labels"],
         "task": config["task"],
         "scoring": config["scoring"],
-        "samples": _samples(buf, t._offsets),
-        "assigned": {str(k): v for k, v in assigned.items()},
-        "malformed": t._malformed,
-        "breaks": sorted(t._breaks),
-        "problems": [[line, reason, off] for line, reason, off in bad],
-        "counts": t._counts,
-        "reason_counts": t._reason_counts,
+        "malformed": columns.malformed,
+        "breaks": sorted(columns.breaks),
+        "bad": columns.bad,
+        "noid": columns.noid,
+        "dupid": columns.dupid,
+        "counts": columns.counts,
+        "reason_counts": columns.reason_counts,
         "digest": _digest(parts),
         "sizes": [len(p) for p in parts],
     }
@@ -642,94 +347,79 @@ def write(t, config: dict, st, buf, scanned_end: int, bad=None, assigned=None) -
         pass  # a cache we cannot write only costs time
 
 
-def load(store) -> bool:
-    """Fill the store's columns from the cache if it still describes the file. True if it did.
+@dataclass
+class Cached:
+    """Columns read from the cache, and how far into the file they go."""
 
-    Malformed lines the cache names are put in the quarantine (a no-op for those already there):
-    the builder that found them does not write there."""
+    columns: Columns
+    scanned_end: int
+
+
+def load(project, st: FileKey, buf) -> Cached | None:
+    """The columns of the file `buf` (stat `st`) from the cache, if it still describes the file.
+
+    Lines the cache names as bad or without an id are in `columns.bad` / `columns.noid`, by
+    offset, as after a parse: the store quarantines them (the builder writes nowhere else)."""
     import mmap
-    import random
+    from array import array
 
-    path = cache_path(store.state_dir)
-    st = store._stat
-    if st is None:
-        return False
     try:
-        with open(path, "rb") as f:
+        with open(cache_path(project.state_dir), "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # no copy of the whole file
         nl = mapped.find(b"\n")
         header = orjson.loads(mapped[:nl])
         body = memoryview(mapped)[nl + 1 :]
     except (OSError, ValueError):
-        return False
+        return None
     try:
+        config = project_config(project)
         if header["version"] != VERSION or header["inode"] != st[0] or header["size"] > st[1]:
-            return False
-        if header["project_reasons"] != [r.code for r in store.project.reject_reasons]:
-            return False
-        if header["labels"] != store.labels[1:]:
-            return False
-        if header["task"] != store.project.task or header["scoring"] != store.project.scoring:
-            return False  # labels are normalised by the scoring mode
+            return None
+        for key in ("project_reasons", "labels", "task", "scoring"):  # labels are normalised by scoring
+            if header[key] != config[key]:
+                return None
         end = header["scanned_end"]
         same_file = header["size"] == st[1] and header["mtime_ns"] == st[2]
         if not same_file and header["size"] == st[1]:
-            return False  # same length, touched since: edited in place
-        if not same_file and _edges(store._buf, end) != header["edges"]:
-            return False
+            return None  # same length, touched since: edited in place
+        if not same_file and (end > len(buf) or prefix_crc(buf, end) != header["prefix_crc"]):
+            return None  # the prefix changed, not only the tail: rebuild
         sizes = header["sizes"]
         if sum(sizes) != len(body):
-            return False
+            return None
         parts, pos = [], 0
         for size in sizes:
             parts.append(body[pos : pos + size])
             pos += size
         if _digest(parts) != header["digest"]:
-            return False
-        offsets = array("Q")
-        offsets.frombytes(parts[0])
-        if not same_file:
-            buf = store._buf
-            n = len(offsets)
-            for k in random.sample(range(n), min(n, 2000)):
-                off = offsets[k]
-                if off and buf[off - 1 : off] != b"\n":
-                    return False
-            if _samples(buf, offsets, header["samples"]["seed"]) != header["samples"]:
-                return False  # sampled rows changed: the prefix was edited, not only appended to
-        run, playbook, label = array("I"), array("I"), array("H")
-        run.frombytes(parts[3])
-        playbook.frombytes(parts[4])
-        label.frombytes(parts[5])
-        problems = [(int(line), str(reason), int(off)) for line, reason, off in header["problems"]]
-    except (KeyError, TypeError, ValueError, IndexError):
-        return False
-    store._offsets = offsets
-    store.status = bytearray(parts[1])
-    store.reason = bytearray(parts[2])
-    store._run, store._playbook, store._label = run, playbook, label
-    store._flags = bytearray(parts[6])
-    store.runs = list(header["runs"])
-    store._run_index = {v: k for k, v in enumerate(store.runs)}
-    store.playbooks = list(header["playbooks"])
-    store._playbook_index = {v: k for k, v in enumerate(store.playbooks)}
-    store.reason_codes = [None] + list(header["reason_codes"])
-    store._reason_index = {code: k for k, code in enumerate(store.reason_codes) if code}
-    store._assigned = {int(k): v for k, v in header["assigned"].items()}
-    store._malformed = header["malformed"]
-    store._breaks = set(header["breaks"])
-    store._counts = list(header["counts"])
-    store._reason_counts = list(header["reason_counts"])
-    store._scanned_end = end
-    store._lineno = header["lineno"]
-    store._bad = [list(p) for p in problems]
-    from brewslm_tui.core.store.jsonl import LoadProblem
-
-    buf = store._buf
-    for line, reason, off in problems:
-        store.quarantine.keep(store.synthetic_path, line, bytes(buf[off : buf.find(b"\n", off)]), reason)
-        store.problems.append(LoadProblem(store.synthetic_path, line, reason))
-    return True
+            return None
+        columns = Columns(config["project_reasons"], config["labels"])
+        columns.offsets = array("Q", bytes(parts[0]))
+        columns.status = bytearray(parts[1])
+        columns.reason = bytearray(parts[2])
+        columns.run = array("I", bytes(parts[3]))
+        columns.playbook = array("I", bytes(parts[4]))
+        columns.label = array("H", bytes(parts[5]))
+        columns.flags = bytearray(parts[6])
+        columns.runs = list(header["runs"])
+        columns.run_index = {v: k for k, v in enumerate(columns.runs)}
+        columns.playbooks = list(header["playbooks"])
+        columns.playbook_index = {v: k for k, v in enumerate(columns.playbooks)}
+        columns.reason_codes = [None, *header["reason_codes"]]
+        columns.reason_index = {code: k for k, code in enumerate(columns.reason_codes) if code}
+        columns.malformed = int(header["malformed"])
+        columns.breaks = {int(slot) for slot in header["breaks"]}
+        columns.bad = [[int(line), str(reason), int(off)] for line, reason, off in header["bad"]]
+        columns.noid = [[int(slot), int(line), int(off)] for slot, line, off in header["noid"]]
+        columns.dupid = [[int(slot), int(line), int(off)] for slot, line, off in header["dupid"]]
+        columns.counts = [int(n) for n in header["counts"]]
+        columns.reason_counts = [int(n) for n in header["reason_counts"]]
+        columns.lineno = int(header["lineno"])
+        if len(columns.reason_counts) != len(columns.reason_codes) or len(columns.status) != len(columns):
+            return None
+    except (KeyError, TypeError, ValueError, IndexError, TooManyReasons):
+        return None
+    return Cached(columns, end)
 
 
 if __name__ == "__main__":

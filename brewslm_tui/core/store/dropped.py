@@ -2,15 +2,30 @@
 
 Never lost: every dropped row keeps its full content and can be restored. The file is small
 next to `synthetic.jsonl`, but it is still read as offsets over a mapped file, not as dicts.
+
+Rows are addressed by id, so ids here are unique: a later row whose id an earlier one already
+has (a file edited or merged by hand) is reported by file:line and addressed by a fresh stable
+id, its own kept as `original_id`; a compaction that rewrites the file writes that into its line.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
+from brewslm_tui.core.store.columns import assigned_id
 from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, line_starts, map_file
+from brewslm_tui.core.store.row_json import loads_lenient
+from brewslm_tui.core.store.splice import line_for
+
+
+def fresh_id(lineno: int, raw: bytes, taken) -> str:
+    """A stable id for a row whose id is taken: from its line number and bytes, unique in `taken`."""
+    salt = lineno
+    row_id = assigned_id(salt, raw)
+    while row_id in taken:
+        salt += 1 << 32
+        row_id = assigned_id(salt, raw)
+    return row_id
 
 
 class DroppedRows:
@@ -34,10 +49,12 @@ class DroppedRows:
         self._runs: list[str] = []
         self._playbooks: list[str] = []
         self._problems: list[LoadProblem] = []
+        self._renamed: dict[int, str] = {}  # position -> the row's own id, when it has a fresh one
+        self._by_id: dict[str, int] = {}
         for lineno, start in enumerate(line_starts(self._buf)[0], start=1):
             raw = self._line(start)
             try:
-                obj = orjson.loads(raw)
+                obj = loads_lenient(raw)
                 if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
                     raise ValueError("not a row object with an id")
             except ValueError as exc:
@@ -45,12 +62,24 @@ class DroppedRows:
                 self._quarantine.keep(self.path, lineno, bytes(raw), reason)
                 self._problems.append(LoadProblem(self.path, lineno, reason))
                 continue
+            row_id = obj["id"]
+            if row_id in self._by_id:
+                own, row_id = row_id, fresh_id(lineno, bytes(raw), self._by_id)
+                self._renamed[len(self._ids)] = own
+                self._problems.append(
+                    LoadProblem(
+                        self.path,
+                        lineno,
+                        f"id {own!r} is also on an earlier line: this row is {row_id!r} now"
+                        " (its own id kept as original_id)",
+                    )
+                )
+            self._by_id[row_id] = len(self._ids)
             self._starts.append(start)
-            self._ids.append(obj["id"])
+            self._ids.append(row_id)
             self._reasons.append(obj.get("drop_reason") or obj.get("reject_reason"))
             self._runs.append(str(obj.get("run_id") or ""))
             self._playbooks.append(str(obj.get("playbook") or ""))
-        self._by_id = {row_id: j for j, row_id in enumerate(self._ids)}
 
     @property
     def problems(self) -> list[LoadProblem]:
@@ -70,6 +99,7 @@ class DroppedRows:
         self._reasons = [m[2] for m in meta]
         self._runs = [m[3] for m in meta]
         self._playbooks = [m[4] for m in meta]
+        self._renamed = {}
         self._by_id = {row_id: j for j, row_id in enumerate(self._ids)}
         return self
 
@@ -88,11 +118,25 @@ class DroppedRows:
 
     def row(self, j: int) -> dict:
         self._ensure()
-        return orjson.loads(self._line(self._starts[j]))
+        row = loads_lenient(self._line(self._starts[j]))
+        if j in self._renamed:
+            row.pop("id", None)
+            row = {"id": self._ids[j], **row}
+            row.setdefault("original_id", self._renamed[j])
+        return row
 
     def raw(self, j: int) -> bytes:
+        """The row's line (with its newline), as it is to be written: a fresh id spliced in."""
         self._ensure()
-        return self._line(self._starts[j]) + b"\n"
+        line = self._line(self._starts[j])
+        if j in self._renamed:
+            return line_for(line, loads_lenient(line), self.row(j))
+        return line + b"\n"
+
+    @property
+    def renamed(self) -> bool:
+        """True when a row read so far has a fresh id not yet written into the file."""
+        return self._parsed and bool(self._renamed)
 
     def id_of(self, j: int) -> str:
         self._ensure()

@@ -57,7 +57,7 @@ class JournalContents:
     inode: int | None = None
 
 
-def _check_entry(entry) -> None:
+def check_entry(entry) -> None:
     """The shape replay relies on; anything else is a corrupt entry (reported, never applied)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("op"), str):
         raise ValueError("not a journal entry")
@@ -87,6 +87,19 @@ def _check_entry(entry) -> None:
     content = entry.get("content")
     if content is not None and (not isinstance(content, list) or len(content) != len(ids)):
         raise ValueError("content does not match ids")
+    if not isinstance(entry.get("by", ""), str):
+        raise ValueError("by is not a name")
+    for key in ("reviewed", "prev_reviewed"):  # [reviewed_by, reviewed_at] or null, per row
+        stamps = entry.get(key)
+        if stamps is not None and not (
+            isinstance(stamps, list)
+            and len(stamps) == len(ids)
+            and all(
+                s is None or (isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) for x in s))
+                for s in stamps
+            )
+        ):
+            raise ValueError(f"{key} does not match ids")
     targets: list = [target] if target is not None else (each or [])
     for t in targets:
         if t[0] not in ("pending", "approved", "rejected", "dropped"):
@@ -126,7 +139,7 @@ class Journal:
                 continue  # an entry blanked out after its write failed (see `_blank_out`)
             try:
                 entry = orjson.loads(raw)
-                _check_entry(entry)
+                check_entry(entry)
             except ValueError as exc:
                 reason = f"corrupt journal entry ({exc}); that decision could not be replayed"
                 self.quarantine.keep(self.path, lineno, raw, reason)

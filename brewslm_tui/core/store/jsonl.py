@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from brewslm_tui.core.store import fsio
+from brewslm_tui.core.store.row_json import loads_lenient
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ def heal_torn_tail(path: Path, quarantine: Quarantine, *, complete_whole: bool =
         f.seek(tail_start)
         raw = f.read()
         line_no = _count_newlines(f, tail_start) + 1
-    if complete_whole and _is_whole_object(raw):
+    if complete_whole and _is_whole_object(raw[data_start(raw) if tail_start == 0 else 0 :]):
         # a complete row that only lacks its newline (a file written by hand): complete it
         append_durably(path, b"\n")
         return LoadProblem(path, line_no, "final line had no newline; added one (the row itself is whole)")
@@ -394,8 +395,10 @@ def heal_torn_tail(path: Path, quarantine: Quarantine, *, complete_whole: bool =
 
 
 def _is_whole_object(raw: bytes) -> bool:
+    """True when the store would read `raw` as an object (the same lenient parse as every row:
+    a line Python's json reads is completed, not cut)."""
     try:
-        return isinstance(orjson.loads(raw), dict)
+        return isinstance(loads_lenient(raw), dict)
     except ValueError:
         return False
 

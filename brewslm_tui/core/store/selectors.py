@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.rows import DROPPED, STATUS_CODES
+from brewslm_tui.core.store.row_filter import RowFilter
+
+if TYPE_CHECKING:
+    from brewslm_tui.core.store.store import Store
 
 
 @dataclass
@@ -36,35 +41,32 @@ class Selector:
             raise BrewError(f"unknown status {self.status!r} (pending, approved, rejected, dropped)")
 
 
-def select_slots(store, sel: Selector) -> list[int]:
+def select_slots(store: Store, sel: Selector) -> list[int]:
     """Slots of live rows (synthetic.jsonl plus journal) that match every given selector."""
     sel.check()
-    n = len(store)
+    candidates = None
     if sel.ids:
-        candidates = sorted({s for s in (store.index_of(i) for i in sel.ids) if s is not None})
-    else:
-        candidates = range(n)
-    run_k = store._run_index.get(sel.run, -1) if sel.run is not None else None
-    pb_k = store._playbook_index.get(sel.playbook, -1) if sel.playbook is not None else None
-    rs_k = store._reason_index.get(sel.reason, -1) if sel.reason is not None else None
-    st_k = STATUS_CODES[sel.status] if sel.status is not None else None
-    runs, pbs = store.run_index_column(), store.playbook_index_column()
-    status, reason = store.status, store.reason
-    out = []
-    for i in candidates:
-        if run_k is not None and runs[i] != run_k:
-            continue
-        if pb_k is not None and pbs[i] != pb_k:
-            continue
-        if rs_k is not None and reason[i] != rs_k:
-            continue
-        if st_k is not None and status[i] != st_k:
-            continue
-        out.append(i)
-    return out
+        found: set[int] = set()
+        for row_id in sel.ids:
+            slots = store.slots_with_id(row_id)
+            if len(slots) > 1:
+                where = ", ".join(str(store.line_number(s) or "(restored)") for s in slots)
+                raise BrewError(
+                    f"{store.synthetic_path}: id {row_id!r} is on {len(slots)} rows (lines {where}):"
+                    " select them another way (--run, --status), or give them distinct ids"
+                )
+            found.update(slots)
+        candidates = sorted(found)
+    row_filter = RowFilter(
+        statuses=frozenset({STATUS_CODES[sel.status]}) if sel.status is not None else None,
+        run=sel.run,
+        playbook=sel.playbook,
+        reason=sel.reason,
+    )
+    return list(row_filter.select(store, candidates))
 
 
-def select_dropped(store, sel: Selector) -> list[str]:
+def select_dropped(store: Store, sel: Selector) -> list[str]:
     """Ids of rows in dropped.jsonl (not already restored) that match; `--status` must be dropped if given."""
     sel.check()
     if sel.status not in (None, "dropped"):
@@ -90,6 +92,6 @@ def select_dropped(store, sel: Selector) -> list[str]:
     for i in select_slots(
         store, Selector(ids=sel.ids, run=sel.run, reason=sel.reason, status="dropped", playbook=sel.playbook)
     ):
-        if store._offsets[i] != (1 << 64) - 1:
+        if not store.is_virtual(i):
             out.append(store.id_of(i))
     return out

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from itertools import compress
 
 from brewslm_tui.core.rows import PENDING
+from brewslm_tui.core.store.row_filter import RowFilter, code_mask
 
 
 class RowView:
@@ -33,90 +34,25 @@ class RowView:
         """`deferred`: start empty; the first `sync()` builds it (a tab not on screen yet)."""
         self.store = store
         self.statuses = frozenset(statuses)
-        self.text = text or None
-        self.run = run or None
-        self.playbook = playbook or None
-        self.label = label or None
-        self.reason = reason or None
+        self.filter = RowFilter(
+            statuses=self.statuses,
+            run=run or None,
+            playbook=playbook or None,
+            label=label or None,
+            reason=reason or None,
+            text=text or None,
+        )
         self.slots = array("I")
+        self._groups: list[tuple[str | None, GroupSlots]] | None = None
         if deferred:
             self._version = self._generation = -1
-            self._groups = None
         else:
             self.rebuild()
-
-    # ------------------------------------------------------------------ filters
-    def set_filters(self, **filters) -> None:
-        """Change any of text/run/playbook/label/reason (None clears it) and rebuild."""
-        for key, value in filters.items():
-            if key not in ("text", "run", "playbook", "label", "reason"):
-                raise TypeError(f"unknown filter {key}")
-            setattr(self, key, value or None)
-        self.rebuild()
-
-    def describe_filters(self) -> str:
-        parts = [
-            f"{k}={getattr(self, k)!s}" for k in ("run", "playbook", "label", "reason") if getattr(self, k)
-        ]
-        if self.text:
-            parts.insert(0, f'"{self.text}"')
-        return " ".join(parts)
-
-    @property
-    def filtered(self) -> bool:
-        return any((self.text, self.run, self.playbook, self.label, self.reason))
-
-    def _column_test(self):
-        store = self.store
-        tests = []
-        if self.run is not None:
-            k = store._run_index.get(self.run, -1)
-            col = store.run_index_column()
-            tests.append(lambda i: col[i] == k)
-        if self.playbook is not None:
-            k = store._playbook_index.get(self.playbook, -1)
-            col = store.playbook_index_column()
-            tests.append(lambda i: col[i] == k)
-        if self.label is not None:
-            k = store.labels.index(self.label) if self.label in store.labels else -1
-            col = store.label_index_column()
-            tests.append(lambda i: col[i] == k)
-        if self.reason is not None:
-            k = store._reason_index.get(self.reason, -1)
-            col = store.reason
-            tests.append(lambda i: col[i] == k)
-        if self.text is not None:
-            needle = self.text.casefold()
-            ascii_needle = needle.encode() if needle.isascii() else None
-
-            def text_test(i: int) -> bool:
-                if ascii_needle is not None and ascii_needle not in store.raw_line(i).lower():
-                    return False
-                row = store.row(i)
-                return needle in row["prompt"].casefold() or needle in row["completion"].casefold()
-
-            tests.append(text_test)
-        return tests
-
-    def matches(self, slot: int) -> bool:
-        if self.store.status[slot] not in self.statuses:
-            return False
-        return all(test(slot) for test in self._column_test())
 
     # ------------------------------------------------------------------ keeping current
     def rebuild(self) -> None:
         store = self.store
-        status = store.status
-        wanted = self.statuses
-        tests = self._column_test()
-        if not tests:
-            # no per-row test: select from the status column at C speed (no Python call per row)
-            slots = array("I", compress(range(len(status)), _mask(status, wanted)))
-        else:
-            slots = array(
-                "I", (i for i in range(len(status)) if status[i] in wanted and all(t(i) for t in tests))
-            )
-        self.slots = slots
+        self.slots = self.filter.select(store)
         self._version = store.version
         self._generation = store.generation
         self._groups = None
@@ -134,13 +70,11 @@ class RowView:
         self._version = store.version
         if not changed:
             return False
-        tests = self._column_test()
-        status = store.status
-        wanted = self.statuses
+        match = self.filter.matcher(store)
         slots = self.slots
         touched = False
         for slot in sorted(set(changed)):
-            should = status[slot] in wanted and all(t(slot) for t in tests)
+            should = match(slot)
             pos = bisect_left(slots, slot)
             present = pos < len(slots) and slots[pos] == slot
             if should and not present:
@@ -171,7 +105,7 @@ class RowView:
         """Where `slot` is, or would be: keeps a cursor steady when its row leaves the view."""
         return min(bisect_left(self.slots, slot), max(len(self.slots) - 1, 0))
 
-    def groups(self) -> list[tuple[str | None, list[int]]]:
+    def groups(self) -> list[tuple[str | None, GroupSlots]]:
         """Slots grouped by reject reason, in the project's reason order (unknown codes after)."""
         if self._groups is None:
             store = self.store
@@ -200,8 +134,8 @@ class GroupSlots(Sequence):
 
     def _list(self) -> list[int]:
         if self._items is None:
-            self._items = list(compress(self._slots, _mask(self._codes, (self._code,))))
-            self._slots = self._codes = None  # type: ignore[assignment]
+            self._items = list(compress(self._slots, code_mask(self._codes, (self._code,))))
+            self._slots, self._codes = array("I"), b""  # no longer needed
         return self._items
 
     def __len__(self) -> int:
@@ -223,10 +157,3 @@ class GroupSlots(Sequence):
 
     def __repr__(self) -> str:
         return f"GroupSlots({len(self)} slots)"
-
-
-def _mask(codes, wanted) -> bytes:
-    """One byte per code, non-zero where the code is in `wanted`: `bytes.translate` runs at
-    memory speed, and `compress` takes the result as its selector."""
-    table = bytes(1 if k in wanted else 0 for k in range(256))
-    return bytes(codes).translate(table) if not isinstance(codes, bytes) else codes.translate(table)

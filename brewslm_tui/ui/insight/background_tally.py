@@ -33,7 +33,7 @@ class BackgroundTally:
 
     def refresh_data(self, force: bool = False) -> None:
         """Called by the app after store changes: recompute if the store changed and we are visible."""
-        version = getattr(self.store, "version", None)
+        version = self.store.version
         if not force and version is not None and version == self._tally_version:
             return
         if not self._tally_visible():

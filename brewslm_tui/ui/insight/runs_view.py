@@ -1,6 +1,6 @@
 """The runs view: one line per run_id, so a bad row can be traced to its run and the run judged.
 
-Per-run counts come from one background pass over the store's columns (`tally_runs`, run by
+Per-run counts come from one background pass over the store's columns (`core.stats.tally_runs`, run by
 `BackgroundTally` when the store changed and the view is shown), joined with the job records
 (`list_jobs`) for what only the job knows: when it ran, its state, candidates generated and
 rows landed. A run with rows but no job record (its record was deleted, rows copied in) still
@@ -16,10 +16,8 @@ the run: a new job like it with a fresh seed (`Regenerate`).
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -33,94 +31,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
 from brewslm_tui.core.generation.jobs import list_jobs
-from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
+from brewslm_tui.core.stats import RunTally, tally_runs
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
 from brewslm_tui.ui.jobs.job_format import STATES, count
 from brewslm_tui.ui.review.modals import ConfirmScreen
 from brewslm_tui.ui.shell.movement import TABLE_MOVES
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.text import plain, when_text
-
-
-@dataclass
-class RunTally:
-    run_id: str
-    playbook: str = ""
-    by_status: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    reasons: Counter = field(default_factory=Counter)
-    dropped_file: int = 0  # rows of this run already moved to dropped.jsonl
-
-    @property
-    def pending(self) -> int:
-        return self.by_status[PENDING]
-
-    @property
-    def approved(self) -> int:
-        return self.by_status[APPROVED]
-
-    @property
-    def rejected(self) -> int:
-        return self.by_status[REJECTED]
-
-    @property
-    def dropped(self) -> int:
-        return self.by_status[DROPPED] + self.dropped_file
-
-    @property
-    def rows(self) -> int:
-        return sum(self.by_status) + self.dropped_file
-
-    @property
-    def approval_rate(self) -> float | None:
-        decided = self.approved + self.rejected + self.dropped
-        return self.approved / decided if decided else None
-
-    @property
-    def unapproved(self) -> int:
-        return self.pending + self.rejected
-
-
-def tally_runs(store: Any) -> dict[str, RunTally]:
-    """Per-run status counts and reject reasons: one C-speed pass (Counter over zipped columns).
-
-    Rows already moved to dropped.jsonl count as dropped for their run, except those restored
-    since (they have a slot again and are counted there).
-    """
-    n = len(store)
-    runs, codes = store.runs, store.reason_codes
-    triples = Counter(
-        zip(store.run_index_column()[:n], bytes(store.status[:n]), bytes(store.reason[:n]), strict=True)
-    )
-    tallies: dict[str, RunTally] = {}
-
-    def tally_for(run: str) -> RunTally:
-        tally = tallies.get(run)
-        if tally is None:
-            tally = tallies[run] = RunTally(run)
-        return tally
-
-    for (run_k, status, reason_k), k in triples.items():
-        tally = tally_for(runs[run_k])
-        tally.by_status[status] += k
-        if reason_k and status in (REJECTED, DROPPED):
-            tally.reasons[codes[reason_k]] += k
-    dropped = store.dropped
-    for j in range(len(dropped)):
-        if store.restored_slot(dropped.id_of(j)) is not None:
-            continue
-        tally = tally_for(dropped.run_of(j))
-        tally.dropped_file += 1
-        if not tally.playbook:
-            tally.playbook = dropped.playbook_of(j)
-        reason = dropped.reason_of(j)
-        if reason:
-            tally.reasons[reason] += 1
-    column = store.run_index_column()
-    for run_k, run in enumerate(runs):  # a run's playbook: that of its first slot (array.index is C)
-        if run in tallies and not tallies[run].playbook:
-            with contextlib.suppress(ValueError):
-                tallies[run].playbook = store.playbook_of(column.index(run_k))
-    return tallies
 
 
 @dataclass

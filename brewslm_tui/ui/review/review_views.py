@@ -788,8 +788,7 @@ class RejectedPane(ReviewPane):
 
     def confirm_drop(self, targets: list[int], title: str = "Drop rejected rows") -> None:
         """Ask with a per-reason summary, then one store.drop (restorable, undoable)."""
-        codes = bytes(map(self.store.reason.__getitem__, targets))  # one byte per row: counted in C
-        by_reason = Counter({self.store.reason_codes[k] or "(no reason)": codes.count(k) for k in set(codes)})
+        by_reason = Counter(self.store.count_by_reason(targets))
         summary = f"drop {counted(len(targets))}: " + ", ".join(
             f"{visible_line(reason)} {n:,}" for reason, n in by_reason.most_common()
         )

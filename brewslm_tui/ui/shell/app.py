@@ -620,7 +620,7 @@ def open_store(
         reason = readonly if isinstance(readonly, str) else READONLY_BY_REQUEST
         return Store.open(project, readonly=True, background=True, builder=builder), reason
     try:
-        return Store.open(project, session=True, background=True, builder=builder), None
+        return Store.open(project, background=True, builder=builder), None
     except LockBusy as busy:
         return Store.open(project, readonly=True, background=True, builder=builder), str(busy)
 

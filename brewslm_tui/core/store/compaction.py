@@ -1,0 +1,200 @@
+"""Compaction: fold the journal into `synthetic.jsonl` and `dropped.jsonl`, all files or none.
+
+Three staged files (the new `synthetic.jsonl`, the new `dropped.jsonl` when it changes, an
+empty journal) are renamed into place by `commit.MultiFileCommit` behind an intent record, so a
+crash at any point replays to the same rows. Unchanged stretches of rows are copied by the
+kernel (`CopyRange`); only rows the journal touched are written anew. The store then derives
+the new file's columns from the old ones (no re-parse).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from brewslm_tui.core.rows import DROPPED, now_iso
+from brewslm_tui.core.store.columns import VIRTUAL, disk_flags
+from brewslm_tui.core.store.commit import MultiFileCommit, recover
+from brewslm_tui.core.store.dropped import fresh_id
+from brewslm_tui.core.store.jsonl import CopyRange, heal_torn_tail
+
+if TYPE_CHECKING:
+    from brewslm_tui.core.store.store import Store
+
+DroppedMeta = tuple[int, str, str | None, str, str]  # (offset, id, reason, run, playbook) in dropped.jsonl
+
+
+@dataclass
+class CompactReport:
+    rows: int
+    dropped_moved: int
+    restored: int
+    malformed_removed: int
+    seconds: float
+
+    def __str__(self) -> str:
+        parts = [f"{self.rows} rows in synthetic.jsonl"]
+        if self.dropped_moved:
+            parts.append(f"{self.dropped_moved} moved to dropped.jsonl")
+        if self.restored:
+            parts.append(f"{self.restored} restored from dropped.jsonl")
+        if self.malformed_removed:
+            parts.append(f"{self.malformed_removed} malformed lines left in quarantine only")
+        return ", ".join(parts) + f" ({self.seconds:.2f} s)"
+
+
+@dataclass
+class NewLayout:
+    """Where the old slots went in the new `synthetic.jsonl`."""
+
+    pieces: list[list[int]] = field(default_factory=list)  # old slot ranges [a, b) kept, in new order
+    offsets: array = field(default_factory=lambda: array("Q"))
+    flags: bytearray = field(default_factory=bytearray)
+    restored: int = 0
+
+    def keep(self, a: int, b: int) -> None:
+        if self.pieces and self.pieces[-1][1] == a:
+            self.pieces[-1][1] = b
+        else:
+            self.pieces.append([a, b])
+
+
+def compact(store: Store, crash_hook: Callable[[], None] | None = None) -> CompactReport:
+    """Fold the journal into the data files (all or nothing) and start a new journal."""
+    t0 = time.perf_counter()
+    store.finish_loading()
+    with store.write_lock:
+        _settle(store)
+        stamp = now_iso()
+        # a malformed last line leaves a break just past the last slot: nothing follows it to copy
+        special = sorted(
+            s for s in store.overlay.touched | set(store.ids.assigned) | store.cols.breaks if s < len(store)
+        )
+        dropped_now = [i for i in special if store.cols.status[i] == DROPPED]
+        commit = MultiFileCommit(store.state_dir)
+        layout = NewLayout()
+        with open(store.synthetic_path, "rb") if store.file.stat else nullcontext() as source:
+            commit.stage(store.synthetic_path, _synthetic_chunks(store, special, layout, source))
+        dropped_meta: list[DroppedMeta] | None = None
+        if dropped_now or store.overlay.virtual_pos or store.dropped.renamed:
+            dropped_meta = []
+            commit.stage(store.dropped_path, _dropped_chunks(store, dropped_now, stamp, dropped_meta))
+        _stage_new_journal(store, commit)
+        store.quarantine.sync()  # malformed lines leave synthetic.jsonl now: their copies first
+        try:
+            commit.apply(before_rename=crash_hook)
+        except BaseException:
+            # finish or roll back what was done, and reload from disk: never keep deciding on
+            # columns that no longer describe the files
+            recover(store.state_dir, store.managed_files())
+            store.reload()
+            raise
+        malformed = store.cols.malformed
+        store.adopt_compacted(layout.pieces, layout.offsets, layout.flags, dropped_meta)
+    return CompactReport(
+        rows=len(store),
+        dropped_moved=len(dropped_now),
+        restored=layout.restored,
+        malformed_removed=malformed,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _settle(store: Store) -> None:
+    """Under the write lock: torn tails healed, dropped.jsonl and appended rows read afresh."""
+    for path in (store.synthetic_path, store.dropped_path):
+        heal = heal_torn_tail(path, store.quarantine)
+        if heal:
+            store.problems.append(heal)
+    store.reread_dropped()
+    store.refresh()
+
+
+def _synthetic_chunks(
+    store: Store, special: list[int], layout: NewLayout, source
+) -> Iterator[bytes | CopyRange]:
+    """The new synthetic.jsonl: runs of untouched file rows are copied by the kernel; touched rows
+    are written anew; dropped rows and malformed lines are left out."""
+    cols, file = store.cols, store.file
+    buf, offsets, flags, status = file.buf, cols.offsets, cols.flags, cols.status
+    n = len(cols)
+    pos = 0
+    a = 0
+    for t in [*special, n]:
+        if t > a:  # slots a..t-1: untouched file rows, contiguous in the file
+            start, end = offsets[a], buf.find(b"\n", offsets[t - 1]) + 1
+            delta = start - pos
+            layout.offsets.extend(o - delta for o in offsets[a:t]) if delta else layout.offsets.extend(
+                offsets[a:t]
+            )
+            layout.keep(a, t)
+            layout.flags.extend(flags[a:t])
+            yield CopyRange(source.fileno(), start, end)
+            pos += end - start
+        if t == n:
+            break
+        a = t + 1
+        if status[t] == DROPPED:
+            continue
+        off = offsets[t]
+        if off == VIRTUAL or store.is_dirty(t):
+            layout.restored += off == VIRTUAL
+            line, row = store.disk_line(t)
+            layout.flags.append(disk_flags(row))
+        else:
+            line = file.line(off) + b"\n"
+            layout.flags.append(flags[t])
+        layout.keep(t, t + 1)
+        layout.offsets.append(pos)
+        pos += len(line)
+        yield line
+
+
+def _dropped_chunks(
+    store: Store, dropped_now: list[int], stamp: str, meta: list[DroppedMeta]
+) -> Iterator[bytes]:
+    """The new dropped.jsonl: its rows not restored since, then the rows dropped since.
+
+    A restored row is left out by its position (not its id: two rows may share one), and a row
+    moving in whose id is already there gets a fresh one (its own kept as `original_id`), so
+    every row of the file stays addressable and none is ever left out by another's id."""
+    restored = set(store.overlay.virtual_pos.values())
+    dropped = store.dropped
+    ids: set[str] = set()
+    pos = 0
+    for j in range(len(dropped)):
+        if j not in restored:
+            line = dropped.raw(j)
+            row_meta = dropped.meta(j)
+            ids.add(row_meta[0])
+            meta.append((pos, *row_meta))
+            pos += len(line)
+            yield line
+    for i in dropped_now:
+        overlay = store.overlay
+        when = overlay.dropped_at.get(i) or overlay.virtual.get(i, {}).get("dropped_at") or stamp
+        extra = {"dropped_at": when, "drop_reason": store.reason_of(i)}
+        row_id = store.id_of(i)
+        if row_id in ids:
+            extra["id"] = fresh_id(i, store.raw_line(i), ids)
+            if "original_id" not in store.row(i):
+                extra["original_id"] = row_id
+        line, row = store.disk_line(i, extra)
+        ids.add(row["id"])
+        meta.append(
+            (pos, row["id"], row["drop_reason"], str(row.get("run_id") or ""), str(row.get("playbook") or ""))
+        )
+        pos += len(line)
+        yield line
+
+
+def _stage_new_journal(store: Store, commit: MultiFileCommit) -> None:
+    """The folded journal is kept in the archive; an empty one (its header) takes its place."""
+    first_seq, next_seq = store.journal_span()
+    if next_seq - 1 >= first_seq:
+        store.journal.archive_current(first_seq, next_seq - 1)
+    commit.stage(store.journal.path, [store.journal.new_generation_bytes(next_seq)])
