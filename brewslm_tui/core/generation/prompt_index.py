@@ -37,7 +37,6 @@ from typing import Any
 
 import orjson
 
-from brewslm_tui.core.store.column_cache import _edges
 from brewslm_tui.core.store.jsonl import remove_stale_temps
 from brewslm_tui.core.text import normalize_for_dedup
 
@@ -202,7 +201,7 @@ def indexed_prompt_keys(path: Path, state_dir: Path, name: str, *, persist: bool
 
 def _prefix_checks(buf, end: int, seed: int) -> dict:
     """What must still hold of buf[:end] for the keys read from it to be the file's."""
-    checks: dict = {"edges": _edges(buf, end), "seed": seed}
+    checks: dict = {"edges": edges_digest(buf, end), "seed": seed}
     if end <= WHOLE_CHECK_BYTES:
         checks["crc"] = zlib.crc32(buf[:end])
         return checks
@@ -219,7 +218,7 @@ def _prefix_checks(buf, end: int, seed: int) -> dict:
 def _prefix_holds(buf, end: int, checks: dict) -> bool:
     if end > len(buf) or (end and buf[end - 1 : end] != b"\n"):
         return False
-    if checks.get("edges") != _edges(buf, end):
+    if checks.get("edges") != edges_digest(buf, end):
         return False
     if "crc" in checks:
         return bool(checks["crc"] == zlib.crc32(buf[:end]))
@@ -278,6 +277,18 @@ def _sidecar(st: os.stat_result, buf, covered: int, base: array, tail: array) ->
         "keys_crc": zlib.crc32(body),
     }
     return orjson.dumps(header) + b"\n" + body
+
+
+EDGE = 4096
+
+
+def edges_digest(buf, end: int) -> str:
+    """A digest of the first and last 4 KiB of buf[:end]: the cheap first check that a file still
+    starts and ends as the sidecar saw it (the prefix checksum comes after)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(buf[0 : min(EDGE, end)])
+    h.update(buf[max(0, end - EDGE) : end])
+    return h.hexdigest()
 
 
 def _write(sidecar: Path, content: bytes) -> None:
