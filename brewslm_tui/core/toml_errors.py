@@ -77,9 +77,7 @@ def describe_validation_error(
         return [f"{where}: {msg}" for where, msg in found]
     lines: list[str] = []
     for k, (where, msg) in enumerate(found):
-        deeper = any(
-            w != where and (w.startswith(where + ".") or w.startswith(where + "[")) for w, _ in found
-        )
+        deeper = any(w != where and (w.startswith((where + ".", where + "["))) for w, _ in found)
         line = f"{where}: {msg}"
         if not deeper and line not in lines and not any(w == where for w, _ in found[:k]):
             lines.append(line)

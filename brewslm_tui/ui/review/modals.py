@@ -361,7 +361,8 @@ class LabelPicker(ModalScreen[str | None]):
         with Vertical(id="label-picker", classes="modal-box"):
             yield Label(Content("Pick a label"), classes="modal-title")
             numbered = [
-                literal(f"{n}  {label}" if n <= 9 else f"   {label}") for n, label in enumerate(self.labels, 1)
+                literal(f"{n}  {label}" if n <= 9 else f"   {label}")
+                for n, label in enumerate(self.labels, 1)
             ]
             yield OptionList(*numbered, id="label-options")
 
