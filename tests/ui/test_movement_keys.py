@@ -40,7 +40,7 @@ async def test_the_runs_table_moves_with_j_k_g_G_home_end(tmp_path):
 
 async def test_the_restore_dialog_marks_two_rows_with_space_j_space(tmp_path):
     project = make_project(tmp_path, sample="sentiment", rows=make_rows(10))
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     store.reject([0, 1, 2, 3], "label_ambiguous")
     store.drop([0, 1, 2, 3])
     store.compact()

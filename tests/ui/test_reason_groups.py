@@ -14,7 +14,7 @@ from tests.helpers import make_project, make_rows
 
 def four_groups(tmp_path):
     project = make_project(tmp_path, sample="sentiment", rows=make_rows(40))
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     for k, reason in enumerate(["label_ambiguous", "wrong_label", "minor_typo", "off_task"]):
         store.reject(range(4 * k, 4 * k + 3), reason)
     store.compact()

@@ -20,7 +20,7 @@ def banner_text(app) -> str:
 
 
 async def test_a_read_only_window_takes_the_session_over_once_the_holder_quits(project_dir):
-    holder = Store.open(load_project(project_dir), session=True)
+    holder = Store.open(load_project(project_dir))
     try:
         app = build_app(project_dir)
         assert app.readonly_reason is not None

@@ -160,7 +160,7 @@ def test_256_colour_terminal_gets_palette_colours(project_dir):
 
 def session_is_free(root) -> bool:
     try:
-        Store.open(load_project(root), session=True, lock_timeout=5).close()
+        Store.open(load_project(root), lock_timeout=5).close()
     except Exception:
         return False
     return True

@@ -61,7 +61,7 @@ async def test_one_row_is_one_row_in_the_drop_question_and_after_a_restore(tmp_p
     from brewslm_tui.ui.shell.app import build_app
 
     project = make_project(tmp_path, sample="sentiment", rows=make_rows(6))
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     store.reject([0], "minor_typo")
     store.close()
     app = build_app(project.root)
