@@ -39,7 +39,7 @@ from brewslm_tui.ui.jobs.job_format import STATES, count
 from brewslm_tui.ui.review.modals import ConfirmScreen
 from brewslm_tui.ui.shell.movement import TABLE_MOVES
 from brewslm_tui.ui.shell.tabs import on_shown_tab
-from brewslm_tui.ui.shell.text import plain, when_text
+from brewslm_tui.ui.shell.text import counted, plain, when_text
 
 
 @dataclass
@@ -47,7 +47,8 @@ class RunTally:
     run_id: str
     playbook: str = ""
     by_status: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)  # rejected and dropped rows, per reason
+    rejected_reasons: Counter = field(default_factory=Counter)  # rows rejected now (what `D` drops)
     dropped_file: int = 0  # rows of this run already moved to dropped.jsonl
 
     @property
@@ -104,6 +105,8 @@ def tally_runs(store: Any) -> dict[str, RunTally]:
         tally.by_status[status] += k
         if reason_k and status in (REJECTED, DROPPED):
             tally.reasons[codes[reason_k]] += k
+        if status == REJECTED:
+            tally.rejected_reasons[codes[reason_k] if reason_k else "(no reason)"] += k
     dropped = store.dropped
     for j in range(len(dropped)):
         if store.restored_slot(dropped.id_of(j)) is not None:
@@ -225,11 +228,15 @@ class DropRunScreen(ModalScreen[bool | None]):
 
     def compose(self) -> ComposeResult:
         t = self.line.tally
-        reasons = ", ".join(f"{code} {n}" for code, n in t.reasons.most_common()) or "none"
+        # only the rows rejected now, by reason, in the CLI's order (`drop --run RUN --dry-run`):
+        # rows already dropped are not dropped again, so they are not counted here
+        reasons = ", ".join(f"{plain(code, 30)} {n:,}" for code, n in sorted(t.rejected_reasons.items()))
+        already = f"; {t.dropped:,} already dropped" if t.dropped else ""
         summary = (
             f"Run {plain(self.line.run_id)} ({plain(self.line.playbook)}):\n"
-            f"  r  drop its {t.rejected:,} rejected rows ({reasons})\n"
-            f"  a  drop all {t.unapproved:,} unapproved rows ({t.pending:,} pending + {t.rejected:,} rejected)\n"
+            f"  r  drop its {counted(t.rejected, 'rejected row')} ({reasons or 'none'}{already})\n"
+            f"  a  drop all {counted(t.unapproved, 'unapproved row')} ({t.pending:,} pending +"
+            f" {t.rejected:,} rejected)\n"
             f"Approved rows stay. Dropped rows go to data/dropped.jsonl and can be restored."
         )
         with Vertical(classes="modal-box -danger") as box:
