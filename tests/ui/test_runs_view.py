@@ -9,8 +9,11 @@ from contextlib import redirect_stdout
 from conftest import ready, until
 
 from brewslm_tui.cli import main as cli_main
+from brewslm_tui.core.generation.jobs import run_generation_job
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.ui.insight.runs_view import DropRunScreen, RunsView
+from brewslm_tui.ui.jobs.job_detail import JobDetailScreen
+from brewslm_tui.ui.review.review_views import QueuePane
 from brewslm_tui.ui.shell.app import build_app
 from tests.helpers import make_project, make_rows
 
@@ -46,3 +49,35 @@ async def test_drop_run_counts_only_rows_still_rejected_like_the_cli(tmp_path):
         text = str(app.screen.query_one("Static").render())
         assert "drop its 13 rejected rows (minor_typo 8, wrong_label 5; 6 already dropped)" in text
         assert "low_quality" not in text.split("\n")[1]
+
+
+async def test_enter_on_a_failed_run_shows_its_diagnostic_not_an_empty_queue(tmp_path):
+    from tests.ui.test_jobs_ui import ALL_BAD
+
+    project = make_project(tmp_path, sample="sentiment", playbooks={"all-bad": ALL_BAD}, rows=make_rows(4))
+    failed = await run_generation_job(project, "all-bad")
+    assert failed.state == "failed"
+    app = build_app(project.root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("4")
+        await until(pilot, lambda: _runs_ready(app), "the runs are counted")
+        view = app.query_one("#runs-view", RunsView)
+        view.select_run(failed.run_id)
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        assert app.screen.record.run_id == failed.run_id
+        assert "too_long" in app.screen.query_one("#job-detail-body").content.plain
+        await pilot.press("escape")
+        assert app.query_one("TabbedContent").active == "runs"
+        # a run with pending rows: enter shows them in the queue, d its details
+        view.select_run(RUN)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("TabbedContent").active == "queue"
+        assert app.query_one("#queue-pane", QueuePane).rows.view.run == RUN
+        await pilot.press("4")
+        await pilot.pause()
+        view.select_run(failed.run_id)
+        await pilot.press("d")
+        assert isinstance(app.screen, JobDetailScreen)
