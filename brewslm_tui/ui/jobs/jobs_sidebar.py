@@ -8,8 +8,10 @@ The sidebar is the list; the parts it composes do the rest:
   which finished ones the user has not looked at (the bell).
 
 A job reaching an end state posts `JobFinished(record)` once, also when it finished while the
-app was closed (it was being followed). Rows landing (synthetic.jsonl changed) post
-`RowsLanded`; the app then calls `store.refresh()`. Quitting with jobs running asks first
+app was closed (it was being followed). A job this window started posts `RowsLanded` when its
+record counts more landed rows (the app then reads them at once); rows from anywhere else reach
+the app through its one-second disk probe (`ui/shell/disk_probe.py`), the one poller for rows.
+Quitting with jobs running asks first
 (`confirm_quit`, called by the app's quit).
 
 | Key | Does |
@@ -94,7 +96,7 @@ class JobsSidebar(NoWrapOptionList):
     ]
 
     class RowsLanded(Message):
-        """Rows were appended to the synthetic file (by any job): refresh the store."""
+        """A job this window started landed rows: refresh the store now (not at the next probe)."""
 
     class JobFinished(Message):
         """A job reached succeeded / failed / cancelled / interrupted (posted once per job)."""
@@ -128,7 +130,7 @@ class JobsSidebar(NoWrapOptionList):
         self.launcher = JobLauncher(project)
         self.following = followed_jobs(project)
         self._finished_posted: set[str] = set()
-        self._synthetic_mark: tuple[int, int] | None = None
+        self._own: set[str] = set()  # run ids of the jobs this window started
         self._polls = 0
 
     @property
@@ -176,6 +178,7 @@ class JobsSidebar(NoWrapOptionList):
         """Start a generation job in a detached process; returns at once (spawned in a thread)."""
         job = self.launcher.prepare(playbook_name, like_run_id)
         self.following.add(job.run_id)
+        self._own.add(job.run_id)
         self.records[job.run_id] = JobRecord(
             run_id=job.run_id,
             playbook=job.playbook,
@@ -323,11 +326,7 @@ class JobsSidebar(NoWrapOptionList):
         message.stop()
         result, first = message.result, self._polls == 0
         self._polls += 1
-        if self._synthetic_mark is None:
-            self._synthetic_mark = result.synthetic_mark
-        elif result.synthetic_mark != self._synthetic_mark:
-            self._synthetic_mark = result.synthetic_mark
-            self.post_message(self.RowsLanded())
+        landed = False
         for run_id in result.removed:
             self.records.pop(run_id, None)
             self.following.discard(run_id)
@@ -341,12 +340,16 @@ class JobsSidebar(NoWrapOptionList):
             ):
                 continue  # our job's process has not taken its record over yet
             self.records[record.run_id] = record
+            if record.run_id in self._own and record.landed > (previous.landed if previous else 0):
+                landed = True
             if record.state in LIVE_STATES:
                 self.following.add(record.run_id)
             elif record.state in FINISHED and (
                 record.run_id in self.following or (not first and previous is None)
             ):
                 self._finish(record)
+        if landed:
+            self.post_message(self.RowsLanded())
         if result or message.failed:
             self._rebuild()
 
@@ -355,8 +358,7 @@ class JobsSidebar(NoWrapOptionList):
         if record.run_id in self._finished_posted:
             return
         self._finished_posted.add(record.run_id)
-        self.post_message(self.JobFinished(record))
-        self.post_message(self.RowsLanded())
+        self.post_message(self.JobFinished(record))  # the app reads the store then
 
     # --- rendering ------------------------------------------------------------------------
 
