@@ -469,7 +469,7 @@ class RunsView(BackgroundTally, Vertical):
         requested = count(line.record, "requested")
         summary = (
             f"Start a new job of playbook {plain(line.playbook or '?')} like run {plain(line.run_id)}"
-            f"{f' ({requested:,} rows)' if requested else ''}: same settings, a fresh seed. Its rows land in"
+            f"{f' ({counted(requested)})' if requested else ''}: same settings, a fresh seed. Its rows land in"
             " the queue as pending."
         )
 
