@@ -266,6 +266,11 @@ class RunsTable(DataTable):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows"), *TABLE_MOVES]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hidden with its tab, it acts on nothing: the palette's "Show rows" from Balance showed
+        the rows of whatever run was highlighted in the Runs tab the user could not see."""
+        return on_shown_tab(self) and super().check_action(action, parameters)
+
 
 class RunsView(BackgroundTally, Vertical):
     """One line per run.

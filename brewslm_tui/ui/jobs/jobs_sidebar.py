@@ -54,6 +54,7 @@ from brewslm_tui.ui.jobs.job_format import (
 from brewslm_tui.ui.jobs.job_launcher import JobLauncher, LaunchedJob
 from brewslm_tui.ui.jobs.no_wrap_list import NoWrapOptionList
 from brewslm_tui.ui.jobs.record_poller import PollResult, RecordPoller
+from brewslm_tui.ui.shell.tabs import on_shown_tab
 
 UNFINISHED = frozenset({*LIVE_STATES, "waiting"})
 
@@ -233,6 +234,14 @@ class JobsSidebar(NoWrapOptionList):
             quit_now()
 
         self.app.push_screen(QuitWithJobsScreen(running), answered)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hidden (`s`), the sidebar acts on no job: the palette would otherwise offer "Job rows",
+        "Job details" and "Cancel job" for a highlighted job the user cannot see. A new job
+        (the form names its playbook) works either way."""
+        if action in ("new_job",):
+            return True
+        return on_shown_tab(self) and super().check_action(action, parameters)
 
     def _allowed(self, what: str) -> bool:
         """The app's read-only policy (a second window on a project), when it has one."""
