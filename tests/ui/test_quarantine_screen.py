@@ -126,3 +126,10 @@ async def test_a_read_only_window_lists_but_does_not_change_the_quarantine(tmp_p
         await pilot.press("ctrl+s")
         assert len(quarantine.outstanding(project.state_dir)) == 2
         assert any("read-only" in n.message for n in app._notifications)
+
+
+def test_the_edit_field_text_means_the_same_json_and_holds_no_control_character():
+    line = '{"a":\t"x\x1by\\"\tz\U000e0041\u202e"}\r'
+    shown = json_escaped(line)
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e" for ch in shown)
+    assert json.loads(shown) == {"a": 'x\x1by"\tz\U000e0041\u202e'}

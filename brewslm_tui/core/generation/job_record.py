@@ -232,9 +232,9 @@ def lost_text(c: dict[str, Any]) -> str:
 
 def rows_kept(n: int, how: str) -> str:
     """'The 3 rows {how} are kept and reviewable.', in the right number ('The 1 row ... is'),
-    or 'No rows {how}.' for none: the end of every stopped job's headline."""
+    or 'It landed no rows.' for none: the end of every stopped job's headline."""
     if n == 0:
-        return f"No rows {how}."
+        return "It landed no rows."
     return f"The {plural(n, 'row')} {how} {'is' if n == 1 else 'are'} kept and reviewable."
 
 

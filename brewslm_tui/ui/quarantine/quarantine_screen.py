@@ -81,18 +81,30 @@ class Entry:
 def json_escaped(text: str) -> str:
     """`text` with every character `visible` would escape (and tab) as a JSON `\\uXXXX` escape
     (a surrogate pair above U+FFFF): inside a JSON string it means the same, and an edit field
-    can show it without handing the terminal a control character."""
+    can show it without handing the terminal a control character. Outside strings, a tab or a
+    carriage return is JSON whitespace: it becomes a space, which is whitespace too."""
     out = []
+    in_string = escaped = False
     for ch in text:
         code = ord(ch)
-        if code in _DANGEROUS or code == 0x09:
-            if code > 0xFFFF:
-                code -= 0x10000
-                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-            else:
-                out.append(f"\\u{code:04x}")
-        else:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        if code not in _DANGEROUS and code != 0x09:
             out.append(ch)
+        elif not in_string and code in (0x09, 0x0D):
+            out.append(" ")
+        elif code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
     return "".join(out)
 
 

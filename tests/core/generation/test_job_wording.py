@@ -12,7 +12,7 @@ def test_rows_kept_agrees_with_its_count():
     assert rows_kept(1, "it landed") == "The 1 row it landed is kept and reviewable."
     assert rows_kept(3, "it landed") == "The 3 rows it landed are kept and reviewable."
     assert rows_kept(1200, "it landed") == "The 1,200 rows it landed are kept and reviewable."
-    assert rows_kept(0, "it landed") == "No rows it landed."
+    assert rows_kept(0, "it landed") == "It landed no rows."
     assert lost_text({"invalid": 1, "duplicates": 1, "backend_errors": 1}) == (
         "1 invalid, 1 duplicate, 1 backend error"
     )
