@@ -56,6 +56,9 @@ async def test_quarantine_screen_puts_a_fixed_line_back_and_discards_one(tmp_pat
         screen = app.screen
         assert isinstance(screen, QuarantineScreen)
         await until(pilot, lambda: len(screen.entries) == 2, "the lines are listed")
+        depth = len(app.screen_stack)
+        await pilot.press("Q")  # open already: not a second one on top
+        assert app.screen is screen and len(app.screen_stack) == depth
         table = screen.query_one("#q-table")
         first = [cell.plain for cell in table.get_row_at(0)]
         assert first[0] == "data/synthetic.jsonl:3"

@@ -440,6 +440,8 @@ class BrewApp(App):
     def action_quarantine(self) -> None:
         from brewslm_tui.ui.quarantine.quarantine_screen import QuarantineScreen
 
+        if isinstance(self.screen, QuarantineScreen):
+            return
         self.push_screen(
             QuarantineScreen(
                 self.project, self.store, can_write=self.review.can_write, on_change=self.after_change
