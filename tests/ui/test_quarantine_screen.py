@@ -136,3 +136,12 @@ def test_the_edit_field_text_means_the_same_json_and_holds_no_control_character(
     shown = json_escaped(line)
     assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e" for ch in shown)
     assert json.loads(shown) == {"a": 'x\x1by"\tz\U000e0041\u202e'}
+
+
+async def test_at_80_columns_the_header_still_shows_the_quarantine(tmp_path):
+    project = _project(tmp_path)
+    app = build_app(project.root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: "quarantined 2 Q" in _header(app), "the count fits at 80 columns")
+        assert "bell 0" in _header(app)

@@ -23,6 +23,7 @@ from brewslm_tui.core.store import quarantine
 from brewslm_tui.core.text import visible_line
 
 QUARANTINE_RECOUNT_SECONDS = 3.0
+SHORT_LABELS = {"pending": "pend", "approved": "appr", "rejected": "rej", "dropped": "drop"}
 
 COUNT_STYLES = (
     ("pending", "header--pending"),
@@ -146,20 +147,27 @@ class HeaderBar(Static):
             if self.quarantined is not None:
                 problems = self.quarantined
         style = self.get_component_rich_style
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" " + visible_line(name) + " ", style("header--name"))
-        text.append(" ")
-        if counts is None:
-            text.append("loading…", style("header--dim"))
-        else:
-            for key, cls in COUNT_STYLES:
-                text.append(f" {key} ", style("header--dim"))
-                text.append(f"{counts.get(key, 0):,}", style(cls))
-        if problems:
-            text.append(f"  quarantined {problems:,}", style("header--rejected"))
-            if self._store is not None:
-                text.append(" Q", style("header--dim"))
         width = self.size.width or 80
+
+        def left_side(short: bool) -> Text:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(" " + visible_line(name) + " ", style("header--name"))
+            text.append(" ")
+            if counts is None:
+                text.append("loading…", style("header--dim"))
+            else:
+                for key, cls in COUNT_STYLES:
+                    text.append(f" {SHORT_LABELS[key] if short else key} ", style("header--dim"))
+                    text.append(f"{counts.get(key, 0):,}", style(cls))
+            if problems:
+                text.append(f"  quarantined {problems:,}", style("header--rejected"))
+                if self._store is not None:
+                    text.append(" Q", style("header--dim"))
+            return text
+
+        text = left_side(False)
+        if problems and text.cell_len + 8 > width:
+            text = left_side(True)  # at 80 columns the quarantine count must not be cut off
 
         def right_side(with_session: bool) -> Text:
             right = Text(no_wrap=True)
