@@ -230,7 +230,7 @@ class QuarantineScreen(ModalScreen[None]):
             return
         event.stop()
         if event.state != WorkerState.SUCCESS:
-            self._say(f"could not read the quarantine: {event.worker.error}", error=True)
+            self._say(visible_line(f"could not read the quarantine: {event.worker.error}"), error=True)
             return
         self.show_entries(list(event.worker.result or []))
 
@@ -386,6 +386,12 @@ class QuarantineScreen(ModalScreen[None]):
 
     def _done(self, what: str) -> None:
         """After a restore or a discard (on disk now): say so, catch the app and header up, reload."""
+        current = self.selected
+        names = [e.line.raw_path.name for e in self.entries]
+        if current is not None and current.line.raw_path.name in names:
+            k = names.index(current.line.raw_path.name)
+            rest = names[k + 1 : k + 2] or names[max(k - 1, 0) : k]  # the next line, else the one before
+            self._wanted = rest[0] if rest else None
         self._say(visible_line(what))
         self.notify(visible_line(what), timeout=6, markup=False)
         if self.on_change is not None:
