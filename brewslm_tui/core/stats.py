@@ -28,7 +28,8 @@ class RunTally:
     run_id: str
     playbook: str = ""
     by_status: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)  # rejected and dropped rows, per reason
+    rejected_reasons: Counter = field(default_factory=Counter)  # rows rejected now (what a drop takes)
     dropped_file: int = 0  # rows of this run already moved to dropped.jsonl
 
     @property
@@ -95,6 +96,8 @@ def tally_runs(store: Store) -> dict[str, RunTally]:
         tally.by_status[status] += k
         if reason_k and status in (REJECTED, DROPPED):
             tally.reasons[codes[reason_k]] += k
+        if status == REJECTED:
+            tally.rejected_reasons[codes[reason_k] if reason_k else "(no reason)"] += k
     dropped = store.dropped
     for j in _unrestored_dropped(store):
         tally = tally_for(dropped.run_of(j))

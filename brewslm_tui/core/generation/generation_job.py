@@ -46,13 +46,14 @@ from brewslm_tui.core.generation.job_record import (
     iso,
     lost_text,
     read_record,
+    rows_kept,
 )
 from brewslm_tui.core.generation.job_runner import Clock, JobContext, JobEvent, Stop, run_job
 from brewslm_tui.core.generation.playbooks import Playbook, get_playbook
 from brewslm_tui.core.generation.validate import CAUSES, DUPLICATE_CAUSES, Validator, prompt_key
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.rows import SOURCE_SYNTH
-from brewslm_tui.core.text import truncate
+from brewslm_tui.core.text import plural, truncate
 
 EXAMPLES_PER_CAUSE = 3
 FLUSH_SECONDS = 1.0  # pending usable rows land at least this often
@@ -540,19 +541,22 @@ class _GenerationRun:
             diag.headline = (
                 self.stop_reason
                 + (f" Most were {top}." if top else "")
-                + f" The {landed} rows landed before the stop are kept."
+                + " "
+                + rows_kept(landed, "landed before the stop")
             )
         else:
             record.state = "succeeded"
             if usable < self.count:
                 why = lost_text(c) or "nothing else came"
                 record.note = (
-                    f"Landed {landed} of {self.count} requested rows: the generator stopped after "
-                    f"{self._attempts()} attempts (limit {limit}); the rest were lost to {why}."
+                    f"Landed {landed:,} of {plural(self.count, 'requested row')}: the generator stopped"
+                    f" after {plural(self._attempts(), 'attempt')} (limit {limit}); the rest were lost to"
+                    f" {why}."
                 )
                 diag.headline = record.note
             elif c["by_cause"] or c["backend_errors"]:
-                diag.headline = f"Landed all {landed} rows; {lost_text(c)} along the way."
+                every = "the 1 row" if landed == 1 else f"all {landed:,} rows"
+                diag.headline = f"Landed {every}; {lost_text(c)} along the way."
         record.diagnostic = diag if (diag.headline or diag.causes) else None
 
 
@@ -573,12 +577,14 @@ def _top_cause(c: dict[str, Any]) -> str:
 
 def _nothing_usable(c: dict[str, Any]) -> str:
     if c["candidates"] == 0 and c["backend_errors"] and not c["by_cause"]:
-        return f"No usable rows: the backend never answered ({c['backend_errors']} failed requests)."
+        return (
+            f"No usable rows: the backend never answered ({plural(c['backend_errors'], 'failed request')})."
+        )
     if c["candidates"] == 0 and not c["by_cause"]:
         return "No usable rows: the generator produced no candidates at all."
     if c["by_cause"]:
-        return f"No usable rows from {c['candidates']} candidates; most were {_top_cause(c)}."
-    return f"No usable rows from {c['candidates']} candidates."
+        return f"No usable rows from {plural(c['candidates'], 'candidate')}; most were {_top_cause(c)}."
+    return f"No usable rows from {plural(c['candidates'], 'candidate')}."
 
 
 def _advice(

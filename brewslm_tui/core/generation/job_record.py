@@ -31,6 +31,7 @@ from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.generation.validate import CAUSES
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.store.jsonl import fsync_dir
+from brewslm_tui.core.text import plural
 
 JobState = Literal["queued", "waiting", "running", "succeeded", "failed", "cancelled", "interrupted"]
 JOB_STATES: tuple[str, ...] = (
@@ -161,8 +162,8 @@ class JobRecord(BaseModel):
         head = f"{self.run_id} ({self.playbook or self.kind}): {self.state}"
         if self.kind == "generation":
             head += (
-                f", {c.get('landed', 0)} of {c.get('requested', 0)} rows landed"
-                f" from {c.get('candidates', 0)} candidates"
+                f", {c.get('landed', 0):,} of {plural(c.get('requested', 0), 'row')} landed"
+                f" from {plural(c.get('candidates', 0), 'candidate')}"
             )
             lost = lost_text(c)
             if lost:
@@ -223,10 +224,18 @@ def lost_text(c: dict[str, Any]) -> str:
     if c.get("invalid"):
         parts.append(f"{c['invalid']} invalid")
     if c.get("duplicates"):
-        parts.append(f"{c['duplicates']} duplicates")
+        parts.append(plural(c["duplicates"], "duplicate"))
     if c.get("backend_errors"):
-        parts.append(f"{c['backend_errors']} backend errors")
+        parts.append(plural(c["backend_errors"], "backend error"))
     return ", ".join(parts)
+
+
+def rows_kept(n: int, how: str) -> str:
+    """'The 3 rows {how} are kept and reviewable.', in the right number ('The 1 row ... is'),
+    or 'It landed no rows.' for none: the end of every stopped job's headline."""
+    if n == 0:
+        return "It landed no rows."
+    return f"The {plural(n, 'row')} {how} {'is' if n == 1 else 'are'} kept and reviewable."
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -384,9 +393,7 @@ def seen_now(record: JobRecord) -> JobRecord:
         update={
             "state": "interrupted",
             "diagnostic": Diagnostic(
-                headline=(
-                    f"Interrupted: {why}. The {kept} rows it recorded as landed are kept and reviewable."
-                ),
+                headline=(f"Interrupted: {why}. {rows_kept(kept, 'it recorded as landed')}"),
                 causes=(record.diagnostic.causes if record.diagnostic else {}),
                 examples=(record.diagnostic.examples if record.diagnostic else {}),
                 advice=[

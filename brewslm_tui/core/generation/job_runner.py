@@ -39,6 +39,7 @@ from brewslm_tui.core.generation.job_record import (
     jobs_dir,
     load_record_file,
     record_path,
+    rows_kept,
     save_record,
     seen_now,
     utc_now,
@@ -46,6 +47,7 @@ from brewslm_tui.core.generation.job_record import (
 from brewslm_tui.core.generation.validate import DUPLICATE_CAUSES
 from brewslm_tui.core.project import Project
 from brewslm_tui.core.store.locking import FileLock, describe_holder
+from brewslm_tui.core.text import plural
 
 HEARTBEAT_SECONDS = 2.0
 RECORD_SECONDS = 0.75  # the record is rewritten at most this often while the job runs
@@ -127,8 +129,9 @@ class JobEvent:
         """A plain progress line, for logs and non-terminal output."""
         return (
             f"{self.run_id} {self.state}: {self.usable}/{self.requested} usable, "
-            f"{self.candidates} candidates, {self.invalid_total} invalid, {self.duplicates} duplicates, "
-            f"{self.backend_errors} backend errors, {self.rows_per_second:.1f} rows/s"
+            f"{plural(self.candidates, 'candidate')}, {self.invalid_total} invalid, "
+            f"{plural(self.duplicates, 'duplicate')}, {plural(self.backend_errors, 'backend error')}, "
+            f"{self.rows_per_second:.1f} rows/s"
         )
 
 
@@ -284,7 +287,7 @@ def describe_os_error(exc: OSError, landed: int) -> Diagnostic:
     return Diagnostic(
         headline=(
             f"Could not write{where}: {what}{f' ({code})' if code else ''}. "
-            f"The {landed} rows that landed before it are kept and reviewable."
+            + rows_kept(landed, "that landed before it")
         ),
         advice=[advice],
     )
@@ -451,7 +454,7 @@ async def _run_claimed(
         except asyncio.CancelledError:
             why = stop.why if stop.requested else "Cancelled: the program running it stopped the job"
             record.state = stop.state if stop.requested else "cancelled"
-            headline = f"{why}; the {record.landed} rows it landed are kept and reviewable."
+            headline = f"{why.rstrip('. ')}. {rows_kept(record.landed, 'it landed')}"
             if record.diagnostic is None:
                 record.diagnostic = Diagnostic(headline=headline)
             else:

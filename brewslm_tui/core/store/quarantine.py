@@ -10,6 +10,7 @@ the raw copy stays as the audit trail. `stats` and `check` count what is still o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from dataclasses import dataclass
@@ -164,16 +165,17 @@ def resolve(state_dir: Path, line: QuarantinedLine, how: str, **details) -> None
     Quarantine(state_dir).append_index(record)
 
 
-def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLine, str]:
+def restore(project, key: str, text: bytes | None = None, *, store=None) -> tuple[QuarantinedLine, str]:
     """Put a fixed line back where the quarantined one came from (synthetic.jsonl or
     dropped.jsonl), validated like a row at any edge, appended as a whole line under the locks.
 
     `text`: the fixed line (None: the quarantined bytes themselves, e.g. a line that only failed
     because of a byte-order mark). Its id must not be in the project already. Returns the line
-    and where it went; a compaction then takes the malformed original out of the data file."""
+    and where it went; a compaction then takes the malformed original out of the data file.
+    `store`: the caller's own writable store (the TUI holds the session lock), used instead of
+    opening one."""
     from brewslm_tui.core.generation.validate import validate_row
     from brewslm_tui.core.rows import Row
-    from brewslm_tui.core.store.store import Store
 
     state_dir = project.state_dir
     line = find(state_dir, key)
@@ -200,7 +202,7 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
         first = str(exc).splitlines()[0]
         hint = "" if text is not None else "; give the fixed line with --line or --from"
         raise BrewError(f"{line.location}: the line is still not a valid row ({first}){hint}") from None
-    with Store.open(project) as store:  # the session lock: no reviewer holds these rows in memory
+    with _session_store(project, store) as store:  # no other reviewer holds these rows in memory
         if store.index_of(row["id"]) is not None or store.dropped.position_of(row["id"]) is not None:
             raise BrewError(
                 f"{line.location}: row id {row['id']!r} is already in the project (restored before?); "
@@ -215,16 +217,23 @@ def restore(project, key: str, text: bytes | None = None) -> tuple[QuarantinedLi
     return line, where
 
 
-def discard(project, key: str) -> QuarantinedLine:
+def discard(project, key: str, *, store=None) -> QuarantinedLine:
     """The user says the line can go: it stops being counted (its raw copy stays, as a record),
-    and a compaction takes it out of the data file if it is still there."""
-    from brewslm_tui.core.store.store import Store
-
+    and a compaction takes it out of the data file if it is still there. `store`: as for `restore`."""
     line = find(project.state_dir, key)
-    with Store.open(project) as store:
+    with _session_store(project, store) as store:
         resolve(project.state_dir, line, "discarded")
         store.compact()
     return line
+
+
+def _session_store(project, store):
+    """The caller's writable store as it is (left open), or one opened with the session lock."""
+    from brewslm_tui.core.store.store import Store
+
+    if store is not None:
+        return contextlib.nullcontext(store)
+    return Store.open(project)
 
 
 def _one_line(data: bytes, line: QuarantinedLine) -> bytes:

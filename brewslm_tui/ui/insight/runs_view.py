@@ -9,7 +9,8 @@ gets a line, with its playbook taken from its rows.
 Approval rate = approved / (approved + rejected + dropped): the share of *decided* rows a
 person kept; pending rows do not count either way.
 
-Bindings: `enter` show the run's rows in the queue (`ShowRun`), `D` drop its rejected rows or
+Bindings: `enter` show the run's rows in the queue (`ShowRun`; a failed run or one without rows:
+its job's diagnostic, never an empty queue), `d` the job's details, `D` drop its rejected rows or
 all its unapproved rows after a confirmation (`DropRun`; the app performs it), `r` regenerate
 the run: a new job like it with a fresh seed (`Regenerate`).
 """
@@ -37,7 +38,7 @@ from brewslm_tui.ui.jobs.job_format import STATES, count
 from brewslm_tui.ui.review.modals import ConfirmScreen
 from brewslm_tui.ui.shell.movement import TABLE_MOVES
 from brewslm_tui.ui.shell.tabs import on_shown_tab
-from brewslm_tui.ui.shell.text import plain, when_text
+from brewslm_tui.ui.shell.text import counted, plain, when_text
 
 
 @dataclass
@@ -142,11 +143,15 @@ class DropRunScreen(ModalScreen[bool | None]):
 
     def compose(self) -> ComposeResult:
         t = self.line.tally
-        reasons = ", ".join(f"{code} {n}" for code, n in t.reasons.most_common()) or "none"
+        # only the rows rejected now, by reason, in the CLI's order (`drop --run RUN --dry-run`):
+        # rows already dropped are not dropped again, so they are not counted here
+        reasons = ", ".join(f"{plain(code, 30)} {n:,}" for code, n in sorted(t.rejected_reasons.items()))
+        already = f"; {t.dropped:,} already dropped" if t.dropped else ""
         summary = (
             f"Run {plain(self.line.run_id)} ({plain(self.line.playbook)}):\n"
-            f"  r  drop its {t.rejected:,} rejected rows ({reasons})\n"
-            f"  a  drop all {t.unapproved:,} unapproved rows ({t.pending:,} pending + {t.rejected:,} rejected)\n"
+            f"  r  drop its {counted(t.rejected, 'rejected row')} ({reasons or 'none'}{already})\n"
+            f"  a  drop all {counted(t.unapproved, 'unapproved row')} ({t.pending:,} pending +"
+            f" {t.rejected:,} rejected)\n"
             f"Approved rows stay. Dropped rows go to data/dropped.jsonl and can be restored."
         )
         with Vertical(classes="modal-box -danger") as box:
@@ -175,13 +180,19 @@ class RunsTable(DataTable):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows"), *TABLE_MOVES]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hidden with its tab, it acts on nothing: the palette's "Show rows" from Balance showed
+        the rows of whatever run was highlighted in the Runs tab the user could not see."""
+        return on_shown_tab(self) and super().check_action(action, parameters)
+
 
 class RunsView(BackgroundTally, Vertical):
     """One line per run.
 
     | Key(s) | Description |
     | :- | :- |
-    | enter | The run's rows in the Queue. |
+    | enter | The run's pending rows in the Queue (a failed run or one without rows: its diagnostic). |
+    | d | The run's job in full: counts, diagnostic. |
     | D | Drop the run's rejected (or all unapproved) rows; asked first. |
     | r | Regenerate: a new job like this run; asked first. |
     | j / k / g / G | Move (as in every list). |
@@ -203,6 +214,7 @@ class RunsView(BackgroundTally, Vertical):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "details", "Run details"),
         Binding("D", "drop_run", "Drop run rows"),
         Binding("r", "regenerate", "Regenerate"),
     ]
@@ -241,7 +253,7 @@ class RunsView(BackgroundTally, Vertical):
         for label in COLUMNS:
             table.add_column(label, width=len(label))
         yield table
-        yield Static(Content("enter rows in queue   D drop   r regenerate"), id="runs-hint")
+        yield Static(Content("enter rows in queue   d details   D drop   r regenerate"), id="runs-hint")
 
     def compute(self) -> list[RunLine]:
         tallies = tally_runs(self.store)
@@ -314,9 +326,39 @@ class RunsView(BackgroundTally, Vertical):
         self.action_show_run()
 
     def action_show_run(self) -> None:
+        """enter: the run's pending rows in the queue. A run with none there would be an empty
+        queue, a dead end: a failed run or one that landed no rows shows its job's diagnostic
+        instead, and a run whose rows are all decided says where they are."""
         line = self._selected_run()
-        if line is not None:
+        if line is None:
+            return
+        t, record = line.tally, line.record
+        if t.pending:
             self.post_message(self.ShowRun(line.run_id))
+        elif record is not None and (record.state == "failed" or t.rows == 0):
+            self.action_details()
+        elif t.rows:
+            self.notify(
+                f"run {plain(line.run_id)} has no pending rows: {t.approved:,} approved (tab 3),"
+                f" {t.rejected:,} rejected (tab 2), {t.dropped:,} dropped",
+                markup=False,
+            )
+        else:
+            self.notify(f"run {plain(line.run_id)} has no rows.", markup=False)
+
+    def action_details(self) -> None:
+        """d: the run's job in full (summary, counts, diagnostic), as the jobs sidebar's `d`."""
+        line = self._selected_run()
+        if line is None:
+            return
+        if line.record is None:
+            self.notify(
+                f"run {plain(line.run_id)} has no job record (its rows were copied in).", markup=False
+            )
+            return
+        from brewslm_tui.ui.jobs.job_detail import JobDetailScreen
+
+        self.app.push_screen(JobDetailScreen(line.record, self.project))
 
     def action_drop_run(self) -> None:
         line = self._selected_run()
@@ -346,7 +388,7 @@ class RunsView(BackgroundTally, Vertical):
         requested = count(line.record, "requested")
         summary = (
             f"Start a new job of playbook {plain(line.playbook or '?')} like run {plain(line.run_id)}"
-            f"{f' ({requested:,} rows)' if requested else ''}: same settings, a fresh seed. Its rows land in"
+            f"{f' ({counted(requested)})' if requested else ''}: same settings, a fresh seed. Its rows land in"
             " the queue as pending."
         )
 

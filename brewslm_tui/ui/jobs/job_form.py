@@ -35,6 +35,7 @@ from textual.widgets.option_list import Option
 from brewslm_tui.core.generation.playbooks import Playbook, load_playbooks
 from brewslm_tui.ui.jobs.job_format import plain
 from brewslm_tui.ui.jobs.no_wrap_list import NoWrapOptionList
+from brewslm_tui.ui.shell.text import counted
 
 MAX_COUNT = 10_000_000
 
@@ -64,7 +65,7 @@ def parse_job_form(count_text: str, seed_text: str) -> tuple[dict[str, int | Non
 
 def playbook_prompt(book: Playbook, width: int = 60) -> Content:
     head = Content.assemble(
-        (plain(book.name, 40), "bold"), "  ", (f"{book.generator} · {book.count} rows", "$text-muted")
+        (plain(book.name, 40), "bold"), "  ", (f"{book.generator} · {counted(book.count)}", "$text-muted")
     )
     if book.description:
         return Content("\n").join([head, Content.styled(plain(book.description, width), "$text-muted")])

@@ -8,8 +8,10 @@ The sidebar is the list; the parts it composes do the rest:
   which finished ones the user has not looked at (the bell).
 
 A job reaching an end state posts `JobFinished(record)` once, also when it finished while the
-app was closed (it was being followed). Rows landing (synthetic.jsonl changed) post
-`RowsLanded`; the app then calls `store.refresh()`. Quitting with jobs running asks first
+app was closed (it was being followed). A job this window started posts `RowsLanded` when its
+record counts more landed rows (the app then reads them at once); rows from anywhere else reach
+the app through its one-second disk probe (`ui/shell/disk_probe.py`), the one poller for rows.
+Quitting with jobs running asks first
 (`confirm_quit`, called by the app's quit).
 
 | Key | Does |
@@ -52,6 +54,7 @@ from brewslm_tui.ui.jobs.job_format import (
 from brewslm_tui.ui.jobs.job_launcher import JobLauncher, LaunchedJob
 from brewslm_tui.ui.jobs.no_wrap_list import NoWrapOptionList
 from brewslm_tui.ui.jobs.record_poller import PollResult, RecordPoller
+from brewslm_tui.ui.shell.tabs import on_shown_tab
 
 UNFINISHED = frozenset({*LIVE_STATES, "waiting"})
 
@@ -94,7 +97,7 @@ class JobsSidebar(NoWrapOptionList):
     ]
 
     class RowsLanded(Message):
-        """Rows were appended to the synthetic file (by any job): refresh the store."""
+        """A job this window started landed rows: refresh the store now (not at the next probe)."""
 
     class JobFinished(Message):
         """A job reached succeeded / failed / cancelled / interrupted (posted once per job)."""
@@ -128,7 +131,7 @@ class JobsSidebar(NoWrapOptionList):
         self.launcher = JobLauncher(project)
         self.following = followed_jobs(project)
         self._finished_posted: set[str] = set()
-        self._synthetic_mark: tuple[int, int] | None = None
+        self._own: set[str] = set()  # run ids of the jobs this window started
         self._polls = 0
 
     @property
@@ -176,6 +179,7 @@ class JobsSidebar(NoWrapOptionList):
         """Start a generation job in a detached process; returns at once (spawned in a thread)."""
         job = self.launcher.prepare(playbook_name, like_run_id)
         self.following.add(job.run_id)
+        self._own.add(job.run_id)
         self.records[job.run_id] = JobRecord(
             run_id=job.run_id,
             playbook=job.playbook,
@@ -230,6 +234,14 @@ class JobsSidebar(NoWrapOptionList):
             quit_now()
 
         self.app.push_screen(QuitWithJobsScreen(running), answered)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hidden (`s`), the sidebar acts on no job: the palette would otherwise offer "Job rows",
+        "Job details" and "Cancel job" for a highlighted job the user cannot see. A new job
+        (the form names its playbook) works either way."""
+        if action in ("new_job",):
+            return True
+        return on_shown_tab(self) and super().check_action(action, parameters)
 
     def _allowed(self, what: str) -> bool:
         """The app's read-only policy (a second window on a project), when it has one."""
@@ -323,11 +335,7 @@ class JobsSidebar(NoWrapOptionList):
         message.stop()
         result, first = message.result, self._polls == 0
         self._polls += 1
-        if self._synthetic_mark is None:
-            self._synthetic_mark = result.synthetic_mark
-        elif result.synthetic_mark != self._synthetic_mark:
-            self._synthetic_mark = result.synthetic_mark
-            self.post_message(self.RowsLanded())
+        landed = False
         for run_id in result.removed:
             self.records.pop(run_id, None)
             self.following.discard(run_id)
@@ -341,12 +349,16 @@ class JobsSidebar(NoWrapOptionList):
             ):
                 continue  # our job's process has not taken its record over yet
             self.records[record.run_id] = record
+            if record.run_id in self._own and record.landed > (previous.landed if previous else 0):
+                landed = True
             if record.state in LIVE_STATES:
                 self.following.add(record.run_id)
             elif record.state in FINISHED and (
                 record.run_id in self.following or (not first and previous is None)
             ):
                 self._finish(record)
+        if landed:
+            self.post_message(self.RowsLanded())
         if result or message.failed:
             self._rebuild()
 
@@ -355,8 +367,7 @@ class JobsSidebar(NoWrapOptionList):
         if record.run_id in self._finished_posted:
             return
         self._finished_posted.add(record.run_id)
-        self.post_message(self.JobFinished(record))
-        self.post_message(self.RowsLanded())
+        self.post_message(self.JobFinished(record))  # the app reads the store then
 
     # --- rendering ------------------------------------------------------------------------
 

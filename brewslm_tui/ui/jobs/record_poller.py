@@ -2,8 +2,8 @@
 
 A poll is a `scandir` of `.brewslm/jobs/` (names, mtimes, sizes); only records whose file
 changed are read again, plus, every few seconds, records that claim to be live (so one whose
-process died turns `interrupted`). It also stats `synthetic.jsonl`, so the app learns that rows
-landed without reading them. A poll costs O(records changed), not O(records), and never runs
+process died turns `interrupted`). New rows in `synthetic.jsonl` are the app's disk probe's
+business (`ui/shell/disk_probe.py`), not this poll's: one poller for rows. A poll costs O(records changed), not O(records), and never runs
 on the UI's event loop: a slow disk (NFS) delays the list, never a key.
 """
 
@@ -26,7 +26,6 @@ class PollResult:
 
     changed: list[JobRecord] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # run ids whose record is gone
-    synthetic_mark: tuple[int, int] = (0, 0)  # (size, mtime_ns) of synthetic.jsonl
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.removed)
@@ -63,7 +62,7 @@ class RecordPoller:
                 if f"{run_id}.json" in files and f"{run_id}.json" not in changed
             )
         self._files = files
-        result = PollResult(removed=removed, synthetic_mark=self._synthetic_mark())
+        result = PollResult(removed=removed)
         for name in changed:
             try:
                 result.changed.append(read_record(self.project, name.removesuffix(".json")))
@@ -82,10 +81,3 @@ class RecordPoller:
         except OSError:
             pass
         return files
-
-    def _synthetic_mark(self) -> tuple[int, int]:
-        try:
-            st = self.project.synthetic_path.stat()
-        except OSError:
-            return (0, 0)
-        return (st.st_size, st.st_mtime_ns)

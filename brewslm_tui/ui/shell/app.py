@@ -105,6 +105,7 @@ class BrewApp(App):
         Binding("q", "quit", "Quit", show=False),
         Binding("ctrl+t", "take_over", "Take over"),
         Binding("s", "toggle_sidebar", "Hide or show the jobs sidebar", show=False),
+        Binding("Q", "quarantine", "Quarantined lines", show=False),
     ]
 
     def __init__(
@@ -157,7 +158,7 @@ class BrewApp(App):
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield HeaderBar(id="header")
+        yield HeaderBar(id="header", store=self.store)
         if self.readonly_reason:
             yield Static(self._banner(), id="readonly-banner")
         with Horizontal(id="body"):
@@ -435,6 +436,17 @@ class BrewApp(App):
         from brewslm_tui.ui.data import open_import
 
         open_import(self)
+
+    def action_quarantine(self) -> None:
+        from brewslm_tui.ui.quarantine.quarantine_screen import QuarantineScreen
+
+        if isinstance(self.screen, QuarantineScreen):
+            return
+        self.push_screen(
+            QuarantineScreen(
+                self.project, self.store, can_write=self.review.can_write, on_change=self.after_change
+            )
+        )
 
     def action_export_data(self) -> None:
         from brewslm_tui.ui.data import open_export
