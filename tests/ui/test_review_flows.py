@@ -680,3 +680,24 @@ async def test_space_then_J_selects_one_row_a_key_and_says_how_many(pilot):
     await pilot.press("K")  # back up: the row under the cursor (4) is selected, none unselected
     assert sorted(pane.rows.selected) == [0, 1, 2, 3, 4]
     assert "5 selected" in str(pane.query_one(".info-line").content)
+
+
+async def test_enter_on_a_filter_dropdown_applies_the_filter(pilot):
+    """On a closed dropdown `enter` applies (it reopened the menu); in the open menu it picks."""
+    from brewslm_tui.ui.review.filters import FilterScreen
+
+    app = pilot.app
+    pane = queue(app)
+    await pilot.press("slash", "tab")  # the run dropdown
+    assert isinstance(app.screen, FilterScreen)
+    await pilot.press("space")  # open the menu; down to the second run; enter picks it
+    await pilot.pause()
+    await pilot.press("down", "down", "enter")
+    await pilot.pause()
+    assert isinstance(app.screen, FilterScreen), "picking from the menu must not apply yet"
+    await pilot.press("enter")  # the menu is closed: enter applies
+    await pilot.pause()
+    assert not isinstance(app.screen, FilterScreen)
+    assert pane.filters.run is not None
+    assert len(pane.rows.view) in (10, 30)
+    assert {app.store.run_of(pane.rows.view[k]) for k in range(len(pane.rows.view))} == {pane.filters.run}
