@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from conftest import on_disk, statuses
+from conftest import on_disk, restore_dialog, statuses
 from textual.widgets import TabbedContent
 
 from brewslm_tui.core.project import load_project
@@ -349,11 +349,9 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
-        from brewslm_tui.ui.review.modals import DroppedScreen
-
-        await pilot.press("2", "R")
-        assert isinstance(app.screen, DroppedScreen)
-        assert app.screen.total == 2
+        await pilot.press("2")
+        dialog = await restore_dialog(pilot)
+        assert dialog.total == 2
         await pilot.press("space", "r")
         on = statuses(project_dir)
         assert sorted(on[i] for i in gone) == ["dropped", "pending"]
@@ -361,7 +359,8 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
         # undo takes the restore back
         await pilot.press("u")
         assert statuses(project_dir)[restored[0]] == "dropped"
-        await pilot.press("R", "space", "down", "space", "r")
+        await restore_dialog(pilot)
+        await pilot.press("space", "down", "space", "r")
         assert [statuses(project_dir)[i] for i in gone] == ["pending", "pending"]
     # compaction writes them back into synthetic.jsonl and out of dropped.jsonl
     assert (project_dir / "data" / "dropped.jsonl").read_bytes().strip() == b""

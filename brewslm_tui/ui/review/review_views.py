@@ -34,11 +34,9 @@ from brewslm_tui.core.text import visible_line, visible_parts
 from brewslm_tui.ui.review.filters import Filters, FilterScreen
 from brewslm_tui.ui.review.modals import (
     ConfirmScreen,
-    DroppedScreen,
     Edit,
     EditScreen,
     Rejection,
-    dropped_entries,
     pick_reason,
 )
 from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
@@ -762,10 +760,7 @@ class RejectedPane(ReviewPane):
         """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
         if not self.review.can_write("restore"):
             return
-        entries, total = dropped_entries(self.store)
-        if not entries:
-            self.app.notify("no dropped rows to restore", severity="warning")
-            return
+        from brewslm_tui.ui.review.restore_dialog import DroppedScreen  # (it imports this module)
 
         def chosen(row_ids: list[str] | None) -> None:
             if row_ids:
@@ -773,7 +768,7 @@ class RejectedPane(ReviewPane):
                 if decision is not None:
                     self.app.notify(f"restored {counted(decision.count)} to the queue (u undoes)", timeout=4)
 
-        self.app.push_screen(DroppedScreen(entries, total), chosen)
+        self.app.push_screen(DroppedScreen(self.store, self.project), chosen)
 
     def action_edit(self) -> None:
         self.edit()
