@@ -206,7 +206,7 @@ class DroppedScreen(ModalScreen[list[str] | None]):
     def _show_help(self, marked: int = 0) -> None:
         what = f"r restore the {marked:,} marked" if marked else "r restore the highlighted row"
         self.query_one("#dropped-help", Label).update(
-            Content(f"{marked:,} marked · space mark · j/k g/G move · {what} · esc close")
+            Content(f"{marked:,} marked · space mark · {what} · esc close")
         )
 
     def _cursor_moved(self, index: int | None) -> None:
