@@ -78,7 +78,7 @@ class FilterScreen(ModalScreen[Filters | None]):
             if self.labels:
                 yield self._select(self.labels, self.current.label, "filter-label", "any label")
             yield Label(
-                Content("enter apply · space open a list · ctrl+r clear all · tab next · esc cancel"),
+                Content("enter apply · space menu · ctrl+r clear all · tab next · esc cancel"),
                 classes="modal-help",
             )
 
