@@ -756,6 +756,9 @@ async def test_sort_the_queue_and_choose_its_columns(tmp_path):
         # columns: hide the completion, show playbook and length
         await pilot.press("C")
         assert isinstance(app.screen, ColumnPicker)
+        options = app.screen.query_one("#column-options")
+        marks = [str(options.get_option_at_index(k).prompt)[:4] for k in range(options.option_count)]
+        assert marks == ["[x] ", "[x] ", "[ ] ", "[ ] ", "[ ] "]  # shown or not: a mark, not a colour
         await pilot.press("space", "j", "j", "space", "j", "j", "space", "enter")
         assert not isinstance(app.screen, ColumnPicker)
         assert pane.rows.columns == ("run", "playbook", "length")

@@ -9,10 +9,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, SelectionList
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
 
 from brewslm_tui.ui.review.sorting import COLUMNS
-from brewslm_tui.ui.shell.movement import MovingSelectionList
+from brewslm_tui.ui.shell.movement import OPTION_MOVES
 
 COLUMN_WORDS = {
     "completion": "completion",
@@ -21,6 +22,31 @@ COLUMN_WORDS = {
     "created": "created (date and time)",
     "length": "length (the row's stored size)",
 }
+
+
+class ColumnOptions(OptionList):
+    """The columns, each "[x] name" or "[ ] name": shown or not is a mark, not only a colour
+    (Textual's SelectionList draws the same X for both)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *OPTION_MOVES,
+        Binding("space", "toggle_column", "show / hide", show=False),
+    ]
+
+    def __init__(self, shown, **kwargs) -> None:
+        self.shown = set(shown)
+        super().__init__(*[Option(self._prompt(c), id=c) for c in COLUMNS], **kwargs)
+
+    def _prompt(self, column: str) -> Content:
+        return Content(("[x] " if column in self.shown else "[ ] ") + COLUMN_WORDS[column])
+
+    def action_toggle_column(self) -> None:
+        index = self.highlighted
+        if index is None:
+            return
+        column = COLUMNS[index]
+        self.shown.symmetric_difference_update({column})
+        self.replace_option_prompt_at_index(index, self._prompt(column))
 
 
 class ColumnPicker(ModalScreen[list[str] | None]):
@@ -45,16 +71,17 @@ class ColumnPicker(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="column-picker", classes="modal-box"):
             yield Label(Content("Columns shown after the prompt"), classes="modal-title")
-            yield MovingSelectionList(
-                *[(Content(COLUMN_WORDS[c]), c, c in self.shown) for c in COLUMNS], id="column-options"
-            )
+            yield ColumnOptions(self.shown, id="column-options")
             yield Label(Content("space show / hide · enter apply · esc cancel"), classes="modal-help")
 
     def on_mount(self) -> None:
-        self.query_one("#column-options").focus()
+        options = self.query_one("#column-options", ColumnOptions)
+        options.highlighted = 0
+        options.focus()
 
     def action_apply(self) -> None:
-        self.dismiss([str(c) for c in self.query_one("#column-options", SelectionList).selected])
+        shown = self.query_one("#column-options", ColumnOptions).shown
+        self.dismiss([c for c in COLUMNS if c in shown])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

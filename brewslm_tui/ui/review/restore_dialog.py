@@ -173,6 +173,7 @@ class DroppedScreen(ModalScreen[list[str] | None]):
     def on_mount(self) -> None:
         self.rows.focus()
         self._show_help()
+        self._cursor_moved(None)  # "reading dropped.jsonl…" until the worker is done
         self.run_worker(
             partial(dropped_entries, self.store), thread=True, exit_on_error=False, name="read-dropped"
         )

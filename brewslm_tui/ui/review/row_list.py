@@ -37,6 +37,7 @@ from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
 COLUMN_WIDTHS = {"run": 9, "playbook": 12, "created": 16, "length": 6}  # completion: a quarter
+PROMPT_MIN = 26  # cells the prompt keeps before another column is shown
 CELL_CHARS = 1000  # of a field, for a one-line cell (a 50 MB prompt is not made visible whole)
 STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
 STATUS_CLASSES = {
@@ -450,11 +451,16 @@ class RowList(ScrollView, can_focus=True):
 
     def _widths(self, width: int) -> list[tuple[str, int]]:
         """(column, width) of each column shown, the prompt first: it takes what the others
-        leave; below 60 cells only the prompt and the completion are kept."""
-        shown = [c for c in self.columns if width >= 60 or c == "completion"]
-        widths = [(c, COLUMN_WIDTHS.get(c, max(8, width // 4))) for c in shown]
-        prompt_w = max(8, width - 6 - sum(w + 1 for _c, w in widths))
-        return [("prompt", prompt_w), *widths]
+        leave. The chosen columns are kept in order while the prompt keeps PROMPT_MIN cells
+        (the completion always: it is what a reviewer judges); the rest do not fit."""
+        widths: list[tuple[str, int]] = []
+        left = width - 6
+        for column in self.columns:
+            w = COLUMN_WIDTHS.get(column, max(8, width // 4))
+            if column == "completion" or left - (w + 1) >= PROMPT_MIN:
+                widths.append((column, w))
+                left -= w + 1
+        return [("prompt", max(8, left)), *widths]
 
     def _title_line(self, width: int) -> Text:
         text = Text(no_wrap=True, style=self.get_component_rich_style("row-list--title"))
