@@ -88,3 +88,17 @@ async def pilot(project_dir: Path):
     async with app.run_test(size=(120, 36)) as running:
         await ready(running)
         yield running
+
+
+async def restore_dialog(pilot):
+    """Press R (in Rejected) and wait until the restore dialog has read the dropped rows."""
+    from brewslm_tui.ui.review.restore_dialog import DroppedScreen
+
+    await pilot.press("R")
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, DroppedScreen) and pilot.app.screen.loaded,
+        "the dropped rows",
+    )
+    await pilot.pause()
+    return pilot.app.screen

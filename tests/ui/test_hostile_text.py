@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
-from conftest import HOSTILE
+from conftest import HOSTILE, restore_dialog
 
 from brewslm_tui.core.text import _DANGEROUS
 from brewslm_tui.ui.review.filters import FilterScreen
-from brewslm_tui.ui.review.modals import DroppedScreen, EditScreen, ReasonPicker
+from brewslm_tui.ui.review.modals import EditScreen, ReasonPicker
+from brewslm_tui.ui.review.restore_dialog import DroppedScreen
 from brewslm_tui.ui.review.review_views import QueuePane
 from brewslm_tui.ui.shell.app import build_app
 
@@ -94,10 +95,8 @@ async def test_hostile_rows_render_literally_everywhere(hostile_dir):
         await pilot.press("k", "space", "d")
         await pilot.pause()
         assert_inert(app)
-        await pilot.press("y", "R")
-        assert isinstance(app.screen, DroppedScreen)
-        await pilot.pause()
-        await pilot.pause()
+        await pilot.press("y")
+        assert isinstance(await restore_dialog(pilot), DroppedScreen)
         assert_inert(app)
         assert "[@click=app.quit]" in screen_text(app)
         await pilot.press("escape")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from conftest import on_disk, statuses
+from conftest import on_disk, ready, restore_dialog, statuses
 from textual.widgets import TabbedContent
 
 from brewslm_tui.core.project import load_project
@@ -349,11 +349,9 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
-        from brewslm_tui.ui.review.modals import DroppedScreen
-
-        await pilot.press("2", "R")
-        assert isinstance(app.screen, DroppedScreen)
-        assert app.screen.total == 2
+        await pilot.press("2")
+        dialog = await restore_dialog(pilot)
+        assert dialog.total == 2
         await pilot.press("space", "r")
         on = statuses(project_dir)
         assert sorted(on[i] for i in gone) == ["dropped", "pending"]
@@ -361,7 +359,8 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
         # undo takes the restore back
         await pilot.press("u")
         assert statuses(project_dir)[restored[0]] == "dropped"
-        await pilot.press("R", "space", "down", "space", "r")
+        await restore_dialog(pilot)
+        await pilot.press("space", "down", "space", "r")
         assert [statuses(project_dir)[i] for i in gone] == ["pending", "pending"]
     # compaction writes them back into synthetic.jsonl and out of dropped.jsonl
     assert (project_dir / "data" / "dropped.jsonl").read_bytes().strip() == b""
@@ -680,3 +679,88 @@ async def test_space_then_J_selects_one_row_a_key_and_says_how_many(pilot):
     await pilot.press("K")  # back up: the row under the cursor (4) is selected, none unselected
     assert sorted(pane.rows.selected) == [0, 1, 2, 3, 4]
     assert "5 selected" in str(pane.query_one(".info-line").content)
+
+
+async def test_enter_on_a_filter_dropdown_applies_the_filter(pilot):
+    """On a closed dropdown `enter` applies (it reopened the menu); in the open menu it picks."""
+    from brewslm_tui.ui.review.filters import FilterScreen
+
+    app = pilot.app
+    pane = queue(app)
+    await pilot.press("slash", "tab")  # the run dropdown
+    assert isinstance(app.screen, FilterScreen)
+    await pilot.press("space")  # open the menu; down to the second run; enter picks it
+    await pilot.pause()
+    await pilot.press("down", "down", "enter")
+    await pilot.pause()
+    assert isinstance(app.screen, FilterScreen), "picking from the menu must not apply yet"
+    await pilot.press("enter")  # the menu is closed: enter applies
+    await pilot.pause()
+    assert not isinstance(app.screen, FilterScreen)
+    assert pane.filters.run is not None
+    assert len(pane.rows.view) in (10, 30)
+    assert {app.store.run_of(pane.rows.view[k]) for k in range(len(pane.rows.view))} == {pane.filters.run}
+
+
+async def test_sort_the_queue_and_choose_its_columns(tmp_path):
+    """S cycles created -> run -> length -> label; the palette names each order; C picks the
+    columns; a decision in a sorted queue moves the cursor to the next row in that order."""
+    from brewslm_tui.ui.review.column_picker import ColumnPicker
+    from brewslm_tui.ui.shell.commands import palette_commands
+    from tests.helpers import make_project
+
+    rows = make_rows(6, run="synth-2026-05-30-zzzz") + make_rows(6, run="synth-2026-05-29-aaaa", start=6)
+    for k, row in enumerate(rows):
+        row["completion"] = ["positive", "negative", "neutral"][k % 3]
+        row["prompt"] = row["prompt"] + " x" * (k * 7 % 11)
+    root = make_project(tmp_path, sample="sentiment", rows=rows).root
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        pane = queue(app)
+        store = app.store
+
+        def order():
+            return [pane.rows.view[k] for k in range(len(pane.rows.view))]
+
+        assert order() == sorted(order())  # created: the order rows landed
+        await pilot.press("S")
+        assert pane.sort == "run"
+        runs = [store.run_of(s) for s in order()]
+        assert runs == sorted(runs) and runs[0] == "synth-2026-05-29-aaaa"
+        await pilot.press("S")
+        assert pane.sort == "length"
+        sizes = [len(store.raw_line(s)) for s in order()]
+        assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+        await pilot.press("S")
+        labels = [store.label_of(s) or "" for s in order()]
+        assert pane.sort == "label" and labels == sorted(labels)
+        assert "sorted by label" in str(pane.query_one(".info-line").render())
+        # a decision keeps the order and lands the cursor on the next row in it
+        await pilot.press("g")
+        first, second = order()[:2]
+        await pilot.press("a")
+        assert statuses(root)[store.id_of(first)] == "approved"
+        assert pane.rows.cursor_slot == second
+        assert order() == sorted(order(), key=lambda s: (store.label_of(s) or "", s))
+        titles = [c.title for c in palette_commands(app.screen)]
+        assert {
+            "Sort by created",
+            "Sort by run",
+            "Sort by length",
+            "Sort by label",
+            "Choose columns…",
+        } <= set(titles)
+        await pilot.press("S")
+        assert pane.sort == "created" and order() == sorted(order())
+        # columns: hide the completion, show playbook and length
+        await pilot.press("C")
+        assert isinstance(app.screen, ColumnPicker)
+        options = app.screen.query_one("#column-options")
+        marks = [str(options.get_option_at_index(k).prompt)[:4] for k in range(options.option_count)]
+        assert marks == ["[x] ", "[x] ", "[ ] ", "[ ] ", "[ ] "]  # shown or not: a mark, not a colour
+        await pilot.press("space", "j", "j", "space", "j", "j", "space", "enter")
+        assert not isinstance(app.screen, ColumnPicker)
+        assert pane.rows.columns == ("run", "playbook", "length")
+        title = pane.rows.render_line(0).text
+        assert "playbook" in title and "length" in title and "completion" not in title

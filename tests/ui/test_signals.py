@@ -202,3 +202,21 @@ def test_sighup_during_startup_ends_the_process(project_dir, delay):
     finally:
         app.kill()
     assert session_is_free(project_dir)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.1, 0.3, 0.5, 0.7, 1.0])
+def test_keys_typed_while_the_app_starts_are_replayed_in_order(project_dir, delay):
+    """Typeahead: `2` typed `delay` s after launch, before the first frame, still shows the
+    Rejected tab, and the keys after it land where they would have (issue 11.4)."""
+    app = PtyApp(project_dir)
+    try:
+        time.sleep(delay)
+        app.type("2")
+        app.wait_for(lambda: b"pending" in app.output, "the first screen")
+        # on Rejected (empty) `a` does nothing; `1` goes back to the Queue, where `a` approves
+        # one row and `x1` rejects the next: had `2` been lost, two rows would be approved
+        app.type("a1ax1")
+        app.wait_for(lambda: list(statuses(project_dir).values()).count("rejected") == 1, "a rejection")
+    finally:
+        app.kill()
+    assert approved_count(project_dir) == 1

@@ -3,6 +3,8 @@ in the detail pane's first line, the help's close hint is on screen; counts read
 
 from __future__ import annotations
 
+import re
+
 from conftest import ready
 from textual.widgets import Static
 
@@ -77,3 +79,41 @@ async def test_one_row_is_one_row_in_the_drop_question_and_after_a_restore(tmp_p
         await pilot.press("r")
         await pilot.pause()
     assert "restored 1 row to the queue (u undoes)" in said
+
+
+def _screen_lines(app) -> list[str]:
+    """The screen as a person sees it (the compositor's lines, as text)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_at_80x24_the_dialog_key_lines_fit_and_help_keys_line_up(tmp_path):
+    """The restore dialog's and the filter's key lines end on screen (they were cut before
+    "esc close" / "esc cancel"); in the help every description starts in one column."""
+    from conftest import restore_dialog
+
+    from brewslm_tui.ui.shell.app import build_app
+
+    project = make_project(tmp_path, sample="sentiment", rows=make_rows(6))
+    store = Store.open(project, session=True)
+    store.reject([0, 1], "off_task")
+    store.drop([0, 1])
+    store.compact()
+    store.close()
+    app = build_app(project.root)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("2")
+        await restore_dialog(pilot)
+        assert any("esc close" in line for line in _screen_lines(app))
+        await pilot.press("escape", "1", "slash")
+        await pilot.pause()
+        assert any("esc cancel" in line for line in _screen_lines(app))
+        await pilot.press("escape", "4")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#help-body", Static).content.plain.splitlines()
+        found = [re.match(r"^  (\S+(?: / \S+)*) +(\S.*)$", line) for line in body if line.startswith("  ")]
+        assert found and all(found), body
+        assert any(m.group(1) == "home / ^home / g" for m in found if m)  # the Runs table's longest
+        assert len({m.start(2) for m in found if m}) == 1, body

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -36,6 +36,17 @@ class Filters:
         return " · ".join(parts)
 
 
+class ApplyingSelect(Select):
+    """A Select on which `enter` applies the filter while its menu is closed (Textual's opens
+    the menu again); `space` and the arrows still open it, and `enter` in the open menu picks."""
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "enter" and not self.expanded and isinstance(self.screen, FilterScreen):
+            event.stop()
+            event.prevent_default()
+            self.screen.action_apply()
+
+
 class FilterScreen(ModalScreen[Filters | None]):
     """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
 
@@ -54,7 +65,7 @@ class FilterScreen(ModalScreen[Filters | None]):
 
     def _select(self, values: list[str], value: str | None, id: str, prompt: str) -> Select:
         options = [(literal(v), v) for v in values]
-        return Select(
+        return ApplyingSelect(
             options, prompt=prompt, value=value if value in values else Select.NULL, id=id, allow_blank=True
         )
 
@@ -67,7 +78,8 @@ class FilterScreen(ModalScreen[Filters | None]):
             if self.labels:
                 yield self._select(self.labels, self.current.label, "filter-label", "any label")
             yield Label(
-                Content("enter apply · ctrl+r clear all · tab next · esc cancel"), classes="modal-help"
+                Content("enter apply · space menu · ctrl+r clear all · tab next · esc cancel"),
+                classes="modal-help",
             )
 
     def on_mount(self) -> None:

@@ -1,4 +1,4 @@
-"""Small modal screens: reason picker, confirmation, edit, dropped rows.
+"""Small modal screens: reason picker, confirmation, edit, label picker (restore: restore_dialog).
 
 Each returns its answer through `dismiss(...)` (None = cancelled), so callers use
 `push_screen(screen, callback)` and stay free of modal state. All user data shown here goes
@@ -18,13 +18,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from brewslm_tui.core.project import Project
-from brewslm_tui.core.rows import DROPPED
-from brewslm_tui.core.text import visible, visible_line
-from brewslm_tui.ui.shell.movement import MovingSelectionList
+from brewslm_tui.core.text import visible
 from brewslm_tui.ui.shell.text import literal
 from brewslm_tui.ui.shell.textual_compat import bind_character
 
@@ -375,106 +373,6 @@ class LabelPicker(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.labels[event.option_index])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-@dataclass
-class DroppedEntry:
-    row_id: str
-    reason: str | None
-    prompt: str
-    completion: str
-
-
-def dropped_entries(store, limit: int = 1000) -> tuple[list[DroppedEntry], int]:
-    """Dropped rows, newest first (this session's drops, then dropped.jsonl from its end), at
-    most `limit` of them, and how many there are in all. An explicit action, not a keystroke
-    path: one C-speed scan of the status column plus `limit` row parses."""
-    entries: list[DroppedEntry] = []
-    live: list[int] = []
-    code = bytes([DROPPED])
-    pos = store.status.rfind(code)
-    while pos >= 0:
-        live.append(pos)
-        pos = store.status.rfind(code, 0, pos)
-    total = len(live) + len(store.dropped) - store.restored_count
-    for slot in live[:limit]:
-        row = store.row(slot)
-        entries.append(
-            DroppedEntry(
-                store.id_of(slot),
-                store.reason_of(slot),
-                str(row.get("prompt", "")),
-                str(row.get("completion", "")),
-            )
-        )
-    j = len(store.dropped) - 1
-    while j >= 0 and len(entries) < limit:
-        row_id = store.dropped.id_of(j)
-        if store.restored_slot(row_id) is None:
-            row = store.dropped.row(j)
-            entries.append(
-                DroppedEntry(
-                    row_id,
-                    store.dropped.reason_of(j),
-                    str(row.get("prompt", "")),
-                    str(row.get("completion", "")),
-                )
-            )
-        j -= 1
-    return entries, total
-
-
-class DroppedScreen(ModalScreen[list[str] | None]):
-    """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending.
-
-    | Key(s) | Description |
-    | :- | :- |
-    | space | Mark or unmark a row. |
-    | r | Restore the marked rows (or the highlighted one). |
-    | escape | Close. |
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "restore", "restore marked"),
-        Binding("escape", "cancel", "close"),
-    ]
-
-    def __init__(self, entries: list[DroppedEntry], total: int) -> None:
-        super().__init__()
-        self.entries = entries
-        self.total = total
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dropped", classes="modal-box -large"):
-            shown = f"{self.total:,} dropped rows" + (
-                f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else ""
-            )
-            yield Label(Content(shown), classes="modal-title")
-            options = []
-            for entry in self.entries:
-                prompt = Text(no_wrap=True, overflow="ellipsis")
-                prompt.append(visible_line(entry.reason or "(no reason)").ljust(16)[:16] + " ", "dim")
-                prompt.append(visible_line(entry.completion)[:16].ljust(16) + " ")
-                prompt.append(visible_line(entry.prompt))
-                options.append((prompt, entry.row_id))
-            yield MovingSelectionList(*options, id="dropped-list")
-            yield Label(
-                Content("space mark · r restore marked (or the highlighted row) · esc close"),
-                classes="modal-help",
-            )
-
-    def on_mount(self) -> None:
-        self.query_one("#dropped-list").focus()
-
-    def action_restore(self) -> None:
-        selection = self.query_one("#dropped-list", SelectionList)
-        ids = list(selection.selected)
-        if not ids and selection.highlighted is not None and self.entries:
-            ids = [self.entries[selection.highlighted].row_id]
-        self.dismiss(ids or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -34,15 +34,14 @@ from brewslm_tui.core.text import visible_line, visible_parts
 from brewslm_tui.ui.review.filters import Filters, FilterScreen
 from brewslm_tui.ui.review.modals import (
     ConfirmScreen,
-    DroppedScreen,
     Edit,
     EditScreen,
     Rejection,
-    dropped_entries,
     pick_reason,
 )
 from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
 from brewslm_tui.ui.review.service import ReviewService
+from brewslm_tui.ui.review.sorting import SORT_TITLES, SORTS, SortedView, sorted_view
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.text import counted
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
@@ -308,6 +307,8 @@ class ReviewPane(Vertical):
     | o | Show the run of the row under the cursor. |
     | ctrl+d / ctrl+u | Scroll the detail pane. |
     | m / M | Next / previous part of a long row. |
+    | S | Sort by the next order: created, run, length, label (flat lists). |
+    | C | Choose the columns shown (flat lists). |
     """
 
     DEFAULT_CSS = """
@@ -335,6 +336,8 @@ class ReviewPane(Vertical):
         Binding("ctrl+u", "scroll_detail(-1)", "Scroll detail up", show=False),
         Binding("m", "detail_part(1)", "Next part of a long row", show=False),
         Binding("M", "detail_part(-1)", "Previous part of a long row", show=False),
+        Binding("S", "sort_next", "Sort: next order (created, run, length, label)", show=False),
+        Binding("C", "choose_columns", "Choose columns…", show=False),
     ]
 
     class ShowRun(Message):
@@ -357,6 +360,7 @@ class ReviewPane(Vertical):
         self._detail: DetailPane | None = None
         self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
         self._detail_part = 0  # which part of a long row's fields the detail shows (m / M)
+        self.sort = "created"  # the order of a flat list (SORTS); a grouped one keeps slot order
         self.rows = RowList(
             self.store,
             self._make_view(deferred),
@@ -367,10 +371,55 @@ class ReviewPane(Vertical):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("sort_next", "sort", "choose_columns") and self.GROUPED:
+            return False  # the Rejected list is ordered by its reason groups
         return on_shown_tab(self)
 
-    def _make_view(self, deferred: bool = False) -> RowView:
-        return RowView(self.store, statuses=set(self.STATUSES), deferred=deferred, **self.filters.kwargs())
+    def _make_view(self, deferred: bool = False) -> RowView | SortedView:
+        view = RowView(self.store, statuses=set(self.STATUSES), deferred=deferred, **self.filters.kwargs())
+        return view if self.GROUPED else sorted_view(view, self.sort)
+
+    # ------------------------------------------------------------ order and columns
+    def action_sort(self, sort: str) -> None:
+        """Show the rows in another order: one sort of the view's slots (the filtered rows are
+        not selected again); the cursor stays on its row."""
+        if sort not in SORTS or self.GROUPED:
+            return
+        self.sort = sort
+        view = self.rows.view
+        base = view.base if isinstance(view, SortedView) else view
+        slot = self.rows.cursor_slot
+        self.rows.set_view(sorted_view(base, sort))
+        if slot is not None:
+            self.rows.move_to_slot(slot)
+        self._show_info()
+        self.app.notify(f"sorted by {SORT_TITLES[sort]}", timeout=3)
+
+    def action_sort_next(self) -> None:
+        self.action_sort(SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)])
+
+    def action_choose_columns(self) -> None:
+        from brewslm_tui.ui.review.column_picker import ColumnPicker
+
+        def chosen(columns: list[str] | None) -> None:
+            if columns is not None:
+                self.rows.set_columns(columns)
+
+        self.app.push_screen(ColumnPicker(self.rows.columns), chosen)
+
+    def palette_commands(self):
+        """One "Sort by …" entry per order (the key S cycles through them)."""
+        if not on_shown_tab(self) or self.GROUPED:
+            return []
+        where = self.HELP_GROUP
+        return [
+            (
+                f"Sort by {sort}",
+                f"{where}   {SORT_TITLES[sort]}   key: S cycles",
+                partial(self.action_sort, sort),
+            )
+            for sort in SORTS
+        ]
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), classes="info-line")
@@ -402,6 +451,8 @@ class ReviewPane(Vertical):
             text.append(" · filter: ")
             text.append(visible_line(self.filters.describe()), "italic")
             text.append("  (esc clears)", "dim")
+        if self.sort != "created" and not self.GROUPED:
+            text.append(f" · sorted by {self.sort}", "italic")
         if not self.store.loaded:
             text.append(" · loading…", "dim")
         if self.jumping:
@@ -708,7 +759,7 @@ class QueuePane(ReviewPane):
     def palette_commands(self):
         if not on_shown_tab(self):
             return []
-        return [
+        return super().palette_commands() + [
             (
                 f"Reject: {r.code}",
                 f"Queue   reject the selected rows as {r.title or r.code}   key: x {r.key}",
@@ -762,10 +813,7 @@ class RejectedPane(ReviewPane):
         """Dropped rows (this session's and dropped.jsonl's) back to the queue as pending."""
         if not self.review.can_write("restore"):
             return
-        entries, total = dropped_entries(self.store)
-        if not entries:
-            self.app.notify("no dropped rows to restore", severity="warning")
-            return
+        from brewslm_tui.ui.review.restore_dialog import DroppedScreen  # (it imports this module)
 
         def chosen(row_ids: list[str] | None) -> None:
             if row_ids:
@@ -773,7 +821,7 @@ class RejectedPane(ReviewPane):
                 if decision is not None:
                     self.app.notify(f"restored {counted(decision.count)} to the queue (u undoes)", timeout=4)
 
-        self.app.push_screen(DroppedScreen(entries, total), chosen)
+        self.app.push_screen(DroppedScreen(self.store, self.project), chosen)
 
     def action_edit(self) -> None:
         self.edit()

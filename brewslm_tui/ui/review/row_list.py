@@ -32,9 +32,12 @@ from textual.strip import Strip
 
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED
 from brewslm_tui.core.text import visible_line
+from brewslm_tui.ui.review.sorting import COLUMNS, DEFAULT_COLUMNS
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
 
+COLUMN_WIDTHS = {"run": 9, "playbook": 12, "created": 16, "length": 6}  # completion: a quarter
+PROMPT_MIN = 26  # cells the prompt keeps before another column is shown
 CELL_CHARS = 1000  # of a field, for a one-line cell (a 50 MB prompt is not made visible whole)
 STATUS_MARKS = {PENDING: "·", APPROVED: "✓", REJECTED: "✗", DROPPED: "⌫"}
 STATUS_CLASSES = {
@@ -249,7 +252,8 @@ class RowList(ScrollView, can_focus=True):
         self.cursor = 0
         self.selected: set[int] = set()
         self._expanded: dict[str, bool] = {}
-        self._cells: LRUCache[int, tuple[str, str, str]] = LRUCache(512)
+        self.columns: tuple[str, ...] = DEFAULT_COLUMNS  # shown after the prompt, in COLUMNS order
+        self._cells: LRUCache[int, dict[str, str]] = LRUCache(512)
         self._strips: LRUCache[int, tuple[tuple, Strip]] = LRUCache(256)  # slot -> (what it showed, line)
         self._cells_version = -1
         self._lines_version = -1
@@ -417,7 +421,14 @@ class RowList(ScrollView, can_focus=True):
         super().notify_style_update()
         self._strips.clear()  # a theme or CSS change: the drawn lines carry the old colours
 
-    def _cell_texts(self, slot: int) -> tuple[str, str, str]:
+    def set_columns(self, columns) -> None:
+        """Show these columns after the prompt (kept in COLUMNS order; unknown names ignored)."""
+        wanted = set(columns)
+        self.columns = tuple(c for c in COLUMNS if c in wanted)
+        self._strips.clear()
+        self.refresh()
+
+    def _cell_texts(self, slot: int) -> dict[str, str]:
         self._forget_changed_rows()
         cells = self._cells.get(slot)
         if cells is None:
@@ -426,37 +437,44 @@ class RowList(ScrollView, can_focus=True):
             prefix = self._shared_prefix()
             if prefix and prompt.startswith(prefix):
                 prompt = "…" + prompt[len(prefix) :]
-            cells = (
-                prompt,
-                visible_line(str(row.get("completion", ""))[:CELL_CHARS]),
-                short_run(str(row.get("run_id") or "")),
-            )
+            raw_line = getattr(self.store, "raw_line", None)
+            cells = {
+                "prompt": prompt,
+                "completion": visible_line(str(row.get("completion", ""))[:CELL_CHARS]),
+                "run": short_run(str(row.get("run_id") or "")),
+                "playbook": visible_line(str(row.get("playbook") or ""))[:CELL_CHARS],
+                "created": visible_line(str(row.get("created_at") or ""))[:16].replace("T", " "),
+                "length": _size(len(raw_line(slot))) if raw_line is not None else "",
+            }
             self._cells[slot] = cells
         return cells
 
-    def _widths(self, width: int) -> tuple[int, int, int]:
-        """prompt / completion / run column widths for the list width."""
-        run_w = 9 if width >= 60 else 0
-        comp_w = max(8, width // 4)
-        prompt_w = max(8, width - 4 - 2 - comp_w - 1 - (run_w + 1 if run_w else 0))
-        return prompt_w, comp_w, run_w
+    def _widths(self, width: int) -> list[tuple[str, int]]:
+        """(column, width) of each column shown, the prompt first: it takes what the others
+        leave. The chosen columns are kept in order while the prompt keeps PROMPT_MIN cells
+        (the completion always: it is what a reviewer judges); the rest do not fit."""
+        widths: list[tuple[str, int]] = []
+        left = width - 6
+        for column in self.columns:
+            w = COLUMN_WIDTHS.get(column, max(8, width // 4))
+            if column == "completion" or left - (w + 1) >= PROMPT_MIN:
+                widths.append((column, w))
+                left -= w + 1
+        return [("prompt", max(8, left)), *widths]
 
     def _title_line(self, width: int) -> Text:
-        prompt_w, comp_w, run_w = self._widths(width)
         text = Text(no_wrap=True, style=self.get_component_rich_style("row-list--title"))
         text.append("sel   ")
         prefix = self._shared_prefix()
-        title = f"prompt (… = {prefix.strip()})" if prefix else "prompt"
-        text.append_text(_fit(title, prompt_w))
-        text.append(" ")
-        text.append("completion".ljust(comp_w)[:comp_w])
-        if run_w:
-            text.append(" " + "run".ljust(run_w))
+        for n, (column, w) in enumerate(self._widths(width)):
+            if n:
+                text.append(" ")
+            title = f"prompt (… = {prefix.strip()})" if column == "prompt" and prefix else column
+            text.append_text(_fit(title, w))
         return text
 
     def _row_line(self, slot: int, width: int) -> Text:
-        prompt, completion, run = self._cell_texts(slot)
-        prompt_w, comp_w, run_w = self._widths(width)
+        cells = self._cell_texts(slot)
         status = self.store.status[slot]
         text = Text(no_wrap=True)
         text.append(
@@ -467,12 +485,13 @@ class RowList(ScrollView, can_focus=True):
             STATUS_MARKS.get(status, "?") + " ",
             self.get_component_rich_style(STATUS_CLASSES.get(status, "row-list--dim")),
         )
-        text.append_text(_fit(prompt, prompt_w))
-        text.append(" ")
-        text.append_text(_fit(completion, comp_w))
-        if run_w:
-            text.append(" ")
-            text.append_text(_fit(run, run_w, style=self.get_component_rich_style("row-list--dim")))
+        dim = self.get_component_rich_style("row-list--dim")
+        for n, (column, w) in enumerate(self._widths(width)):
+            if n:
+                text.append(" ")
+            text.append_text(
+                _fit(cells[column], w, style=None if column in ("prompt", "completion") else dim)
+            )
         return text
 
     def _selected_in(self, group: Group) -> int:
@@ -538,6 +557,7 @@ class RowList(ScrollView, can_focus=True):
                     line_no == self.cursor,
                     self.has_focus,
                     self._prefix,
+                    self.columns,
                 )
                 hit = self._strips.get(item)
                 if hit is not None and hit[0] == key:
@@ -744,6 +764,17 @@ class RowList(ScrollView, can_focus=True):
         if action in ("toggle_group", "collapse", "expand", "next_group", "fold_all"):
             return self.grouped
         return True
+
+
+def _size(n: int) -> str:
+    """A row's stored size, short: 812, 4.1k, 12k, 3.2M."""
+    if n < 1000:
+        return str(n)
+    for unit, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        if n < scale * 1000:
+            value = n / scale
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return f"{n / 1e12:.0f}T"
 
 
 def _fit(value: str, width: int, style: Style | None = None) -> Text:

@@ -51,6 +51,7 @@ from brewslm_tui.ui.shell.key_bar import KeyBar
 from brewslm_tui.ui.shell.tabs import TABS
 from brewslm_tui.ui.shell.text import counted
 from brewslm_tui.ui.shell.textual_compat import never_block_on_a_dead_terminal
+from brewslm_tui.ui.shell.typeahead import Typeahead
 
 # Colours picked from the xterm 256-colour palette, so a 256-colour terminal over SSH shows
 # exactly these and not a muddy approximation of a truecolor theme.
@@ -142,6 +143,8 @@ class BrewApp(App):
         self._compact_after_run = False
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
         self._poll_error: str | None = None
+        # keys typed before every part is mounted wait, then are replayed in order (11.4)
+        self.typeahead = Typeahead(self, lambda: not self.query("Deferred"), super().on_event)
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # over SSH every frame costs bandwidth, and the tab underline's slide alone took
             # six frames (~0.3 s) per tab switch; TEXTUAL_ANIMATIONS=full brings it back
@@ -198,8 +201,14 @@ class BrewApp(App):
         found = self.query(f"#{tab}-pane")
         return found.first(ReviewPane) if found else None
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self.typeahead.hold(event):
+            return
+        await super().on_event(event)
+
     def on_mount(self) -> None:
         self._install_signal_handlers()
+        self.typeahead.start()
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()

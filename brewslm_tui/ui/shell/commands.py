@@ -1,5 +1,10 @@
 """The command palette (`ctrl+p`): every action of the app by name, wherever the focus is.
 
+Every view's actions are listed, each saying the view it applies to: those of the view shown
+by their name, those of a hidden view as "Approve — Queue"; choosing one of those first shows
+that view (so the row or run it acts on is in sight), then runs it there. Nothing acts on a
+hidden view behind the user's back (issue 11.3) and nothing is missing from Balance (11).
+
 The list is derived, not hand-kept: the described bindings of every brewslm widget on the
 screen, of the screen and of the app (each runs on the node that binds it, so "Approve" works
 from the palette even when the jobs sidebar has the focus), plus entries no single key covers:
@@ -18,9 +23,10 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 from textual.screen import Screen
-from textual.widgets import TabbedContent
+from textual.widgets import TabbedContent, TabPane
 
 from brewslm_tui.ui.shell.help_screen import group_name
+from brewslm_tui.ui.shell.tabs import on_shown_tab, supposing_shown, tab_pane_of
 from brewslm_tui.ui.shell.textual_compat import bindings_of
 
 NAVIGATION = frozenset(
@@ -66,6 +72,60 @@ def _defined_here(node: DOMNode, action_name: str) -> bool:
     return method is not None and getattr(method, "__module__", "").startswith("brewslm_tui")
 
 
+def view_title(pane: TabPane) -> str:
+    """ "2 Rejected" -> "Rejected": the view's name without its key."""
+    title = str(getattr(pane, "_title", "") or pane.id)
+    head, _, rest = title.partition(" ")
+    return rest if head.isdigit() and rest else title
+
+
+def _where(node: DOMNode) -> str:
+    """Which view a node's actions apply to, in words."""
+    pane = tab_pane_of(node)
+    if pane is not None:
+        return view_title(pane)
+    return "every view" if isinstance(node, (App, Screen)) else group_name(node)
+
+
+def _on_view(app: App, pane: TabPane, run: Callable[[], object]) -> None:
+    """Show the view `pane` (as its key would), then run an action of it once it is drawn."""
+    if pane.id and app.check_action("show_tab", (pane.id,)) is not False and hasattr(app, "action_show_tab"):
+        app.action_show_tab(pane.id)
+    else:
+        for tabbed in pane.ancestors:
+            if isinstance(tabbed, TabbedContent):
+                tabbed.active = pane.id or ""
+                break
+    app.call_after_refresh(run)
+
+
+def _node_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
+    """A node's commands: as they are when its view is shown; a hidden view's named and
+    routed through `_on_view`; none for a node hidden for another reason."""
+    if on_shown_tab(node):
+        yield from _binding_commands(app, node)
+        yield from _hook_commands(node)
+        return
+    pane = tab_pane_of(node)
+    if pane is None:
+        return
+    with supposing_shown(pane):
+        if not on_shown_tab(node):
+            return
+        commands = [*_binding_commands(app, node), *_hook_commands(node)]
+    suffix = f" — {view_title(pane)}"
+    for command in commands:
+        yield PaletteCommand(
+            command.title + suffix, command.help, partial(_on_view, app, pane, command.callback)
+        )
+
+
+def _hook_commands(node: DOMNode) -> Iterator[PaletteCommand]:
+    hook = getattr(node, "palette_commands", None)
+    if callable(hook):
+        yield from (PaletteCommand(*entry) for entry in hook())
+
+
 def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
     seen: set[str] = set()
     for _key, binding in bindings_of(node):
@@ -84,7 +144,7 @@ def _binding_commands(app: App, node: DOMNode) -> Iterator[PaletteCommand]:
         keys = [app.get_key_display(b) for _k, b in bindings_of(node) if b.action == binding.action]
         yield PaletteCommand(
             binding.description,
-            f"{group_name(node)}   key: {' / '.join(dict.fromkeys(keys))}",
+            f"{_where(node)}   key: {' / '.join(dict.fromkeys(keys))}",
             partial(app.run_action, binding.action, node),
         )
 
@@ -96,7 +156,9 @@ def _tab_commands(screen: Screen, bound: str) -> Iterator[PaletteCommand]:
             title = str(getattr(pane, "_title", "") or pane.id)
             if pane.id and f"'{pane.id}'" not in bound and f'"{pane.id}"' not in bound:
                 yield PaletteCommand(
-                    f"Show tab: {title}", "switch view", partial(setattr, tabbed, "active", pane.id)
+                    f"Show tab: {title}",
+                    "every view   switch view",
+                    partial(setattr, tabbed, "active", pane.id),
                 )
 
 
@@ -119,10 +181,7 @@ def palette_commands(screen: Screen) -> list[PaletteCommand]:
                 commands.append(command)
 
     for node in nodes:
-        add(_binding_commands(app, node))
-        hook = getattr(node, "palette_commands", None)
-        if callable(hook):
-            add(PaletteCommand(*entry) for entry in hook())
+        add(_node_commands(app, node))
     bound = " ".join(binding.action for node in nodes for _key, binding in bindings_of(node))
     add(_tab_commands(screen, bound))
     return commands

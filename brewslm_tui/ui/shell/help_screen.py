@@ -81,7 +81,11 @@ def describe(binding: Binding) -> str:
     return binding.action.split("(")[0].split(".")[-1].replace("_", " ")
 
 
-def render_help(groups: list[tuple[str, list[HelpEntry]]], key_width: int = 14) -> Text:
+def render_help(groups: list[tuple[str, list[HelpEntry]]], key_width: int = 14, widest: int = 22) -> Text:
+    """The keys in a column as wide as the widest (up to `widest` cells: longer ones push
+    their description along), so "home / ^home / g" does not run into "Top"."""
+    longest = max((len(" / ".join(e.keys)) for _t, entries in groups for e in entries), default=0)
+    key_width = max(key_width, min(widest, longest))
     text = Text()
     for n, (title, entries) in enumerate(groups):
         if n:
