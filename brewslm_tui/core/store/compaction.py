@@ -3,12 +3,16 @@
 Three staged files (the new `synthetic.jsonl`, the new `dropped.jsonl` when it changes, an
 empty journal) are renamed into place by `commit.MultiFileCommit` behind an intent record, so a
 crash at any point replays to the same rows. Unchanged stretches of rows are copied by the
-kernel (`CopyRange`); only rows the journal touched are written anew. The store then derives
+kernel (`CopyRange`) in as few calls as the touched rows allow: adjacent spans are merged and
+the short ones between touched rows are read into the write buffer; only rows the journal
+changed are written anew. The store then derives
 the new file's columns from the old ones (no re-parse).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from array import array
 from collections.abc import Callable, Iterator
@@ -117,8 +121,18 @@ def _settle(store: Store) -> None:
 def _synthetic_chunks(
     store: Store, special: list[int], layout: NewLayout, source
 ) -> Iterator[bytes | CopyRange]:
-    """The new synthetic.jsonl: runs of untouched file rows are copied by the kernel; touched rows
-    are written anew; dropped rows and malformed lines are left out."""
+    """The new synthetic.jsonl: untouched file rows are copied; touched rows are written anew;
+    dropped rows and malformed lines are left out."""
+    fd = source.fileno() if source is not None else -1  # no file yet: every row is a new line
+    return _coalesced(fd, _synthetic_pieces(store, special, layout))
+
+
+FileSpan = tuple[int, int]  # a byte range [start, end) of the old synthetic.jsonl, kept as it is
+_COPY_MIN = 256 << 10  # a kept span at least this long is copied by the kernel; shorter ones are read
+
+
+def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> Iterator[bytes | FileSpan]:
+    """The new file in order, as new lines and spans of the old file; `layout` follows along."""
     cols, file = store.cols, store.file
     buf, offsets, flags, status = file.buf, cols.offsets, cols.flags, cols.status
     n = len(cols)
@@ -133,7 +147,7 @@ def _synthetic_chunks(
             )
             layout.keep(a, t)
             layout.flags.extend(flags[a:t])
-            yield CopyRange(source.fileno(), start, end)
+            yield (start, end)
             pos += end - start
         if t == n:
             break
@@ -141,17 +155,50 @@ def _synthetic_chunks(
         if status[t] == DROPPED:
             continue
         off = offsets[t]
+        layout.keep(t, t + 1)
+        layout.offsets.append(pos)
         if off == VIRTUAL or store.is_dirty(t):
             layout.restored += off == VIRTUAL
             line, row = store.disk_line(t)
             layout.flags.append(disk_flags(row))
-        else:
-            line = file.line(off) + b"\n"
+            pos += len(line)
+            yield line
+        else:  # touched but unchanged (an id assigned, a break after it): its bytes as they are
+            end = buf.find(b"\n", off) + 1
             layout.flags.append(flags[t])
-        layout.keep(t, t + 1)
-        layout.offsets.append(pos)
-        pos += len(line)
-        yield line
+            pos += end - off
+            yield (off, end)
+
+
+def _coalesced(fd: int, pieces: Iterator[bytes | FileSpan]) -> Iterator[bytes | CopyRange]:
+    """The pieces with adjacent spans merged; a long span becomes one `CopyRange`, a short one
+    (the rows between two touched rows) is read here, so it joins the written buffer instead of
+    costing a flush and a copy call of its own. At most one span is held, never the file."""
+    start = end = -1
+    for piece in pieces:
+        if type(piece) is tuple:
+            if piece[0] == end:
+                end = piece[1]
+                continue
+            if end > start:
+                yield _span(fd, start, end)
+            start, end = piece
+        else:
+            if end > start:
+                yield _span(fd, start, end)
+                start = end = -1
+            yield piece  # type: ignore[misc]
+    if end > start:
+        yield _span(fd, start, end)
+
+
+def _span(fd: int, start: int, end: int) -> bytes | CopyRange:
+    if end - start >= _COPY_MIN:
+        return CopyRange(fd, start, end)
+    data = os.pread(fd, end - start, start)
+    if len(data) != end - start:
+        raise OSError(errno.EIO, f"synthetic.jsonl ended {end - start - len(data)} bytes early")
+    return data
 
 
 def _dropped_chunks(
