@@ -18,6 +18,8 @@ from array import array
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import sub
 from typing import TYPE_CHECKING
 
 from brewslm_tui.core.rows import DROPPED, now_iso
@@ -141,10 +143,9 @@ def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> It
     for t in [*special, n]:
         if t > a:  # slots a..t-1: untouched file rows, contiguous in the file
             start, end = offsets[a], buf.find(b"\n", offsets[t - 1]) + 1
-            delta = start - pos
-            layout.offsets.extend(o - delta for o in offsets[a:t]) if delta else layout.offsets.extend(
-                offsets[a:t]
-            )
+            run = offsets[a:t]
+            delta = start - pos  # the run moves up by the bytes left out before it
+            layout.offsets.extend(map(sub, run, repeat(delta)) if delta else run)
             layout.keep(a, t)
             layout.flags.extend(flags[a:t])
             yield (start, end)
