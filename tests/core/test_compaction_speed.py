@@ -3,7 +3,7 @@
 The expected file is built here the plain way, one slot at a time: a row left out when dropped,
 written anew when the journal changed it (or it came back from dropped.jsonl), else its line as
 it is in the old file. The compacted file must equal it byte for byte, whichever way the spans
-are copied (all by the kernel, all through the buffer, or the default mix).
+are copied (all by the kernel, all through the buffer in windows big or small, or the default mix).
 """
 
 from __future__ import annotations
@@ -69,10 +69,16 @@ def varied_project(tmp_path: Path):
     return project
 
 
-@pytest.mark.parametrize("copy_min", [1, None, 1 << 40], ids=["all-kernel", "default", "all-read"])
-def test_compacted_file_is_byte_for_byte_the_plain_one(tmp_path, monkeypatch, copy_min):
+@pytest.mark.parametrize(
+    ("copy_min", "window"),
+    [(1, None), (None, None), (1 << 40, None), (1 << 40, 300)],
+    ids=["all-kernel", "default", "all-read", "all-read-small-windows"],
+)
+def test_compacted_file_is_byte_for_byte_the_plain_one(tmp_path, monkeypatch, copy_min, window):
     if copy_min is not None:
         monkeypatch.setattr(compaction, "_COPY_MIN", copy_min)
+    if window is not None:  # a window smaller than some spans, refilled often
+        monkeypatch.setattr(compaction, "_WINDOW", window)
     project = varied_project(tmp_path)
     with Store.open(project) as store:
         store.finish_loading()

@@ -122,7 +122,7 @@ def _settle(store: Store) -> None:
 
 def _synthetic_chunks(
     store: Store, special: list[int], layout: NewLayout, source
-) -> Iterator[bytes | CopyRange]:
+) -> Iterator[bytes | memoryview | CopyRange]:
     """The new synthetic.jsonl: untouched file rows are copied; touched rows are written anew;
     dropped rows and malformed lines are left out."""
     fd = source.fileno() if source is not None else -1  # no file yet: every row is a new line
@@ -171,10 +171,12 @@ def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> It
             yield (off, end)
 
 
-def _coalesced(fd: int, pieces: Iterator[bytes | FileSpan]) -> Iterator[bytes | CopyRange]:
+def _coalesced(fd: int, pieces: Iterator[bytes | FileSpan]) -> Iterator[bytes | memoryview | CopyRange]:
     """The pieces with adjacent spans merged; a long span becomes one `CopyRange`, a short one
-    (the rows between two touched rows) is read here, so it joins the written buffer instead of
-    costing a flush and a copy call of its own. At most one span is held, never the file."""
+    (the rows between two touched rows) is taken from a window read ahead of it, so it joins the
+    written buffer instead of costing a flush and a copy call of its own, and a window's one read
+    serves the many short spans in it. At most one window is held, never the file."""
+    reader = _SpanReader(fd)
     start = end = -1
     for piece in pieces:
         if type(piece) is tuple:
@@ -182,24 +184,39 @@ def _coalesced(fd: int, pieces: Iterator[bytes | FileSpan]) -> Iterator[bytes | 
                 end = piece[1]
                 continue
             if end > start:
-                yield _span(fd, start, end)
+                yield reader.span(start, end)
             start, end = piece
         else:
             if end > start:
-                yield _span(fd, start, end)
+                yield reader.span(start, end)
                 start = end = -1
             yield piece  # type: ignore[misc]
     if end > start:
-        yield _span(fd, start, end)
+        yield reader.span(start, end)
 
 
-def _span(fd: int, start: int, end: int) -> bytes | CopyRange:
-    if end - start >= _COPY_MIN:
-        return CopyRange(fd, start, end)
-    data = os.pread(fd, end - start, start)
-    if len(data) != end - start:
-        raise OSError(errno.EIO, f"synthetic.jsonl ended {end - start - len(data)} bytes early")
-    return data
+class _SpanReader:
+    """Spans of the old file, in file order: long ones as `CopyRange`, short ones as views of a
+    window of _WINDOW bytes read in one `pread` (the old bytes of touched rows in it are skipped)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.window = b""
+        self.at = 0  # file offset of window[0]
+
+    def span(self, start: int, end: int) -> memoryview | CopyRange:
+        if end - start >= _COPY_MIN:
+            return CopyRange(self.fd, start, end)
+        if not (self.at <= start and end <= self.at + len(self.window)):
+            self.window = os.pread(self.fd, max(_WINDOW, end - start), start)
+            self.at = start
+            if len(self.window) < end - start:
+                missing = end - start - len(self.window)
+                raise OSError(errno.EIO, f"synthetic.jsonl ended {missing} bytes early")
+        return memoryview(self.window)[start - self.at : end - self.at]
+
+
+_WINDOW = 1 << 20
 
 
 def _dropped_chunks(
