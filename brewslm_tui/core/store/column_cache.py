@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import sys
 import zlib
@@ -290,12 +291,35 @@ def cache_path(state_dir: Path) -> Path:
 
 
 def prefix_crc(buf, end: int) -> int:
-    """CRC-32 of buf[:end], in slices (no copy of the whole prefix)."""
+    """CRC-32 of buf[:end], in slices (no copy of the whole prefix).
+
+    A mapped file's pages are let go of after each slice (MADV_DONTNEED: a read-only mapping
+    faults them back in from the page cache if they are read again), so checking a 2 GB file
+    does not leave 2 GB in the process's resident set."""
     crc = 0
-    view = memoryview(buf)
-    for pos in range(0, end, 1 << 26):
-        crc = zlib.crc32(view[pos : min(end, pos + (1 << 26))], crc)
+    release = getattr(buf, "madvise", None) if hasattr(mmap, "MADV_DONTNEED") else None
+    with memoryview(buf) as view:
+        for pos in range(0, end, _CRC_SLICE):
+            stop = min(end, pos + _CRC_SLICE)
+            crc = zlib.crc32(view[pos:stop], crc)
+            if release is not None:
+                release(mmap.MADV_DONTNEED, pos, stop - pos)
     return crc
+
+
+_CRC_SLICE = 1 << 24  # a multiple of the page size (madvise wants an aligned start)
+
+
+EDGE = 4096  # bytes hashed at the start and end of a checked prefix
+
+
+def _edges(buf, end: int) -> str:
+    """A hash of the first and last EDGE bytes of buf[:end]: the cheap first check that a
+    prefix read before is still the same (`generation/prompt_index.py`'s sidecar uses it)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(buf[0 : min(EDGE, end)])
+    h.update(buf[max(0, end - EDGE) : end])
+    return h.hexdigest()
 
 
 def _digest(parts) -> str:

@@ -3,17 +3,23 @@
 Three staged files (the new `synthetic.jsonl`, the new `dropped.jsonl` when it changes, an
 empty journal) are renamed into place by `commit.MultiFileCommit` behind an intent record, so a
 crash at any point replays to the same rows. Unchanged stretches of rows are copied by the
-kernel (`CopyRange`); only rows the journal touched are written anew. The store then derives
+kernel (`CopyRange`) in as few calls as the touched rows allow: adjacent spans are merged and
+the short ones between touched rows are read into the write buffer; only rows the journal
+changed are written anew. The store then derives
 the new file's columns from the old ones (no re-parse).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import sub
 from typing import TYPE_CHECKING
 
 from brewslm_tui.core.rows import DROPPED, now_iso
@@ -116,9 +122,19 @@ def _settle(store: Store) -> None:
 
 def _synthetic_chunks(
     store: Store, special: list[int], layout: NewLayout, source
-) -> Iterator[bytes | CopyRange]:
-    """The new synthetic.jsonl: runs of untouched file rows are copied by the kernel; touched rows
-    are written anew; dropped rows and malformed lines are left out."""
+) -> Iterator[bytes | memoryview | CopyRange]:
+    """The new synthetic.jsonl: untouched file rows are copied; touched rows are written anew;
+    dropped rows and malformed lines are left out."""
+    fd = source.fileno() if source is not None else -1  # no file yet: every row is a new line
+    return _coalesced(fd, _synthetic_pieces(store, special, layout))
+
+
+FileSpan = tuple[int, int]  # a byte range [start, end) of the old synthetic.jsonl, kept as it is
+_COPY_MIN = 256 << 10  # a kept span at least this long is copied by the kernel; shorter ones are read
+
+
+def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> Iterator[bytes | FileSpan]:
+    """The new file in order, as new lines and spans of the old file; `layout` follows along."""
     cols, file = store.cols, store.file
     buf, offsets, flags, status = file.buf, cols.offsets, cols.flags, cols.status
     n = len(cols)
@@ -127,13 +143,12 @@ def _synthetic_chunks(
     for t in [*special, n]:
         if t > a:  # slots a..t-1: untouched file rows, contiguous in the file
             start, end = offsets[a], buf.find(b"\n", offsets[t - 1]) + 1
-            delta = start - pos
-            layout.offsets.extend(o - delta for o in offsets[a:t]) if delta else layout.offsets.extend(
-                offsets[a:t]
-            )
+            run = offsets[a:t]
+            delta = start - pos  # the run moves up by the bytes left out before it
+            layout.offsets.extend(map(sub, run, repeat(delta)) if delta else run)
             layout.keep(a, t)
             layout.flags.extend(flags[a:t])
-            yield CopyRange(source.fileno(), start, end)
+            yield (start, end)
             pos += end - start
         if t == n:
             break
@@ -141,17 +156,67 @@ def _synthetic_chunks(
         if status[t] == DROPPED:
             continue
         off = offsets[t]
+        layout.keep(t, t + 1)
+        layout.offsets.append(pos)
         if off == VIRTUAL or store.is_dirty(t):
             layout.restored += off == VIRTUAL
             line, row = store.disk_line(t)
             layout.flags.append(disk_flags(row))
-        else:
-            line = file.line(off) + b"\n"
+            pos += len(line)
+            yield line
+        else:  # touched but unchanged (an id assigned, a break after it): its bytes as they are
+            end = buf.find(b"\n", off) + 1
             layout.flags.append(flags[t])
-        layout.keep(t, t + 1)
-        layout.offsets.append(pos)
-        pos += len(line)
-        yield line
+            pos += end - off
+            yield (off, end)
+
+
+def _coalesced(fd: int, pieces: Iterator[bytes | FileSpan]) -> Iterator[bytes | memoryview | CopyRange]:
+    """The pieces with adjacent spans merged; a long span becomes one `CopyRange`, a short one
+    (the rows between two touched rows) is taken from a window read ahead of it, so it joins the
+    written buffer instead of costing a flush and a copy call of its own, and a window's one read
+    serves the many short spans in it. At most one window is held, never the file."""
+    reader = _SpanReader(fd)
+    start = end = -1
+    for piece in pieces:
+        if type(piece) is tuple:
+            if piece[0] == end:
+                end = piece[1]
+                continue
+            if end > start:
+                yield reader.span(start, end)
+            start, end = piece
+        else:
+            if end > start:
+                yield reader.span(start, end)
+                start = end = -1
+            yield piece  # type: ignore[misc]
+    if end > start:
+        yield reader.span(start, end)
+
+
+class _SpanReader:
+    """Spans of the old file, in file order: long ones as `CopyRange`, short ones as views of a
+    window of _WINDOW bytes read in one `pread` (the old bytes of touched rows in it are skipped)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.window = b""
+        self.at = 0  # file offset of window[0]
+
+    def span(self, start: int, end: int) -> memoryview | CopyRange:
+        if end - start >= _COPY_MIN:
+            return CopyRange(self.fd, start, end)
+        if not (self.at <= start and end <= self.at + len(self.window)):
+            self.window = os.pread(self.fd, max(_WINDOW, end - start), start)
+            self.at = start
+            if len(self.window) < end - start:
+                missing = end - start - len(self.window)
+                raise OSError(errno.EIO, f"synthetic.jsonl ended {missing} bytes early")
+        return memoryview(self.window)[start - self.at : end - self.at]
+
+
+_WINDOW = 1 << 20
 
 
 def _dropped_chunks(

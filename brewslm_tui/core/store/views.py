@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from itertools import compress
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import compress, islice
 
-from brewslm_tui.core.rows import PENDING
+from brewslm_tui.core.rows import PENDING, REJECTED
 from brewslm_tui.core.store.row_filter import RowFilter, code_mask
 
 
@@ -106,49 +106,113 @@ class RowView:
         return min(bisect_left(self.slots, slot), max(len(self.slots) - 1, 0))
 
     def groups(self) -> list[tuple[str | None, GroupSlots]]:
-        """Slots grouped by reject reason, in the project's reason order (unknown codes after)."""
+        """Slots grouped by reject reason, in the project's reason order (unknown codes after).
+
+        The first screen costs what it shows: for the plain Rejected view (no filter but the
+        status, and in step with the store) the sizes are the store's per-reason counts and a
+        group's slots are found in the reason column as far as they are asked for; a filtered
+        view reads its slots' reason codes (one pass) and selects a group on first use."""
         if self._groups is None:
             store = self.store
-            slots = array("I", self.slots)  # a snapshot: `sync` edits self.slots in place
-            # the reason code of each slot of the view; a group's size is a count over these
-            # bytes, and its slots are selected (one C-speed pass) only when first asked for
-            codes = bytes(map(store.reason.__getitem__, slots))
-            present = sorted((k for k in range(256) if k in codes), key=lambda k: (k == 0, k))
-            self._groups = [(store.reason_codes[k], GroupSlots(slots, codes, k)) for k in present]
+            plain = self._plain_rejected_counts()
+            if plain is not None:
+                self._groups = [
+                    (store.reason_codes[k], GroupSlots(n, _rejected_with(store, k))) for k, n in plain
+                ]
+            else:
+                slots = array("I", self.slots)  # a snapshot: `sync` edits self.slots in place
+                codes = bytes(map(store.reason.__getitem__, slots))
+                present = sorted((k for k in range(256) if k in codes), key=lambda k: (k == 0, k))
+                self._groups = [
+                    (store.reason_codes[k], GroupSlots(codes.count(k), _selected(slots, codes, k)))
+                    for k in present
+                ]
         return self._groups
+
+    def _plain_rejected_counts(self) -> list[tuple[int, int]] | None:
+        """(reason code, rejected rows) per code present, when the view is every rejected row as
+        the store has them now; else None."""
+        store, f = self.store, self.filter
+        if (
+            self.statuses != {REJECTED}
+            or any(v is not None for v in (f.run, f.playbook, f.label, f.reason, f.text))
+            or (self._version, self._generation) != (store.version, store.generation)
+        ):
+            return None
+        counts = store.cols.reason_counts
+        if sum(counts) != len(self.slots):  # (the counts are kept per decision; never trust a mismatch)
+            return None
+        return sorted(((k, n) for k, n in enumerate(counts) if n), key=lambda kn: (kn[0] == 0, kn[0]))
+
+
+def _selected(slots: array, codes: bytes, code: int) -> Iterator[int]:
+    """The slots whose code is `code`, selected at C speed when first asked for."""
+    yield from compress(slots, code_mask(codes, (code,)))
+
+
+def _rejected_with(store, code: int) -> Iterator[int]:
+    """The rejected slots of one reason, in slot order, found in the reason column one at a time
+    (C-speed `find` between them). Code 0 (no reason) is every undecided row's code too, so that
+    group, rare, is selected from the status column in one pass instead."""
+    reason, status = store.reason, store.status
+    if code == 0:
+        for slot in compress(range(len(status)), code_mask(status, (REJECTED,))):
+            if reason[slot] == 0:
+                yield slot
+        return
+    needle = bytes((code,))
+    pos = reason.find(needle)
+    while pos >= 0:
+        if status[pos] == REJECTED:
+            yield pos
+        pos = reason.find(needle, pos + 1)
+
+
+_BATCH = 256  # slots listed at a time: a screenful and more
 
 
 class GroupSlots(Sequence):
-    """The slots of one reason group, in slot order: the size at once, the list on first use.
+    """The slots of one reason group, in slot order: the size at once, the slots as far as asked.
 
     A million-row project has hundreds of thousands of rejected rows; the Rejected view needs
-    every group's size for its headers but only the rows of the groups on screen.
+    every group's size for its headers but only the rows on screen. A group is read against the
+    store as it was when the view made it; the view makes new groups on every change it syncs.
     """
 
-    __slots__ = ("_code", "_codes", "_count", "_items", "_slots")
+    __slots__ = ("_count", "_items", "_rest")
 
-    def __init__(self, slots: array, codes: bytes, code: int) -> None:
-        self._slots, self._codes, self._code = slots, codes, code
-        self._count = codes.count(code)
-        self._items: list[int] | None = None
+    def __init__(self, count: int, listing: Iterator[int]) -> None:
+        self._count = count
+        self._items: list[int] = []
+        self._rest: Iterator[int] | None = listing
 
-    def _list(self) -> list[int]:
-        if self._items is None:
-            self._items = list(compress(self._slots, code_mask(self._codes, (self._code,))))
-            self._slots, self._codes = array("I"), b""  # no longer needed
+    def _through(self, k: int | None) -> list[int]:
+        """The slots listed at least through index k (all of them when k is None)."""
+        rest = self._rest
+        if rest is not None:
+            if k is None:
+                self._items.extend(rest)
+                self._rest = None
+            elif k >= len(self._items):
+                self._items.extend(islice(rest, max(k + 1 - len(self._items), _BATCH)))
         return self._items
 
     def __len__(self) -> int:
         return self._count
 
     def __getitem__(self, k):
-        return self._list()[k]
+        if isinstance(k, slice) or k < 0:
+            return self._through(None)[k]
+        items = self._through(k)
+        if k >= self._count:
+            raise IndexError(k)
+        return items[k]
 
     def __iter__(self):
-        return iter(self._list())
+        return iter(self._through(None)[: self._count])
 
     def __contains__(self, slot) -> bool:
-        items = self._list()
+        items = self._through(None)
         pos = bisect_left(items, slot)
         return pos < len(items) and items[pos] == slot
 
