@@ -310,18 +310,6 @@ def prefix_crc(buf, end: int) -> int:
 _CRC_SLICE = 1 << 24  # a multiple of the page size (madvise wants an aligned start)
 
 
-EDGE = 4096  # bytes hashed at the start and end of a checked prefix
-
-
-def _edges(buf, end: int) -> str:
-    """A hash of the first and last EDGE bytes of buf[:end]: the cheap first check that a
-    prefix read before is still the same (`generation/prompt_index.py`'s sidecar uses it)."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(buf[0 : min(EDGE, end)])
-    h.update(buf[max(0, end - EDGE) : end])
-    return h.hexdigest()
-
-
 def _digest(parts) -> str:
     digest = hashlib.sha256()  # hardware-accelerated where the CPU has SHA extensions
     for part in parts:
