@@ -149,7 +149,7 @@ CASES = [
         last=True,
     ),
     Case("crlf line ends", PLAIN.replace(b"\n", b"\r\n"), raw=True),
-    Case("lone cr line ends", PLAIN.replace(b"\n", b"\r") + b"\n", raw=True, marks=[store("14.15")]),
+    Case("lone cr line ends", PLAIN.replace(b"\n", b"\r") + b"\n", raw=True),
     Case(
         "nul byte raw in a line",
         b'{"id": "nul", "prompt": "a\x00b", "completion": "positive"}\n',
@@ -159,7 +159,12 @@ CASES = [
         "invalid utf-8",
         b'{"id": "latin", "prompt": "caf\xe9", "completion": "positive"}\n',
     ),
-    Case("utf-16 file", PLAIN.decode().encode("utf-16"), raw=True, marks=[store("14.15")]),
+    Case(
+        "utf-16 file",
+        PLAIN.decode().encode("utf-16"),
+        raw=True,
+        marks=[store("UTF-16 is split at 0x0A bytes, so its quarantined lines are not the lines it holds")],
+    ),
     Case(
         "a json array line",
         b'[{"id": "arr", "prompt": "p", "completion": "positive"}]\n',

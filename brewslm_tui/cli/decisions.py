@@ -144,6 +144,16 @@ def _missing_ids(store, ids: list[str], *, dropped: bool) -> list[str]:
     if problems:
         files = sorted({p.path.name for p in problems})
         hint = f" (maybe on one of {plural(len(problems), 'line')} of {', '.join(files)} that could not be loaded; check lists them)"
+    elif missing:
+        from brewslm_tui.core.store.quarantine import outstanding
+
+        held = outstanding(store.project.state_dir)  # lines a compaction already took out of the files
+        if held:
+            files = sorted({q.file.name for q in held})
+            hint = (
+                f" (maybe on one of {plural(len(held), 'quarantined line')} of {', '.join(files)}; "
+                "`brewslm-tui quarantine PROJECT` lists them)"
+            )
     for row_id in missing:
         err(f"no row with id '{row_id}'{hint}")
     return missing
