@@ -74,8 +74,11 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         help="undo nothing; from now on undo and redo never reach a decision made so far",
     )
 
+    p.add_argument("--no-compact", action="store_true", help="leave the undo in the journal only")
+
     p = sub.add_parser("redo", help="re-apply the decision most recently undone")
     p.add_argument("project")
+    p.add_argument("--no-compact", action="store_true", help="leave the redo in the journal only")
 
     return {
         op: (lambda a, op=op: _decide(a, op)) for op in ("approve", "reject", "pending", "drop", "restore")
@@ -197,4 +200,6 @@ def _step(args, which: str) -> int:
             return EXIT_PROBLEMS
         output().line(decision.text)
         log.info("%s: seq %s, %d rows", which, decision.seq, decision.count)
+        if decision.count and not args.no_compact:  # as every other decision of the CLI
+            store.compact()
         return EXIT_OK if decision.count else EXIT_PROBLEMS
