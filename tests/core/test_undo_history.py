@@ -295,3 +295,21 @@ def test_a_fault_at_any_call_of_an_undo_across_compaction_leaves_before_or_after
             with Store.open(load_project(root)) as store:  # and the same step still works
                 getattr(store, which)()
             assert on_disk(root) == after
+
+
+def test_a_rows_history_names_the_undo_and_the_redo_across_compactions(root):
+    from brewslm_tui.core.store.history import history_text, row_history
+
+    project = load_project(root)
+    with Store.open(project) as store:
+        store.reject([2], "off_task")
+        store.compact()
+        store.undo()
+        store.compact()
+        store.redo()
+        store.compact()
+    with Store.open(project, readonly=True) as store:
+        events = row_history(store, store.index_of("r000002"))
+    assert [e.op for e in events] == ["reject", "undo", "redo"]
+    text = history_text(events)
+    assert "undid rejected (now pending)" in text and "redid rejected (now rejected off_task)" in text
