@@ -17,6 +17,7 @@ import pytest
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.project import load_project
+from brewslm_tui.core.store.decisions import Decision
 from brewslm_tui.core.store.store import Store
 from tests.core.test_faults import FaultFS, installed
 from tests.helpers import make_project, make_rows
@@ -69,6 +70,17 @@ def on_disk(root: Path) -> dict[str, tuple]:
 @pytest.fixture
 def root(tmp_path) -> Path:
     return make_project(tmp_path, sample="sentiment", rows=make_rows(8)).root
+
+
+def done(decision: Decision | None) -> Decision:
+    assert decision is not None, "nothing was undone or redone"
+    return decision
+
+
+def slot(store: Store, row_id: str) -> int:
+    i = store.index_of(row_id)
+    assert i is not None, row_id
+    return i
 
 
 def synthetic_lines(root: Path) -> list[dict]:
@@ -159,17 +171,17 @@ def test_undo_of_a_compacted_edit_brings_the_original_text_back(root):
     project = load_project(root)
     before = on_disk(root)
     with Store.open(project) as store:
-        store.edit(store.index_of("r000003"), completion="positive")
+        store.edit(slot(store, "r000003"), completion="positive")
         store.compact()
     edited = on_disk(root)
     assert edited["r000003"][3] == "positive" and edited["r000003"][4] is not None
     with Store.open(project) as store:
-        assert store.undo().text == "undone: edit of 1 row, back to pending"
+        assert done(store.undo()).text == "undone: edit of 1 row, back to pending"
         store.compact()
     assert on_disk(root) == before
     assert "original" not in synthetic_lines(root)[3]
     with Store.open(project) as store:
-        assert store.redo().text == "redone: edit of 1 row"
+        assert done(store.redo()).text == "redone: edit of 1 row"
     assert on_disk(root) == edited
 
 
@@ -185,7 +197,7 @@ def test_a_row_changed_since_is_left_alone_and_said(root):
     del lines[1]["reject_reason"]
     (root / "data" / "synthetic.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
     with Store.open(project) as store:
-        decision = store.undo()
+        decision = done(store.undo())
         assert decision.count == 1
         assert decision.text == (
             "undone: reject of 2 rows (off_task), back to pending; 1 row left alone: has changed since"
@@ -225,9 +237,9 @@ def test_a_new_decision_empties_the_redo_stack(root):
         store.compact()
     with Store.open(project) as store:
         assert store.redo() is None
-        assert store.undo().text == "undone: reject of 1 row (off_task), back to pending"
+        assert done(store.undo()).text == "undone: reject of 1 row (off_task), back to pending"
         assert store.undo() is None  # the approve was undone already
-        assert store.redo().text == "redone: reject of 1 row (off_task)"
+        assert done(store.redo()).text == "redone: reject of 1 row (off_task)"
 
 
 def test_forget_history_is_the_floor_across_restarts(root):
@@ -309,7 +321,7 @@ def test_a_rows_history_names_the_undo_and_the_redo_across_compactions(root):
         store.redo()
         store.compact()
     with Store.open(project, readonly=True) as store:
-        events = row_history(store, store.index_of("r000002"))
+        events = row_history(store, slot(store, "r000002"))
     assert [e.op for e in events] == ["reject", "undo", "redo"]
     text = history_text(events)
     assert "undid rejected (now pending)" in text and "redid rejected (now rejected off_task)" in text
