@@ -38,7 +38,7 @@ from brewslm_tui.core.rows import (
 )
 from brewslm_tui.core.store import column_cache, compaction, decisions, fsio
 from brewslm_tui.core.store.appending import append_rows, new_row_id
-from brewslm_tui.core.store.applying import Overlay, Stamp, UndoLog, replay
+from brewslm_tui.core.store.applying import Overlay, Stamp, UndoLog, effective_op, replay
 from brewslm_tui.core.store.change_log import ChangeLog
 from brewslm_tui.core.store.columns import (
     F_NOTE,
@@ -648,11 +648,11 @@ class Store:
 
     def last_undone_op(self) -> str | None:
         entry = self.undo_log.last_undone()
-        return entry["op"] if entry else None
+        return effective_op(entry) if entry else None
 
     def last_decision_op(self) -> str | None:
         entry = self.undo_log.last()
-        return entry["op"] if entry else None
+        return effective_op(entry) if entry else None
 
     def writable(self) -> None:
         """Raises `ReadOnly` on a read-only store."""
