@@ -3,33 +3,19 @@ the sentence names what was undone or redone, and the files say it happened."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from conftest import ready, statuses
 
 from brewslm_tui.ui.shell.app import build_app
+from tests.core.test_undo_history import cli as run_cli
 
 SIZE = (80, 24)
 
 
 def cli(root: Path, *args: str) -> None:
     """A decision from the CLI, in its own process (it compacts, as the CLI does by default)."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from brewslm_tui.cli import main; sys.exit(main())",
-            *args,
-            str(root),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=120,
-    )
+    done = run_cli(root, *args)
     assert done.returncode == 0, done.stderr
 
 
