@@ -73,7 +73,6 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         action="store_true",
         help="undo nothing; from now on undo and redo never reach a decision made so far",
     )
-
     p.add_argument("--no-compact", action="store_true", help="leave the undo in the journal only")
 
     p = sub.add_parser("redo", help="re-apply the decision most recently undone")

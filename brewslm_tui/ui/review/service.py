@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.project import Project
-from brewslm_tui.core.store.applying import effective_op
 from brewslm_tui.core.store.store import Decision, Store
 
 REVIEW_OPS = frozenset({"approve", "reject", "edit"})  # what counts as reviewed in the session counter
@@ -115,11 +114,10 @@ class ReviewService:
     def _step(self, which: str) -> tuple[Decision, str] | None:
         if not self.can_write(which):
             return None
-        entry = self.store.undo_log.last() if which == "undo" else self.store.undo_log.last_undone()
-        if entry is None:
+        op = self.store.last_decision_op() if which == "undo" else self.store.last_undone_op()
+        if op is None:
             self.notify(f"nothing to {which}", severity="warning")
             return None
-        op = effective_op(entry)
         call = self.store.undo if which == "undo" else self.store.redo
         decision = self._decide(which, call, checked=True, counts=op, sign=-1 if which == "undo" else 1)
         if decision is None:
