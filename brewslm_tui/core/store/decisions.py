@@ -295,7 +295,9 @@ def _step(store: Store, entry: dict, *, back: bool) -> Decision:
     done = "undone" if back else "redone"
     if keep:
         decision.text = f"{done}: {describe(entry)}"
-        if back and op != "restore":  # where the rows went: "back to pending" (a few names at most: O(rows undone))
+        if (
+            back and op != "restore"
+        ):  # where the rows went: "back to pending" (a few names at most: O(rows undone))
             where = sorted({t[0] for t in targets})
             decision.text += f", back to {' / '.join(where)}"
     else:
