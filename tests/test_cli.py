@@ -99,7 +99,7 @@ def test_undo_and_compact(project, capsys):
     run(capsys, "approve", project.root, "--id", "r000004", "--no-compact")
     assert 'review_status":"approved' not in project.synthetic_path.read_text()
     code, out, _ = run(capsys, "undo", project.root)
-    assert code == 0 and "undid approve of 1 row" in out
+    assert code == 0 and "undone: approve of 1 row, back to pending" in out
     code, _, err = run(capsys, "undo", project.root)
     assert code == 1 and "nothing to undo" in err
     run(capsys, "approve", project.root, "--id", "r000005", "--no-compact")

@@ -145,7 +145,9 @@ def test_plurals(project, capsys) -> None:
         capsys, "reject", project.root, "--reason", "off_task", "--id", "r000001", "--no-compact"
     )
     assert out.splitlines() == ["reject: 1 row (--id r000001)"]
-    assert run(capsys, "undo", project.root)[1].splitlines() == ["undid reject of 1 row"]
+    assert run(capsys, "undo", project.root)[1].splitlines() == [
+        "undone: reject of 1 row (off_task), back to pending"
+    ]
 
 
 def test_check_counts_problems_and_files(project, capsys) -> None:

@@ -209,7 +209,7 @@ COMMANDS: list[tuple[tuple[str, ...], int, list[str]]] = [
     (("drop", "--reason", "[/]", "--dry-run"), 0, ["would drop", "[/]"]),
     (("drop", "--reason", "[/]"), 0, ["dropped", "[/]"]),
     (("restore", "--id", "r_0007", "--no-compact"), 0, ["restored 1 row"]),
-    (("undo",), 0, ["undid restore"]),
+    (("undo",), 0, ["undone: restore of 1 row from dropped"]),
     (("approve", "--id", "r_0000"), 0, ["approve: 1 row"]),
     (("approve", "--run", "synth-" + OSC0 + "-run", "--no-compact"), 0, [escaped(OSC0)]),
     (("approve", "--run", "nope" + OSC52), 2, [escaped(OSC52)]),

@@ -62,12 +62,26 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     add_selectors(p)
     p.add_argument("--no-compact", action="store_true", help="leave the decision in the journal only")
 
-    p = sub.add_parser("undo", help="undo the last decision not yet compacted")
+    p = sub.add_parser(
+        "undo",
+        help="undo the most recent decision not yet undone (also one already compacted, or made "
+        "before a restart; a drop's rows come back from data/dropped.jsonl)",
+    )
     p.add_argument("project")
+    p.add_argument(
+        "--forget-history",
+        action="store_true",
+        help="undo nothing; from now on undo and redo never reach a decision made so far",
+    )
+    p.add_argument("--no-compact", action="store_true", help="leave the undo in the journal only")
+
+    p = sub.add_parser("redo", help="re-apply the decision most recently undone")
+    p.add_argument("project")
+    p.add_argument("--no-compact", action="store_true", help="leave the redo in the journal only")
 
     return {
         op: (lambda a, op=op: _decide(a, op)) for op in ("approve", "reject", "pending", "drop", "restore")
-    } | {"undo": cmd_undo}
+    } | {"undo": lambda a: _step(a, "undo"), "redo": lambda a: _step(a, "redo")}
 
 
 def _decide(args, op: str) -> int:
@@ -177,15 +191,24 @@ def _left_alone(out, n: int, why: str) -> None:
         out.line(f"left alone {rows_text(n)} selected that {'is' if n == 1 else 'are'} {why}")
 
 
-def cmd_undo(args) -> int:
-
+def _step(args, which: str) -> int:
+    """`undo` / `redo`: one journal entry, printed once it is on disk (the sentence says what it
+    did, and which rows it left alone because they changed since)."""
     project = open_project(args.project)
     with open_store(project) as store:
-        undone = store.last_decision_op()
-        decision = store.undo()
+        if which == "undo" and args.forget_history:
+            store.forget_history()
+            output().line("undo history forgotten: undo and redo no longer reach the decisions made so far")
+            return EXIT_OK
+        decision = store.undo() if which == "undo" else store.redo()
         if decision is None:
-            err("nothing to undo (decisions already compacted into the data files cannot be undone here)")
+            err(
+                f"nothing to {which}"
+                + ("" if which == "undo" else " (no decision was undone since the last one)")
+            )
             return EXIT_PROBLEMS
-        output().line(f"undid {undone or 'the last decision'} of {rows_text(decision.count)}")
-        log.info("undo of %s: seq %s, %d rows", undone, decision.seq, decision.count)
-        return EXIT_OK
+        output().line(decision.text)
+        log.info("%s: seq %s, %d rows", which, decision.seq, decision.count)
+        if decision.count and not args.no_compact:  # as every other decision of the CLI
+            store.compact()
+        return EXIT_OK if decision.count else EXIT_PROBLEMS

@@ -69,9 +69,9 @@ async def test_undo_says_exactly_what_it_undid(pilot):
     app.notify = app.review.notify = lambda message, **kw: (said.append(message), shown(message, **kw))[1]
     await pilot.press("space", "space", "x", "1")  # two rows rejected as label_ambiguous
     await pilot.press("u")
-    assert said[-1] == "undone: rejection of 2 rows (back to pending)"
+    assert said[-1] == "undone: reject of 2 rows (label_ambiguous), back to pending"
     await pilot.press("a", "u")
-    assert said[-1] == "undone: approval of 1 row (back to pending)"
+    assert said[-1] == "undone: approve of 1 row, back to pending"
     await pilot.press("u", "u")
     assert said[-1] == "nothing to undo"
 
@@ -89,4 +89,4 @@ async def test_undo_of_a_restore_made_in_another_tab_says_so(pilot):
     await pilot.pause()
     assert said[-1] == "restored 1 row to the queue (u undoes)"
     await pilot.press("1", "u")
-    assert said[-1] == "undone: restore of 1 row (back to dropped)"
+    assert said[-1] == "undone: restore of 1 row from dropped"

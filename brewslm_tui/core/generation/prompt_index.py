@@ -41,6 +41,17 @@ from brewslm_tui.core.store.jsonl import remove_stale_temps
 from brewslm_tui.core.text import normalize_for_dedup
 
 VERSION = 1
+EDGE = 4096  # bytes hashed at the start and end of the covered prefix
+
+
+def _edges(buf, end: int) -> str:
+    """A hash of the covered prefix's first and last EDGE bytes (a cheap first check)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(buf[0 : min(EDGE, end)])
+    h.update(buf[max(0, end - EDGE) : end])
+    return h.hexdigest()
+
+
 SAMPLES = 512  # lines of the covered prefix checked by CRC when it is too big to check whole
 WHOLE_CHECK_BYTES = 64 << 20  # a prefix up to this size is checked whole (CRC32, ~2 GB/s)
 CHUNK = 1 << 22  # bytes split into lines at a time

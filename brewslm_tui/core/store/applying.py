@@ -9,12 +9,17 @@ so applying an entry twice gives the same state.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import orjson
 
 from brewslm_tui.core.rows import DROPPED, REJECTED, STATUS_CODES
 from brewslm_tui.core.store.columns import F_NOTE, VIRTUAL
-from brewslm_tui.core.store.jsonl import LoadProblem
+from brewslm_tui.core.store.journal import check_entry
+from brewslm_tui.core.store.jsonl import LoadProblem, replace_durably
 
 if TYPE_CHECKING:
     from brewslm_tui.core.store.store import Store
@@ -26,6 +31,11 @@ KEEP = "="  # in a journal target: leave the reason / note as it is
 STAMPING = frozenset({"approve", "reject", "edit"})
 
 Stamp = tuple[str, str]  # (reviewed_by, reviewed_at)
+
+
+def effective_op(entry: dict) -> str:
+    """What an entry did: its op, or for a redo the op it re-applied."""
+    return str(entry.get("redone_op") or entry["op"])
 
 
 def entry_time(entry: dict) -> str | None:
@@ -63,7 +73,7 @@ def apply_entry(store: Store, entry: dict, slots: list[int], unique: bool = Fals
         _apply_uniform(store, entry, slots)
         return
     cols, overlay = store.cols, store.overlay
-    is_drop = entry["op"] == "drop"
+    is_drop = effective_op(entry) == "drop"
     ts = entry_time(entry)
     status, reason, counts = cols.status, cols.reason, cols.counts
     notes, flags = overlay.notes, cols.flags
@@ -107,7 +117,7 @@ def _stamp(overlay: Overlay, entry: dict, slots: list[int]) -> None:
     if stamps is not None:
         for i, stamp in zip(slots, stamps, strict=True):
             overlay.reviewed[i] = (stamp[0], stamp[1]) if stamp else None
-    elif entry["op"] in STAMPING and entry.get("by"):
+    elif entry["op"] in STAMPING and entry.get("by"):  # (a redo carries its `reviewed`)
         overlay.reviewed.update(dict.fromkeys(slots, (entry["by"], entry_time(entry) or "")))
 
 
@@ -157,7 +167,7 @@ def _apply_uniform(store: Store, entry: dict, slots: list[int]) -> None:
                 if (i in notes or flags[i] & F_NOTE) and note_of(i) is not None:
                     notes[i] = None
     at = entry_time(entry)
-    if entry["op"] == "drop" and st == DROPPED and at:
+    if effective_op(entry) == "drop" and st == DROPPED and at:
         overlay.dropped_at.update(dict.fromkeys(slots, at))
     _stamp(overlay, entry, slots)
     overlay.touched.update(slots)
@@ -193,14 +203,29 @@ def restore_slots(store: Store, ids: list[str], hints: list[int]) -> list[int | 
     return slots
 
 
+def find_rows(store: Store, entry: dict, anywhere: bool = False) -> list[int | None]:
+    """The slots of the rows an entry names, wherever they are now.
+
+    A restore looks in dropped.jsonl first. An undo or a redo may name rows that a compaction
+    moved there since (an undo of a drop, a redo of a restore): rows not found among the live
+    ones are looked up in dropped.jsonl and come back as virtual slots (still dropped until the
+    entry is applied). `anywhere`: look there too (an undo or redo of `entry` is being made)."""
+    ids = entry.get("ids", [])
+    hints = entry.get("hints") or [-1] * len(ids)
+    if entry["op"] == "restore":
+        return restore_slots(store, ids, hints)
+    found = store.ids.resolve_many(hints, ids)
+    if (anywhere or entry["op"] in ("undo", "redo")) and None in found:
+        for k, slot in enumerate(found):
+            if slot is None and store.dropped.position_of(ids[k]) is not None:
+                found[k] = restore_slots(store, [ids[k]], [-1])[0]
+    return found
+
+
 def replay(store: Store, entry: dict) -> None:
     """Apply a journal entry read from disk; rows it names that cannot be found are reported."""
     ids = entry.get("ids", [])
-    hints = entry.get("hints") or [-1] * len(ids)
-    if entry["op"] == "restore" or (entry["op"] == "undo" and entry.get("undone_op") == "restore"):
-        found = restore_slots(store, ids, hints)
-    else:
-        found = store.ids.resolve_many(hints, ids)
+    found = find_rows(store, entry)
     slots = [slot for slot in found if slot is not None]
     if len(slots) < len(found):
         missing = [row_id for row_id, slot in zip(ids, found, strict=True) if slot is None]
@@ -223,17 +248,103 @@ def replay(store: Store, entry: dict) -> None:
     store.undo_log.push(entry)
 
 
-class UndoLog:
-    """The decisions not yet undone, most recent last (an undo entry removes the one it undid)."""
+FLOOR_NAME = "undo-floor.json"  # in .brewslm/: {"seq": N}: undo and redo never reach before N
 
-    def __init__(self) -> None:
-        self.entries: list[dict] = []
+
+class UndoLog:
+    """The undo and redo stacks, folded from every journal entry since the floor.
+
+    A decision goes on the undo stack (and empties the redo stack); an undo entry moves the
+    decision it undid onto the redo stack; a redo entry takes it off and goes on the undo stack
+    itself (so it is undone like any decision). Entries of this session are pushed as they are
+    applied; the entries before them (the journal archive, left by compactions) are folded in
+    the first time a stack is consulted, once per load: O(archive) once, O(1) after. So undo
+    reaches back across compactions and restarts, until the user forgets the history
+    (`forget`, `brewslm-tui undo --forget-history`), which sets the floor.
+    """
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = state_dir
+        self.pushed: list[dict] = []  # this load's entries, in order
+        self.entries: list[dict] = []  # the undo stack, most recent last
+        self.redo_entries: list[dict] = []  # the redo stack, most recent last
+        self._folded = state_dir is None
 
     def push(self, entry: dict) -> None:
-        if entry["op"] == "undo":
-            self.entries = [e for e in self.entries if e["seq"] != entry.get("undo_of")]
-        else:
-            self.entries.append(entry)
+        self.pushed.append(entry)
+        if self._folded:
+            self._fold(entry)
 
     def last(self) -> dict | None:
+        self._ensure()
         return self.entries[-1] if self.entries else None
+
+    def last_undone(self) -> dict | None:
+        self._ensure()
+        return self.redo_entries[-1] if self.redo_entries else None
+
+    def floor(self) -> int:
+        if self.state_dir is None:
+            return 0
+        try:
+            value = orjson.loads((self.state_dir / FLOOR_NAME).read_bytes()).get("seq", 0)
+        except (OSError, ValueError, AttributeError):
+            return 0
+        return value if isinstance(value, int) else 0
+
+    def forget(self, next_seq: int) -> None:
+        """Undo and redo never reach before `next_seq` again (durable: the floor file is fsync'd)."""
+        if self.state_dir is None:
+            return
+        replace_durably(self.state_dir / FLOOR_NAME, [orjson.dumps({"seq": next_seq}) + b"\n"])
+        self.entries, self.redo_entries = [], []
+
+    def _fold(self, entry: dict) -> None:
+        op = entry["op"]
+        if op == "undo":
+            for k in range(len(self.entries) - 1, -1, -1):
+                if self.entries[k]["seq"] == entry.get("undo_of"):
+                    self.redo_entries.append(self.entries.pop(k))
+                    break
+        elif op == "redo":
+            self.redo_entries = [e for e in self.redo_entries if e["seq"] != entry.get("redo_of")]
+            self.entries.append(entry)
+        else:
+            self.entries.append(entry)
+            self.redo_entries.clear()
+
+    def _ensure(self) -> None:
+        if self._folded:
+            return
+        self._folded = True
+        floor = self.floor()
+        seen = {e["seq"] for e in self.pushed}
+        earlier = [e for e in _archived_entries(self.state_dir) if e["seq"] not in seen]  # type: ignore[arg-type]
+        earlier.sort(key=lambda e: e["seq"])
+        for entry in [*earlier, *self.pushed]:
+            if entry["seq"] >= floor:
+                self._fold(entry)
+
+
+def _archived_entries(state_dir: Path) -> list[dict]:
+    """Every readable entry of `.brewslm/journal-archive/` (a corrupt line was reported when
+    its journal was replayed, and is skipped here)."""
+    archive = state_dir / "journal-archive"
+    out: list[dict] = []
+    seen: set[int] = set()
+    paths = sorted(archive.glob("journal-*.jsonl")) if archive.is_dir() else []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        for raw in data.split(b"\n")[:-1]:
+            if not raw.strip(b" "):
+                continue
+            with contextlib.suppress(ValueError):
+                entry = orjson.loads(raw)
+                check_entry(entry)
+                if entry["op"] != "header" and entry["seq"] not in seen:
+                    seen.add(entry["seq"])
+                    out.append(entry)
+    return out

@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.rows import APPROVED, DROPPED, PENDING, REJECTED, STATUS_NAMES, Row
-from brewslm_tui.core.store.applying import KEEP, STAMPING, apply_entry, restore_slots
+from brewslm_tui.core.store.applying import (
+    KEEP,
+    STAMPING,
+    apply_entry,
+    effective_op,
+    entry_time,
+    find_rows,
+    restore_slots,
+)
 from brewslm_tui.core.store.columns import F_NOTE, F_REVIEWED, Columns
+from brewslm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from brewslm_tui.core.store.store import Store
@@ -31,6 +40,7 @@ class Decision:
     count: int
     idxs: list[int] = field(default_factory=list)
     by_reason: dict[str, int] = field(default_factory=dict)
+    text: str = ""  # an undo / redo: what it did, in words ("undone: reject of 3 rows (wrong_label)")
 
 
 def commit(
@@ -43,12 +53,15 @@ def commit(
     content: list[dict | None] | None = None,
     extra: dict[str, Any] | None = None,
     unique: bool = False,
+    even_empty: bool = False,
 ) -> Decision:
     """Journal one entry (fsync'd) and then apply it: durable before it is acknowledged.
 
-    `unique`: the caller passes distinct slots (`live`), so the entry may be applied column-wise."""
+    `unique`: the caller passes distinct slots (`live`), so the entry may be applied column-wise.
+    `even_empty`: an undo / redo none of whose rows could be changed is still journalled, so
+    the undo and redo stacks move past the decision (otherwise it would block them for good)."""
     store.writable()
-    if not slots:
+    if not slots and not even_empty:
         return Decision(seq=0, op=op, count=0)
     entry: dict = {"op": op, "ids": store.ids_of(slots), "hints": list(slots)}
     if set_ is not None:
@@ -58,7 +71,7 @@ def commit(
     if content is not None:
         entry["content"] = content
     entry["prev"] = states_of(store, slots)
-    if op in STAMPING:
+    if (extra or {}).get("redone_op", op) in STAMPING:
         stamps = stamps_of(store, slots)
         if any(stamps):  # (rows never decided before have none: the usual bulk approve)
             entry["prev_reviewed"] = stamps
@@ -186,32 +199,135 @@ def restore(store: Store, dropped_ids: Iterable[str]) -> Decision:
     return commit(store, "restore", slots, set_=["pending", None, None])
 
 
-def undo(store: Store) -> Decision | None:
-    """Undo the last decision not yet undone (a bulk one as a whole).
+# undo and redo: a linear history over every journal entry since the floor (`UndoLog`)
+#
+# An undo takes back the most recent decision not yet undone, wherever it is: in the journal or,
+# after a compaction or a restart, in the journal archive. It is a new entry that sets each row
+# back to the state the decision recorded (`prev`, `prev_content`, `prev_reviewed`); rows a
+# compaction moved to dropped.jsonl come back from there (an undo of a drop), rows a compaction
+# wrote into synthetic.jsonl go back out (an undo of a restore). Because the history is linear,
+# a later decision on the same row is always undone first. A row that is not as the decision
+# left it all the same (changed by hand, or by a decision before the floor) is refused and
+# counted in the sentence, never overwritten. A redo re-applies the decision most recently
+# undone, with the same rule the other way round; a new decision empties the redo stack.
 
-    A row it names that can no longer be found (edited away by hand and reloaded) is left out
-    of the undo, and the undo says how many rows it did change."""
+_OP_WORDS = {"pending": "send back to pending"}
+
+
+def describe(entry: dict) -> str:
+    """A decision in words: "reject of 3 rows (label_ambiguous)", "drop of 13 rows (minor_typo 8,
+    wrong_label 5)", "restore of 1 row from dropped", "approve of 2 rows"."""
+    op = effective_op(entry)
+    n = len(entry.get("ids") or [])
+    text = f"{_OP_WORDS.get(op, op)} of {plural(n, 'row')}"
+    if op in ("reject", "drop"):
+        prev = entry.get("prev") or []
+        reasons: dict[str, int] = {}
+        for k in range(n):
+            target = _target(entry, k)
+            code = target[1] if target[1] != KEEP else (prev[k][1] if k < len(prev) else None)
+            reasons[code or "(no reason)"] = reasons.get(code or "(no reason)", 0) + 1
+        if len(reasons) == 1:
+            text += f" ({next(iter(reasons))})"
+        elif reasons:
+            text += " (" + ", ".join(f"{code} {count}" for code, count in sorted(reasons.items())) + ")"
+    elif op == "restore":
+        text += " from dropped"
+    return text
+
+
+def _target(entry: dict, k: int) -> list:
+    return entry["set"] if entry.get("set") is not None else entry["each"][k]
+
+
+def _after(entry: dict, k: int) -> list:
+    """Row k's state right after `entry` (KEEP resolved against its previous state)."""
+    status, reason, note = _target(entry, k)
+    prev = entry["prev"][k]
+    if reason == KEEP:
+        reason = prev[1]
+    if status not in ("rejected", "dropped"):
+        reason = None
+    return [status, reason, prev[2] if note == KEEP else note]
+
+
+def _step(store: Store, entry: dict, *, back: bool) -> Decision:
+    """One undo (`back`) or redo of `entry`: the rows still as the other side left them change."""
+    found = find_rows(store, entry, anywhere=True)
+    keep: list[int] = []
+    refused = 0
+    for k, slot in enumerate(found):
+        if slot is None:
+            continue
+        expected = _after(entry, k) if back else list(entry["prev"][k])
+        if state_of(store, slot) != expected:
+            refused += 1
+            continue
+        keep.append(k)
+    missing = sum(slot is None for slot in found)
+    slots = [found[k] for k in keep]
+    op = effective_op(entry)
+    stamping = op in STAMPING and bool(entry.get("by") or entry.get("reviewed"))
+    if back:
+        content = entry.get("prev_content")
+        extra: dict[str, Any] = {"undo_of": entry["seq"], "undone_op": op}
+        targets = [entry["prev"][k] for k in keep]
+        if stamping:
+            stamps = entry.get("prev_reviewed") or [None] * len(found)
+            extra["reviewed"] = [stamps[k] for k in keep]
+    else:
+        content = entry.get("content")
+        extra = {"redo_of": entry["seq"], "redone_op": op}
+        targets = [_target(entry, k) for k in keep]
+        if stamping:
+            own = [entry["by"], entry_time(entry) or ""] if entry.get("by") else None
+            stamps = entry.get("reviewed") or [own] * len(found)
+            extra["reviewed"] = [stamps[k] for k in keep]
+    decision = commit(
+        store,
+        "undo" if back else "redo",
+        slots,  # type: ignore[arg-type]
+        each=targets,
+        content=None if content is None else [None if content[k] is None else dict(content[k]) for k in keep],
+        extra=extra,
+        even_empty=True,
+    )
+    done = "undone" if back else "redone"
+    if keep:
+        decision.text = f"{done}: {describe(entry)}"
+        if (
+            back and op != "restore"
+        ):  # where the rows went: "back to pending" (a few names at most: O(rows undone))
+            where = sorted({t[0] for t in targets})
+            decision.text += f", back to {' / '.join(where)}"
+    else:
+        decision.text = f"nothing {done}: {describe(entry)}"
+    if refused:
+        verb = "has" if refused == 1 else "have"
+        decision.text += f"; {plural(refused, 'row')} left alone: {verb} changed since"
+    if missing:
+        decision.text += f"; {plural(missing, 'row')} no longer found"
+    return decision
+
+
+def undo(store: Store) -> Decision | None:
+    """Undo the most recent decision not yet undone (a bulk one as a whole), across compactions
+    and restarts; None when there is none since the floor."""
     store.writable()
     entry = store.undo_log.last()
-    if entry is None:
-        return None
-    ids = entry["ids"]
-    if entry["op"] == "restore":
-        found = restore_slots(store, ids, entry["hints"])
-    else:
-        found = store.ids.resolve_many(entry["hints"], ids)
-    keep = [k for k, slot in enumerate(found) if slot is not None]
-    slots = [slot for slot in found if slot is not None]
-    content = entry.get("prev_content")
-    extra: dict[str, Any] = {"undo_of": entry["seq"], "undone_op": entry["op"]}
-    if entry["op"] in STAMPING and entry.get("by"):  # its stamps are taken back too
-        stamps = entry.get("prev_reviewed") or [None] * len(ids)
-        extra["reviewed"] = [stamps[k] for k in keep]
-    return commit(
-        store,
-        "undo",
-        slots,
-        each=[entry["prev"][k] for k in keep],
-        content=None if content is None else [dict(content[k]) for k in keep],
-        extra=extra,
-    )
+    return None if entry is None else _step(store, entry, back=True)
+
+
+def redo(store: Store) -> Decision | None:
+    """Re-apply the decision most recently undone; None when nothing was undone since the last
+    new decision."""
+    store.writable()
+    entry = store.undo_log.last_undone()
+    return None if entry is None else _step(store, entry, back=False)
+
+
+def forget_history(store: Store) -> None:
+    """Undo and redo no longer reach any decision made so far (the journal archive is kept)."""
+    store.writable()
+    with store.write_lock:
+        store.undo_log.forget(store.journal_span()[1])

@@ -36,6 +36,7 @@ class HistoryEvent:
     reason: str | None = None
     note: str | None = None
     undone_op: str | None = None
+    redone_op: str | None = None
     original: dict = field(default_factory=dict)  # an edit: the fields it changed, as they were
 
     def text(self) -> str:
@@ -43,13 +44,16 @@ class HistoryEvent:
         if self.op == "undo":  # the state it went back to, in brackets
             now = f"{self.status} {self.reason}" if self.reason else self.status
             what = f"undid {_VERB.get(self.undone_op or '', self.undone_op)} (now {now})"
+        elif self.op == "redo":  # the decision again, as it was made
+            now = f"{self.status} {self.reason}" if self.reason else self.status
+            what = f"redid {_VERB.get(self.redone_op or '', self.redone_op)} (now {now})"
         elif self.op == "edit":
             what = "edited and approved" if self.status == "approved" else "edited"
         elif self.op == "reject" or (self.op == "drop" and self.reason):
             what = f"{_VERB[self.op]} {self.reason}" if self.reason else _VERB[self.op]
         else:
             what = _VERB.get(self.op, self.op)
-        if self.note and self.op != "undo":
+        if self.note and self.op not in ("undo", "redo"):
             what += f" ({self.note})"
         who = f" by {self.by}" if self.by else ""
         when = f" {self.at[:16].replace('T', ' ')}" if self.at else ""
@@ -140,5 +144,6 @@ def _event(entry: dict, k: int) -> HistoryEvent:
         reason=reason if isinstance(reason, str) else None,
         note=note if isinstance(note, str) else None,
         undone_op=entry.get("undone_op"),
+        redone_op=entry.get("redone_op"),
         original=original,
     )

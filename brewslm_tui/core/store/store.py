@@ -38,7 +38,7 @@ from brewslm_tui.core.rows import (
 )
 from brewslm_tui.core.store import column_cache, compaction, decisions, fsio
 from brewslm_tui.core.store.appending import append_rows, new_row_id
-from brewslm_tui.core.store.applying import Overlay, Stamp, UndoLog, replay
+from brewslm_tui.core.store.applying import Overlay, Stamp, UndoLog, effective_op, replay
 from brewslm_tui.core.store.change_log import ChangeLog
 from brewslm_tui.core.store.columns import (
     F_NOTE,
@@ -98,7 +98,7 @@ class Store:
         self.cols = self._empty_columns()
         self.overlay = Overlay()
         self.ids = RowIds(self)
-        self.undo_log = UndoLog()
+        self.undo_log = UndoLog(self.state_dir)
         self.dropped = DroppedRows(self.dropped_path, self.quarantine)
         self._session: FileLock | None = None
         self._background = False
@@ -212,7 +212,7 @@ class Store:
         self.problems = []
         self.cols = self._empty_columns()
         self.ids = RowIds(self)
-        self.undo_log = UndoLog()
+        self.undo_log = UndoLog(self.state_dir)
         self.file = FileRows(self.synthetic_path)
         contents = self.journal.read()
         self._scan(partial=self._background and not contents.entries)
@@ -629,6 +629,14 @@ class Store:
         """Undo the last decision not yet undone (a bulk one as a whole)."""
         return decisions.undo(self)
 
+    def redo(self) -> Decision | None:
+        """Re-apply the decision most recently undone."""
+        return decisions.redo(self)
+
+    def forget_history(self) -> None:
+        """Undo and redo stop at this point: no decision made so far can be undone any more."""
+        decisions.forget_history(self)
+
     def count_by_reason(self, slots: list[int]) -> dict[str, int]:
         """Rows per reject reason, in the order the rows come ("(no reason)" for none): what a
         drop reports (`Decision.by_reason`) and what its confirmation shows beforehand."""
@@ -638,9 +646,13 @@ class Store:
     def can_undo(self) -> bool:
         return self.undo_log.last() is not None
 
+    def last_undone_op(self) -> str | None:
+        entry = self.undo_log.last_undone()
+        return effective_op(entry) if entry else None
+
     def last_decision_op(self) -> str | None:
         entry = self.undo_log.last()
-        return entry["op"] if entry else None
+        return effective_op(entry) if entry else None
 
     def writable(self) -> None:
         """Raises `ReadOnly` on a read-only store."""
@@ -683,7 +695,7 @@ class Store:
             disk_status=bytearray(self.cols.status), disk_reason=bytearray(self.cols.reason)
         )
         self.ids = self.ids.after_compaction(pieces)
-        self.undo_log = UndoLog()
+        self.undo_log = UndoLog(self.state_dir)
         self.problems = [p for p in self.problems if p.path != self.synthetic_path]
         if dropped_meta is not None:
             self.dropped = DroppedRows.from_written(self.dropped_path, dropped_meta)

@@ -15,21 +15,9 @@ from typing import Any, Protocol
 
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.project import Project
-from brewslm_tui.core.rows import STATUS_NAMES
 from brewslm_tui.core.store.store import Decision, Store
-from brewslm_tui.ui.shell.text import counted
 
 REVIEW_OPS = frozenset({"approve", "reject", "edit"})  # what counts as reviewed in the session counter
-
-# what a decision op is called in a sentence ("undone: approve of 3 rows")
-OP_WORDS = {
-    "approve": "approval",
-    "reject": "rejection",
-    "pending": "send back to pending",
-    "edit": "edit",
-    "drop": "drop",
-    "restore": "restore",
-}
 
 
 class Notify(Protocol):
@@ -114,21 +102,30 @@ class ReviewService:
         return self._decide("restore", lambda: self.store.restore(dropped_ids))
 
     def undo(self) -> tuple[Decision, str] | None:
-        """Undo the last decision; returns it with a sentence naming what was undone and where
-        its rows went ("restore of 1 row (back to dropped)")."""
-        if not self.can_write("undo"):
+        """Undo the most recent decision (also one compacted or made before a restart, from the
+        CLI too); returns it with a sentence naming what was undone ("reject of 3 rows
+        (label_ambiguous)") and the rows it left alone because they changed since."""
+        return self._step("undo")
+
+    def redo(self) -> tuple[Decision, str] | None:
+        """Re-apply the decision most recently undone (ctrl+r); the sentence as for `undo`."""
+        return self._step("redo")
+
+    def _step(self, which: str) -> tuple[Decision, str] | None:
+        if not self.can_write(which):
             return None
-        op = self.store.last_decision_op()
+        op = self.store.last_decision_op() if which == "undo" else self.store.last_undone_op()
         if op is None:
-            self.notify("nothing to undo", severity="warning")
+            self.notify(f"nothing to {which}", severity="warning")
             return None
-        decision = self._decide("undo", self.store.undo, checked=True, counts=op, sign=-1)
+        call = self.store.undo if which == "undo" else self.store.redo
+        decision = self._decide(which, call, checked=True, counts=op, sign=-1 if which == "undo" else 1)
         if decision is None:
             return None
-        status = self.store.status
-        back = {STATUS_NAMES[status[i]] for i in decision.idxs if i < len(status)}
-        where = f" (back to {back.pop()})" if len(back) == 1 else " (back to where they were)" if back else ""
-        return decision, f"{OP_WORDS.get(op, op)} of {counted(decision.count)}{where}"
+        if decision.count == 0:  # every row changed since: nothing done, and it says why
+            self.notify(decision.text, severity="warning", markup=False)
+            return None
+        return decision, decision.text.split(": ", 1)[1]
 
     def _decide(
         self,

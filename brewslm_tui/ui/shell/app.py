@@ -99,6 +99,7 @@ class BrewApp(App):
         Binding("4", "show_tab('runs')", "Runs", show=False),
         Binding("5", "show_tab('balance')", "Balance", show=False),
         Binding("u", "undo", "Undo"),
+        Binding("ctrl+r", "redo", "Redo", show=False),
         Binding("n", "new_job", "New job"),
         Binding("question_mark", "help", "Help"),
         Binding("i", "import_data", "Import…", show=False),
@@ -416,6 +417,17 @@ class BrewApp(App):
         if pane is not None and decision.idxs:
             pane.rows.move_to_slot(decision.idxs[0])
         self.notify(f"undone: {what}", timeout=4, markup=False)
+
+    def action_redo(self) -> None:
+        """ctrl+r: re-apply the decision most recently undone (the sentence says what)."""
+        redone = self.review.redo()
+        if redone is None:
+            return
+        decision, what = redone
+        pane = self.active_pane()
+        if pane is not None and decision.idxs:
+            pane.rows.move_to_slot(decision.idxs[0])
+        self.notify(f"redone: {what}", timeout=4, markup=False)
 
     def action_toggle_sidebar(self) -> None:
         """s: the jobs sidebar off (its 24 columns go to the rows) or back on."""
