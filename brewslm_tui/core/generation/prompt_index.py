@@ -44,7 +44,7 @@ VERSION = 1
 EDGE = 4096  # bytes hashed at the start and end of the covered prefix
 
 
-def _edges(buf, end: int) -> str:
+def edges_digest(buf, end: int) -> str:
     """A hash of the covered prefix's first and last EDGE bytes (a cheap first check)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(buf[0 : min(EDGE, end)])
@@ -288,18 +288,6 @@ def _sidecar(st: os.stat_result, buf, covered: int, base: array, tail: array) ->
         "keys_crc": zlib.crc32(body),
     }
     return orjson.dumps(header) + b"\n" + body
-
-
-EDGE = 4096
-
-
-def edges_digest(buf, end: int) -> str:
-    """A digest of the first and last 4 KiB of buf[:end]: the cheap first check that a file still
-    starts and ends as the sidecar saw it (the prefix checksum comes after)."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(buf[0 : min(EDGE, end)])
-    h.update(buf[max(0, end - EDGE) : end])
-    return h.hexdigest()
 
 
 def _write(sidecar: Path, content: bytes) -> None:
