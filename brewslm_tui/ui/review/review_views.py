@@ -288,6 +288,14 @@ class DetailPane(ScrollView, can_focus=False):
         self._set_content(content)
         self.scroll_to(0, 0, animate=False, immediate=True)
 
+    @property
+    def history_pending(self) -> bool:
+        """A history is still to be read or shown (tests and snapshots wait on this)."""
+        return self._history_timer is not None or any(
+            worker.node is self and worker.group == "detail-history" and not worker.is_finished
+            for worker in self.workers
+        )
+
     def _set_content(self, content: Text) -> None:
         self._content = content
         self._wrapped_at = -1
