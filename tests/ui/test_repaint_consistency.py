@@ -15,6 +15,7 @@ import re
 import pytest
 from conftest import ready
 
+from brewslm_tui.ui.review.review_views import DetailPane
 from brewslm_tui.ui.shell.app import build_app
 from tests.helpers import make_project, make_rows
 
@@ -58,6 +59,9 @@ async def test_screen_equals_a_full_repaint_after_random_keys(tmp_path, seed):
             if len(app.screen_stack) > 1:  # a dialog: close it
                 await pilot.press("escape")
                 await pilot.pause()
+            while any(detail.history_pending for detail in app.screen.query(DetailPane)):
+                await pilot.pause(0.05)  # a row's history arrives after a rest: not a repaint
+            await pilot.pause()
             shown = _screen(app)
             for widget in app.screen.walk_children():
                 widget.refresh()

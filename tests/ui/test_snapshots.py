@@ -11,6 +11,7 @@ import pytest
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store import store as store_module
 from brewslm_tui.core.store.store import Store
+from brewslm_tui.ui.review.review_views import DetailPane
 from brewslm_tui.ui.shell.app import build_app
 from tests.helpers import make_project, make_rows
 
@@ -49,6 +50,13 @@ def reviewed_dir(tmp_path, monkeypatch):
     return root
 
 
+async def until_histories_shown(pilot) -> None:
+    """The detail pane reads a row's history after a pause, in a worker: wait for it to show."""
+    while any(detail.history_pending for detail in pilot.app.screen.query(DetailPane)):
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("view", list(VIEWS))
 def test_view_snapshot(snap_compare, reviewed_dir, view, size):
@@ -56,7 +64,7 @@ def test_view_snapshot(snap_compare, reviewed_dir, view, size):
         await pilot.press(*VIEWS[view])
         # the runs and balance views count in a thread worker: wait for it, then repaint
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await until_histories_shown(pilot)
 
     app = build_app(reviewed_dir)
     assert snap_compare(app, run_before=keys_then_settle, terminal_size=size)
@@ -75,6 +83,6 @@ def test_view_snapshot_in_a_light_theme(snap_compare, reviewed_dir, view):
         await pilot.pause()
         await pilot.press(*VIEWS[view])
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await until_histories_shown(pilot)
 
     assert snap_compare(build_app(reviewed_dir), run_before=light_then_keys, terminal_size=(80, 24))

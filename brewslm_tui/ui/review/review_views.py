@@ -25,10 +25,14 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED, STATUS_NAMES
-from brewslm_tui.core.store.store import Decision
+from brewslm_tui.core.store.history import history_text, row_history
+from brewslm_tui.core.store.journal import os_cause
+from brewslm_tui.core.store.store import Decision, Store
 from brewslm_tui.core.store.views import RowView
 from brewslm_tui.core.text import visible_line, visible_parts
 from brewslm_tui.ui.review.filters import Filters, FilterScreen
@@ -247,19 +251,83 @@ class DetailPane(ScrollView, can_focus=False):
     }
     """
 
+    HISTORY_DELAY = 0.25  # seconds the cursor rests on a row before its history is read
+    HISTORY_CACHE = 256  # histories kept (keyed by row id and journal position)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._content = Text("")
         self._base_style: Style | None = None
         self._lines: list[Strip] = []
         self._wrapped_at = -1
+        self._shown = 0  # bumped by every show: a history read for an earlier one is stale
+        self._history_timer: Timer | None = None
+        self._histories: dict[tuple[str, int], str] = {}
 
-    def show(self, content: Text) -> None:
+    def show(self, content: Text, history: tuple[Store, int] | None = None) -> None:
+        """Show `content`; with `history` (store, slot), the row's decisions follow it once read.
+
+        The history costs O(journal bytes), so it is read in a thread worker after the cursor
+        has rested HISTORY_DELAY on the row, and an answer for a row the cursor left is dropped.
+        Until the journal grows (its next seq), the same row's history is shown from a cache.
+        """
+        self._shown += 1
+        if self._history_timer is not None:
+            self._history_timer.stop()
+            self._history_timer = None
+        if history is not None:
+            store, slot = history
+            key = (store.id_of(slot), store.journal_span()[1])
+            cached = self._histories.get(key)
+            if cached is not None:
+                content = _with_history(content, cached)
+            else:
+                read = partial(self._read_history, self._shown, store, slot, key)
+                self._history_timer = self.set_timer(self.HISTORY_DELAY, read)
+        self._set_content(content)
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    @property
+    def history_pending(self) -> bool:
+        """A history is still to be read or shown (tests and snapshots wait on this)."""
+        return self._history_timer is not None or any(
+            worker.node is self and worker.group == "detail-history" and not worker.is_finished
+            for worker in self.workers
+        )
+
+    def _set_content(self, content: Text) -> None:
         self._content = content
         self._wrapped_at = -1
         self._wrap()
-        self.scroll_to(0, 0, animate=False, immediate=True)
         self.refresh()
+
+    def _read_history(self, shown: int, store: Store, slot: int, key: tuple[str, int]) -> None:
+        self._history_timer = None
+        if shown == self._shown:
+            self.run_worker(
+                partial(_history_of, shown, store, slot, key),
+                thread=True,
+                name=f"history-{shown}",
+                group="detail-history",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "detail-history":
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS and worker.result is not None:
+            shown, key, history = worker.result
+            if len(self._histories) >= self.HISTORY_CACHE:
+                del self._histories[next(iter(self._histories))]  # the oldest
+            self._histories[key] = history
+            if shown == self._shown:  # the cursor is still on that row: no scroll, no jump
+                self._set_content(_with_history(self._content, history))
+        elif event.state == WorkerState.ERROR and worker.name == f"history-{self._shown}":
+            failed = f"could not be read ({type(worker.error).__name__}: {worker.error})"
+            self._set_content(_with_history(self._content, failed))
 
     @property
     def text(self) -> str:
@@ -295,6 +363,34 @@ class DetailPane(ScrollView, can_focus=False):
         if index >= len(self._lines):
             return Strip.blank(width, style)
         return self._lines[index].apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
+
+
+def _history_of(
+    shown: int, store: Store, slot: int, key: tuple[str, int]
+) -> tuple[int, tuple[str, int], str] | None:
+    """The row's history as one line (in a thread worker), tagged with the show it answers;
+    None when the slot no longer holds that row (a compaction moved it meanwhile: the pane
+    has been shown again by then, so nothing is lost)."""
+    try:
+        history = history_text(row_history(store, slot))
+        if store.id_of(slot) != key[0]:
+            return None
+    except OSError as exc:
+        history = f"could not be read ({os_cause(exc)})"
+    except (IndexError, ValueError):  # the slot gone, or the file remapped under the read
+        return None
+    return shown, key, history
+
+
+def _with_history(content: Text, history: str) -> Text:
+    """`content` followed by the history line (nothing for a row never decided)."""
+    if not history:
+        return content
+    text = content.copy()
+    text.append("\n\n")
+    text.append("history ", "dim")
+    _append_literal(text, history)
+    return text
 
 
 class ReviewPane(Vertical):
@@ -495,7 +591,8 @@ class ReviewPane(Vertical):
             detail.show(describe_group(item, self.project))
         else:
             detail.show(
-                describe_row(self.store.row(item), self.project, self.store.status[item], self._detail_part)
+                describe_row(self.store.row(item), self.project, self.store.status[item], self._detail_part),
+                history=(self.store, item),
             )
 
     def _cursor_moved(self, slot: int | None) -> None:
