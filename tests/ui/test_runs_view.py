@@ -81,3 +81,28 @@ async def test_enter_on_a_failed_run_shows_its_diagnostic_not_an_empty_queue(tmp
         view.select_run(failed.run_id)
         await pilot.press("d")
         assert isinstance(app.screen, JobDetailScreen)
+
+
+def test_a_runs_line_shows_the_backends_tokens_and_rates_and_nothing_for_a_template_run():
+    """Issue 13: each run shows tokens, tokens/s and requests/s in the Runs view too."""
+    from brewslm_tui.core.generation.job_record import JobRecord
+    from brewslm_tui.core.stats import RunTally
+    from brewslm_tui.ui.insight.runs_view import COLUMNS, RunLine, run_cells
+
+    column = COLUMNS.index("tokens")
+    model = JobRecord(
+        run_id="synth-llm",
+        playbook="llm",
+        state="succeeded",
+        counts={"requested": 10, "usable": 10, "landed": 10},
+        elapsed_seconds=4.0,
+        tokens_prompt=3000,
+        tokens_completion=1000,
+        requests=8,
+    )
+    cells = run_cells(RunLine("synth-llm", RunTally("synth-llm"), model))
+    assert len(cells) == len(COLUMNS)
+    assert cells[column].plain == "4.0k tok · 1.0k tok/s · 2 req/s", cells[column].plain
+    template = JobRecord(run_id="synth-t", playbook="t", state="succeeded", counts={"requested": 1})
+    assert run_cells(RunLine("synth-t", RunTally("synth-t"), template))[column].plain == ""
+    assert run_cells(RunLine("synth-x", RunTally("synth-x")))[column].plain == ""

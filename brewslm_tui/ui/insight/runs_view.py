@@ -38,7 +38,7 @@ from brewslm_tui.ui.jobs.job_format import STATES, count
 from brewslm_tui.ui.review.modals import ConfirmScreen
 from brewslm_tui.ui.shell.movement import TABLE_MOVES
 from brewslm_tui.ui.shell.tabs import on_shown_tab
-from brewslm_tui.ui.shell.text import counted, plain, when_text
+from brewslm_tui.ui.shell.text import counted, human_number, plain, when_text
 
 
 @dataclass
@@ -71,6 +71,7 @@ COLUMNS = (
     "usable",
     "top reasons",
     "when",
+    "tokens",  # a model backend's figures: tokens, tokens/s, requests/s (blank for templates)
 )
 _RUN_ID_RE = re.compile(r"[a-z]+-\d{4}-(\d{2}-\d{2}-\w+)\Z")
 
@@ -107,7 +108,20 @@ def run_cells(line: RunLine) -> list[Text]:
         num(count(rec, "usable") if rec is not None else t.rows),
         Text(reasons, style="dim"),
         Text(when_text(getattr(rec, "started_at", None)) if rec is not None else ""),
+        Text(_backend_rates(rec), style="dim"),
     ]
+
+
+def _backend_rates(record: Any) -> str:
+    """'12k tok · 210 tok/s · 3.1 req/s' when the run's backend reported usage, else ''."""
+    if record is None or getattr(record, "tokens", None) is None:
+        return ""
+    parts = [f"{human_number(record.tokens)} tok"]
+    if record.tokens_per_second is not None:
+        parts.append(f"{human_number(record.tokens_per_second)} tok/s")
+    if record.requests_per_second is not None:
+        parts.append(f"{record.requests_per_second:.3g} req/s")
+    return " · ".join(parts)
 
 
 class DropRunScreen(ModalScreen[bool | None]):
