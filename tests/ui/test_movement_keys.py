@@ -98,7 +98,7 @@ async def test_the_restore_dialog_is_a_row_list_with_a_detail_pane(tmp_path, mon
 
     monkeypatch.setattr(dialog_module, "dropped_entries", observed_read)
     project = make_project(tmp_path, sample="sentiment", rows=make_rows(6))
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     store.reject([0, 1, 2], "off_task")
     store.drop([0, 1, 2])
     store.compact()

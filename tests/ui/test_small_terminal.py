@@ -94,7 +94,7 @@ async def test_at_80x24_the_dialog_key_lines_fit_and_help_keys_line_up(tmp_path)
     from brewslm_tui.ui.shell.app import build_app
 
     project = make_project(tmp_path, sample="sentiment", rows=make_rows(6))
-    store = Store.open(project, session=True)
+    store = Store.open(project)
     store.reject([0, 1], "off_task")
     store.drop([0, 1])
     store.compact()

@@ -17,7 +17,9 @@ from textual import events
 from textual.app import App
 
 SETTLE_POLL_SECONDS = 0.02
-GIVE_UP_SECONDS = 5.0  # a part that never mounts must not hold the keyboard (ctrl+q) for ever
+GIVE_UP_SECONDS = 20.0  # a part that never mounts must not hold the keyboard for ever (a loaded
+# machine can take seconds to mount them: giving up early replays keys into parts not there yet)
+PASS_THROUGH = frozenset({"ctrl+q", "ctrl+c"})  # quitting is never held
 
 
 class Typeahead:
@@ -37,13 +39,14 @@ class Typeahead:
 
     def hold(self, event: events.Key) -> bool:
         """True when the key was taken to be replayed later (the caller drops it)."""
-        if self.held is None:
+        if self.held is None or event.key in PASS_THROUGH:
             return False
         self.held.append(event)
         return True
 
     def start(self) -> None:
         """From on_mount: wait for the app to settle, then replay."""
+        self._since = monotonic()
         self.app.set_timer(SETTLE_POLL_SECONDS, self._poll, name="typeahead")
 
     def _poll(self) -> None:
