@@ -652,10 +652,13 @@ async def test_the_record_is_rewritten_in_groups_not_once_per_batch(tmp_path, mo
         real(project, record)
 
     monkeypatch.setattr(job_runner, "save_record", counted)
+    # the keeper's period so long it never comes round during the job: every write left is one
+    # the job asked for at once (no clock in the assertion: CI machines are noisy)
+    monkeypatch.setattr(job_runner, "RECORD_SECONDS", 3600.0)
+    monkeypatch.setattr(job_runner, "HEARTBEAT_SECONDS", 3600.0)
     text = SENTIMENT_PLAYBOOK + "[limits]\nbatch_rows = 1\n"
     project = make_project(tmp_path, playbooks={"hc": text})
     batches: list[int] = []
-    started = time.monotonic()
     record = await run_generation_job(
         project,
         "hc",
@@ -663,10 +666,10 @@ async def test_the_record_is_rewritten_in_groups_not_once_per_batch(tmp_path, mo
         seed=2,
         on_event=lambda e: batches.append(e.rows) if e.kind == "rows_landed" else None,
     )
-    elapsed = time.monotonic() - started
     assert record.state == "succeeded" and len(batches) >= 30
-    # the first `running` record, the final one, and at most one per RECORD_SECONDS between
-    assert len(writes) <= 2 + elapsed / job_runner.RECORD_SECONDS + 1
+    # 30+ batches landed, yet the record was written only when it must be: the first `running`
+    # record and the final one (the keeper writes the rest in groups, at most every RECORD_SECONDS)
+    assert len(writes) <= 3, writes
     assert writes[0] == "running" and writes[-1] == "succeeded"
     on_disk = orjson.loads((project.state_dir / "jobs" / f"{record.run_id}.json").read_bytes())
     assert on_disk["state"] == "succeeded" and on_disk["counts"]["landed"] == 40
