@@ -540,10 +540,9 @@ class _GenerationRun:
         c = self.ctx.counts
         by_cause = c["by_cause"]
         attempts = c["candidates"] + c["backend_errors"]
-        if by_cause:
-            attempts += sum(
-                by_cause.get(k, 0) for k in ("unparseable_reply", "unparseable_line", "reply_cut_short")
-            )
+        if by_cause:  # (no generator expression: this runs for every candidate)
+            get = by_cause.get
+            attempts += get("unparseable_reply", 0) + get("unparseable_line", 0) + get("reply_cut_short", 0)
         return attempts
 
     def _should_stop(self, limit: int) -> bool:
