@@ -219,17 +219,20 @@ class OtherWriters:
             return (0, 0)
         return (st.st_ino, st.st_size)
 
-    def __call__(self, rows: list[dict[str, Any]]) -> list[bool]:
+    def __call__(self, rows: list[dict[str, Any]], keys: list[int] | None = None) -> list[bool]:
+        """Keep each row? `keys` are the rows' prompt keys when the caller has them already."""
         inode, size = self._mark()
         start = self.offset if (inode == self.inode and size >= self.offset) else 0
         if size > start:
             self._read(start, size)
         self.inode, self.offset = inode, size
+        if keys is None:
+            keys = [prompt_key(row["prompt"]) for row in rows]
         keep = []
-        for row in rows:
-            key = prompt_key(row["prompt"])
-            keep.append(key not in self.keys)
-            self.keys.add(key)  # and not twice in one batch either
+        seen = self.keys
+        for key in keys:
+            keep.append(key not in seen)
+            seen.add(key)  # and not twice in one batch either
         return keep
 
     def landed(self, length: int) -> None:
@@ -291,6 +294,7 @@ class _GenerationRun:
         self.other_writers: OtherWriters | None = None
         self.screened: list[dict[str, Any]] = []  # rows the append-time check found duplicated
         self.pending: list[dict[str, Any]] = []
+        self.pending_keys: list[int] = []  # their prompt keys (the validator's), for the append-time screen
         self.batch_rows = book.limits.batch_rows
         self._writing: asyncio.Task[None] | None = None  # the append under way, if any
         self._write_error: OSError | None = None  # a failed append, raised in the job's own task
@@ -348,6 +352,7 @@ class _GenerationRun:
                     if row is not None:
                         c["usable"] += 1
                         self.pending.append(self._row(row, ctx))
+                        self.pending_keys.append(validator.last_key)
                     else:
                         self._count(verdict.cause or "invalid", verdict.detail)
                 if len(self.pending) >= batch_rows:
@@ -431,7 +436,8 @@ class _GenerationRun:
         if self._writing is not None or not self.pending or self._write_error is not None:
             return
         rows, self.pending = self.pending, []
-        self._writing = asyncio.ensure_future(self._write(rows))
+        keys, self.pending_keys = self.pending_keys, []
+        self._writing = asyncio.ensure_future(self._write(rows, keys))
         self._writing.add_done_callback(self._wrote)
 
     def _wrote(self, task: asyncio.Task[None]) -> None:
@@ -478,10 +484,10 @@ class _GenerationRun:
             except OSError:
                 pass  # kept by `_wrote`, raised at the top of the loop
 
-    async def _write(self, rows: list[dict[str, Any]]) -> None:
+    async def _write(self, rows: list[dict[str, Any]], keys: list[int]) -> None:
         """Append `rows` (whole lines, under the store's lock) in a thread; count what landed."""
         try:
-            landed = await asyncio.to_thread(self._append, rows)
+            landed = await asyncio.to_thread(self._append, rows, keys)
         except OSError as exc:
             if not exc.filename:
                 exc.filename = str(self.project.synthetic_path)
@@ -492,7 +498,7 @@ class _GenerationRun:
             raise
         self._landed(landed)
 
-    def _append(self, rows: list[dict[str, Any]]) -> int:
+    def _append(self, rows: list[dict[str, Any]], keys: list[int]) -> int:
         """In a thread: append under the write lock, screening rows other writers made duplicates."""
         from brewslm_tui.core.store.store import append_rows  # the store pulls in more than jobs need
 
@@ -501,7 +507,7 @@ class _GenerationRun:
             return append_rows(self.project, rows)
 
         def keep(batch: list[dict[str, Any]]) -> list[bool]:
-            flags = screen(batch)
+            flags = screen(batch, keys if len(keys) == len(batch) else None)
             self.screened.extend(row for row, ok in zip(batch, flags, strict=True) if not ok)
             return flags
 
