@@ -186,6 +186,7 @@ class OpenAIGenerator(Generator):
         self._usable = 0
         self._wake = asyncio.Event()
         self._waiting = 0  # workers waiting for the budget to free
+        self._system: str | None = None
 
     def feedback(self, candidate: dict[str, Any], usable: bool) -> None:
         self._usable += usable
@@ -368,8 +369,10 @@ class OpenAIGenerator(Generator):
         cases = [c for c in req.playbook.hard_cases if c.weight > 0]
         case = rng.choices(cases, weights=[c.weight for c in cases])[0] if cases else None
         n = s.rows_per_request
+        if self._system is None:  # the same for every request of the run: built once
+            self._system = s.system_prompt or system_prompt(req)
         messages = [
-            {"role": "system", "content": s.system_prompt or system_prompt(req)},
+            {"role": "system", "content": self._system},
             {
                 "role": "user",
                 "content": user_prompt(req, case, n, self._labels_for(index, n), req.examples[: s.examples]),
