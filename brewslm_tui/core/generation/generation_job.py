@@ -297,7 +297,7 @@ class _GenerationRun:
         self.pending_keys: list[int] = []  # their prompt keys (the validator's), for the append-time screen
         self.batch_rows = book.limits.batch_rows
         self._writing: asyncio.Task[None] | None = None  # the append under way, if any
-        self._write_error: OSError | None = None  # a failed append, raised in the job's own task
+        self._write_error: Exception | None = None  # a failed append, raised in the job's own task
         self.examples: dict[str, list[str]] = {}
         self.stop_reason: str | None = None  # why the run failed early, if it did
         self.in_a_row = 0  # backend errors with no success between them
@@ -449,12 +449,12 @@ class _GenerationRun:
         if task.cancelled():
             return
         exc = task.exception()
-        if isinstance(exc, OSError):
+        if isinstance(exc, Exception):  # (retrieved here, so it is never lost with the task)
             self._write_error = self._write_error or exc
         elif len(self.pending) >= self.batch_rows:
             self._kick()
 
-    def _take_error(self) -> OSError:
+    def _take_error(self) -> Exception:
         exc, self._write_error = self._write_error, None
         assert exc is not None
         return exc
@@ -463,7 +463,7 @@ class _GenerationRun:
         """Land every pending row now: wait for the append under way, then append the rest.
 
         An append is never cancelled (the rows are going down anyway): a cancel waits for it,
-        so its rows are counted, then propagates. A failed append raises its OSError here."""
+        so its rows are counted, then propagates. A failed append raises its error here."""
         while True:
             writing = self._writing
             if writing is None:
@@ -481,7 +481,7 @@ class _GenerationRun:
             except asyncio.CancelledError:
                 await asyncio.wait({writing})
                 raise
-            except OSError:
+            except Exception:
                 pass  # kept by `_wrote`, raised at the top of the loop
 
     async def _write(self, rows: list[dict[str, Any]], keys: list[int]) -> None:

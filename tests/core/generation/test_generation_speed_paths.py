@@ -10,6 +10,7 @@ regex-substitution renderer this replaced (same playbooks, same seeds).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import threading
@@ -510,3 +511,22 @@ def test_label_lookups_are_remembered_without_changing_answers(tmp_path):
         "mixed",
     ] * 2
     assert "labels: positive, negative, neutral, mixed" in answers[3].detail
+
+
+async def test_a_failed_group_append_fails_the_job_and_counts_nothing_it_lost(tmp_path):
+    """An append that fails in its own task (here: synthetic.jsonl is /dev/full, a real ENOSPC
+    on every write) is raised in the job's task: the job fails naming the file and the errno,
+    and no row that did not land is counted usable or landed."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    text = _many_rows_playbook() + "\n[limits]\nbatch_rows = 5\n"
+    project = make_project(tmp_path, playbooks={"big": text})
+    project.synthetic_path.unlink(missing_ok=True)
+    project.synthetic_path.symlink_to("/dev/full")
+    record = await run_generation_job(project, "big", count=200, seed=1)
+    assert record.state == "failed", record.summary()
+    assert record.diagnostic is not None
+    headline = record.diagnostic.headline
+    assert "No space left on device (ENOSPC)" in headline and "synthetic.jsonl" in headline, headline
+    assert record.landed == 0 and record.counts["usable"] == 0, record.counts
+    assert record.counts["candidates"] >= 5
