@@ -57,6 +57,7 @@ from brewslm_tui.core.text import plural, truncate
 
 EXAMPLES_PER_CAUSE = 3
 FLUSH_SECONDS = 1.0  # pending usable rows land at least this often
+MAX_PENDING_BATCHES = 20  # rows waiting for the disk, in batches, before the job waits for it
 
 _blake2b = hashlib.blake2b
 
@@ -201,6 +202,8 @@ class OtherWriters:
     Called by `append_rows` under the write lock with the rows about to land: it reads only
     the bytes appended since its last look (the whole file again after a compaction replaced
     it), skips this run's own rows, and says which rows would repeat a prompt already there.
+    `landed` (also under the lock) moves its mark past this run's own append, so a job alone
+    on the file reads nothing back; only other writers' bytes are ever read.
     """
 
     def __init__(self, project: Project, run_id: str) -> None:
@@ -216,18 +219,25 @@ class OtherWriters:
             return (0, 0)
         return (st.st_ino, st.st_size)
 
-    def __call__(self, rows: list[dict[str, Any]]) -> list[bool]:
+    def __call__(self, rows: list[dict[str, Any]], keys: list[int] | None = None) -> list[bool]:
+        """Keep each row? `keys` are the rows' prompt keys when the caller has them already."""
         inode, size = self._mark()
         start = self.offset if (inode == self.inode and size >= self.offset) else 0
         if size > start:
             self._read(start, size)
         self.inode, self.offset = inode, size
+        if keys is None:
+            keys = [prompt_key(row["prompt"]) for row in rows]
         keep = []
-        for row in rows:
-            key = prompt_key(row["prompt"])
-            keep.append(key not in self.keys)
-            self.keys.add(key)  # and not twice in one batch either
+        seen = self.keys
+        for key in keys:
+            keep.append(key not in seen)
+            seen.add(key)  # and not twice in one batch either
         return keep
+
+    def landed(self, length: int) -> None:
+        """This run's own append ended the file at `length` (under the lock: nobody else wrote)."""
+        self.offset = length
 
     def _read(self, start: int, end: int) -> None:
         with open(self.path, "rb") as f:
@@ -284,6 +294,10 @@ class _GenerationRun:
         self.other_writers: OtherWriters | None = None
         self.screened: list[dict[str, Any]] = []  # rows the append-time check found duplicated
         self.pending: list[dict[str, Any]] = []
+        self.pending_keys: list[int] = []  # their prompt keys (the validator's), for the append-time screen
+        self.batch_rows = book.limits.batch_rows
+        self._writing: asyncio.Task[None] | None = None  # the append under way, if any
+        self._write_error: Exception | None = None  # a failed append, raised in the job's own task
         self.examples: dict[str, list[str]] = {}
         self.stop_reason: str | None = None  # why the run failed early, if it did
         self.in_a_row = 0  # backend errors with no success between them
@@ -338,10 +352,15 @@ class _GenerationRun:
                     if row is not None:
                         c["usable"] += 1
                         self.pending.append(self._row(row, ctx))
+                        self.pending_keys.append(validator.last_key)
                     else:
                         self._count(verdict.cause or "invalid", verdict.detail)
                 if len(self.pending) >= batch_rows:
-                    await self._flush()
+                    self._kick()
+                    if self._write_error is not None:
+                        raise self._take_error()
+                    if len(self.pending) >= batch_rows * MAX_PENDING_BATCHES:
+                        await self._flush()  # the disk is behind: let it catch up
                 ctx.emit("progress", force=False)
                 if c["usable"] >= self.count or self._should_stop(limit):
                     break
@@ -368,7 +387,7 @@ class _GenerationRun:
         without waiting for a full batch."""
         while True:
             await asyncio.sleep(seconds)
-            await self._flush()
+            self._kick()  # (a failed append is raised in the job's own task, not here)
 
     def _row(self, row: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         self.seq += 1
@@ -409,18 +428,66 @@ class _GenerationRun:
         if len(kept) < EXAMPLES_PER_CAUSE:
             kept.append(detail)
 
-    async def _flush(self) -> None:
-        """Append the pending rows (whole lines, under the store's lock), off the event loop."""
-        if not self.pending:
+    def _kick(self) -> None:
+        """Start appending everything pending, unless an append is under way: then the rows
+        wait, and the next append takes all that came meanwhile (group commit: one write and
+        one fsync for every row ready, however many batches that is; candidates keep being
+        checked while the disk works)."""
+        if self._writing is not None or not self.pending or self._write_error is not None:
             return
         rows, self.pending = self.pending, []
-        writing = asyncio.ensure_future(asyncio.to_thread(self._append, rows))
+        keys, self.pending_keys = self.pending_keys, []
+        self._writing = asyncio.ensure_future(self._write(rows, keys))
+        self._writing.add_done_callback(self._wrote)
+
+    def _wrote(self, task: asyncio.Task[None]) -> None:
+        """The append `task` ended: keep its error, or start the next group. Once per task
+        (`_flush` may see it done before this callback runs)."""
+        if self._writing is not task:
+            return
+        self._writing = None
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, Exception):  # (retrieved here, so it is never lost with the task)
+            self._write_error = self._write_error or exc
+        elif len(self.pending) >= self.batch_rows:
+            self._kick()
+
+    def _take_error(self) -> Exception:
+        exc, self._write_error = self._write_error, None
+        assert exc is not None
+        return exc
+
+    async def _flush(self) -> None:
+        """Land every pending row now: wait for the append under way, then append the rest.
+
+        An append is never cancelled (the rows are going down anyway): a cancel waits for it,
+        so its rows are counted, then propagates. A failed append raises its error here."""
+        while True:
+            writing = self._writing
+            if writing is None:
+                if self._write_error is not None:
+                    raise self._take_error()
+                if not self.pending:
+                    return
+                self._kick()
+                continue
+            if writing.done():
+                self._wrote(writing)
+                continue
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await asyncio.wait({writing})
+                raise
+            except Exception:
+                pass  # kept by `_wrote`, raised at the top of the loop
+
+    async def _write(self, rows: list[dict[str, Any]], keys: list[int]) -> None:
+        """Append `rows` (whole lines, under the store's lock) in a thread; count what landed."""
         try:
-            landed = await asyncio.shield(writing)
-        except asyncio.CancelledError:
-            landed = await writing  # the lines are going down anyway: count them, then stop
-            self._landed(landed)
-            raise
+            landed = await asyncio.to_thread(self._append, rows, keys)
         except OSError as exc:
             if not exc.filename:
                 exc.filename = str(self.project.synthetic_path)
@@ -431,7 +498,7 @@ class _GenerationRun:
             raise
         self._landed(landed)
 
-    def _append(self, rows: list[dict[str, Any]]) -> int:
+    def _append(self, rows: list[dict[str, Any]], keys: list[int]) -> int:
         """In a thread: append under the write lock, screening rows other writers made duplicates."""
         from brewslm_tui.core.store.store import append_rows  # the store pulls in more than jobs need
 
@@ -440,11 +507,11 @@ class _GenerationRun:
             return append_rows(self.project, rows)
 
         def keep(batch: list[dict[str, Any]]) -> list[bool]:
-            flags = screen(batch)
+            flags = screen(batch, keys if len(keys) == len(batch) else None)
             self.screened.extend(row for row, ok in zip(batch, flags, strict=True) if not ok)
             return flags
 
-        return append_rows(self.project, rows, screen=keep)
+        return append_rows(self.project, rows, screen=keep, landed=screen.landed)
 
     def _landed(self, n: int) -> None:
         c = self.ctx.counts
@@ -479,10 +546,9 @@ class _GenerationRun:
         c = self.ctx.counts
         by_cause = c["by_cause"]
         attempts = c["candidates"] + c["backend_errors"]
-        if by_cause:
-            attempts += sum(
-                by_cause.get(k, 0) for k in ("unparseable_reply", "unparseable_line", "reply_cut_short")
-            )
+        if by_cause:  # (no generator expression: this runs for every candidate)
+            get = by_cause.get
+            attempts += get("unparseable_reply", 0) + get("unparseable_line", 0) + get("reply_cut_short", 0)
         return attempts
 
     def _should_stop(self, limit: int) -> bool:

@@ -37,9 +37,9 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from brewslm_tui.core.errors import ProjectError
 from brewslm_tui.core.generation.generators.command import CommandSettings, check_program
@@ -52,6 +52,15 @@ GeneratorName = Literal["template", "openai", "command"]
 GENERATOR_NAMES = ("template", "openai", "command")
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+
+
+def _valid_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid name (letters, digits, '_', '-', '.')")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_valid_name)]  # a playbook's or a hard case's name
 
 
 class _Strict(BaseModel):
@@ -74,13 +83,15 @@ class PlaybookLimits(_Strict):
     max_backend_errors_in_a_row: int = Field(3, ge=1)
     max_candidates: int | None = Field(None, ge=1)  # default: 4 x count + 20
     max_answer_words: int | None = Field(None, ge=1)  # qa + exact_match; default: the project's
-    batch_rows: int = Field(1000, ge=1, le=10_000)  # rows per append (rows also land at least once a second)
+    batch_rows: int = Field(
+        1000, ge=1, le=10_000
+    )  # rows that start an append (rows also land at least once a second; rows that come while one is written join the next)
 
 
 class HardCase(_Strict):
     """A hard case the playbook aims at: free text for people and models, templates for `template`."""
 
-    name: str
+    name: Name
     description: str = ""
     weight: float = Field(1.0, ge=0)
     # template generator: per label (classification) or a plain list (other shapes)
@@ -88,19 +99,12 @@ class HardCase(_Strict):
     slots: dict[str, list[Any]] = Field(default_factory=dict)
     label_slots: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
-            raise ValueError(f"{value!r} is not a valid name (letters, digits, '_', '-', '.')")
-        return value
-
 
 class Playbook(_Strict):
     """One playbook file, loaded and checked against its project."""
 
     path: Path
-    name: str
+    name: Name
     description: str = ""
     generator: GeneratorName = "template"
     count: int = Field(100, ge=1, le=10_000_000)
@@ -112,13 +116,6 @@ class Playbook(_Strict):
     template: TemplateSettings = Field(default_factory=TemplateSettings)
     openai: OpenAISettings | None = None
     command: CommandSettings | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
-            raise ValueError(f"{value!r} is not a valid name (letters, digits, '_', '-', '.')")
-        return value
 
     def label_weights(self, project: Project) -> dict[str, float]:
         """The balance target as weights per label (classification; {} otherwise)."""

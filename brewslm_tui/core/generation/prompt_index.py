@@ -214,14 +214,14 @@ def _prefix_checks(buf, end: int, seed: int) -> dict:
     """What must still hold of buf[:end] for the keys read from it to be the file's."""
     checks: dict = {"edges": edges_digest(buf, end), "seed": seed}
     if end <= WHOLE_CHECK_BYTES:
-        checks["crc"] = zlib.crc32(buf[:end])
+        checks["crc"] = _crc(buf, 0, end)
         return checks
     rng = random.Random(seed)
     samples = []
     for _ in range(SAMPLES):
         start = buf.rfind(b"\n", 0, rng.randrange(end)) + 1  # the line around a random offset
         stop = buf.find(b"\n", start, end)
-        samples.append([start, stop, zlib.crc32(buf[start:stop])])
+        samples.append([start, stop, _crc(buf, start, stop)])
     checks["samples"] = samples
     return checks
 
@@ -232,8 +232,14 @@ def _prefix_holds(buf, end: int, checks: dict) -> bool:
     if checks.get("edges") != edges_digest(buf, end):
         return False
     if "crc" in checks:
-        return bool(checks["crc"] == zlib.crc32(buf[:end]))
-    return all(zlib.crc32(buf[a:b]) == crc for a, b, crc in checks["samples"])
+        return bool(checks["crc"] == _crc(buf, 0, end))
+    return all(_crc(buf, a, b) == crc for a, b, crc in checks["samples"])
+
+
+def _crc(buf, start: int, end: int) -> int:
+    """CRC32 of buf[start:end] read in place (slicing a 45 MB map copies it: 4x the time)."""
+    with memoryview(buf) as view, view[start:end] as part:
+        return zlib.crc32(part)
 
 
 def _load(sidecar: Path, st: os.stat_result, buf, size: int) -> tuple[array, array, int, bool] | None:

@@ -88,6 +88,7 @@ class Validator:
         self.imported = imported or PromptSet()
         self.synthetic = synthetic or PromptSet()
         self.in_run: set[int] = set()
+        self.last_key = 0  # the prompt key of the last usable candidate `check` passed
         self.in_run_cause = "duplicate_in_run"  # an import says "duplicate_in_import"
         self.max_answer_words = max_answer_words or project.limits.qa_max_answer_words
         self._task = project.task
@@ -136,6 +137,7 @@ class Validator:
         if cause:
             return _bad(cause, _q(verdict.row["prompt"]))
         self.in_run.add(key)
+        self.last_key = key
         return verdict
 
     def duplicate_cause(self, prompt: str) -> str | None:

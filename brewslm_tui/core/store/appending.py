@@ -20,6 +20,7 @@ from brewslm_tui.core.store.locking import write_lock
 APPEND_LOCK_WAIT = 300.0  # seconds a job's append waits for the write lock
 
 Screen = Callable[[list[dict]], Sequence[bool]]  # rows -> keep each? (run under the write lock)
+Landed = Callable[[int], None]  # the file's length after this append (run under the write lock)
 
 
 def new_row_id() -> str:
@@ -48,12 +49,16 @@ def _plainly_valid(row: dict) -> bool:
     return True
 
 
-def append_rows(project: Project, rows: list[dict], *, screen: Screen | None = None) -> int:
+def append_rows(
+    project: Project, rows: list[dict], *, screen: Screen | None = None, landed: Landed | None = None
+) -> int:
     """Append generated rows as whole lines under the write lock (jobs use this). Returns the count.
 
     Each row is validated at this edge (pydantic `Row`); rows without an id get one.
     `screen(rows) -> [keep?]` runs under the lock (a job's duplicate check against rows other
     writers appended meanwhile); only the rows it keeps are appended and counted.
+    `landed(length)` is told synthetic.jsonl's length after the append, still under the lock
+    (so a screen need not read back the rows its own writer just appended).
     """
     if not rows:
         return 0
@@ -77,7 +82,9 @@ def append_rows(project: Project, rows: list[dict], *, screen: Screen | None = N
         if screen is not None:
             lines = [line for line, keep in zip(lines, screen(rows), strict=True) if keep]
         if lines:
-            append_durably(project.synthetic_path, b"".join(lines))
+            length = append_durably(project.synthetic_path, b"".join(lines))
+            if landed is not None:
+                landed(length)
     finally:
         lock.release()
     return len(lines)

@@ -9,8 +9,11 @@ regex-substitution renderer this replaced (same playbooks, same seeds).
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
 import re
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -380,14 +383,18 @@ async def test_created_at_is_each_rows_own_clock_reading(tmp_path, monkeypatch):
         assert stamps == sorted(stamps)
 
 
-async def test_rows_land_in_appends_of_the_default_batch_size(tmp_path, monkeypatch):
-    """1000 rows per append by default: 2,000 to 2,500 rows are three appends, not eleven or more."""
-    monkeypatch.setattr(generation_job, "FLUSH_SECONDS", 3600.0)  # only the batch size decides here
+def _many_rows_playbook() -> str:
     text = SENTIMENT_PLAYBOOK.replace(
         'product = ["kettle"', 'n = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]\n    product = ["kettle"'
     )
-    text = text.replace("{product}", "{product} {n}{n}{n}")
-    project = make_project(tmp_path, playbooks={"big": text})
+    return text.replace("{product}", "{product} {n}{n}{n}")
+
+
+async def test_rows_land_in_appends_of_the_default_batch_size(tmp_path, monkeypatch):
+    """1000 rows per append by default: 2,000 to 2,500 rows are at most three appends, not eleven
+    or more; every append but the last holds at least a batch (group commit may make it more)."""
+    monkeypatch.setattr(generation_job, "FLUSH_SECONDS", 3600.0)  # only the batch size decides here
+    project = make_project(tmp_path, playbooks={"big": _many_rows_playbook()})
     assert get_playbook(project, "big").limits.batch_rows == 1000
     landed: list[int] = []
     record = await run_generation_job(
@@ -398,7 +405,62 @@ async def test_rows_land_in_appends_of_the_default_batch_size(tmp_path, monkeypa
         on_event=lambda e: e.kind == "rows_landed" and landed.append(e.landed),
     )
     assert record.state == "succeeded", record.summary()
-    assert landed[:2] == [1000, 2000] and len(landed) == 3 and landed[-1] == record.landed > 2000
+    sizes = [b - a for a, b in zip([0, *landed], landed, strict=False)]
+    assert sizes[0] == 1000 and all(n >= 1000 for n in sizes[:-1]), sizes
+    assert len(landed) <= 3 and landed[-1] == record.landed > 2000
+
+
+async def test_rows_checked_while_an_append_waits_land_in_one_group(tmp_path, monkeypatch):
+    """Group commit: while an append waits for the disk (here: for the write lock, held by the
+    test), the job keeps checking candidates; the next append takes every row that came
+    meanwhile, in one write and one fsync, up to MAX_PENDING_BATCHES batches, where the job
+    waits for the disk instead of holding more rows in memory."""
+    from brewslm_tui.core.generation.job_record import FINAL_STATES, record_path
+    from brewslm_tui.core.store.locking import write_lock
+
+    monkeypatch.setattr(generation_job, "FLUSH_SECONDS", 3600.0)
+    monkeypatch.setattr(job_runner, "RECORD_SECONDS", 0.02)
+    monkeypatch.setattr(job_runner, "HEARTBEAT_SECONDS", 0.02)
+    text = _many_rows_playbook() + "\n[limits]\nbatch_rows = 100\n"
+    project = make_project(tmp_path, playbooks={"big": text})
+    blocked = 100 + 100 * generation_job.MAX_PENDING_BATCHES  # the first batch, and the rows behind it
+    lock = write_lock(project.state_dir)
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    lock.acquire(timeout=0)
+    path = record_path(project, "synth-gc")
+
+    def hold_until_the_job_waits() -> None:
+        """Release the lock once the job's record shows it holds every row it may (a heartbeat
+        rewrites the record while the job waits), so the wait is on a condition, not a clock."""
+        try:
+            while True:
+                try:
+                    seen = orjson.loads(path.read_bytes())
+                except (FileNotFoundError, ValueError):
+                    seen = {}
+                if seen.get("counts", {}).get("usable", 0) >= blocked or seen.get("state") in FINAL_STATES:
+                    return
+                threading.Event().wait(0.01)
+        finally:
+            lock.release()
+
+    landed: list[int] = []
+    record, _ = await asyncio.gather(
+        run_generation_job(
+            project,
+            "big",
+            count=2500,
+            seed=1,
+            run_id="synth-gc",
+            on_event=lambda e: e.kind == "rows_landed" and landed.append(e.landed),
+        ),
+        asyncio.to_thread(hold_until_the_job_waits),
+    )
+    assert record.state == "succeeded", record.summary()
+    sizes = [b - a for a, b in zip([0, *landed], landed, strict=False)]
+    assert sizes[:2] == [100, blocked - 100], sizes  # the second append took all 2,000 waiting rows
+    lines = project.synthetic_path.read_bytes().splitlines()
+    assert len(lines) == record.landed == sum(sizes) > blocked
 
 
 @pytest.mark.parametrize(
@@ -449,3 +511,22 @@ def test_label_lookups_are_remembered_without_changing_answers(tmp_path):
         "mixed",
     ] * 2
     assert "labels: positive, negative, neutral, mixed" in answers[3].detail
+
+
+async def test_a_failed_group_append_fails_the_job_and_counts_nothing_it_lost(tmp_path):
+    """An append that fails in its own task (here: synthetic.jsonl is /dev/full, a real ENOSPC
+    on every write) is raised in the job's task: the job fails naming the file and the errno,
+    and no row that did not land is counted usable or landed."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    text = _many_rows_playbook() + "\n[limits]\nbatch_rows = 5\n"
+    project = make_project(tmp_path, playbooks={"big": text})
+    project.synthetic_path.unlink(missing_ok=True)
+    project.synthetic_path.symlink_to("/dev/full")
+    record = await run_generation_job(project, "big", count=200, seed=1)
+    assert record.state == "failed", record.summary()
+    assert record.diagnostic is not None
+    headline = record.diagnostic.headline
+    assert "No space left on device (ENOSPC)" in headline and "synthetic.jsonl" in headline, headline
+    assert record.landed == 0 and record.counts["usable"] == 0, record.counts
+    assert record.counts["candidates"] >= 5

@@ -92,6 +92,13 @@ class Generator:
         self.usage = Usage()
         self.structured_mode: str | None = None  # None: the generator has no such thing
 
+    def playbook_settings(self, table: str) -> Any:
+        """The playbook's `[table]` settings (`openai`, `command`); GeneratorFailed when it has none."""
+        settings = getattr(self.request.playbook, table)
+        if settings is None:
+            raise GeneratorFailed(f"{self.request.playbook.name}: no [{table}] settings")
+        return settings
+
     def stream(self) -> AsyncIterator[Item]:  # pragma: no cover - interface
         raise NotImplementedError
 

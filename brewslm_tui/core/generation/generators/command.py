@@ -101,10 +101,7 @@ class CommandGenerator(Generator):
 
     def __init__(self, request: GenRequest) -> None:
         super().__init__(request)
-        settings = request.playbook.command
-        if settings is None:
-            raise GeneratorFailed(f"{request.playbook.name}: no [command] settings")
-        self.settings = settings
+        self.settings: CommandSettings = self.playbook_settings("command")
         self.proc: asyncio.subprocess.Process | None = None
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_task: asyncio.Task | None = None
