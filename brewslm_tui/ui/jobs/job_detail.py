@@ -110,7 +110,14 @@ def job_detail_content(record: JobRecord) -> Content:
 
 
 class JobDetailScreen(ModalScreen[None]):
-    """A job's summary and full diagnostic. Bindings: escape/q/enter close, arrows scroll."""
+    """A job's summary and full diagnostic; the arrows scroll it.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close. |
+    | q | Close. |
+    | enter | Close. |
+    """
 
     HELP_GROUP = "Job details"
 
