@@ -6,9 +6,14 @@ Every test works on its own project under tmp_path; nothing here touches the bun
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import orjson
+
+from brewslm_tui.cli import main
 from brewslm_tui.core.project import Project, load_project
 from brewslm_tui.core.store.store import append_rows
 
@@ -141,3 +146,53 @@ def make_project(
     if rows:
         append_rows(project, rows)
     return project
+
+
+def write_playbook(project: Project, name: str, text: str) -> Path:
+    """playbooks/NAME.toml with `text` (dedented); returns its path."""
+    path = project.playbooks_dir / f"{name}.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_main(capsys, *argv) -> tuple[int, str, str]:
+    """The CLI in this process (`main(argv)`): its exit code, stdout and stderr."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """The CLI as its own process (`python -m brewslm_tui ARGS`, from the repo), text captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "brewslm_tui", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        **kw,
+    )
+
+
+def landed_rows(project: Project) -> list[dict]:
+    """The rows of data/synthetic.jsonl as they are on disk (none when there is no file yet)."""
+    if not project.synthetic_path.exists():
+        return []
+    return [orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines()]
+
+
+def column_state(store) -> tuple:
+    """What a store's columns say about every row, for comparing two ways of loading them."""
+    return (
+        list(store.cols.offsets),
+        bytes(store.status),
+        bytes(store.reason),
+        list(store.cols.run),
+        list(store.cols.playbook),
+        list(store.cols.label),
+        bytes(store.cols.flags),
+        store.runs,
+        store.playbooks,
+        store.counts(),
+        store.reason_counts(),
+    )

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from brewslm_tui.cli import main
 from brewslm_tui.core.store.store import append_rows
 from tests.conftest import REPO, SAMPLES, make_rows
+from tests.helpers import run_main as run
 
 COMMANDS = [
     ["check"],
@@ -49,12 +49,6 @@ def tree(root: Path) -> dict[str, str]:
             continue
         out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
     return out
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -20,15 +19,10 @@ from brewslm_tui.core.store.file_rows import file_key
 from brewslm_tui.core.store.jsonl import map_file
 from brewslm_tui.core.store.store import Store
 from tests.helpers import make_project, make_rows
+from tests.helpers import run_cli as cli
 
 ROWS = column_cache.MIN_ROWS + 500  # big enough that a store saves the column cache
 CACHE = Path(".brewslm") / "index" / "columns.bin"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def tree(root: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ from brewslm_tui.core.generation.jobs import (
     save_record,
 )
 from tests.helpers import SENTIMENT_PLAYBOOK, make_project
+from tests.helpers import run_cli as cli
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -115,24 +116,12 @@ async def test_a_playbook_whose_every_candidate_is_invalid_fails_loudly(tmp_path
 
 def test_the_cli_exits_1_with_the_diagnostic_on_stderr(tmp_path):
     project = make_project(tmp_path, "qa", playbooks={"rambling": QA_TOO_LONG})
-    proc = subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", "generate", str(project.root), "--playbook", "rambling"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    proc = cli("generate", str(project.root), "--playbook", "rambling")
     assert proc.returncode == 1, proc.stderr
     assert "answer_too_long" in proc.stderr and "e.g." in proc.stderr
     assert "failed" in proc.stdout
     assert not project.synthetic_path.exists() or project.synthetic_path.read_bytes() == b""
-    jobs = subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", "jobs", str(project.root), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    jobs = cli("jobs", str(project.root), "--json")
     listed = orjson.loads(jobs.stdout)
     assert listed[0]["state"] == "failed"
     for key in ("run_id", "playbook", "state", "counts", "started_at", "finished_at", "diagnostic"):
@@ -409,17 +398,6 @@ async def test_an_invalid_playbook_is_refused_before_a_job_starts(tmp_path):
 
 
 # --- jobs as processes: cancel, signals, follow, resume -------------------------------------------
-
-
-def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=timeout,
-        **kw,
-    )
 
 
 def start_cli(*args: str, **kw) -> subprocess.Popen:
