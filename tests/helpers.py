@@ -5,6 +5,7 @@ Every test works on its own project under tmp_path; nothing here touches the bun
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -179,6 +180,25 @@ def landed_rows(project: Project) -> list[dict]:
     if not project.synthetic_path.exists():
         return []
     return [orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines()]
+
+
+LOCK_FILES = (".lock", ".holder")  # what a writer leaves in .brewslm/ (no data in them)
+
+
+def file_tree(root: Path, *, folders: bool = False, locks: bool = True) -> dict[str, str]:
+    """Every file under `root` (relative path -> a hash of its bytes), to tell whether a command
+    changed anything; `folders`: every folder too (as "dir"); `locks=False`: lock files left out."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if not locks and rel.endswith(LOCK_FILES):
+            continue
+        if path.is_dir():
+            if folders:
+                out[rel] = "dir"
+            continue
+        out[rel] = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+    return out
 
 
 def column_state(store) -> tuple:

@@ -93,6 +93,13 @@ def kill_quietly(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def kill_job(pid: int, pidfile: Path) -> None:
+    """SIGKILL a job's process and the generator command it ran (its pid is in `pidfile`)."""
+    kill_quietly(pid)
+    if pidfile.exists():
+        kill_quietly(int(pidfile.read_text()))
+
+
 async def test_a_playbook_whose_every_candidate_is_invalid_fails_loudly(tmp_path):
     project = make_project(tmp_path, "qa", playbooks={"rambling": QA_TOO_LONG})
     events = []
@@ -154,9 +161,7 @@ def test_a_job_killed_mid_run_shows_interrupted_and_keeps_its_rows(tmp_path):
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
     finally:
-        kill_quietly(child.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(child.pid, pidfile)
     record = list_jobs(project)[0]
     assert record.state == "interrupted"
     assert "killed or crashed" in record.diagnostic.headline and "10 rows" in record.diagnostic.headline
@@ -440,9 +445,7 @@ def test_brewslm_cancel_stops_a_job_of_another_process_as_the_users_cancel(tmp_p
         assert done.returncode == 0, done.stderr
         assert job.wait(timeout=60) == 1
     finally:
-        kill_quietly(job.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(job.pid, pidfile)
     final = read_record(project, record.run_id)
     assert final.state == "cancelled"
     assert final.diagnostic.headline.startswith("Cancelled by the user (brewslm-tui cancel)")
@@ -469,9 +472,7 @@ def test_a_signal_is_recorded_as_what_it_was_not_as_the_users_cancel(tmp_path, s
         job.send_signal(sig)
         assert job.wait(timeout=60) == 1
     finally:
-        kill_quietly(job.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(job.pid, pidfile)
     final = read_record(project, record.run_id)
     assert final.state == state and words in final.diagnostic.headline
     assert not any("bug" in advice for advice in final.diagnostic.advice)
@@ -518,9 +519,7 @@ def test_resume_continues_an_interrupted_run_under_its_run_id_without_repeats(tm
         job.send_signal(signal.SIGKILL)
         job.wait(timeout=30)
     finally:
-        kill_quietly(job.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(job.pid, pidfile)
     assert read_record(project, record.run_id).state == "interrupted"
     refused = cli("generate", str(project.root), "--resume", record.run_id, "--count", "5")
     assert refused.returncode == 2 and "no other settings" in refused.stderr
