@@ -201,6 +201,21 @@ def file_tree(root: Path, *, folders: bool = False, locks: bool = True) -> dict[
     return out
 
 
+def write_raw_rows(project: Project, rows: list[dict]) -> None:
+    """data/synthetic.jsonl holding exactly `rows`, unchecked (statuses and reasons as given)."""
+    project.synthetic_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+def reason_groups(store, slots) -> list[tuple[str | None, list[int]]]:
+    """The Rejected view's groups the plain way: `slots` by reason, the project's reasons in
+    their order first, then the others in the order they were first seen."""
+    groups: dict = {}
+    for slot in slots:
+        groups.setdefault(store.reason_of(slot), []).append(slot)
+    known = [code for code in store.reason_codes[1:] if code in groups]
+    return [(code, groups[code]) for code in known + [c for c in groups if c not in known]]
+
+
 def column_state(store) -> tuple:
     """What a store's columns say about every row, for comparing two ways of loading them."""
     return (
