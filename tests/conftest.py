@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_rows as make_rows  # re-exported: the core tests import it from here
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "sample_projects"
+# re-exported: the core tests import them from here
+from tests.helpers import REPO as REPO
+from tests.helpers import SAMPLES as SAMPLES
+from tests.helpers import make_rows as make_rows
 
 PROJECT_TOML = """\
 name = "tiny"

@@ -5,10 +5,16 @@ Every test works on its own project under tmp_path; nothing here touches the bun
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import orjson
+
+from brewslm_tui.cli import main
 from brewslm_tui.core.project import Project, load_project
 from brewslm_tui.core.store.store import append_rows
 
@@ -141,3 +147,87 @@ def make_project(
     if rows:
         append_rows(project, rows)
     return project
+
+
+def write_playbook(project: Project, name: str, text: str) -> Path:
+    """playbooks/NAME.toml with `text` (dedented); returns its path."""
+    path = project.playbooks_dir / f"{name}.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_main(capsys, *argv) -> tuple[int, str, str]:
+    """The CLI in this process (`main(argv)`): its exit code, stdout and stderr."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """The CLI as its own process (`python -m brewslm_tui ARGS`, from the repo), text captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "brewslm_tui", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        **kw,
+    )
+
+
+def landed_rows(project: Project) -> list[dict]:
+    """The rows of data/synthetic.jsonl as they are on disk (none when there is no file yet)."""
+    if not project.synthetic_path.exists():
+        return []
+    return [orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines()]
+
+
+LOCK_FILES = (".lock", ".holder")  # what a writer leaves in .brewslm/ (no data in them)
+
+
+def file_tree(root: Path, *, folders: bool = False, locks: bool = True) -> dict[str, str]:
+    """Every file under `root` (relative path -> a hash of its bytes), to tell whether a command
+    changed anything; `folders`: every folder too (as "dir"); `locks=False`: lock files left out."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if not locks and rel.endswith(LOCK_FILES):
+            continue
+        if path.is_dir():
+            if folders:
+                out[rel] = "dir"
+            continue
+        out[rel] = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+    return out
+
+
+def write_raw_rows(project: Project, rows: list[dict]) -> None:
+    """data/synthetic.jsonl holding exactly `rows`, unchecked (statuses and reasons as given)."""
+    project.synthetic_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+def reason_groups(store, slots) -> list[tuple[str | None, list[int]]]:
+    """The Rejected view's groups the plain way: `slots` by reason, the project's reasons in
+    their order first, then the others in the order they were first seen."""
+    groups: dict = {}
+    for slot in slots:
+        groups.setdefault(store.reason_of(slot), []).append(slot)
+    known = [code for code in store.reason_codes[1:] if code in groups]
+    return [(code, groups[code]) for code in known + [c for c in groups if c not in known]]
+
+
+def column_state(store) -> tuple:
+    """What a store's columns say about every row, for comparing two ways of loading them."""
+    return (
+        list(store.cols.offsets),
+        bytes(store.status),
+        bytes(store.reason),
+        list(store.cols.run),
+        list(store.cols.playbook),
+        list(store.cols.label),
+        bytes(store.cols.flags),
+        store.runs,
+        store.playbooks,
+        store.counts(),
+        store.reason_counts(),
+    )

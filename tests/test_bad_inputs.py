@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from brewslm_tui.cli import main
 from brewslm_tui.core.errors import BrewError
 from tests.conftest import PROJECT_TOML
+from tests.helpers import run_main as cli
 
 OWNED = {"review_status", "reviewed_by", "reviewed_at", "reject_reason", "review_note", "review_edit"}
 OWNED |= {"original_prompt", "original_completion", "dropped_at", "drop_reason", "original_id", "edited"}
@@ -246,12 +246,6 @@ def _parse(raw: bytes) -> dict:
     except (ValueError, RecursionError):
         return {}
     return obj if isinstance(obj, dict) else {}
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_works_or_says_where(case: Case, argv, code: int, err: str, files: list[str]) -> None:

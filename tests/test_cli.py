@@ -9,21 +9,15 @@ import sys
 import orjson
 import pytest
 
-from brewslm_tui.cli import main
 from brewslm_tui.core.store.store import Store, append_rows
 from tests.conftest import REPO, make_rows
+from tests.helpers import run_main as run
 
 
 @pytest.fixture
 def project(tiny_project):
     append_rows(tiny_project, make_rows(6, run="synth-a-1") + make_rows(6, run="synth-b-2", start=6))
     return tiny_project
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def rows_on_disk(project) -> dict[str, dict]:

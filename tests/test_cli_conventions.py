@@ -16,9 +16,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from brewslm_tui.cli import main
 from brewslm_tui.core.store.store import append_rows
 from tests.conftest import REPO, SAMPLES, make_rows
+from tests.helpers import run_main as run
 from tests.test_pty_cli import FailingBackend, run_in_pty
 
 
@@ -29,12 +29,6 @@ def project(tiny_project):
     rows[1] |= {"review_status": "rejected", "reject_reason": "minor_typo"}
     append_rows(tiny_project, rows)
     return tiny_project
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_error_line(err: str) -> None:

@@ -11,7 +11,6 @@ EIO needs a failing disk; it is left to the store's fault-injection seam (store-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -21,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from brewslm_tui.cli import main
 from brewslm_tui.core.store.store import append_rows
 from tests.conftest import REPO, SAMPLES, make_rows
+from tests.helpers import file_tree
+from tests.helpers import run_main as run
 
 COMMANDS = [
     ["check"],
@@ -37,24 +37,9 @@ COMMANDS = [
 ]
 
 
-LOCKS = (".lock", ".holder")  # lock files a writable open creates: no data in them
-
-
 def tree(root: Path) -> dict[str, str]:
     """Every file and folder under root -> a hash of its bytes ("dir" for a folder); locks aside."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = str(path.relative_to(root))
-        if rel.endswith(LOCKS):
-            continue
-        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return file_tree(root, folders=True, locks=False)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from brewslm_tui.cli.output import (
     UsageError,
     check_like_run,
     check_name,
+    inert_json,
     open_project,
     output,
 )
@@ -264,7 +265,7 @@ def _follow(project, *, as_json: bool) -> int:
         final = records
         for record in records:
             line = (
-                orjson.dumps(record.to_json()).decode()
+                inert_json(orjson.dumps(record.to_json()).decode())  # the same JSON value, inert
                 if as_json
                 else visible_line(record.summary().replace("\n", ": "))
             )

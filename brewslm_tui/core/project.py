@@ -35,7 +35,7 @@ import re
 import tempfile
 import tomllib
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -55,9 +55,6 @@ from brewslm_tui.core.toml_errors import describe_validation_error, toml_syntax_
 
 TaskShape = Literal["classification", "extraction", "qa", "generation"]
 ScoringMode = Literal["exact_match", "f1", "rouge_l", "judge"]
-
-TASK_SHAPES: tuple[str, ...] = get_args(TaskShape)
-SCORING_MODES: tuple[str, ...] = get_args(ScoringMode)
 
 SCORING_FOR_TASK: dict[str, tuple[str, ...]] = {
     "classification": ("exact_match", "f1"),

@@ -24,6 +24,7 @@ from brewslm_tui.core.rows import STATUS_CODES
 from brewslm_tui.core.store import columns as columns_module
 from brewslm_tui.core.store.store import Store, column_cache
 from tests.conftest import PROJECT_TOML
+from tests.helpers import column_state
 
 TRICKY = [
     b'{"id":"b1","prompt":"x",',  # bad JSON
@@ -92,19 +93,10 @@ def _write(project, n=3000, seed=0, tail=b"") -> list[bytes]:
 
 
 def columns(store):
+    """The shared column state, and what a cold parse also fixes: ids, line numbers, problems."""
     return (
-        list(store.cols.offsets),
-        bytes(store.status),
-        bytes(store.reason),
-        list(store.cols.run),
-        list(store.cols.playbook),
-        list(store.cols.label),
-        bytes(store.cols.flags),
-        store.runs,
-        store.playbooks,
+        *column_state(store),
         store.reason_codes,
-        store.counts(),
-        store.reason_counts(),
         store.ids.assigned,
         store.ids.override,
         sorted(store.cols.breaks),

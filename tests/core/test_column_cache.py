@@ -6,24 +6,9 @@ import os
 
 from brewslm_tui.core.store.store import Store, append_rows, column_cache
 from tests.conftest import make_rows
+from tests.helpers import column_state as columns
 
 N = 20500  # above the size where the cache is written
-
-
-def columns(store):
-    return (
-        list(store.cols.offsets),
-        bytes(store.status),
-        bytes(store.reason),
-        list(store.cols.run),
-        list(store.cols.playbook),
-        list(store.cols.label),
-        bytes(store.cols.flags),
-        store.runs,
-        store.playbooks,
-        store.counts(),
-        store.reason_counts(),
-    )
 
 
 def test_warm_open_equals_cold_open_and_appends_parse_only_the_tail(tiny_project):

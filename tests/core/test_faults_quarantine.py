@@ -6,16 +6,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from brewslm_tui.cli import main
 from brewslm_tui.core.store import quarantine
 from brewslm_tui.core.store.store import Store
 from tests.conftest import make_rows
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import run_main as run
 
 
 def write_rows(project, lines: list[bytes]) -> None:

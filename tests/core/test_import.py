@@ -13,6 +13,7 @@ from brewslm_tui.cli import main
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.importing import ImportOptions, rejected_dir, run_import
 from brewslm_tui.core.store.store import append_rows
+from tests.helpers import file_tree
 
 
 def imported_rows(project) -> list[dict]:
@@ -30,13 +31,9 @@ def write_csv(path: Path, rows: list[list[str]], delimiter: str = ",") -> Path:
     return path
 
 
-def tree(root: Path) -> dict[str, bytes]:
+def tree(root: Path) -> dict[str, str]:
     """The project's files (not its lock files, which a writer leaves in place)."""
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.startswith("write.")
-    }
+    return file_tree(root, locks=False)
 
 
 def test_csv_with_quotes_and_newlines_dry_run_then_real_run(tiny_project, tmp_path, capsys):

@@ -6,9 +6,7 @@ Real processes (the CLI), a real read-only bind mount where the machine allows o
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -19,25 +17,12 @@ from brewslm_tui.core.store import column_cache
 from brewslm_tui.core.store.file_rows import file_key
 from brewslm_tui.core.store.jsonl import map_file
 from brewslm_tui.core.store.store import Store
+from tests.helpers import file_tree as tree
 from tests.helpers import make_project, make_rows
+from tests.helpers import run_cli as cli
 
 ROWS = column_cache.MIN_ROWS + 500  # big enough that a store saves the column cache
 CACHE = Path(".brewslm") / "index" / "columns.bin"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", *args], capture_output=True, text=True, timeout=300
-    )
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Every file under root (relative path -> hash of its bytes)."""
-    return {
-        str(p.relative_to(root)): hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import errno
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -20,25 +19,12 @@ from brewslm_tui.core.project import load_project
 from brewslm_tui.core.store.decisions import Decision
 from brewslm_tui.core.store.store import Store
 from tests.core.test_faults import FaultFS, installed
-from tests.helpers import make_project, make_rows
+from tests.helpers import make_project, make_rows, run_cli
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     """The CLI as its own process (each call a restart)."""
-    env = {**os.environ, "BREWSLM_REVIEWER": "ana", "NO_COLOR": "1"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from brewslm_tui.cli import main; sys.exit(main())",
-            *args,
-            str(root),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_cli(*args, str(root), env={**os.environ, "BREWSLM_REVIEWER": "ana", "NO_COLOR": "1"})
 
 
 def on_disk(root: Path) -> dict[str, tuple]:

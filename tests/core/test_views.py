@@ -10,11 +10,11 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import APPROVED, PENDING, REJECTED
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.core.store.views import RowView
-from tests.conftest import PROJECT_TOML, make_rows
+from tests.helpers import make_project, make_rows, write_raw_rows
+from tests.helpers import reason_groups as _model_groups
 
 REASONS = [
     "label_ambiguous",
@@ -30,9 +30,7 @@ REASONS = [
 
 def _project(tmp_path, states):
     """One row per entry of `states`: None = pending, "ok" = approved, or a reject reason."""
-    root = tmp_path / "p"
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "brewslm.toml").write_text(PROJECT_TOML)
+    project = make_project(tmp_path)
     rows = make_rows(len(states))
     for row, state in zip(rows, states, strict=False):
         if state == "ok":
@@ -40,16 +38,8 @@ def _project(tmp_path, states):
         elif state is not None:
             row["review_status"] = "rejected"
             row["reject_reason"] = state
-    (root / "data" / "synthetic.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    return load_project(root)
-
-
-def _model_groups(store, slots):
-    groups: dict = {}
-    for slot in slots:
-        groups.setdefault(store.reason_of(slot), []).append(slot)
-    known = [code for code in store.reason_codes[1:] if code in groups]
-    return [(code, groups[code]) for code in known + [c for c in groups if c not in known]]
+    write_raw_rows(project, rows)
+    return project
 
 
 states_strategy = st.lists(st.one_of(st.none(), st.just("ok"), st.sampled_from(REASONS)), max_size=120)

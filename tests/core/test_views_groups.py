@@ -8,39 +8,29 @@ their rejection (approved, pending again, dropped) and rejected rows with no rea
 
 from __future__ import annotations
 
-import orjson
-
-from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import REJECTED
 from brewslm_tui.core.store.store import Store
 from brewslm_tui.core.store.views import RowView
-from tests.conftest import PROJECT_TOML, make_rows
+from tests.helpers import make_project, make_rows, reason_groups, write_raw_rows
 
 REASONS = ["label_ambiguous", "wrong_label", "minor_typo", "duplicate", "not_a_project_reason"]
 
 
 def _project(tmp_path, n: int):
     """n rows: every 3rd rejected (reasons cycling, every 7th of those with no reason), the rest pending."""
-    root = tmp_path / "p"
-    (root / "data").mkdir(parents=True)
-    (root / "brewslm.toml").write_text(PROJECT_TOML)
+    project = make_project(tmp_path)
     rows = make_rows(n)
     for k, row in enumerate(rows):
         if k % 3 == 0:
             row["review_status"] = "rejected"
             if k % 21:
                 row["reject_reason"] = REASONS[k % len(REASONS)]
-    (root / "data" / "synthetic.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    return load_project(root)
+    write_raw_rows(project, rows)
+    return project
 
 
 def _model(store) -> list[tuple[str | None, list[int]]]:
-    groups: dict = {}
-    for slot in range(len(store)):
-        if store.status[slot] == REJECTED:
-            groups.setdefault(store.reason_of(slot), []).append(slot)
-    known = [code for code in store.reason_codes[1:] if code in groups]
-    return [(code, groups[code]) for code in known + [c for c in groups if c not in known]]
+    return reason_groups(store, [slot for slot in range(len(store)) if store.status[slot] == REJECTED])
 
 
 def _shown(view) -> list[tuple[str | None, list[int]]]:

@@ -8,9 +8,10 @@ import asyncio
 import signal
 import socket
 import time
+from functools import partial
 
 import orjson
-from conftest import ready, statuses
+from conftest import ready, statuses, until
 
 from brewslm_tui.core.generation.job_record import list_jobs
 from brewslm_tui.core.project import load_project
@@ -25,14 +26,8 @@ def header_text(app) -> str:
     return str(app.query_one(HeaderBar).render())
 
 
-async def wait_for(pilot, condition, what: str, cap: float = 120.0) -> None:
-    """Let the app run until `condition()` holds; fail (not hang) if it never does."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + cap
-    while not condition():
-        if loop.time() > give_up:
-            raise AssertionError(f"never happened: {what}")
-        await pilot.pause(0.05)
+# a job runs as a process of its own: under load it may take long to finish (a cap, not a timing)
+wait_for = partial(until, limit=120.0)
 
 
 async def test_job_rows_land_in_the_queue_and_ring_the_bell(project_dir):

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import orjson
 import pytest
-from conftest import ready
+from conftest import ready, until
 from textual.widgets import DataTable, Input
 
 from brewslm_tui.core.generation.jobs import list_jobs, run_generation_job
@@ -31,9 +30,8 @@ from brewslm_tui.ui.jobs.jobs_sidebar import JobsSidebar
 from brewslm_tui.ui.shell.app import build_app
 from brewslm_tui.ui.shell.commands import palette_commands
 from brewslm_tui.ui.shell.help_screen import HelpScreen
+from tests.helpers import make_project
 
-REPO = Path(__file__).resolve().parents[2]
-SENTIMENT = REPO / "sample_projects" / "sentiment"
 SIZE = (100, 30)
 
 TINY = """
@@ -103,18 +101,10 @@ balance = { positive = 1, happy = 2 }
 """
 
 
-def make_project(tmp_path: Path) -> Path:
-    root = tmp_path / "sentiment"
-    shutil.copytree(
-        SENTIMENT, root, ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl")
-    )
-    books = root / "playbooks"
-    shutil.rmtree(books, ignore_errors=True)
-    books.mkdir()
-    (books / "tiny.toml").write_text(TINY)
-    (books / "all-bad.toml").write_text(ALL_BAD)
-    (books / "slow.toml").write_text(SLOW)
-    (books / "broken.toml").write_text(BROKEN)
+def jobs_project(tmp_path: Path) -> Path:
+    """A copy of the sentiment sample with this file's playbooks (and the slow command's script)."""
+    books = {"tiny": TINY, "all-bad": ALL_BAD, "slow": SLOW, "broken": BROKEN}
+    root = make_project(tmp_path, sample="sentiment", playbooks=books).root
     (root / "slow_gen.py").write_text(SLOW_GEN)
     return root
 
@@ -123,7 +113,7 @@ def make_project(tmp_path: Path) -> Path:
 def root(tmp_path: Path):
     """The project; afterwards every job still running in it is stopped (they are processes of
     their own and would outlive the test)."""
-    root = make_project(tmp_path)
+    root = jobs_project(tmp_path)
     yield root
     stop_jobs(root)
 
@@ -158,18 +148,20 @@ def synthetic_rows(root: Path) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+async def generate_elsewhere(root: Path, *args: str, output: int = asyncio.subprocess.PIPE):
+    """`brewslm-tui generate ROOT ARGS` as another process (not started by the app)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "brewslm_tui", "generate", str(root), *args, stdout=output, stderr=output
+    )
+
+
+def records_of(sidebar: JobsSidebar, proc) -> list:
+    """The sidebar's records of the jobs that process runs."""
+    return [r for r in sidebar.records.values() if r.pid == proc.pid]
+
+
 def records_on_disk(root: Path) -> dict[str, dict]:
     return {p.stem: orjson.loads(p.read_bytes()) for p in (root / ".brewslm" / "jobs").glob("*.json")}
-
-
-async def wait_for(pilot, condition, what: str, cap: float = 60.0) -> None:
-    """Let the app run until `condition()` holds; fail (not hang) if it never does."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + cap
-    while not condition():
-        if loop.time() > give_up:
-            raise AssertionError(f"never happened: {what}")
-        await pilot.pause(0.05)
 
 
 def option_texts(sidebar: JobsSidebar) -> list[str]:
@@ -235,9 +227,9 @@ async def test_start_job_from_form_lands_rows_and_rings_the_bell(root):
         await pilot.press("enter")
 
         sidebar = app.query_one(JobsSidebar)
-        await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes")
+        await until(pilot, lambda: app.unseen_jobs, "the job finishes")
         run_id = next(iter(app.unseen_jobs))
-        await wait_for(pilot, lambda: len(app.store) == 12, "the queue picks up the rows")
+        await until(pilot, lambda: len(app.store) == 12, "the queue picks up the rows")
 
         rows = synthetic_rows(root)
         assert len(rows) == 12
@@ -296,7 +288,7 @@ async def test_failed_job_shows_failed_rings_and_explains(root):
         bells = count_bells(app)
         sidebar = app.query_one(JobsSidebar)
         sidebar.start_job("all-bad")
-        await wait_for(pilot, lambda: app.unseen_jobs, "the job ends", cap=120)
+        await until(pilot, lambda: app.unseen_jobs, "the job ends", limit=120)
         run_id = next(iter(app.unseen_jobs))
         assert records_on_disk(root)[run_id]["state"] == "failed"
         assert synthetic_rows(root) == []
@@ -327,7 +319,7 @@ async def test_unknown_playbook_is_an_error_not_a_crash(root):
         bells = count_bells(app)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("no-such-playbook")
-        await wait_for(pilot, lambda: bells, "the start fails")
+        await until(pilot, lambda: bells, "the start fails")
         await pilot.pause()
         assert bells == [1] and job.error and "no-such-playbook" in job.error
         assert job.run_id not in sidebar.records
@@ -343,25 +335,21 @@ async def test_cancel_a_running_job_keeps_its_rows(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: landed_of(sidebar, job.run_id) >= 3, "rows land", cap=120)
-        await wait_for(
-            pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints"
-        )
+        await until(pilot, lambda: landed_of(sidebar, job.run_id) >= 3, "rows land", limit=120)
+        await until(pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints")
         assert "/5000" in option_texts(sidebar)[0] and "rows/s" in option_texts(sidebar)[0]
         sidebar.focus()
         sidebar.highlighted = 0
         await pilot.press("c")
         await pilot.press("y")  # confirm
-        await wait_for(pilot, lambda: job.finished, "the job stops")
+        await until(pilot, lambda: job.finished, "the job stops")
         record = records_on_disk(root)[job.run_id]
         assert record["state"] == "cancelled"
         assert record["diagnostic"]["headline"].startswith("Cancelled by the user (in the app)")
         landed = record["counts"]["landed"]
         assert landed >= 3
         assert len([r for r in synthetic_rows(root) if r["run_id"] == job.run_id]) == landed
-        await wait_for(
-            pilot, lambda: option_texts(sidebar)[0].startswith("cancelled slow"), "the list says so"
-        )
+        await until(pilot, lambda: option_texts(sidebar)[0].startswith("cancelled slow"), "the list says so")
 
 
 async def test_cancel_asks_first(root):
@@ -370,7 +358,7 @@ async def test_cancel_asks_first(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(
+        await until(
             pilot, lambda: getattr(record_of(sidebar, job.run_id), "state", "") == "running", "the job starts"
         )
         sidebar.focus()
@@ -379,7 +367,7 @@ async def test_cancel_asks_first(root):
         await pilot.pause(0.3)
         assert not (root / ".brewslm" / "jobs" / f"{job.run_id}.cancel").exists() and not job.finished
         sidebar.cancel(job.run_id)
-        await wait_for(pilot, lambda: job.finished, "cleanup")
+        await until(pilot, lambda: job.finished, "cleanup")
 
 
 # --- a job from another process -------------------------------------------------------------
@@ -390,26 +378,14 @@ async def test_job_from_another_process_appears_and_can_be_cancelled(root):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "brewslm_tui",
-            "generate",
-            str(root),
-            "--playbook",
-            "slow",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await generate_elsewhere(root, "--playbook", "slow")
         try:
 
             def foreign():
-                return [r for r in sidebar.records.values() if r.pid == proc.pid]
+                return records_of(sidebar, proc)
 
-            await wait_for(
-                pilot, lambda: foreign() and foreign()[0].state == "running", "the CLI job shows up"
-            )
-            await wait_for(pilot, lambda: len(app.store) >= 3, "its rows reach the queue")
+            await until(pilot, lambda: foreign() and foreign()[0].state == "running", "the CLI job shows up")
+            await until(pilot, lambda: len(app.store) >= 3, "its rows reach the queue")
             run_id = foreign()[0].run_id
             assert sidebar.options[0].id == run_id  # running first
             # cancel it from here: a cancel file the CLI process notices; it cancels cleanly
@@ -422,10 +398,8 @@ async def test_job_from_another_process_appears_and_can_be_cancelled(root):
                 proc.kill()
                 await proc.wait()
         assert records_on_disk(root)[run_id]["state"] == "cancelled"
-        await wait_for(
-            pilot, lambda: sidebar.records[run_id].state == "cancelled", "the sidebar sees the end"
-        )
-        await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
+        await until(pilot, lambda: sidebar.records[run_id].state == "cancelled", "the sidebar sees the end")
+        await until(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
 
 
 async def test_finished_job_of_another_process_appears(root):
@@ -433,28 +407,16 @@ async def test_finished_job_of_another_process_appears(root):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "brewslm_tui",
-            "generate",
-            str(root),
-            "--playbook",
-            "tiny",
-            "--count",
-            "8",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await generate_elsewhere(root, "--playbook", "tiny", "--count", "8")
         out, _err = await asyncio.wait_for(proc.communicate(), 60)
         run_id = out.decode().split()[0]
         # the sidebar may have seen it running; the next poll after it ended shows the end
-        await wait_for(
+        await until(
             pilot,
             lambda: run_id in sidebar.records and sidebar.records[run_id].state == "succeeded",
             "the final record is read",
         )
-        await wait_for(pilot, lambda: len(app.store) == 8, "its rows reach the queue")
+        await until(pilot, lambda: len(app.store) == 8, "its rows reach the queue")
         assert run_id in app.unseen_jobs
         assert option_texts(sidebar)[0].startswith("ok tiny")
 
@@ -492,7 +454,7 @@ async def test_runs_view_counts_show_and_regenerate(root):
         await ready(pilot)
         await pilot.press("4")
         view = app.query_one(RunsView)
-        await wait_for(pilot, lambda: len(view.lines) == 2, "the runs are counted")
+        await until(pilot, lambda: len(view.lines) == 2, "the runs are counted")
         by_run = {line.run_id: line for line in view.lines}
         t = by_run[record.run_id].tally
         assert (t.pending, t.approved, t.rejected, t.dropped) == (4, 3, 2, 1)
@@ -517,11 +479,11 @@ async def test_runs_view_counts_show_and_regenerate(root):
         await pilot.pause()
         table.move_cursor(row=[line.run_id for line in view.lines].index(record.run_id))
         await pilot.press("r", "y")  # r asks first, naming the run (issue 11.3)
-        await wait_for(pilot, lambda: len(app.unseen_jobs) == 1, "the regenerated run finishes")
+        await until(pilot, lambda: len(app.unseen_jobs) == 1, "the regenerated run finishes")
         new = [r for r in list_jobs(project) if r.params.get("like_run_id") == record.run_id]
         assert len(new) == 1 and new[0].state == "succeeded" and new[0].playbook == "tiny"
         assert new[0].params["seed"] != 3 and new[0].params["count"] == 10
-        await wait_for(pilot, lambda: len(view.lines) == 3, "the new run gets a line")
+        await until(pilot, lambda: len(view.lines) == 3, "the new run gets a line")
 
 
 async def test_drop_run_asks_what_to_drop_then_drops(root):
@@ -534,16 +496,16 @@ async def test_drop_run_asks_what_to_drop_then_drops(root):
         await ready(pilot)
         await pilot.press("4")
         view = app.query_one(RunsView)
-        await wait_for(pilot, lambda: view.lines, "the runs are counted")
+        await until(pilot, lambda: view.lines, "the runs are counted")
         await pilot.press("D")
         await pilot.pause()
         summary = str(app.screen.query_one("Static").content)
         assert "2 rejected rows (label_ambiguous 2)" in summary and "6 unapproved rows" in summary
         await pilot.press("r")  # rejected only; the app asks once more with its per-reason summary
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the app's confirmation")
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the app's confirmation")
         await pilot.press("y")
         await pilot.pause()
-        await wait_for(pilot, lambda: view.lines and view.lines[0].tally.dropped == 2, "the view recounts")
+        await until(pilot, lambda: view.lines and view.lines[0].tally.dropped == 2, "the view recounts")
     with Store.open(project, readonly=True) as store:
         assert store.counts() == {"pending": 4, "approved": 0, "rejected": 0, "dropped": 2}
 
@@ -589,7 +551,7 @@ async def test_balance_view_warns_when_one_label_dominates(root):
         await ready(pilot)
         await pilot.press("5")
         view = app.query_one(BalanceView)
-        await wait_for(pilot, lambda: view.balance is not None, "the balance is counted")
+        await until(pilot, lambda: view.balance is not None, "the balance is counted")
         body = view.query_one("#balance-body").content
         text = body.plain if hasattr(body, "plain") else str(body)
         assert "positive dominates" in text
@@ -655,10 +617,8 @@ async def test_detail_of_a_running_job_follows_it(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: landed_of(sidebar, job.run_id) >= 1, "rows land", cap=120)
-        await wait_for(
-            pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints"
-        )
+        await until(pilot, lambda: landed_of(sidebar, job.run_id) >= 1, "rows land", limit=120)
+        await until(pilot, lambda: option_texts(sidebar)[0].startswith("running slow"), "the list repaints")
         sidebar.focus()
         sidebar.highlighted = 0
         await pilot.press("d")
@@ -666,8 +626,8 @@ async def test_detail_of_a_running_job_follows_it(root):
         assert isinstance(detail, JobDetailScreen)
         assert detail.query_one("#job-detail-body").content.plain.startswith("running  slow")
         sidebar.cancel(job.run_id)
-        await wait_for(pilot, lambda: job.finished, "the job stops")
-        await wait_for(
+        await until(pilot, lambda: job.finished, "the job stops")
+        await until(
             pilot,
             lambda: detail.query_one("#job-detail-body").content.plain.startswith("cancelled"),
             "the open detail shows the end",
@@ -698,7 +658,7 @@ async def test_hostile_candidates_in_a_diagnostic_render_literally(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("hostile")
-        await wait_for(
+        await until(
             pilot, lambda: getattr(record_of(sidebar, job.run_id), "state", "") == "failed", "the job ends"
         )
         sidebar.focus()
@@ -746,7 +706,7 @@ def test_detail_content_escapes_raw_backend_text():
 
 
 async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
-    root = make_project(tmp_path)
+    root = jobs_project(tmp_path)
     project = load_project(root)
     nasty = "[@click=app.quit]x[/]\x1b[2J"
     append_rows(
@@ -769,7 +729,7 @@ async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
         await ready(pilot)
         await pilot.press("4")
         view = app.query_one(RunsView)
-        await wait_for(pilot, lambda: view.lines, "the runs are counted")
+        await until(pilot, lambda: view.lines, "the runs are counted")
         cells = [cell.plain for cell in view.query_one(DataTable).get_row(nasty)]
         assert cells[0] == "[@click=app.quit]x[/]\\x1b[2J" and cells[1] == "[/INST]\\u202e"
         await pilot.press("5")
@@ -787,13 +747,7 @@ async def test_runs_and_balance_show_hostile_row_fields_literally(tmp_path):
 def test_balance_without_labels_shows_fields_or_lengths(tmp_path, sample, titles, note):
     from brewslm_tui.ui.insight.balance_view import compute_balance, render_balance
 
-    root = tmp_path / sample
-    shutil.copytree(
-        REPO / "sample_projects" / sample,
-        root,
-        ignore=shutil.ignore_patterns(".brewslm", "synthetic.jsonl", "dropped.jsonl"),
-    )
-    project = load_project(root)
+    project = make_project(tmp_path, sample=sample)
     with Store.open(project, readonly=True) as store:
         balance = compute_balance(store, project)
     assert [d.title for d in balance.distributions] == titles
@@ -826,7 +780,7 @@ async def test_o_on_a_queue_row_highlights_its_run(root):
         await ready(pilot)
         await pilot.press("j", "j", "j", "o")  # the fourth row is the second run's
         view = app.query_one(RunsView)
-        await wait_for(
+        await until(
             pilot,
             lambda: view.selected_line is not None and view.selected_line.run_id == "synth-2026-05-30-bbbbbb",
             "the run is highlighted",
@@ -840,37 +794,23 @@ async def test_a_killed_job_of_another_process_shows_interrupted(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         sidebar.foreign_recheck_seconds = 0.2
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "brewslm_tui",
-            "generate",
-            str(root),
-            "--playbook",
-            "slow",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        proc = await generate_elsewhere(root, "--playbook", "slow", output=asyncio.subprocess.DEVNULL)
         try:
 
             def foreign():
-                return [r for r in sidebar.records.values() if r.pid == proc.pid]
+                return records_of(sidebar, proc)
 
-            await wait_for(
-                pilot, lambda: foreign() and foreign()[0].counts.get("landed", 0) >= 2, "rows land"
-            )
+            await until(pilot, lambda: foreign() and foreign()[0].counts.get("landed", 0) >= 2, "rows land")
             run_id = foreign()[0].run_id
         finally:
             proc.kill()  # SIGKILL: no chance to write a final record
             await proc.wait()
-        await wait_for(
-            pilot, lambda: sidebar.records[run_id].state == "interrupted", "the sidebar sees it died"
-        )
+        await until(pilot, lambda: sidebar.records[run_id].state == "interrupted", "the sidebar sees it died")
         assert records_on_disk(root)[run_id]["state"] == "running"  # the file was never finished
-        await wait_for(
+        await until(
             pilot, lambda: option_texts(sidebar)[0].startswith("interrupted slow"), "the list says so"
         )
-        await wait_for(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
+        await until(pilot, lambda: run_id in app.unseen_jobs, "it counts in the bell")
 
 
 async def test_a_job_started_here_is_a_process_of_its_own_session(root):
@@ -883,8 +823,8 @@ async def test_a_job_started_here_is_a_process_of_its_own_session(root):
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("tiny", count=5, seed=3)
-        await wait_for(pilot, lambda: app.unseen_jobs, "the job finishes", cap=120)
-        await wait_for(pilot, lambda: len(app.store) == 5, "the queue picks up the rows")
+        await until(pilot, lambda: app.unseen_jobs, "the job finishes", limit=120)
+        await until(pilot, lambda: len(app.store) == 5, "the queue picks up the rows")
         record = records_on_disk(root)[job.run_id]
         assert job.process is not None and record["pid"] == job.process.pid != os.getpid()
         assert record["state"] == "succeeded" and record["params"]["seed"] == 3
@@ -899,7 +839,7 @@ async def test_quitting_with_a_running_job_asks_and_leaves_it_running_by_default
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
         job = sidebar.start_job("slow")
-        await wait_for(pilot, lambda: landed_of(sidebar, job.run_id) >= 1, "the job runs", cap=120)
+        await until(pilot, lambda: landed_of(sidebar, job.run_id) >= 1, "the job runs", limit=120)
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, QuitWithJobsScreen)
@@ -918,7 +858,7 @@ async def test_quitting_with_a_running_job_asks_and_leaves_it_running_by_default
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
-        await wait_for(pilot, lambda: job.run_id in sidebar.records, "the reopened app follows it")
+        await until(pilot, lambda: job.run_id in sidebar.records, "the reopened app follows it")
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, QuitWithJobsScreen)
@@ -1001,7 +941,7 @@ async def test_the_sidebar_shows_tokens_and_rates_when_the_backend_reports_them(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         sidebar = app.query_one(JobsSidebar)
-        await wait_for(pilot, lambda: "synth-tokens" in sidebar.records, "the record is read")
+        await until(pilot, lambda: "synth-tokens" in sidebar.records, "the record is read")
         await pilot.pause()
         text = option_texts(sidebar)[0]
         assert text.startswith("running llm") and "tok/s" in text and "req/s" in text
@@ -1019,5 +959,5 @@ async def test_opening_the_app_removes_temp_records_left_by_dead_writers(root):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await wait_for(pilot, lambda: not dead.exists(), "the stale temp file is removed")
+        await until(pilot, lambda: not dead.exists(), "the stale temp file is removed")
     assert alive.exists()

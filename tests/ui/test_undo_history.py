@@ -3,19 +3,20 @@ the sentence names what was undone or redone, and the files say it happened."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from conftest import ready, statuses
 
 from brewslm_tui.ui.shell.app import build_app
-from tests.core.test_undo_history import cli as run_cli
+from tests.helpers import run_cli
 
 SIZE = (80, 24)
 
 
 def cli(root: Path, *args: str) -> None:
     """A decision from the CLI, in its own process (it compacts, as the CLI does by default)."""
-    done = run_cli(root, *args)
+    done = run_cli(*args, str(root), env={**os.environ, "BREWSLM_REVIEWER": "ana", "NO_COLOR": "1"})
     assert done.returncode == 0, done.stderr
 
 

@@ -35,7 +35,13 @@ INVALID_SHOWN = 8
 
 
 class ExportScreen(ModalScreen[ExportReport | None]):
-    """Output, format, system message, split and seed, fields; ctrl+s exports."""
+    """Output, format, system message, split and seed, fields; ctrl+s (or enter in a field) exports.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ctrl+s | Export with the options shown. |
+    | escape | Close without exporting. |
+    """
 
     DEFAULT_CSS = """
     ExportScreen .data-field { height: auto; }

@@ -32,7 +32,15 @@ LISTED = 2000  # rejects listed at most (the counts by reason cover all of them)
 
 
 class ImportScreen(ModalScreen[ImportResult | None]):
-    """Files, optional column mapping and template; enter runs the dry run, ctrl+s imports."""
+    """Files, optional column mapping and template; enter runs the dry run, ctrl+s imports.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ctrl+s | Import: the dry run shown, with the rejects marked to keep. |
+    | ctrl+r | Run the dry run again (enter in a field does too). |
+    | e | Fix the highlighted reject (its prompt and completion); the dry run runs again. |
+    | escape | Close without importing. |
+    """
 
     DEFAULT_CSS = """
     ImportScreen .data-field { height: auto; }

@@ -79,7 +79,15 @@ def render_balance(balance: Balance, width: int) -> Text:
 
 
 class BalanceView(BackgroundTally, VerticalScroll):
-    """Label (or field / length) distribution: imported, approved synthetic, combined. Scroll keys only."""
+    """Label (or field / length) distribution: imported, approved synthetic, combined. Scroll keys only.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | j | Scroll down. |
+    | k | Scroll up. |
+    | g | Scroll to the top. |
+    | G | Scroll to the bottom. |
+    """
 
     HELP_GROUP = "Balance"
 

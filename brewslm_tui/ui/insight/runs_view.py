@@ -128,6 +128,12 @@ class DropRunScreen(ModalScreen[bool | None]):
     """Choose what to drop from a run: its rejected rows (`r`) or every unapproved row (`a`).
 
     Returns True for rejected only, False for all unapproved, None for cancel (`escape`/`n`).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | r | Drop the run's rejected rows. |
+    | a | Drop every unapproved row of the run (pending and rejected). |
+    | escape, n | Cancel: drop nothing. |
     """
 
     HELP_GROUP = "Drop run"
@@ -188,7 +194,16 @@ class DropRunScreen(ModalScreen[bool | None]):
 
 
 class RunsTable(DataTable):
-    """The runs table; only here so the Footer names what `enter` does."""
+    """The runs table; only here so the Footer names what `enter` does.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | The run's pending rows in the Queue (a failed run or one without rows: its diagnostic). |
+    | j | Cursor down. |
+    | k | Cursor up. |
+    | g, home | The first run. |
+    | G, end | The last run. |
+    """
 
     HELP_GROUP = "Runs"
 
@@ -201,15 +216,13 @@ class RunsTable(DataTable):
 
 
 class RunsView(BackgroundTally, Vertical):
-    """One line per run.
+    """One line per run. Moving and `enter` are the table's keys (`RunsTable`).
 
     | Key(s) | Description |
     | :- | :- |
-    | enter | The run's pending rows in the Queue (a failed run or one without rows: its diagnostic). |
     | d | The run's job in full: counts, diagnostic. |
     | D | Drop the run's rejected (or all unapproved) rows; asked first. |
     | r | Regenerate: a new job like this run; asked first. |
-    | j / k / g / G | Move (as in every list). |
     """
 
     HELP_GROUP = "Runs"

@@ -8,10 +8,7 @@ visible by `brewslm_tui.core.text.visible`.
 While the job runs, the screen follows its record on disk once a second (read in a thread
 worker: a slow disk never freezes a key).
 
-| Key | Does |
-| :- | :- |
-| `escape`, `q`, `enter` | close |
-| arrows, page keys | scroll |
+The keys are in `JobDetailScreen`'s docstring.
 """
 
 from __future__ import annotations
@@ -110,7 +107,14 @@ def job_detail_content(record: JobRecord) -> Content:
 
 
 class JobDetailScreen(ModalScreen[None]):
-    """A job's summary and full diagnostic. Bindings: escape/q/enter close, arrows scroll."""
+    """A job's summary and full diagnostic; the arrows and page keys scroll it.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close. |
+    | q | Close. |
+    | enter | Close. |
+    """
 
     HELP_GROUP = "Job details"
 

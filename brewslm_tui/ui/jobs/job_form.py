@@ -10,12 +10,7 @@ Count blank = the playbook's default, else a positive whole number. The seed fie
 playbook's pinned seed, or else a fresh random one (so every run differs unless asked, and the
 seed is in view to be noted or changed). Returns `{"playbook", "count", "seed"}` or None.
 
-| Key | Does |
-| :- | :- |
-| `enter` | start the job (on the list or in a field) |
-| `ctrl+s` | start the job |
-| `tab` | move between the list and the fields |
-| `escape` | close without starting |
+The keys are in `NewJobScreen`'s docstring.
 """
 
 from __future__ import annotations
@@ -73,7 +68,14 @@ def playbook_prompt(book: Playbook, width: int = 60) -> Content:
 
 
 class NewJobScreen(ModalScreen[dict | None]):
-    """Start a generation job (see the module docstring for the keys)."""
+    """Start a generation job. enter (on the list or in a field) starts it too; tab moves
+    between the list and the fields.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close without starting. |
+    | ctrl+s | Start the job. |
+    """
 
     HELP_GROUP = "New job"
 

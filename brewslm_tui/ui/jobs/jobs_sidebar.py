@@ -14,13 +14,7 @@ the app through its one-second disk probe (`ui/shell/disk_probe.py`), the one po
 Quitting with jobs running asks first
 (`confirm_quit`, called by the app's quit).
 
-| Key | Does |
-| :- | :- |
-| `enter` | the job's rows, in the Queue (its details when it landed none) |
-| `d` | the job's summary and full diagnostic |
-| `n` | start a new job |
-| `c` | cancel the highlighted job (asks first; its landed rows stay) |
-| `j` / `k`, arrows | move |
+The keys are in `JobsSidebar`'s docstring.
 """
 
 from __future__ import annotations
@@ -66,7 +60,17 @@ def sidebar_order(records: list[JobRecord]) -> list[JobRecord]:
 
 
 class JobsSidebar(NoWrapOptionList):
-    """Jobs of the project (see the module docstring for the keys)."""
+    """Jobs of the project; the arrows move too.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | The job's rows, in the Queue (its details when it landed none). |
+    | d | The job's summary and full diagnostic. |
+    | n | Start a new job. |
+    | c | Cancel the highlighted job (asks first; its landed rows stay). |
+    | j | Cursor down. |
+    | k | Cursor up. |
+    """
 
     HELP_GROUP = "Jobs"
 

@@ -4,11 +4,7 @@ Jobs are processes of their own, so leaving them is safe: they finish, their row
 the app shows them (and rings the bell) when it opens again. Dismisses with "leave",
 "cancel", or None (escape: do not quit).
 
-| Key | Does |
-| :- | :- |
-| `enter`, `l` | leave the jobs running and quit |
-| `c` | cancel the jobs (their landed rows stay) and quit |
-| `escape` | back to the app |
+The keys are in `QuitWithJobsScreen`'s docstring.
 """
 
 from __future__ import annotations
@@ -30,7 +26,15 @@ QuitChoice = Literal["leave", "cancel"]
 
 
 class QuitWithJobsScreen(ModalScreen[QuitChoice | None]):
-    """Ask what becomes of the running jobs when the app quits (see the module docstring)."""
+    """Ask what becomes of the running jobs when the app quits. enter presses the focused
+    button ("leave running" at first).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back to the app (do not quit). |
+    | l | Leave the jobs running and quit. |
+    | c | Cancel the jobs (their landed rows stay) and quit. |
+    """
 
     HELP_GROUP = "Quit"
 

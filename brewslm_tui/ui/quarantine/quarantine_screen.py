@@ -13,13 +13,7 @@ The list is read in a thread worker (a slow disk never holds a key). A restore o
 compacts the store (as the CLI does) on the event loop: the screen is modal, nothing else
 touches the store meanwhile.
 
-| Key | Does |
-| :- | :- |
-| `j` / `k`, arrows | move in the list |
-| `enter` | edit the highlighted line (in the field: put it back) |
-| `ctrl+s` | put the line in the field back |
-| `D` | discard the highlighted line (asks first) |
-| `escape` | the list again (from the field), then close |
+The keys are in the docstrings of `QuarantineScreen` and `QuarantineTable`.
 """
 
 from __future__ import annotations
@@ -140,7 +134,16 @@ def preview(entry: Entry) -> str:
 
 
 class QuarantineTable(DataTable):
-    """The quarantined lines; only here for the movement keys and the Footer's `enter`."""
+    """The quarantined lines; only here for the movement keys and the Footer's `enter`.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Edit the highlighted line. |
+    | j | Cursor down. |
+    | k | Cursor up. |
+    | g, home | The first line. |
+    | G, end | The last line. |
+    """
 
     HELP_GROUP = "Quarantine"
 
@@ -148,7 +151,14 @@ class QuarantineTable(DataTable):
 
 
 class QuarantineScreen(ModalScreen[None]):
-    """The quarantined lines (see the module docstring)."""
+    """The quarantined lines (see the module docstring). enter in the field puts the line back.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ctrl+s | Put the line in the field back. |
+    | D | Discard the highlighted line (asks first). |
+    | escape | The list again (from the field), then close. |
+    """
 
     HELP_GROUP = "Quarantine"
 

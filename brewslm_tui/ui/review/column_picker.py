@@ -26,7 +26,16 @@ COLUMN_WORDS = {
 
 class ColumnOptions(OptionList):
     """The columns, each "[x] name" or "[ ] name": shown or not is a mark, not only a colour
-    (Textual's SelectionList draws the same X for both)."""
+    (Textual's SelectionList draws the same X for both).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | j | Cursor down. |
+    | k | Cursor up. |
+    | g | The first column. |
+    | G | The last column. |
+    | space | Show or hide the highlighted column. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *OPTION_MOVES,
@@ -50,11 +59,10 @@ class ColumnOptions(OptionList):
 
 
 class ColumnPicker(ModalScreen[list[str] | None]):
-    """space ticks a column, enter applies, esc cancels. The prompt is always shown.
+    """space ticks a column (`ColumnOptions`), enter applies, esc cancels. The prompt is always shown.
 
     | Key(s) | Description |
     | :- | :- |
-    | space | Show or hide the highlighted column. |
     | enter | Apply. |
     | escape | Cancel. |
     """

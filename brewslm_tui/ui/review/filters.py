@@ -48,7 +48,14 @@ class ApplyingSelect(Select):
 
 
 class FilterScreen(ModalScreen[Filters | None]):
-    """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels."""
+    """/: filter a review view by text, run, playbook and label. Enter applies, esc cancels.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Cancel: the filter stays as it was. |
+    | ctrl+s | Apply. |
+    | ctrl+r | Clear every field. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel"),

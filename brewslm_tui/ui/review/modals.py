@@ -39,7 +39,12 @@ class ReasonPicker(ModalScreen[Rejection | None]):
 
     The reason keys are bindings of this screen (not an on_key handler): keys typed ahead
     (arriving in one burst over a slow SSH link) are matched against the bindings of the
-    screen that is active when they are handled, so they still pick the reason.
+    screen that is active when they are handled, so they still pick the reason. They are bound
+    when the screen is made, one per reason, so they are not in the table.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Cancel: nothing is rejected. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
@@ -151,12 +156,12 @@ def pick_reason(
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """y / enter confirms, n / esc cancels. The summary is plain text.
+    """y confirms; n, esc and enter (the cancel button has the focus) cancel. The summary is plain text.
 
     | Key(s) | Description |
     | :- | :- |
     | y | Yes. |
-    | n / escape | No. |
+    | n, escape | No. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -205,6 +210,12 @@ class EditScreen(ModalScreen[Edit | None]):
     Control characters are shown as visible escapes here too (a TextArea would otherwise send
     them to the terminal); a field left untouched is reported as unchanged (None), so the
     escapes are only saved if the person edits that field.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ctrl+s | Save and approve. |
+    | ctrl+l | Pick a label from the project's labels. |
+    | escape | Cancel: nothing is saved. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -345,7 +356,15 @@ class EditScreen(ModalScreen[Edit | None]):
 
 
 class LabelPicker(ModalScreen[str | None]):
-    """The project's labels (ctrl+l in the edit screen): enter or the label's number picks it."""
+    """The project's labels (ctrl+l in the edit screen): enter or the label's number picks it.
+
+    The number keys (1 to 9) are bound when the screen is made, one per label, so they are not
+    in the table.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Cancel. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 

@@ -135,10 +135,10 @@ def describe_dropped(entry: DroppedEntry, project) -> Text:
 class DroppedScreen(ModalScreen[list[str] | None]):
     """R (in Rejected): dropped rows, newest first; space marks, r restores them as pending.
 
+    The list moves and marks with `RowList`'s keys (space marks or unmarks a row and moves down).
+
     | Key(s) | Description |
     | :- | :- |
-    | space | Mark or unmark a row (and move down). |
-    | j / k, g / G | Move. |
     | r | Restore the marked rows (or the highlighted one). |
     | escape | Close. |
     """

@@ -394,15 +394,18 @@ def _with_history(content: Text, history: str) -> Text:
 
 
 class ReviewPane(Vertical):
-    """One review tab. Subclasses set the statuses it lists and the keys it binds.
+    """One review tab. Subclasses set the statuses it lists and the keys it binds; every tab
+    ends its `BINDINGS` with `COMMON_BINDINGS`, documented here once.
 
     | Key(s) | Description |
     | :- | :- |
     | / | Filter by text, run, playbook, label. |
     | escape | Clear the selection, then the filter. |
     | o | Show the run of the row under the cursor. |
-    | ctrl+d / ctrl+u | Scroll the detail pane. |
-    | m / M | Next / previous part of a long row. |
+    | ctrl+d | Scroll the detail pane down. |
+    | ctrl+u | Scroll the detail pane up. |
+    | m | Next part of a long row. |
+    | M | Previous part of a long row. |
     | S | Sort by the next order: created, run, length, label (flat lists). |
     | C | Choose the columns shown (flat lists). |
     """

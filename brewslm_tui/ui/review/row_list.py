@@ -147,6 +147,25 @@ class RowList(ScrollView, can_focus=True):
     Every line is drawn over the widget's own theme colours (`$foreground` on `$surface`), so
     light themes read as well as dark ones.
 
+    | Key(s) | Description |
+    | :- | :- |
+    | j, down | Move the cursor down. |
+    | k, up | Move the cursor up. |
+    | pagedown, ctrl+f | Page down. |
+    | pageup, ctrl+b | Page up. |
+    | g, home | The first row. |
+    | G, end | The last row. |
+    | space | Select or unselect the row under the cursor. |
+    | shift+down, J | Select and move down. |
+    | shift+up, K | Select and move up. |
+    | *, ctrl+a | Select every row matching the filter. |
+    | enter | Fold or unfold the group under the cursor (grouped lists). |
+    | left, h | Fold the group. |
+    | right, l | Unfold the group. |
+    | ] | The next group. |
+    | [ | The previous group. |
+    | z | Fold or unfold every group. |
+
     | Class | Description |
     | :- | :- |
     | `row-list--title` | The column title line. |

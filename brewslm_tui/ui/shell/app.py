@@ -84,7 +84,26 @@ LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
 
 
 class BrewApp(App):
-    """Header, jobs sidebar, the five tabs, key bar. Thin: keys -> store calls -> redraw."""
+    """Header, jobs sidebar, the five tabs, key bar. Thin: keys -> the review service -> redraw.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | 1 | The Queue tab. |
+    | 2 | The Rejected tab. |
+    | 3 | The Approved tab. |
+    | 4 | The Runs tab. |
+    | 5 | The Balance tab. |
+    | u | Undo the last decision. |
+    | ctrl+r | Redo the decision last undone. |
+    | n | Start a new job. |
+    | ? | Help: every key of the view. |
+    | i | Import data. |
+    | E | Export the candidates. |
+    | q | Quit (asks first when jobs are running). |
+    | ctrl+t | Reopen this read-only window as the review session (offered only when it can be). |
+    | s | Hide or show the jobs sidebar. |
+    | Q | The quarantined lines. |
+    """
 
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {BrewCommands}

@@ -101,7 +101,14 @@ def render_help(groups: list[tuple[str, list[HelpEntry]]], key_width: int = 14, 
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every binding of the view the help was opened from. Bindings: `?`/`escape`/`q` close."""
+    """Every binding of the view the help was opened from.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | ? | Close. |
+    | escape | Close. |
+    | q | Close. |
+    """
 
     DEFAULT_CSS = """
     HelpScreen {

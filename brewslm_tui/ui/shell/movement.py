@@ -37,8 +37,10 @@ class MovingSelectionList(SelectionList):
 
     | Key(s) | Description |
     | :- | :- |
-    | j / k | Move down / up. |
-    | g / G | First / last item. |
+    | j | Cursor down. |
+    | k | Cursor up. |
+    | g | The first item. |
+    | G | The last item. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = OPTION_MOVES
@@ -49,8 +51,10 @@ class MovingScroll(VerticalScroll):
 
     | Key(s) | Description |
     | :- | :- |
-    | j / k | Scroll down / up. |
-    | g / G | Top / bottom. |
+    | j | Scroll down. |
+    | k | Scroll up. |
+    | g | Scroll to the top. |
+    | G | Scroll to the bottom. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = SCROLL_MOVES

@@ -6,11 +6,11 @@ import json
 import os
 import textwrap
 
-import orjson
 import pytest
 
 from brewslm_tui.core.errors import ProjectError
 from brewslm_tui.core.generation.jobs import list_jobs, run_generation_job
+from tests.helpers import landed_rows as landed
 from tests.helpers import make_project
 
 
@@ -25,12 +25,6 @@ count = {count}
 [command]
 argv = ["{{python}}", "{script}"{argv_extra}]
 """
-
-
-def landed(project) -> list[dict]:
-    if not project.synthetic_path.exists():
-        return []
-    return [orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines()]
 
 
 MIXED_OUTPUT = """\

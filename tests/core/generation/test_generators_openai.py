@@ -8,11 +8,11 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
 import pytest
 
 from brewslm_tui.core.generation.generators.openai import parse_reply
 from brewslm_tui.core.generation.jobs import list_jobs, run_generation_job
+from tests.helpers import landed_rows as landed
 from tests.helpers import make_project
 
 LABELS = ["positive", "negative", "neutral", "mixed"]
@@ -160,12 +160,6 @@ base_url = "{url}"
 model = "test-model"
 {lines}
 """
-
-
-def landed(project) -> list[dict]:
-    if not project.synthetic_path.exists():
-        return []
-    return [orjson.loads(line) for line in project.synthetic_path.read_bytes().splitlines()]
 
 
 async def test_normal_replies_land_rows_and_the_prompt_carries_the_task(tmp_path, chat_server):

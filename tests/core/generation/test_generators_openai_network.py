@@ -23,8 +23,9 @@ from brewslm_tui.core.generation.generators.openai import OpenAIGenerator
 from brewslm_tui.core.generation.jobs import run_generation_job
 from brewslm_tui.core.generation.playbooks import get_playbook
 from tests.core.generation import test_generators_openai as base
-from tests.core.generation.test_generators_openai import completion, landed, openai_playbook, rows_json
-from tests.core.generation.test_playbooks import make_project
+from tests.core.generation.test_generators_openai import completion, openai_playbook, rows_json
+from tests.helpers import landed_rows as landed
+from tests.helpers import make_project
 
 chat_server = base.chat_server  # the fixture: a chat-completions server on 127.0.0.1
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")

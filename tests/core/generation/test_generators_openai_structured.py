@@ -25,7 +25,7 @@ from tests.core.generation.test_generators_openai import (
     openai_playbook,
     rows_json,
 )
-from tests.core.generation.test_playbooks import make_project, write_playbook
+from tests.helpers import make_project, write_playbook
 
 chat_server = base.chat_server  # the fixture: a chat-completions server on 127.0.0.1
 KNOWN_FIELDS = {"model", "messages", "temperature", "max_tokens", "seed", "stream", "response_format"}

@@ -26,6 +26,7 @@ from brewslm_tui.core.generation.jobs import (
     save_record,
 )
 from tests.helpers import SENTIMENT_PLAYBOOK, make_project
+from tests.helpers import run_cli as cli
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -92,6 +93,13 @@ def kill_quietly(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def kill_job(pid: int, pidfile: Path) -> None:
+    """SIGKILL a job's process and the generator command it ran (its pid is in `pidfile`)."""
+    kill_quietly(pid)
+    if pidfile.exists():
+        kill_quietly(int(pidfile.read_text()))
+
+
 async def test_a_playbook_whose_every_candidate_is_invalid_fails_loudly(tmp_path):
     project = make_project(tmp_path, "qa", playbooks={"rambling": QA_TOO_LONG})
     events = []
@@ -115,24 +123,12 @@ async def test_a_playbook_whose_every_candidate_is_invalid_fails_loudly(tmp_path
 
 def test_the_cli_exits_1_with_the_diagnostic_on_stderr(tmp_path):
     project = make_project(tmp_path, "qa", playbooks={"rambling": QA_TOO_LONG})
-    proc = subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", "generate", str(project.root), "--playbook", "rambling"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    proc = cli("generate", str(project.root), "--playbook", "rambling")
     assert proc.returncode == 1, proc.stderr
     assert "answer_too_long" in proc.stderr and "e.g." in proc.stderr
     assert "failed" in proc.stdout
     assert not project.synthetic_path.exists() or project.synthetic_path.read_bytes() == b""
-    jobs = subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", "jobs", str(project.root), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    jobs = cli("jobs", str(project.root), "--json")
     listed = orjson.loads(jobs.stdout)
     assert listed[0]["state"] == "failed"
     for key in ("run_id", "playbook", "state", "counts", "started_at", "finished_at", "diagnostic"):
@@ -165,9 +161,7 @@ def test_a_job_killed_mid_run_shows_interrupted_and_keeps_its_rows(tmp_path):
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
     finally:
-        kill_quietly(child.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(child.pid, pidfile)
     record = list_jobs(project)[0]
     assert record.state == "interrupted"
     assert "killed or crashed" in record.diagnostic.headline and "10 rows" in record.diagnostic.headline
@@ -411,17 +405,6 @@ async def test_an_invalid_playbook_is_refused_before_a_job_starts(tmp_path):
 # --- jobs as processes: cancel, signals, follow, resume -------------------------------------------
 
 
-def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "brewslm_tui", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=timeout,
-        **kw,
-    )
-
-
 def start_cli(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "brewslm_tui", *args],
@@ -462,9 +445,7 @@ def test_brewslm_cancel_stops_a_job_of_another_process_as_the_users_cancel(tmp_p
         assert done.returncode == 0, done.stderr
         assert job.wait(timeout=60) == 1
     finally:
-        kill_quietly(job.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(job.pid, pidfile)
     final = read_record(project, record.run_id)
     assert final.state == "cancelled"
     assert final.diagnostic.headline.startswith("Cancelled by the user (brewslm-tui cancel)")
@@ -491,9 +472,7 @@ def test_a_signal_is_recorded_as_what_it_was_not_as_the_users_cancel(tmp_path, s
         job.send_signal(sig)
         assert job.wait(timeout=60) == 1
     finally:
-        kill_quietly(job.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(job.pid, pidfile)
     final = read_record(project, record.run_id)
     assert final.state == state and words in final.diagnostic.headline
     assert not any("bug" in advice for advice in final.diagnostic.advice)
@@ -540,9 +519,7 @@ def test_resume_continues_an_interrupted_run_under_its_run_id_without_repeats(tm
         job.send_signal(signal.SIGKILL)
         job.wait(timeout=30)
     finally:
-        kill_quietly(job.pid)
-        if pidfile.exists():
-            kill_quietly(int(pidfile.read_text()))
+        kill_job(job.pid, pidfile)
     assert read_record(project, record.run_id).state == "interrupted"
     refused = cli("generate", str(project.root), "--resume", record.run_id, "--count", "5")
     assert refused.returncode == 2 and "no other settings" in refused.stderr

@@ -13,7 +13,7 @@ from brewslm_tui.core.generation.batch import BatchOutputGenerator, ingest_batch
 from brewslm_tui.core.generation.jobs import list_jobs, read_record, run_generation_job
 from brewslm_tui.core.store.locking import FileLock
 from tests.core.generation.test_jobs import good_rows, lines_of, openai_playbook_text, stand_in_batch_runner
-from tests.core.generation.test_playbooks import make_project
+from tests.helpers import make_project
 
 
 def batch_run(tmp_path, count: int = 20):
@@ -142,7 +142,7 @@ def test_cancelling_a_batch_being_polled_stops_the_poll_and_nothing_is_ingested(
     import threading
 
     from brewslm_tui.core.generation.batch import run_batch_on_server
-    from tests.core.generation.test_jobs import cli
+    from tests.helpers import run_cli as cli
 
     polls = threading.Event()
 
@@ -217,7 +217,7 @@ def test_odd_files_among_the_job_records_are_skipped_not_waited_on(tmp_path):
     says plainly it is not a record."""
     import os
 
-    from tests.core.generation.test_jobs import cli
+    from tests.helpers import run_cli as cli
 
     project, record, _output = batch_run(tmp_path)
     jobs = project.state_dir / "jobs"

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from brewslm_tui.core.errors import ProjectError
 from brewslm_tui.core.generation.playbooks import get_playbook, load_playbook, load_playbooks
 from brewslm_tui.core.project import load_project
-from tests.helpers import SAMPLES, SENTIMENT_PLAYBOOK, make_project
-
-
-def write_playbook(project, name: str, text: str) -> Path:
-    path = project.playbooks_dir / f"{name}.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
+from tests.helpers import SAMPLES, SENTIMENT_PLAYBOOK, make_project, write_playbook
 
 
 def error_of(project, name: str, text: str) -> str:
