@@ -1,0 +1,307 @@
+"""Issue 11, the items finished last: `S` sorts in a thread (the app stays responsive, the old
+order stays until the new one is ready), an empty Restore dialog offers only what works, the
+main screen's keys do nothing under a dialog, and `import` of a file of no known format is bad
+usage (exit 2)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import ready, restore_dialog, statuses, until
+from textual.widgets import TabbedContent
+
+from brewslm_tui.cli import main
+from brewslm_tui.core.importing.pipeline import FORMATS, detect_format
+from brewslm_tui.ui.review.review_views import QueuePane
+from brewslm_tui.ui.shell.app import build_app
+from tests.helpers import make_project, make_rows
+
+SIZE = (120, 36)
+
+
+def queue(app) -> QueuePane:
+    return app.screen.query_one("#queue-pane", QueuePane)
+
+
+def info(pane) -> str:
+    return str(pane.query_one(".info-line").render())
+
+
+def sortable_project(tmp_path: Path) -> Path:
+    """Two runs, the later-named first, and rows of different lengths."""
+    rows = make_rows(8, run="synth-2026-05-30-zzzz") + make_rows(8, run="synth-2026-05-29-aaaa", start=8)
+    for k, row in enumerate(rows):
+        row["prompt"] = row["prompt"] + " x" * (k * 7 % 13)
+    return make_project(tmp_path, sample="sentiment", rows=rows).root
+
+
+async def test_sort_runs_in_a_thread_and_the_app_answers_keys_meanwhile(tmp_path):
+    """While the sort's thread is held, the old order stays on screen with "sorting by run…",
+    `j` moves the cursor and `a` approves (on disk); a second `S` supersedes the first; when the
+    thread is let go the new order is swapped in, with the cursor on the row it was on."""
+    root = sortable_project(tmp_path)
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        pane = queue(app)
+        store = app.store
+
+        def order():
+            return [pane.rows.view[k] for k in range(len(pane.rows.view))]
+
+        created = order()
+        assert created == sorted(created)
+        hold = threading.Event()
+        pane.sorter.hold = hold
+        await pilot.press("S")
+        assert pane.sorter.running and pane.sorter.wanted == "run"
+        assert pane.sort == "created" and order() == created  # the old order, still on screen
+        assert "sorting by run…" in info(pane)
+        # the app is not frozen: keys are handled while the sort's thread waits
+        await pilot.press("j", "j")
+        assert pane.rows.cursor_slot == created[2]
+        await pilot.press("a")  # approves created[2], the cursor goes to created[3]
+        approved_id = store.id_of(created[2])
+        assert statuses(root)[approved_id] == "approved"
+        assert pane.rows.cursor_slot == created[3]
+        await pilot.press("S")  # supersedes: length, not run
+        assert pane.sorter.wanted == "length" and pane.sort == "created"
+        assert "sorting by length…" in info(pane)
+        hold.set()
+        await until(pilot, lambda: not pane.sorter.running, "the sort")
+        await pilot.pause()
+        assert pane.sort == "length"
+        shown = order()
+        assert created[2] not in shown  # the approval made while it sorted is in the new order
+        assert sorted(shown) == [s for s in created if s != created[2]]
+        assert shown == sorted(shown, key=lambda s: (len(store.raw_line(s)), s))
+        assert shown != sorted(shown)  # really another order than created
+        assert pane.rows.cursor_slot == created[3]  # the same row under the cursor
+        assert "sorted by length" in info(pane) and "sorting" not in info(pane)
+        # and the next S cycles on from length: label
+        pane.sorter.hold = None
+        await pilot.press("S")
+        await until(pilot, lambda: not pane.sorter.running, "the sort")
+        assert pane.sort == "label"
+        await pilot.press("S")  # created needs no sort: at once
+        assert pane.sort == "created" and not pane.sorter.running and order() == sorted(order())
+
+
+async def test_a_superseded_sort_never_lands_after_the_later_one(tmp_path):
+    """S (run) held, S (length) held too; the later one is let go: its order is shown and
+    the earlier one's result, let go after, is dropped."""
+    root = sortable_project(tmp_path)
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        pane = queue(app)
+        first, second = threading.Event(), threading.Event()
+        pane.sorter.hold = first
+        await pilot.press("S")
+        pane.sorter.hold = second
+        await pilot.press("S")
+        assert pane.sorter.wanted == "length"
+        second.set()
+        await until(pilot, lambda: not pane.sorter.running, "the later sort")
+        assert pane.sort == "length"
+        first.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert pane.sort == "length" and not pane.sorter.running
+
+
+async def test_an_empty_restore_dialog_says_so_and_offers_only_esc(pilot):
+    """Nothing dropped: the dialog says there is nothing to restore, its key line offers no
+    `r`, and `r` does nothing (the dialog stays; nothing is written)."""
+    app = pilot.app
+    journal = app.project.state_dir / "journal.jsonl"
+    before = journal.read_bytes() if journal.exists() else b""
+    await pilot.press("2")
+    dialog = await restore_dialog(pilot)
+    help_line = str(dialog.query_one("#dropped-help").render())
+    title = str(dialog.query_one("#dropped-title").render())
+    assert "nothing to restore" in title.lower()
+    assert "nothing to restore" in help_line and "esc close" in help_line
+    assert "r restore" not in help_line and "space mark" not in help_line
+    assert dialog.check_action("restore", ()) is False
+    await pilot.press("r")
+    assert app.screen is dialog
+    assert (journal.read_bytes() if journal.exists() else b"") == before
+    await pilot.press("escape")
+    assert app.screen is not dialog
+
+
+async def test_a_restore_dialog_with_rows_offers_r(pilot):
+    """The other side: with a dropped row, the key line offers `r` and `r` restores it."""
+    app = pilot.app
+    await pilot.press("x", "1", "2")  # reject the first row (label_ambiguous), to Rejected
+    await pilot.press("d", "y")  # drop its group
+    await until(pilot, lambda: "dropped" in statuses(app.project.root).values(), "the drop")
+    dialog = await restore_dialog(pilot)
+    help_line = str(dialog.query_one("#dropped-help").render())
+    assert "r restore the highlighted row" in help_line
+    assert dialog.check_action("restore", ()) is True
+    await pilot.press("r")
+    await until(pilot, lambda: "dropped" not in statuses(app.project.root).values(), "the restore")
+
+
+# ---------------------------------------------------------------- main keys under a dialog
+# (ctrl+p too: the palette is a priority key, and it lists the app's actions, Undo among them)
+MAIN_KEYS = (
+    "u",
+    "ctrl+r",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "s",
+    "n",
+    "i",
+    "E",
+    "Q",
+    "q",
+    "a",
+    "x",
+    "S",
+    "C",
+    "ctrl+p",
+)
+
+
+def behind(app) -> tuple:
+    """What the main screen shows, and the decisions on disk."""
+    pane = app.screen_stack[0].query_one("#queue-pane", QueuePane)
+    journal = app.project.state_dir / "journal.jsonl"
+    return (
+        app.screen_stack[0].query_one(TabbedContent).active,
+        app.screen_stack[0].query_one("#body").has_class("-no-sidebar"),
+        pane.rows.cursor_slot,
+        pane.sort,
+        pane.sorter.running,
+        frozenset(pane.rows.selected),
+        journal.read_bytes() if journal.exists() else b"",
+        tuple(sorted(statuses(app.project.root).items())),
+    )
+
+
+async def open_dialog(pilot, which: str):
+    """Open one dialog by its keys (from the Queue, one row approved and one rejected)."""
+    app = pilot.app
+    opening = {
+        "help": ("question_mark",),
+        "reason picker": ("x", "tab"),
+        "edit": ("e",),
+        "filters": ("slash",),
+        "columns": ("C",),
+        "restore": ("2", "R"),
+        "confirm": ("2", "d"),
+        "export": ("E",),
+        "import": ("i",),
+        "quarantine": ("Q",),
+        "new job": ("n",),
+    }[which]
+    await pilot.press(*opening)
+    await until(pilot, lambda: len(app.screen_stack) > 1, f"the {which} dialog")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return app.screen
+
+
+DIALOGS = (
+    "help",
+    "reason picker",
+    "edit",
+    "filters",
+    "columns",
+    "restore",
+    "confirm",
+    "export",
+    "import",
+    "quarantine",
+    "new job",
+)
+
+
+@pytest.mark.parametrize("which", DIALOGS)
+async def test_main_screen_keys_do_nothing_under_a_dialog(tmp_path, which):
+    """Under each dialog, every key of the main screen the dialog does not bind itself (`u`,
+    `ctrl+r`, the tab keys, `s`, `n`, `i`, `E`, `Q`, `q`, `a`, `x`, `S`, `C`, `ctrl+p`) leaves the
+    dialog open and changes nothing behind it, on screen or on disk."""
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(12)).root
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("a")  # something to undo
+        await pilot.press("x", "2")  # a rejected row, for the drop question
+        await until(pilot, lambda: list(statuses(root).values()).count("rejected") == 1, "the reject")
+        dialog = await open_dialog(pilot, which)
+        before = behind(app)
+        pressed = []
+        for key in MAIN_KEYS:
+            bound = dialog.active_bindings.get(key)
+            if bound is not None and bound.node is not app:
+                continue  # the dialog's own key (a reason key, `y`/`n`, the help's `q`)
+            pressed.append(key)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is dialog, (which, key, app.screen)
+        assert {"u", "s", "Q", "E", "i", "ctrl+p"} <= set(pressed), pressed
+        assert len(app.screen_stack) == 2
+        assert behind(app) == before, which
+
+
+async def test_q_still_quits_from_the_main_screen_and_ctrl_q_from_a_dialog(tmp_path):
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+        await until(pilot, lambda: app._exit, "the exit")
+    app = build_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        await until(pilot, lambda: len(app.screen_stack) > 1, "the filter dialog")
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: app._exit, "the exit")
+
+
+# ---------------------------------------------------------------- import: bad usage is 2
+def test_import_of_a_file_of_no_known_format_is_bad_usage(tmp_path, capsys):
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(2)).root
+    notes = tmp_path / "reviews.txt"
+    notes.write_text("a line\n")
+    code = main(["import", str(root), str(notes)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert "reviews.txt" in lines[0] and "--format" in lines[0]
+    assert all(name in lines[0] for name in FORMATS)
+    assert (
+        not (root / "data" / "imported.jsonl").exists()
+        or "a line" not in (root / "data" / "imported.jsonl").read_text()
+    )
+    # an unknown --format too
+    code = main(["import", str(root), str(notes), "--format", "docx"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "jsonl" in err and len(err.strip().splitlines()) == 1
+    # and a named format still imports (the check is only for names that say nothing)
+    notes.write_text('{"prompt": "Great kettle, boils fast", "completion": "positive"}\n')
+    assert main(["import", str(root), str(notes), "--format", "jsonl"]) == 0
+    capsys.readouterr()
+
+
+def test_the_cli_knows_the_same_format_names_as_the_importer(tmp_path):
+    """The CLI's list of names a format is told from agrees with `detect_format`."""
+    from brewslm_tui.cli.data import NAMED_SUFFIXES
+
+    for suffix in NAMED_SUFFIXES:
+        path = tmp_path / f"f{suffix}"
+        path.write_text('{"prompt": "p", "completion": "c"}\n')
+        assert detect_format(path)
+    for suffix in (".txt", ".docx", ".xml", ""):
+        assert suffix not in NAMED_SUFFIXES
