@@ -305,3 +305,60 @@ def test_the_cli_knows_the_same_format_names_as_the_importer(tmp_path):
         assert detect_format(path)
     for suffix in (".txt", ".docx", ".xml", ""):
         assert suffix not in NAMED_SUFFIXES
+
+
+# ---------------------------------------------------------------- audit: items with no test yet
+async def test_the_new_job_form_remembers_the_last_playbook_started(tmp_path):
+    """11, New job: the last playbook is remembered (in the same window and after a restart)."""
+    from test_jobs_ui import stop_jobs
+
+    from brewslm_tui.ui.jobs.job_form import NewJobScreen
+
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
+    try:
+        app = build_app(root)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, NewJobScreen), "the form")
+            form = app.screen
+            first = form.chosen.name
+            await pilot.press("down")
+            picked = form.chosen.name
+            assert picked != first
+            form.query_one("#job-form-count").value = "3"
+            await pilot.press("enter")  # enter on the list starts the job
+            await until(pilot, lambda: not isinstance(app.screen, NewJobScreen), "the job to start")
+            await until(pilot, lambda: bool(app.unseen_jobs), "the job to finish")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, NewJobScreen), "the form again")
+            assert app.screen.chosen.name == picked
+        app = build_app(root)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, NewJobScreen), "the form")
+            assert app.screen.chosen.name == picked
+    finally:
+        stop_jobs(root)
+
+
+def test_the_package_metadata_names_its_license_urls_keywords_and_changelog():
+    """11, CLI conventions: classifiers, project URLs and keywords; a LICENSE shipped in the
+    wheel (the metadata says MIT); a CHANGELOG."""
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    meta = tomllib.loads((repo / "pyproject.toml").read_text())
+    project = meta["project"]
+    assert project["keywords"] and project["urls"]
+    assert any(c.startswith("License :: OSI Approved :: MIT") for c in project["classifiers"]) or (
+        project.get("license") in ("MIT", {"text": "MIT"})
+    )
+    assert any(c.startswith("Programming Language :: Python :: 3.11") for c in project["classifiers"])
+    license_text = (repo / "LICENSE").read_text()
+    assert "MIT" in license_text or "Permission is hereby granted" in license_text
+    files = meta.get("tool", {}).get("setuptools", {}).get("license-files") or project.get("license-files")
+    assert files and "LICENSE" in files
+    changelog = (repo / "CHANGELOG.md").read_text()
+    assert changelog.lstrip().startswith("#") and len(changelog.splitlines()) > 3
