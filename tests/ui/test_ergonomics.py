@@ -362,3 +362,38 @@ def test_the_package_metadata_names_its_license_urls_keywords_and_changelog():
     assert files and "LICENSE" in files
     changelog = (repo / "CHANGELOG.md").read_text()
     assert changelog.lstrip().startswith("#") and len(changelog.splitlines()) > 3
+
+
+# ---------------------------------------------------------------- found in the terminal review
+def screen_lines(app) -> list[str]:
+    """The screen as a person sees it (the compositor's lines, as text)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_at_80x24_the_reason_pickers_key_line_ends_on_screen(tmp_path):
+    """x, tab at 80x24: the picker's key line was cut before "esc cancels" once the focus
+    went back to the list (tab from the note)."""
+    from brewslm_tui.ui.review.modals import ReasonPicker
+
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(4)).root
+    app = build_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("x", "tab")
+        await until(pilot, lambda: isinstance(app.screen, ReasonPicker), "the picker")
+        await pilot.pause()
+        assert any("typing a note" in line and "esc cancels" in line for line in screen_lines(app))
+        await pilot.press("tab")  # back to the reasons
+        await pilot.pause()
+        assert any("reason key picks" in line and "esc cancels" in line for line in screen_lines(app))
+
+
+def test_a_deferred_slot_draws_nothing_until_its_widget_arrives():
+    """The jobs sidebar's slot showed "Deferred.sidebar-slot" (a bare Widget draws its own
+    name) for the second or two the sidebar took to build on a loaded machine."""
+    from textual.widgets import Static
+
+    from brewslm_tui.ui.shell.deferred import Deferred
+
+    slot = Deferred(lambda: Static("x"), classes="sidebar-slot")
+    assert str(slot.render()) == ""
