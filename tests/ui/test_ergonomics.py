@@ -397,3 +397,54 @@ def test_a_deferred_slot_draws_nothing_until_its_widget_arrives():
 
     slot = Deferred(lambda: Static("x"), classes="sidebar-slot")
     assert str(slot.render()) == ""
+
+
+async def test_balance_and_runs_colour_by_the_theme_so_a_light_theme_reads(tmp_path):
+    """Balance's verdict line was ANSI green ("Imbalanced" bold yellow, unreadable on a light
+    theme's white) and its bars cyan; Runs' state words green/yellow/red. They take the
+    theme's colours now, and change with it."""
+    from rich.text import Text
+    from textual.widgets import DataTable
+
+    from brewslm_tui.core.generation.jobs import run_generation_job
+    from brewslm_tui.ui.insight.balance_view import BalanceView
+    from brewslm_tui.ui.insight.runs_view import RunsView
+
+    project = make_project(tmp_path, sample="sentiment", rows=make_rows(12))
+    await run_generation_job(project, "everyday", count=4, seed=5)  # a finished run: "ok"
+    app = build_app(project.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.theme = "textual-light"
+        await pilot.press("5")
+        view = app.screen.query_one(BalanceView)
+        await until(pilot, lambda: view.balance is not None, "the balance")
+        await pilot.pause()
+
+        def styles_at(text: Text, words: str) -> set[str]:
+            start = text.plain.index(words)
+            return {str(span.style).lower() for span in text.spans if span.start <= start < span.end}
+
+        body = app.screen.query_one("#balance-body").content
+        verdict = styles_at(body, "Balanced: no label")
+        assert app.theme_variables["success"].lower() in " ".join(verdict), verdict
+        assert "green" not in " ".join(verdict)
+        bars = styles_at(body, "█")
+        assert app.theme_variables["primary"].lower() in " ".join(bars) and "cyan" not in " ".join(bars)
+        # another theme: drawn again in its colours
+        light_success = app.theme_variables["success"].lower()
+        app.theme = "brew"
+        await pilot.pause()
+        assert app.theme_variables["success"].lower() != light_success
+        body = app.screen.query_one("#balance-body").content
+        assert app.theme_variables["success"].lower() in " ".join(styles_at(body, "Balanced: no label"))
+        # Runs: the state word ("ok" for the sample's finished runs) in the theme's colour
+        app.theme = "textual-light"
+        await pilot.press("4")
+        runs = app.screen.query_one(RunsView)
+        await until(pilot, lambda: bool(runs.lines), "the runs")
+        await pilot.pause()
+        table = runs.query_one(DataTable)
+        states = [c for k in range(table.row_count) for c in table.get_row_at(k)[2:3]]
+        ok = [c for c in states if isinstance(c, Text) and c.plain == "ok"]
+        assert ok and all(app.theme_variables["success"].lower() in str(c.style).lower() for c in ok)
