@@ -448,3 +448,64 @@ async def test_balance_and_runs_colour_by_the_theme_so_a_light_theme_reads(tmp_p
         states = [c for k in range(table.row_count) for c in table.get_row_at(k)[2:3]]
         ok = [c for c in states if isinstance(c, Text) and c.plain == "ok"]
         assert ok and all(app.theme_variables["success"].lower() in str(c.style).lower() for c in ok)
+
+
+async def test_an_empty_quarantine_says_so_and_offers_only_esc(tmp_path):
+    """Q with nothing quarantined offered "enter edit · ctrl+s put back · D discard" over an
+    empty table and a disabled field; now it says there is nothing to put back, and esc."""
+    from textual.widgets import Input
+
+    from brewslm_tui.ui.quarantine.quarantine_screen import QuarantineScreen, QuarantineTable
+
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
+    app = build_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("Q")
+        await until(pilot, lambda: isinstance(app.screen, QuarantineScreen), "the quarantine screen")
+        screen = app.screen
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        hint = str(screen.query_one("#q-hint").render())
+        assert hint.strip() == "esc close"
+        assert "nothing to put back" in str(screen.query_one("#q-summary").render())
+        assert not screen.query_one(QuarantineTable).display and not screen.query_one("#q-fix", Input).display
+        await pilot.press("D", "ctrl+s")
+        assert app.screen is screen
+        await pilot.press("escape")
+        assert app.screen is not screen
+
+
+async def test_the_export_checkboxes_say_on_and_off_by_their_mark(tmp_path):
+    """Export's two checkboxes both drew `▐X▌` (on and off told apart by colour alone)."""
+    from brewslm_tui.ui.data.export_screen import ExportScreen, MarkedCheckbox
+
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
+    app = build_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("E")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+        await pilot.pause()
+        box = app.screen.query_one("#export-minimal", MarkedCheckbox)
+        assert not box.value
+        assert any("▐ ▌ only prompt and completion" in line for line in screen_lines(app))
+        box.focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert box.value
+        assert any("▐X▌ only prompt and completion" in line for line in screen_lines(app))
+        assert any("▐ ▌ export rows that do not fit" in line for line in screen_lines(app))
+
+
+async def test_at_80x24_the_import_dialogs_key_line_ends_on_screen(tmp_path):
+    from brewslm_tui.ui.data.import_screen import ImportScreen
+
+    root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
+    app = build_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, ImportScreen), "the import dialog")
+        await pilot.pause()
+        assert any("ctrl+s import" in line and "esc cancel" in line for line in screen_lines(app))
