@@ -509,3 +509,28 @@ async def test_at_80x24_the_import_dialogs_key_line_ends_on_screen(tmp_path):
         await until(pilot, lambda: isinstance(app.screen, ImportScreen), "the import dialog")
         await pilot.pause()
         assert any("ctrl+s import" in line and "esc cancel" in line for line in screen_lines(app))
+
+
+async def test_tab_and_shift_tab_go_between_the_rows_and_the_sidebar_not_the_tab_strip(tmp_path):
+    """shift+tab from the Queue focused the tab strip: `enter` there did nothing (the reviewer
+    meant the sidebar's job) and the key bar lost the view's keys. Now tab / shift+tab go
+    between the rows and the jobs sidebar; enter on a job shows its rows."""
+    from brewslm_tui.core.generation.jobs import run_generation_job
+    from brewslm_tui.ui.review.row_list import RowList
+
+    project = make_project(tmp_path, sample="sentiment", rows=make_rows(6))
+    record = await run_generation_job(project, "everyday", count=4, seed=5)
+    app = build_app(project.root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        pane = queue(app)
+        for key in ("shift+tab", "tab", "tab", "shift+tab"):
+            await pilot.press(key)
+            assert type(app.focused).__name__ != "ContentTabs", key
+        assert isinstance(app.focused, RowList)
+        await pilot.press("shift+tab")
+        assert app.focused is not None and app.focused.id == "sidebar"
+        await until(pilot, lambda: app.focused.highlighted is not None, "a highlighted job")
+        await pilot.press("enter")
+        await until(pilot, lambda: pane.filters.run == record.run_id, "the job's rows in the queue")
+        assert len(pane.rows.view) == 4

@@ -232,6 +232,10 @@ class BrewApp(App):
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()
+        # the tab strip out of the focus chain: tab / shift+tab from the rows landed on it, where
+        # a, x and enter do nothing and the key bar lost the view's keys (1-5 and clicks switch tabs)
+        for strip in self.query("ContentTabs"):
+            strip.can_focus = False
         self.set_interval(1.0, self._probe_disk, name="poll-store")
         self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_heap, name="freeze-heap")
         if not self._was_loaded:
