@@ -129,15 +129,37 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+# the names `detect_format` tells a format from (tests/ui/test_ergonomics.py checks they agree)
+NAMED_SUFFIXES = (
+    ".csv",
+    ".tsv",
+    ".tab",
+    ".parquet",
+    ".pq",
+    ".arrow",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".jsonlines",
+)
+
+
 def cmd_import(args) -> int:
     from brewslm_tui.core.errors import BrewError
     from brewslm_tui.core.importing import ImportOptions, run_import
+    from brewslm_tui.core.importing.pipeline import FORMATS
 
     project = open_project(args.project)
     try:
         options = ImportOptions.from_args(args.maps, args.prompt_template, args.import_format)
     except BrewError as exc:
         raise UsageError(str(exc)) from None
+    if args.import_format is None:  # a file whose name says no format is bad usage (2), not a problem
+        for path in args.files:
+            if not path.is_dir() and path.suffix.lower() not in NAMED_SUFFIXES:
+                raise UsageError(
+                    f"{path}: cannot tell the format from the name; say --format ({', '.join(FORMATS)})"
+                )
     result = run_import(project, args.files, options, dry_run=args.dry_run)
     out = output()
     for line in result.summary_lines(EXAMPLES_PER_REASON):

@@ -304,7 +304,7 @@ def test_unreadable_files_are_one_line_errors_and_write_nothing(tiny_project, tm
     weird = tmp_path / "data.xyz"
     weird.write_text("x")
     code = main(["import", str(tiny_project.root), str(weird)])
-    assert code == 1 and "--format" in capsys.readouterr().err
+    assert code == 2 and "--format" in capsys.readouterr().err  # bad usage (README: 2)
     assert tree(tiny_project.root) == before
     assert main(["import", str(tiny_project.root), str(bad), "--map", "nonsense"]) == 2
 

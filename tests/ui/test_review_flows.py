@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from conftest import on_disk, ready, restore_dialog, statuses
+from conftest import on_disk, ready, restore_dialog, statuses, until
 from textual.widgets import TabbedContent
 
 from brewslm_tui.core.project import load_project
@@ -725,14 +725,17 @@ async def test_sort_the_queue_and_choose_its_columns(tmp_path):
 
         assert order() == sorted(order())  # created: the order rows landed
         await pilot.press("S")
+        await until(pilot, lambda: not pane.sorter.running, "the sort")
         assert pane.sort == "run"
         runs = [store.run_of(s) for s in order()]
         assert runs == sorted(runs) and runs[0] == "synth-2026-05-29-aaaa"
         await pilot.press("S")
+        await until(pilot, lambda: not pane.sorter.running, "the sort")
         assert pane.sort == "length"
         sizes = [len(store.raw_line(s)) for s in order()]
         assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
         await pilot.press("S")
+        await until(pilot, lambda: not pane.sorter.running, "the sort")
         labels = [store.label_of(s) or "" for s in order()]
         assert pane.sort == "label" and labels == sorted(labels)
         assert "sorted by label" in str(pane.query_one(".info-line").render())
@@ -752,6 +755,7 @@ async def test_sort_the_queue_and_choose_its_columns(tmp_path):
             "Choose columns…",
         } <= set(titles)
         await pilot.press("S")
+        await until(pilot, lambda: not pane.sorter.running, "the sort")
         assert pane.sort == "created" and order() == sorted(order())
         # columns: hide the completion, show playbook and length
         await pilot.press("C")

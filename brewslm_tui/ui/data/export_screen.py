@@ -34,6 +34,21 @@ from brewslm_tui.ui.data.import_screen import field_row
 INVALID_SHOWN = 8
 
 
+class MarkedCheckbox(Checkbox):
+    """A checkbox whose mark says its state: `X` when on, a blank when off (Textual draws the
+    X in both states, on and off differing only by colour: `▐X▌` and `▐X▌`)."""
+
+    BUTTON_INNER = " "  # the state at construction is off; on_mount sets it from the value
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "X" if self.value else " "
+        super().watch_value()
+        self.refresh()
+
+    def on_mount(self) -> None:
+        self.BUTTON_INNER = "X" if self.value else " "
+
+
 class ExportScreen(ModalScreen[ExportReport | None]):
     """Output, format, system message, split and seed, fields; ctrl+s (or enter in a field) exports.
 
@@ -77,12 +92,12 @@ class ExportScreen(ModalScreen[ExportReport | None]):
                 "split", Input(placeholder="(optional) train=0.9,validation=0.1", id="export-split")
             )
             yield field_row("seed", Input(placeholder="0", id="export-seed", type="integer"))
-            yield Checkbox(
+            yield MarkedCheckbox(
                 Content("only prompt and completion (no provenance fields)"),
                 id="export-minimal",
                 compact=True,
             )
-            yield Checkbox(
+            yield MarkedCheckbox(
                 Content("export rows that do not fit the project too"), id="export-invalid", compact=True
             )
             yield Static(Content(""), id="export-result")

@@ -80,9 +80,7 @@ class ImportScreen(ModalScreen[ImportResult | None]):
             yield Static(Content(""), id="import-summary")
             yield SelectionList[str](id="import-rejects")
             yield Label(
-                Content(
-                    "enter / ctrl+r dry run · space take a reject anyway · e fix it · ctrl+s import · esc cancel"
-                ),
+                Content("enter dry run · space take a reject · e fix it · ctrl+s import · esc cancel"),
                 classes="modal-help",
             )
 

@@ -8,6 +8,7 @@ its own besides scrolling.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,21 +19,23 @@ from textual.widgets import Static
 
 from brewslm_tui.core.balance import Balance, compute_balance, dominance_warning
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
+from brewslm_tui.ui.insight.colours import ROLES, theme_colours
 from brewslm_tui.ui.shell.movement import SCROLL_MOVES
 from brewslm_tui.ui.shell.text import bar, plain
 
 __all__ = ["BalanceView", "compute_balance", "dominance_warning", "render_balance"]
 
 
-def render_balance(balance: Balance, width: int) -> Text:
-    """Three columns of bars (imported | approved synthetic | combined) for each distribution."""
+def render_balance(balance: Balance, width: int, colours: Mapping[str, str] = ROLES) -> Text:
+    """Three columns of bars (imported | approved synthetic | combined) for each distribution.
+    `colours`: role -> colour (`colours.theme_colours`; the ANSI names without an app)."""
     text = Text()
     if balance.warnings:
         for warning in balance.warnings:
-            text.append("⚠ ", style="bold yellow")
-            text.append(f"Imbalanced: {warning}\n", style="bold yellow")
+            text.append("⚠ ", style=f"bold {colours['warning']}")
+            text.append(f"Imbalanced: {warning}\n", style=f"bold {colours['warning']}")
     elif balance.task == "classification":
-        text.append("Balanced: no label over 50% or 3x the smallest.\n", style="green")
+        text.append("Balanced: no label over 50% or 3x the smallest.\n", style=colours["success"])
     text.append("training = imported + approved synthetic\n", style="dim")
     if balance.note:
         text.append(balance.note + "\n", style="dim")
@@ -62,13 +65,16 @@ def render_balance(balance: Balance, width: int) -> Text:
         text.append("\n")
         for key in keys:
             missing = key in dist.expected and dist.combined[key] == 0
-            text.append(f"{plain(key, name_width):<{name_width}}  ", style="bold red" if missing else "")
+            text.append(
+                f"{plain(key, name_width):<{name_width}}  ",
+                style=f"bold {colours['error']}" if missing else "",
+            )
             for _title, counter in columns:
                 total = sum(counter.values())
                 n = counter[key]
                 share = n / total if total else 0.0
                 if bar_width:
-                    text.append(bar(share, bar_width), style="cyan")
+                    text.append(bar(share, bar_width), style=colours["primary"])
                 text.append(
                     f" {n:>{digits},} {share:>4.0%} ".ljust(column_width - bar_width),
                     style="dim" if not n else "",
@@ -126,4 +132,12 @@ class BalanceView(BackgroundTally, VerticalScroll):
     def _render_balance(self) -> None:
         if self.balance is not None:
             width = max(self.scrollable_content_region.width - 2, 40)  # room for a vertical scrollbar
-            self.query_one("#balance-body", Static).update(render_balance(self.balance, width))
+            body = render_balance(self.balance, width, theme_colours(self.app))
+            self.query_one("#balance-body", Static).update(body)
+
+    def on_mount(self) -> None:
+        # (Textual runs each class's on_mount in turn: no super() call)
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, _theme: str) -> None:
+        self.call_after_refresh(self._render_balance)  # after the app took the new variables in

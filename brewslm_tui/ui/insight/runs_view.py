@@ -18,6 +18,7 @@ the run: a new job like it with a fresh seed (`Regenerate`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +35,7 @@ from textual.widgets import Button, DataTable, Static
 from brewslm_tui.core.generation.jobs import list_jobs
 from brewslm_tui.core.stats import RunTally, tally_runs
 from brewslm_tui.ui.insight.background_tally import BackgroundTally
+from brewslm_tui.ui.insight.colours import ROLES, theme_colours
 from brewslm_tui.ui.jobs.job_format import STATES, count
 from brewslm_tui.ui.review.modals import ConfirmScreen
 from brewslm_tui.ui.shell.movement import TABLE_MOVES
@@ -82,13 +84,17 @@ def short_run_id(run_id: str) -> str:
     return match.group(1) if match else run_id
 
 
-def run_cells(line: RunLine) -> list[Text]:
-    """The row of the table; decision counts first so they show at 80 columns (the run id has the date)."""
+def run_cells(line: RunLine, colours: Mapping[str, str] = ROLES) -> list[Text]:
+    """The row of the table; decision counts first so they show at 80 columns (the run id has
+    the date). `colours`: role -> colour (`colours.theme_colours`; the ANSI names without an app)."""
     t, rec = line.tally, line.record
     word, _style = STATES.get(rec.state, (rec.state, "")) if rec is not None else ("-", "")
-    state_style = {"ok": "green", "FAILED": "bold red", "running": "yellow", "interrupted": "magenta"}.get(
-        word, "dim"
-    )
+    state_style = {
+        "ok": colours["success"],
+        "FAILED": f"bold {colours['error']}",
+        "running": colours["warning"],
+        "interrupted": colours["secondary"],
+    }.get(word, "dim")
     rate = t.approval_rate
     reasons = ", ".join(f"{plain(code, 20)} {n}" for code, n in t.reasons.most_common(2))
 
@@ -282,6 +288,17 @@ class RunsView(BackgroundTally, Vertical):
         yield table
         yield Static(Content("enter rows in queue   d details   D drop   r regenerate"), id="runs-hint")
 
+    def on_mount(self) -> None:
+        # a theme change redraws the state words in its colours
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, _theme: str) -> None:
+        self.call_after_refresh(self._redraw)  # after the app has taken the new variables in
+
+    def _redraw(self) -> None:
+        if self.lines:
+            self.show(self.lines)
+
     def compute(self) -> list[RunLine]:
         tallies = tally_runs(self.store)
         records = {r.run_id: r for r in list_jobs(self.project)}
@@ -300,7 +317,8 @@ class RunsView(BackgroundTally, Vertical):
         table = self.query_one(DataTable)
         selected = self.selected_line.run_id if self.selected_line is not None else None
         self.lines = lines
-        rows = [run_cells(line) for line in lines]
+        palette = theme_colours(self.app)
+        rows = [run_cells(line, palette) for line in lines]
         # the widths from the cells themselves: DataTable's own measuring of rows added while
         # the tab was being shown sometimes kept a column at its label's width ("05-" for a
         # run id), a snapshot flake under load

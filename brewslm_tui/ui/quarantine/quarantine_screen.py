@@ -219,10 +219,7 @@ class QuarantineScreen(ModalScreen[None]):
             yield Static(Content(""), id="q-raw")
             yield Input(id="q-fix", placeholder="the fixed line (JSON)", disabled=True)
             yield Static(Content(""), id="q-message")
-            yield Static(
-                Content("enter edit · ctrl+s put back · D discard · esc close"),
-                classes="hint",
-            )
+            yield Static(Content("esc close"), classes="hint", id="q-hint")
 
     def on_mount(self) -> None:
         self.query_one(QuarantineTable).focus()
@@ -264,8 +261,15 @@ class QuarantineScreen(ModalScreen[None]):
                 " Put a fixed line back, or discard one."
             )
         else:
-            summary = f"No quarantined lines in {where}."
+            summary = f"No quarantined lines in {where}: nothing to put back."
         self.query_one("#q-summary", Static).update(Content(summary))
+        # the key line offers only what works: nothing but esc when there is no line
+        self.query_one("#q-hint", Static).update(
+            Content("enter edit · ctrl+s put back · D discard · esc close" if entries else "esc close")
+        )
+        self.query_one(QuarantineTable).display = bool(entries)
+        self.query_one("#q-fix", Input).display = bool(entries)
+        self.refresh_bindings()
         names = [e.line.raw_path.name for e in entries]
         if self._wanted in names:
             table.move_cursor(row=names.index(self._wanted), animate=False)

@@ -106,7 +106,7 @@ class ReasonPicker(ModalScreen[Rejection | None]):
         if self.query_one(Input).has_focus:
             words = "typing a note · enter: back to the reasons · esc cancels"
         else:
-            words = "a reason key picks (or the arrows, then enter) · tab: write a note · esc cancels"
+            words = "a reason key picks (or arrows, enter) · tab: note · esc cancels"
         self.query_one("#reason-help", Label).update(Content(words))
 
     def on_descendant_focus(self) -> None:

@@ -186,6 +186,8 @@ class DroppedScreen(ModalScreen[list[str] | None]):
             self.query_one("#dropped-title", Label).update(
                 Content(f"Dropped rows could not be read: {visible_line(str(error))}")
             )
+            self.query_one("#dropped-help", Label).update(Content("nothing to restore · esc close"))
+            self.query_one("#dropped-detail", DetailPane).show(Text(""))
             return
         if event.state != WorkerState.SUCCESS or event.worker.result is None:
             return
@@ -194,10 +196,12 @@ class DroppedScreen(ModalScreen[list[str] | None]):
         self.rows.store = DroppedRowsSource(self.entries)
         self.rows.set_view(EveryEntry(len(self.entries)))
         self._show_title()
+        self._show_help()
+        self.refresh_bindings()
 
     def _show_title(self) -> None:
         if not self.entries:
-            words = "No dropped rows to restore"
+            words = "No dropped rows: nothing to restore"
         else:
             words = f"{self.total:,} dropped row{'' if self.total == 1 else 's'}, newest first" + (
                 f" (the newest {len(self.entries):,} listed)" if len(self.entries) < self.total else ""
@@ -205,10 +209,20 @@ class DroppedScreen(ModalScreen[list[str] | None]):
         self.query_one("#dropped-title", Label).update(Content(words))
 
     def _show_help(self, marked: int = 0) -> None:
-        what = f"r restore the {marked:,} marked" if marked else "r restore the highlighted row"
-        self.query_one("#dropped-help", Label).update(
-            Content(f"{marked:,} marked · space mark · {what} · esc close")
-        )
+        """The key line offers only what works: nothing but esc while reading or when empty."""
+        if not self.loaded:
+            words = "reading the dropped rows… · esc close"
+        elif not self.entries:
+            words = "nothing to restore · esc close"
+        else:
+            what = f"r restore the {marked:,} marked" if marked else "r restore the highlighted row"
+            words = f"{marked:,} marked · space mark · {what} · esc close"
+        self.query_one("#dropped-help", Label).update(Content(words))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "restore":
+            return bool(self.entries)  # (off while reading, and when there is nothing to restore)
+        return True
 
     def _cursor_moved(self, index: int | None) -> None:
         if not self.is_mounted:

@@ -45,7 +45,7 @@ from brewslm_tui.ui.review.modals import (
 )
 from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
 from brewslm_tui.ui.review.service import ReviewService
-from brewslm_tui.ui.review.sorting import SORT_TITLES, SORTS, SortedView, sorted_view
+from brewslm_tui.ui.review.sorting import SORT_TITLES, SORTS, QueueSorter, SortedView, sorted_view
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.text import counted
 from brewslm_tui.ui.shell.textual_compat import set_virtual_size
@@ -460,6 +460,7 @@ class ReviewPane(Vertical):
         self._detail_key: tuple | None = None  # what the detail pane shows (see _show_detail)
         self._detail_part = 0  # which part of a long row's fields the detail shows (m / M)
         self.sort = "created"  # the order of a flat list (SORTS); a grouped one keeps slot order
+        self.sorter = QueueSorter(self)  # S: the sort in a thread, the old order shown meanwhile
         self.rows = RowList(
             self.store,
             self._make_view(deferred),
@@ -480,22 +481,23 @@ class ReviewPane(Vertical):
 
     # ------------------------------------------------------------ order and columns
     def action_sort(self, sort: str) -> None:
-        """Show the rows in another order: one sort of the view's slots (the filtered rows are
-        not selected again); the cursor stays on its row."""
+        """Show the rows in another order: one sort of the view's slots, in a thread (the
+        filtered rows are not selected again); the cursor stays on its row."""
         if sort not in SORTS or self.GROUPED:
             return
-        self.sort = sort
-        view = self.rows.view
-        base = view.base if isinstance(view, SortedView) else view
-        slot = self.rows.cursor_slot
-        self.rows.set_view(sorted_view(base, sort))
-        if slot is not None:
-            self.rows.move_to_slot(slot)
-        self._show_info()
-        self.app.notify(f"sorted by {SORT_TITLES[sort]}", timeout=3)
+        self.sorter.start(sort)
 
     def action_sort_next(self) -> None:
-        self.action_sort(SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)])
+        self.action_sort(self.sorter.next_sort())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if self.sorter.worker_changed(event):
+            event.stop()
+
+    def show_sorting(self) -> None:
+        """The sorter's news: the info line says which order is shown and which is coming."""
+        if self.is_mounted:
+            self._show_info()
 
     def action_choose_columns(self) -> None:
         from brewslm_tui.ui.review.column_picker import ColumnPicker
@@ -552,6 +554,8 @@ class ReviewPane(Vertical):
             text.append("  (esc clears)", "dim")
         if self.sort != "created" and not self.GROUPED:
             text.append(f" · sorted by {self.sort}", "italic")
+        if self.sorter.wanted is not None:
+            text.append(f" · sorting by {self.sorter.wanted}…", "bold")
         if not self.store.loaded:
             text.append(" · loading…", "dim")
         if self.jumping:

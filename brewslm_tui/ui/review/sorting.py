@@ -10,9 +10,14 @@ patches only the changed slots (O(changed · log rows)), as the view under it do
 
 from __future__ import annotations
 
+import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.worker import Worker, WorkerState
 
 SORTS = ("created", "run", "length", "label")
 SORT_TITLES = {
@@ -53,11 +58,21 @@ def sort_key(store, sort: str) -> Callable[[int], int] | None:
 class SortedView:
     """A `RowView` in another order; the same reading interface (len, [k], position_of...)."""
 
-    def __init__(self, base, sort: str) -> None:
+    def __init__(self, base, sort: str, built: SortedOrder | None = None) -> None:
+        """`built`: the order sorted already (in a thread, `SortedOrder.compute`); `sync` then
+        catches it up with what changed since its snapshot."""
         self.base = base
         self.sort = sort
         self.store = base.store
-        self._rebuild()
+        self._key: Callable[[int], int] | None
+        if built is None:
+            self._rebuild()
+        else:
+            self._key = built.key
+            self._version = built.version
+            self._built_for = built.names
+            self._base_slots = built.base_slots
+            self.order = built.order
 
     def _composite(self, slot: int) -> int:
         assert self._key is not None
@@ -86,9 +101,13 @@ class SortedView:
             self._rebuild()
             return True
         self._version = store.version
-        if not touched:
-            return False
+        if not changed:
+            return touched
+        # every changed slot, even when `base.sync` moved nothing: the base may have been
+        # synced already through another view over it (the order on screen while this one
+        # was sorted in a thread); the patch is idempotent
         order = self.order
+        patched = False
         for slot in set(changed):
             wanted = self.base.position_of(slot) is not None
             value = self._composite(slot)
@@ -96,11 +115,14 @@ class SortedView:
             present = pos < len(order) and order[pos] == value
             if wanted and not present:
                 order.insert(pos, value)
+                patched = True
             elif present and not wanted:
                 del order[pos]
+                patched = True
         if len(order) != len(self.base):  # a key changed under a row (e.g. an edit's size): re-sort
             self._rebuild()
-        return True
+            return True
+        return touched or patched
 
     def __len__(self) -> int:
         return len(self.order)
@@ -125,6 +147,125 @@ class SortedView:
 
     def groups(self):
         return self.base.groups()
+
+
+@dataclass
+class SortedOrder:
+    """A `SortedView`'s order, sorted off the event loop from a snapshot of the base's slots."""
+
+    key: Callable[[int], int]
+    version: int  # the store's version when the slots were taken: `sync` patches what came after
+    names: tuple[int, int, int]
+    base_slots: Any  # the base's slot array then (a rebuild of the base makes a new one)
+    order: array
+
+    @classmethod
+    def snapshot(cls, view, sort: str) -> tuple[Callable[[], SortedOrder], Any]:
+        """On the event loop: what the thread needs (a copy of the slots, the key over the
+        columns as they are now); returns the thread's work and the base it sorts."""
+        base = view.base if isinstance(view, SortedView) else view
+        store = base.store
+        key = sort_key(store, sort)
+        assert key is not None
+        # a copy (the base is patched in place while the thread sorts): a memory copy of an array
+        held = getattr(base, "slots", None)
+        slots = held[:] if isinstance(held, array) else array("I", base)
+        version, names = store.version, (store.generation, len(store.runs), len(store.labels))
+        base_slots = held
+
+        def compute() -> SortedOrder:
+            order = array("Q", sorted((key(slot) << SLOT_BITS) | slot for slot in slots))
+            return cls(key, version, names, base_slots, order)
+
+        return compute, base
+
+
+class QueueSorter:
+    """`S` in a flat review list: the sort runs in a thread worker, the old order stays on
+    screen ("sorting by …" in the info line) until the new one is ready, then the view is
+    swapped with the cursor on the same row. A second `S` while one runs supersedes it (the
+    older result is dropped); "created" is the view's own order and needs no sort."""
+
+    GROUP = "queue-sort"
+
+    def __init__(self, pane) -> None:
+        self.pane = pane
+        self.wanted: str | None = None  # the order asked for and not on screen yet
+        self._asked = 0  # bumped per request: an older worker's result is stale
+        self.hold: threading.Event | None = None  # tests: the thread waits on it before sorting
+
+    @property
+    def running(self) -> bool:
+        return self.wanted is not None
+
+    def next_sort(self) -> str:
+        """The order after the one last asked for (S cycles from what it showed or is sorting)."""
+        current = self.wanted or self.pane.sort
+        return SORTS[(SORTS.index(current) + 1) % len(SORTS)]
+
+    def start(self, sort: str) -> None:
+        pane = self.pane
+        self._asked += 1
+        view = pane.rows.view
+        if sort == "created" or sort_key(pane.store, sort) is None:
+            self.wanted = None
+            base = view.base if isinstance(view, SortedView) else view
+            self._swap(sort, base)
+            return
+        self.wanted = sort
+        compute, base = SortedOrder.snapshot(view, sort)
+        asked, hold = self._asked, self.hold
+
+        def work() -> tuple[int, str, Any, SortedOrder]:
+            if hold is not None:
+                hold.wait()
+            return asked, sort, base, compute()
+
+        pane.run_worker(
+            work, thread=True, exit_on_error=False, group=self.GROUP, name=f"sort-{asked}", exclusive=True
+        )
+        pane.show_sorting()
+
+    def worker_changed(self, event: Worker.StateChanged) -> bool:
+        """The pane's worker messages: True when it was this sort's (handled here)."""
+        worker = event.worker
+        if worker.group != self.GROUP:
+            return False
+        if event.state == WorkerState.ERROR and worker.name == f"sort-{self._asked}":
+            self.wanted = None
+            self.pane.show_sorting()
+            error = worker.error
+            self.pane.app.notify(
+                f"could not sort: {type(error).__name__}: {error}", severity="error", markup=False
+            )
+        elif event.state == WorkerState.SUCCESS and worker.result is not None:
+            asked, sort, base, built = worker.result
+            if asked != self._asked:
+                return True  # superseded by a later S
+            view = self.pane.rows.view
+            current = view.base if isinstance(view, SortedView) else view
+            if current is not base:  # the filter changed meanwhile: sort the new rows
+                self.start(sort)
+                return True
+            self.wanted = None
+            self._swap(sort, base, built)
+        return True
+
+    def _swap(self, sort: str, base, built: SortedOrder | None = None) -> None:
+        pane = self.pane
+        rows = pane.rows
+        slot = rows.cursor_slot
+        if sort == "created" or built is None:
+            view = sorted_view(base, sort)
+        else:
+            view = SortedView(base, sort, built)
+            view.sync()  # what changed while it was sorted (a decision, new rows)
+        pane.sort = sort
+        rows.set_view(view)
+        if slot is not None:
+            rows.move_to_slot(slot)
+        pane.show_sorting()
+        pane.app.notify(f"sorted by {SORT_TITLES[sort]}", timeout=3)
 
 
 def sorted_view(view, sort: str):

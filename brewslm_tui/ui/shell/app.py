@@ -81,6 +81,25 @@ EXIT_DEADLINE_SECONDS = 60.0  # from SIGHUP/SIGTERM to the end of Textual's shut
 EXIT_STATUS_FORCED = 3  # the backstop ended the process (nothing lost: the journal replays)
 FREEZE_AFTER_SECONDS = 0.5  # see _freeze_heap
 LOADING_POLL_SECONDS = 0.03  # while a background load runs (a waitpid per tick)
+# the main screen's actions: off while a dialog is over it (11.4), so `u`, `2` or `n` never
+# undo, switch the tab or open a form behind it. Textual already leaves the app's own keys out
+# of a modal screen's binding chain; this also covers the ways around it: the palette (ctrl+p,
+# a priority key, which lists the app's actions), a click on the key bar, run_action.
+# ctrl+q still quits from anywhere; `?` shows the keys of the dialog that is open.
+MAIN_SCREEN_ACTIONS = frozenset(
+    {
+        "show_tab",
+        "undo",
+        "redo",
+        "new_job",
+        "import_data",
+        "export_data",
+        "take_over",
+        "toggle_sidebar",
+        "quarantine",
+        "command_palette",
+    }
+)
 
 
 class BrewApp(App):
@@ -232,6 +251,10 @@ class BrewApp(App):
         self._update_header()
         self._seen_version = self.store.version
         self.query_one("#queue-pane", QueuePane).rows.focus()
+        # the tab strip out of the focus chain: tab / shift+tab from the rows landed on it, where
+        # a, x and enter do nothing and the key bar lost the view's keys (1-5 and clicks switch tabs)
+        for strip in self.query("ContentTabs"):
+            strip.can_focus = False
         self.set_interval(1.0, self._probe_disk, name="poll-store")
         self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_heap, name="freeze-heap")
         if not self._was_loaded:
@@ -393,6 +416,10 @@ class BrewApp(App):
             self.exit(result=TAKE_OVER)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False  # a dialog is open: its keys only
+        if action == "help" and isinstance(self.screen, HelpScreen):
+            return False  # (the help closes on its own `?`)
         if action == "take_over":
             return self._takeover_ready  # listed (key bar, palette) only when it can be done
         return True

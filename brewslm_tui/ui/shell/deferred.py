@@ -28,6 +28,9 @@ class Deferred(Widget):
         super().__init__(classes=classes)
         self._factory = factory
 
+    def render(self) -> str:
+        return ""  # (a bare Widget draws its own name: "Deferred.sidebar-slot" showed at start)
+
     def on_mount(self) -> None:
         self.call_after_refresh(self._replace)
 
