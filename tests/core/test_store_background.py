@@ -41,7 +41,42 @@ def test_refresh_switches_to_full_columns_when_the_builder_is_done(tiny_project,
     with Store.open(tiny_project, readonly=True, background=True) as store:
         assert not store.loaded
         store._builder.wait()
+        partial = len(store)
+        # the first refresh after the builder's exit reads its cache in a thread; the one after
+        # that read swaps the full columns in
+        assert store.refresh() == range(partial, partial) and not store.loaded
+        assert store._preload is not None
+        store._preload.done.wait()
         assert store.refresh() == range(25000) and store.loaded
+
+
+def test_a_decision_made_while_the_cache_is_read_in_a_thread_survives_the_swap(tiny_project, monkeypatch):
+    append_rows(tiny_project, make_rows(25000))
+    monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
+    monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
+    with Store.open(tiny_project, background=True) as store:
+        store._builder.wait()
+        store.refresh()  # the read starts
+        store.approve([3])
+        store.reject([4], "minor_typo")
+        store._preload.done.wait()
+        assert store._preload.result is not None  # the swap below uses the thread's columns
+        assert store.refresh() == range(25000) and store.loaded
+        assert store.counts() == {"pending": 24998, "approved": 1, "rejected": 1, "dropped": 0}
+        assert store.reason_of(4) == "minor_typo"
+
+
+def test_rows_landed_while_the_cache_was_read_in_a_thread_are_loaded_too(tiny_project, monkeypatch):
+    append_rows(tiny_project, make_rows(25000))
+    monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
+    monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
+    with Store.open(tiny_project, background=True) as store:
+        store._builder.wait()
+        store.refresh()
+        store._preload.done.wait()
+        append_rows(tiny_project, make_rows(10, start=90000))  # a job landed rows after the read
+        store.refresh()
+        assert store.loaded and len(store) == 25010
 
 
 def test_compaction_while_partly_loaded_loses_no_row(tiny_project, monkeypatch):

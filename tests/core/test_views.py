@@ -116,3 +116,53 @@ def test_the_characters_that_casefold_to_ascii_are_all_known():
         char = chr(code)
         folds = any(ord(c) < 128 for c in char.casefold())
         assert folds == bool(_FOLDS_TO_ASCII.search(char.encode())), hex(code)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    states=st.lists(
+        st.one_of(st.none(), st.just("ok"), st.sampled_from(REASONS[:3])), min_size=1, max_size=60
+    ),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["approve", "reject", "pending", "read", "position", "len"]), st.integers(0, 80)
+        ),
+        max_size=30,
+    ),
+)
+def test_a_view_listed_lazily_matches_a_plain_loop_through_decisions(tmp_path_factory, states, steps):
+    """A view of statuses only lists its slots a chunk of the status column at a time (here 4
+    slots, 2 positions at first), as far as asked; reading, syncing and counting it between
+    decisions gives what the loop over every row gives."""
+    from brewslm_tui.core.store import views
+
+    project = _project(tmp_path_factory.mktemp("lazy"), states)
+    old = views._LIST_CHUNK, views._FIRST_LISTED
+    views._LIST_CHUNK, views._FIRST_LISTED = 4, 2
+    try:
+        with Store.open(project) as store:
+            view = RowView(store, statuses={PENDING})
+            for op, k in steps:
+                slot = k % len(store)
+                expected = [i for i in range(len(store)) if store.status[i] == PENDING]
+                if op == "approve" and store.status[slot] == PENDING:
+                    store.approve([slot])
+                    view.sync()
+                elif op == "reject" and store.status[slot] == PENDING:
+                    store.reject([slot], "minor_typo")
+                    view.sync()
+                elif op == "pending" and store.status[slot] != PENDING:
+                    store.set_pending([slot])
+                    view.sync()
+                elif op == "read" and k < len(expected):
+                    assert view[k] == expected[k]
+                elif op == "position":
+                    assert view.position_of(slot) == (expected.index(slot) if slot in expected else None)
+                    assert view.nearest_position(slot) == min(
+                        sum(1 for i in expected if i < slot), max(len(expected) - 1, 0)
+                    )
+                expected = [i for i in range(len(store)) if store.status[i] == PENDING]
+                assert len(view) == len(expected)
+            assert list(view) == [i for i in range(len(store)) if store.status[i] == PENDING]
+    finally:
+        views._LIST_CHUNK, views._FIRST_LISTED = old

@@ -468,11 +468,16 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
         assert "loading…" in str(header.render()) and 0 < len(rows.view) < 30000
         await pilot.press("j", "a")  # deciding while the rest loads
         assert rows.cursor_slot == 2
+        drawn = rows._cells.get(2)
+        assert drawn is not None
         builders[0].release.set()
         builders[0].wait()
-        app.poll_store()
+        app.poll_store()  # the builder is done: its cache is read in a thread, then swapped in
+        while not app.store.loaded:
+            await pilot.pause()
         await pilot.pause()
         assert app.store.loaded and len(rows.view) == 29999
+        assert rows._cells.get(2) is drawn  # the rows drawn before the swap are not parsed again
         assert "pending 29,999" in str(header.render())
         assert rows.cursor_slot == 2
     assert statuses(root)[make_rows(2)[1]["id"]] == "approved"

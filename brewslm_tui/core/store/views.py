@@ -42,17 +42,55 @@ class RowView:
             reason=reason or None,
             text=text or None,
         )
-        self.slots = array("I")
+        self._slots = array("I")
+        # a view of statuses only is listed lazily, in slot order: `_slots` holds the matching
+        # slots below `_listed`, the rest is read off the status column when asked for (the
+        # first screen of a million-row queue needs 30 rows, not an array of 600k)
+        self._lazy = not self.filter.column_tests(store)
+        self._listed = 0
+        self._unlisted: tuple[tuple[int, int, int], int] = (
+            (-1, -1, -1),
+            0,
+        )  # (key, matching rows past _listed)
         self._groups: list[tuple[str | None, GroupSlots]] | None = None
         if deferred:
             self._version = self._generation = -1
+            self._listed = _NEVER  # empty until the first sync builds it
         else:
             self.rebuild()
+
+    @property
+    def slots(self) -> array:
+        """Every matching slot, in order (lists the rest of a lazy view first)."""
+        self._list_through(None)
+        return self._slots
+
+    def _list_through(self, slot: int | None = None, position: int | None = None) -> None:
+        """List a lazy view's slots past `slot` (or through `position`; everything when both are
+        None), a chunk of the status column at a time, at C speed."""
+        if not self._lazy:
+            return
+        end = len(self.store.status)
+        while self._listed < end:
+            if slot is not None and self._listed > slot:
+                return
+            if position is not None and len(self._slots) > position:
+                return
+            start = self._listed
+            stop = end if slot is None and position is None else min(end, start + _LIST_CHUNK)
+            mask = code_mask(self.store.status[start:stop], self.statuses)
+            self._slots.extend(compress(range(start, stop), mask))
+            self._listed = stop
 
     # ------------------------------------------------------------------ keeping current
     def rebuild(self) -> None:
         store = self.store
-        self.slots = self.filter.select(store)
+        if self._lazy:
+            self._slots = array("I")
+            self._listed = 0
+            self._list_through(position=_FIRST_LISTED)
+        else:
+            self._slots = self.filter.select(store)
         self._version = store.version
         self._generation = store.generation
         self._groups = None
@@ -71,9 +109,12 @@ class RowView:
         if not changed:
             return False
         match = self.filter.matcher(store)
-        slots = self.slots
+        slots = self._slots
         touched = False
         for slot in sorted(set(changed)):
+            if self._lazy and slot >= self._listed:
+                touched = True  # (not listed yet: it is read as it is when it is)
+                break
             should = match(slot)
             pos = bisect_left(slots, slot)
             present = pos < len(slots) and slots[pos] == slot
@@ -89,21 +130,32 @@ class RowView:
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
-        return len(self.slots)
+        status, listed = self.store.status, self._listed
+        if not self._lazy or listed >= len(status):
+            return len(self._slots)
+        key = (self.store.version, len(status), listed)
+        if self._unlisted[0] != key:  # (len is asked for on every line drawn: count once a change)
+            self._unlisted = (key, sum(status.count(code, listed) for code in self.statuses))
+        return len(self._slots) + self._unlisted[1]
 
     def __getitem__(self, k: int) -> int:
-        return self.slots[k]
+        if k < 0 or k >= len(self._slots):
+            self._list_through(position=k if k >= 0 else None)
+        return self._slots[k]
 
     def __iter__(self):
         return iter(self.slots)
 
     def position_of(self, slot: int) -> int | None:
-        pos = bisect_left(self.slots, slot)
-        return pos if pos < len(self.slots) and self.slots[pos] == slot else None
+        self._list_through(slot)
+        slots = self._slots
+        pos = bisect_left(slots, slot)
+        return pos if pos < len(slots) and slots[pos] == slot else None
 
     def nearest_position(self, slot: int) -> int:
         """Where `slot` is, or would be: keeps a cursor steady when its row leaves the view."""
-        return min(bisect_left(self.slots, slot), max(len(self.slots) - 1, 0))
+        self._list_through(slot)
+        return min(bisect_left(self._slots, slot), max(len(self) - 1, 0))
 
     def groups(self) -> list[tuple[str | None, GroupSlots]]:
         """Slots grouped by reject reason, in the project's reason order (unknown codes after).
@@ -140,7 +192,7 @@ class RowView:
         ):
             return None
         counts = store.cols.reason_counts
-        if sum(counts) != len(self.slots):  # (the counts are kept per decision; never trust a mismatch)
+        if sum(counts) != len(self):  # (the counts are kept per decision; never trust a mismatch)
             return None
         return sorted(((k, n) for k, n in enumerate(counts) if n), key=lambda kn: (kn[0] == 0, kn[0]))
 
@@ -169,6 +221,9 @@ def _rejected_with(store, code: int) -> Iterator[int]:
 
 
 _BATCH = 256  # slots listed at a time: a screenful and more
+_LIST_CHUNK = 1 << 16  # slots of the status column a lazy view lists at a time
+_NEVER = 1 << 62  # `_listed` of a deferred view: nothing is listed before its first sync
+_FIRST_LISTED = 4096  # positions a lazy view lists when it is made (screens of rows, and more)
 
 
 class GroupSlots(Sequence):

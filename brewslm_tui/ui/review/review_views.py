@@ -43,12 +43,12 @@ from brewslm_tui.ui.review.modals import (
     Rejection,
     pick_reason,
 )
-from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList
+from brewslm_tui.ui.review.row_list import Group, GroupedLines, RowList, kept_since
 from brewslm_tui.ui.review.service import ReviewService
 from brewslm_tui.ui.review.sorting import SORT_TITLES, SORTS, QueueSorter, SortedView, sorted_view
 from brewslm_tui.ui.shell.tabs import on_shown_tab
 from brewslm_tui.ui.shell.text import counted
-from brewslm_tui.ui.shell.textual_compat import set_virtual_size
+from brewslm_tui.ui.shell.textual_compat import draw_changed_lines_only, set_virtual_size
 
 KNOWN_FIELDS = (
     "id",
@@ -528,6 +528,8 @@ class ReviewPane(Vertical):
         yield DetailPane(classes="detail")
 
     def on_mount(self) -> None:
+        # a key changes a few lines of this pane: the screen redraws those, not every widget
+        draw_changed_lines_only(self.screen)
         self._show_info()
         self._show_detail()
 
@@ -571,9 +573,14 @@ class ReviewPane(Vertical):
 
     def _show_detail(self) -> None:
         item = self.rows.cursor_item
+        version = self.store.version
+        if self._detail_key is not None and isinstance(item, int):
+            kept = kept_since(self.store, self._detail_key[1])
+            if kept is not None and item < kept:
+                version = self._detail_key[1]  # the swap to the full columns: the same row
         key = (
             item if not isinstance(item, Group) else (item.reason, len(item.slots)),
-            self.store.version,
+            version,
             self.asking is not None,
             self.filters.active(),
             self._detail_part,

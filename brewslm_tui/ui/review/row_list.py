@@ -427,6 +427,8 @@ class RowList(ScrollView, can_focus=True):
         if self._cells_version == store.version:
             return
         changed = store.changed_since(self._cells_version) if self._cells_version >= 0 else None
+        if changed is None and kept_since(store, self._cells_version) is not None:
+            changed = []  # only the swap to the full columns: the rows drawn are the same rows
         if changed is None or len(changed) > 4096:
             self._cells.clear()
             self._strips.clear()
@@ -783,6 +785,15 @@ class RowList(ScrollView, can_focus=True):
         if action in ("toggle_group", "collapse", "expand", "next_group", "fold_all"):
             return self.grouped
         return True
+
+
+def kept_since(store, version: int) -> int | None:
+    """When the store's only change since `version` is the swap to the full columns (see
+    `Store.kept_rows`): how many slots hold the rows they held then; else None."""
+    kept = getattr(store, "kept_rows", None)
+    if kept is not None and version >= 0 and kept[0] == version and kept[1] == store.version:
+        return int(kept[2])
+    return None
 
 
 def _size(n: int) -> str:
