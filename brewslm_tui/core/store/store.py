@@ -21,6 +21,7 @@ file change also takes the short write lock, which generation jobs take to appen
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
@@ -54,9 +55,9 @@ from brewslm_tui.core.store.commit import INTENT_NAME, recover
 from brewslm_tui.core.store.compaction import CompactReport
 from brewslm_tui.core.store.decisions import Decision
 from brewslm_tui.core.store.dropped import DroppedRows
-from brewslm_tui.core.store.file_rows import FileRows, file_key
+from brewslm_tui.core.store.file_rows import ID_PREFIX, FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
-from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, bom_warning, heal_torn_tail
+from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, bom_warning, data_start, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
 from brewslm_tui.core.store.reviewer import current_reviewer
 from brewslm_tui.core.store.row_ids import RowIds
@@ -508,6 +509,38 @@ class Store:
         """`[self.id_of(i) for i in slots]`, for many slots at once (`RowIds.ids_of`)."""
         return self.ids.ids_of(slots)
 
+    def repeated_ids(self) -> list[str]:
+        """The id of every slot whose id an earlier slot already has, in slot order (`check`).
+
+        One bulk read of the ids and a set; the per-slot loop runs only when some id is
+        repeated. The ids are `[self.id_of(i) for i in range(len(self))]` (`_all_ids`)."""
+        ids = self._all_ids()
+        if len(set(ids)) == len(ids):
+            return []
+        seen: set = set()
+        repeated = []
+        for row_id in ids:
+            if row_id in seen:
+                repeated.append(row_id if type(row_id) is str else row_id.decode())
+            seen.add(row_id)
+        return repeated
+
+    def _all_ids(self) -> list:
+        """Every slot's id: as bytes from one regex pass over the file when every line of it is a
+        row in the common layout (`{"id":"` first, no escape in the id) and no slot has an id
+        from elsewhere (assigned, a second "id" key, a restored row); else `ids_of` (str). The
+        two are equal up to the UTF-8 encoding of the lines (tests/core/test_check_fast.py)."""
+        n, cols, file = len(self), self.cols, self.file
+        if n < 2 or cols.bad or self.ids.assigned or self.ids.override or self.overlay.virtual:
+            return self.ids_of(range(n))
+        first = cols.offsets[0]
+        if first != data_start(file.buf) or file.buf[first : first + len(ID_PREFIX)] != ID_PREFIX:
+            return self.ids_of(range(n))
+        rest = _LATER_IDS.findall(file.buf, first, file.scanned_end)
+        if len(rest) != n - 1:  # some line has another layout: the general way
+            return self.ids_of(range(n))
+        return [self.id_of(0).encode(), *rest]
+
     def index_of(self, row_id: str) -> int | None:
         """Slot of a row id (the first, if several rows share it). O(rows) once, for the id map."""
         return self.ids.index_of(row_id)
@@ -707,3 +740,7 @@ class Store:
         self.generation += 1
         self.changes.record(None)
         self._save_cache()
+
+
+# the id of every line after the first, in the common layout (what `FileRows.id_at` reads)
+_LATER_IDS = re.compile(rb'\n\{"id":"([^"\\\n]*)"')
