@@ -486,14 +486,15 @@ class Store:
             return self.overlay.virtual_raw[i]  # (its line in dropped.jsonl)
         return self.file.line(off)
 
-    def _disk_row(self, i: int) -> dict:
+    def _disk_row(self, i: int, parsed: dict | None = None) -> dict:
+        """The row as its line says (`parsed`: that line already parsed; it is not changed)."""
         off = self.cols.offsets[i]
         if off == VIRTUAL:
             row = dict(self.overlay.virtual[i])
             for key in DROP_FIELDS:
                 row.pop(key, None)
             return row
-        row = self.file.parse(off)
+        row = self.file.parse(off) if parsed is None else dict(parsed)
         if i in self.ids.assigned:
             # the row had no usable id (missing, empty, not a string): ours wins, theirs is kept
             original = row.pop("id", None)
@@ -572,9 +573,10 @@ class Store:
             return (str(row.get("reviewed_by") or ""), str(row.get("reviewed_at") or ""))
         return None
 
-    def row(self, i: int) -> dict:
-        """The row as it is now: on-disk content with edits, status, reason and note applied."""
-        row = self._disk_row(i)
+    def row(self, i: int, parsed: dict | None = None) -> dict:
+        """The row as it is now: on-disk content with edits, status, reason and note applied
+        (`parsed`: its line already parsed, to spare a second parse; it is not changed)."""
+        row = self._disk_row(i, parsed)
         st = self.cols.status[i]
         row["review_status"] = STATUS_NAMES[st]
         code = self.reason_of(i) if st in (REJECTED, DROPPED) else None
@@ -603,9 +605,9 @@ class Store:
                 row[key] = value
         return row
 
-    def file_row(self, i: int) -> dict:
+    def file_row(self, i: int, parsed: dict | None = None) -> dict:
         """The row as it is written to disk (a dropped row keeps review_status "rejected")."""
-        row = self.row(i)
+        row = self.row(i, parsed)
         if row["review_status"] == "dropped":
             row["review_status"] = "rejected"
         return row
@@ -613,14 +615,18 @@ class Store:
     def disk_line(self, i: int, extra: dict | None = None) -> tuple[bytes, dict]:
         """The line (with newline) that writes row `i` as it is now (plus `extra` fields), and
         that row: its old line with only the fields the app owns changed (`splice`)."""
-        target = self.file_row(i)
-        if extra:
-            target.update(extra)
         off = self.cols.offsets[i]
         if off == VIRTUAL:
+            target = self.file_row(i)
             raw = self.overlay.virtual_raw[i]
-            return line_for(raw, loads_lenient(raw), target), target
-        return line_for(self.file.line(off), self.file.parse(off), target), target
+            disk = loads_lenient(raw)
+        else:  # the line parsed once: for the row now (a copy) and for what its bytes say
+            raw = self.file.line(off)
+            disk = loads_lenient(raw)
+            target = self.file_row(i, disk)
+        if extra:
+            target.update(extra)
+        return line_for(raw, disk, target), target
 
     def is_dirty(self, i: int) -> bool:
         """True when the row's line on disk no longer says what the row is."""
