@@ -101,7 +101,7 @@ def export_rows(store, imported: list[dict] | None = None) -> Iterator[dict]:
         if "source" not in row:
             row = {**row, "source": "imported"}
         yield row
-    yield from map(store.row, approved_slots(store))
+    yield from store.rows(approved_slots(store))
 
 
 def approved_slots(store) -> list[int]:

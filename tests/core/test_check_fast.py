@@ -101,3 +101,34 @@ def test_restored_rows_and_decisions(tmp_path):
         store.approve(range(0, len(store), 5))
         assert store.overlay.virtual
         check_same(store)
+
+
+def test_bulk_rows_equal_row_by_row(tmp_path):
+    """`Store.rows` (the export's and check's bulk read) gives `row(i)` for every slot: odd
+    lines (1e400, \\ud800 and big integers take the lenient parse), assigned ids, notes, edits,
+    stamps, rejected and dropped rows, restored rows."""
+    project = make_project(tmp_path)
+    lines = common_lines(240, repeat_every=40)
+    for k, case in enumerate(sorted(ODD)):
+        lines.insert(10 + 15 * k, ODD[case])
+    lines.insert(
+        5,
+        b'{"id":"had-reason","prompt":"p","completion":"positive","review_status":"approved","reject_reason":"off_task"}',
+    )
+    write(project, lines, bom=True)
+    with Store.open(load_project(project.root)) as store:
+        n = len(store)
+        store.approve(range(0, n, 3))
+        store.reject(range(1, n, 7), "off_task", note="a note")
+        store.edit(3, prompt="edited prompt")
+        store.drop(range(1, n, 14))
+        store.compact()
+        store.restore([store.dropped.id_of(j) for j in range(0, len(store.dropped), 2)])
+        store.approve(range(2, len(store), 9))
+        store.reject([4], "wrong_label")
+        slots = list(range(len(store)))
+        assert list(store.rows(slots)) == [store.row(i) for i in slots]
+        assert list(store.rows(slots[::-1])) == [store.row(i) for i in slots[::-1]]
+    with Store.open(load_project(project.root), readonly=True) as store:
+        slots = list(range(len(store)))
+        assert list(store.rows(slots)) == [store.row(i) for i in slots]

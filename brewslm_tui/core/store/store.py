@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from subprocess import Popen
+
+import orjson
 
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.project import Project
@@ -604,6 +606,34 @@ class Store:
             else:
                 row[key] = value
         return row
+
+    def rows(self, slots: Iterable[int]) -> Iterator[dict]:
+        """`self.row(i)` for each slot, in order: the bulk read of an export or check. A row whose
+        line says all there is (not restored, no id assigned, no note, edit or stamp in the
+        overlay) is parsed off the mapped line in this one loop; any other takes `row`."""
+        overlay = self.overlay
+        special = set(overlay.notes) | set(overlay.reviewed) | set(overlay.content) | set(self.ids.assigned)
+        offsets, status, reason = self.cols.offsets, self.cols.status, self.cols.reason
+        codes, names, buf = self.cols.reason_codes, STATUS_NAMES, self.file.buf
+        find, loads, refused = buf.find, orjson.loads, orjson.JSONDecodeError
+        for i in slots:
+            off = offsets[i]
+            if off == VIRTUAL or i in special:
+                yield self.row(i)
+                continue
+            line = buf[off : find(b"\n", off)]
+            try:
+                row = loads(line)
+            except refused:
+                row = loads_lenient(line)
+            st = status[i]
+            row["review_status"] = names[st]
+            code = codes[reason[i]] if st in (REJECTED, DROPPED) else None
+            if code:
+                row["reject_reason"] = code
+            else:
+                row.pop("reject_reason", None)
+            yield row
 
     def file_row(self, i: int, parsed: dict | None = None) -> dict:
         """The row as it is written to disk (a dropped row keeps review_status "rejected")."""
