@@ -78,12 +78,8 @@ def cmd_check(args) -> int:
                     f"{synthetic}: final line has no newline (a torn write; the next writer quarantines it)",
                 )
             )
-        seen: set[str] = set()
-        for i in range(len(store)):
-            row_id = store.id_of(i)
-            if row_id in seen:
-                problems.append((synthetic, f"{synthetic}: row id {row_id} appears more than once"))
-            seen.add(row_id)
+        for row_id in store.repeated_ids():
+            problems.append((synthetic, f"{synthetic}: row id {row_id} appears more than once"))
         problems += [
             (synthetic, f"would be exported but does not fit the project: {row}")
             for row in invalid_rows(store)

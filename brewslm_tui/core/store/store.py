@@ -21,11 +21,14 @@ file change also takes the short write lock, which generation jobs take to appen
 
 from __future__ import annotations
 
+import re
 import threading
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from subprocess import Popen
+
+import orjson
 
 from brewslm_tui.core.errors import BrewError, ReadOnly
 from brewslm_tui.core.project import Project
@@ -55,9 +58,9 @@ from brewslm_tui.core.store.commit import INTENT_NAME, recover
 from brewslm_tui.core.store.compaction import CompactReport
 from brewslm_tui.core.store.decisions import Decision
 from brewslm_tui.core.store.dropped import DroppedRows
-from brewslm_tui.core.store.file_rows import FileKey, FileRows, file_key
+from brewslm_tui.core.store.file_rows import ID_PREFIX, FileKey, FileRows, file_key
 from brewslm_tui.core.store.journal import Journal
-from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, bom_warning, heal_torn_tail
+from brewslm_tui.core.store.jsonl import LoadProblem, Quarantine, bom_warning, data_start, heal_torn_tail
 from brewslm_tui.core.store.locking import FileLock, session_lock, write_lock
 from brewslm_tui.core.store.reviewer import current_reviewer
 from brewslm_tui.core.store.row_ids import RowIds
@@ -516,14 +519,15 @@ class Store:
             return self.overlay.virtual_raw[i]  # (its line in dropped.jsonl)
         return self.file.line(off)
 
-    def _disk_row(self, i: int) -> dict:
+    def _disk_row(self, i: int, parsed: dict | None = None) -> dict:
+        """The row as its line says (`parsed`: that line already parsed; it is not changed)."""
         off = self.cols.offsets[i]
         if off == VIRTUAL:
             row = dict(self.overlay.virtual[i])
             for key in DROP_FIELDS:
                 row.pop(key, None)
             return row
-        row = self.file.parse(off)
+        row = self.file.parse(off) if parsed is None else dict(parsed)
         if i in self.ids.assigned:
             # the row had no usable id (missing, empty, not a string): ours wins, theirs is kept
             original = row.pop("id", None)
@@ -538,6 +542,38 @@ class Store:
     def ids_of(self, slots: Iterable[int]) -> list[str]:
         """`[self.id_of(i) for i in slots]`, for many slots at once (`RowIds.ids_of`)."""
         return self.ids.ids_of(slots)
+
+    def repeated_ids(self) -> list[str]:
+        """The id of every slot whose id an earlier slot already has, in slot order (`check`).
+
+        One bulk read of the ids and a set; the per-slot loop runs only when some id is
+        repeated. The ids are `[self.id_of(i) for i in range(len(self))]` (`_all_ids`)."""
+        ids = self._all_ids()
+        if len(set(ids)) == len(ids):
+            return []
+        seen: set = set()
+        repeated = []
+        for row_id in ids:
+            if row_id in seen:
+                repeated.append(row_id if type(row_id) is str else row_id.decode())
+            seen.add(row_id)
+        return repeated
+
+    def _all_ids(self) -> list:
+        """Every slot's id: as bytes from one regex pass over the file when every line of it is a
+        row in the common layout (`{"id":"` first, no escape in the id) and no slot has an id
+        from elsewhere (assigned, a second "id" key, a restored row); else `ids_of` (str). The
+        two are equal up to the UTF-8 encoding of the lines (tests/core/test_check_fast.py)."""
+        n, cols, file = len(self), self.cols, self.file
+        if n < 2 or cols.bad or self.ids.assigned or self.ids.override or self.overlay.virtual:
+            return self.ids_of(range(n))
+        first = cols.offsets[0]
+        if first != data_start(file.buf) or file.buf[first : first + len(ID_PREFIX)] != ID_PREFIX:
+            return self.ids_of(range(n))
+        rest = _LATER_IDS.findall(file.buf, first, file.scanned_end)
+        if len(rest) != n - 1:  # some line has another layout: the general way
+            return self.ids_of(range(n))
+        return [self.id_of(0).encode(), *rest]
 
     def index_of(self, row_id: str) -> int | None:
         """Slot of a row id (the first, if several rows share it). O(rows) once, for the id map."""
@@ -570,9 +606,10 @@ class Store:
             return (str(row.get("reviewed_by") or ""), str(row.get("reviewed_at") or ""))
         return None
 
-    def row(self, i: int) -> dict:
-        """The row as it is now: on-disk content with edits, status, reason and note applied."""
-        row = self._disk_row(i)
+    def row(self, i: int, parsed: dict | None = None) -> dict:
+        """The row as it is now: on-disk content with edits, status, reason and note applied
+        (`parsed`: its line already parsed, to spare a second parse; it is not changed)."""
+        row = self._disk_row(i, parsed)
         st = self.cols.status[i]
         row["review_status"] = STATUS_NAMES[st]
         code = self.reason_of(i) if st in (REJECTED, DROPPED) else None
@@ -601,9 +638,37 @@ class Store:
                 row[key] = value
         return row
 
-    def file_row(self, i: int) -> dict:
+    def rows(self, slots: Iterable[int]) -> Iterator[dict]:
+        """`self.row(i)` for each slot, in order: the bulk read of an export or check. A row whose
+        line says all there is (not restored, no id assigned, no note, edit or stamp in the
+        overlay) is parsed off the mapped line in this one loop; any other takes `row`."""
+        overlay = self.overlay
+        special = set(overlay.notes) | set(overlay.reviewed) | set(overlay.content) | set(self.ids.assigned)
+        offsets, status, reason = self.cols.offsets, self.cols.status, self.cols.reason
+        codes, names, buf = self.cols.reason_codes, STATUS_NAMES, self.file.buf
+        find, loads, refused = buf.find, orjson.loads, orjson.JSONDecodeError
+        for i in slots:
+            off = offsets[i]
+            if off == VIRTUAL or i in special:
+                yield self.row(i)
+                continue
+            line = buf[off : find(b"\n", off)]
+            try:
+                row = loads(line)
+            except refused:
+                row = loads_lenient(line)
+            st = status[i]
+            row["review_status"] = names[st]
+            code = codes[reason[i]] if st in (REJECTED, DROPPED) else None
+            if code:
+                row["reject_reason"] = code
+            else:
+                row.pop("reject_reason", None)
+            yield row
+
+    def file_row(self, i: int, parsed: dict | None = None) -> dict:
         """The row as it is written to disk (a dropped row keeps review_status "rejected")."""
-        row = self.row(i)
+        row = self.row(i, parsed)
         if row["review_status"] == "dropped":
             row["review_status"] = "rejected"
         return row
@@ -611,14 +676,18 @@ class Store:
     def disk_line(self, i: int, extra: dict | None = None) -> tuple[bytes, dict]:
         """The line (with newline) that writes row `i` as it is now (plus `extra` fields), and
         that row: its old line with only the fields the app owns changed (`splice`)."""
-        target = self.file_row(i)
-        if extra:
-            target.update(extra)
         off = self.cols.offsets[i]
         if off == VIRTUAL:
+            target = self.file_row(i)
             raw = self.overlay.virtual_raw[i]
-            return line_for(raw, loads_lenient(raw), target), target
-        return line_for(self.file.line(off), self.file.parse(off), target), target
+            disk = loads_lenient(raw)
+        else:  # the line parsed once: for the row now (a copy) and for what its bytes say
+            raw = self.file.line(off)
+            disk = loads_lenient(raw)
+            target = self.file_row(i, disk)
+        if extra:
+            target.update(extra)
+        return line_for(raw, disk, target), target
 
     def is_dirty(self, i: int) -> bool:
         """True when the row's line on disk no longer says what the row is."""
@@ -771,3 +840,7 @@ class _CacheRead:
             self.result = None  # the full load reads it again on the loop (and reports what failed)
         finally:
             self.done.set()
+
+
+# the id of every line after the first, in the common layout (what `FileRows.id_at` reads)
+_LATER_IDS = re.compile(rb'\n\{"id":"([^"\\\n]*)"')
