@@ -1,7 +1,7 @@
 """Child process for the crash tests: makes decisions forever, announcing each one.
 
-Protocol on stdout (one line each, flushed): `BEGIN <json>` before a step, `ACK` once the store
-call has returned (the decision is acknowledged). The parent SIGKILLs this process at random.
+Protocol on stdout (one line each, flushed): `READY` once the store is open, then `BEGIN <json>`
+before a step and `ACK` once the store call has returned (the decision is acknowledged). The parent SIGKILLs this process at random.
 """
 
 import random
@@ -23,6 +23,8 @@ def say(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
+
+say("READY")  # started and opened: from here on the parent's kill moment is counted
 
 while True:
     ids = [store.id_of(i) for i in range(len(store)) if store.status[i] != 3]

@@ -70,6 +70,14 @@ def on_disk(project) -> dict:
         store.close()
 
 
+def read_lines(child: subprocess.Popen, buf: bytearray) -> list[str]:
+    """The complete lines the child has printed since the last call (non-blocking)."""
+    buf += child.stdout.read() or b""
+    *done, rest = bytes(buf).split(b"\n")
+    buf[:] = rest
+    return [line.decode() for line in done]
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_random_moments_loses_no_acknowledged_decision(tiny_project, seed):
     rng = random.Random(seed)
@@ -82,22 +90,32 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_decision(tiny_project, 
             stdout=subprocess.PIPE,
             env=env,
         )
-        deadline = time.monotonic() + rng.uniform(0.3, 1.2)
-        in_flight = None
-        lines = []
+        # The kill moment is random but counted in the child's own progress, not from its
+        # spawn: after a random number of acknowledged steps (0 = during the first one), a
+        # random part of a step later. A clock from the spawn killed every child of a loaded
+        # machine before its interpreter had started, and the test then checked nothing.
+        acks_before_kill = rng.randint(0, 6)
+        jitter = rng.uniform(0.0, 0.3)
         os.set_blocking(child.stdout.fileno(), False)
-        buf = b""
+        buf = bytearray()
+        lines: list[str] = []
+        give_up = time.monotonic() + 120  # a broken child fails the test instead of hanging it
+        while lines.count("ACK") < acks_before_kill or "READY" not in lines:
+            assert child.poll() is None, f"round {round_no}: the child exited ({child.returncode})"
+            assert time.monotonic() < give_up, f"round {round_no}: the child made no progress"
+            lines += read_lines(child, buf)
+            time.sleep(0.005)
+        deadline = time.monotonic() + jitter
         while time.monotonic() < deadline:
-            chunk = child.stdout.read() or b""
-            buf += chunk
+            lines += read_lines(child, buf)
             time.sleep(0.005)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        buf += child.stdout.read() or b""
-        lines = buf.decode().splitlines()
-        # a final line without its newline was cut off mid-print: ignore it
-        if buf and not buf.endswith(b"\n"):
-            lines = lines[:-1]
+        # what it printed before it died; a final line without its newline was cut off
+        # mid-print and stays in buf, ignored
+        lines += read_lines(child, buf)
+        child.stdout.close()
+        in_flight = None
         for line in lines:
             if line.startswith("BEGIN "):
                 in_flight = orjson.loads(line[6:])

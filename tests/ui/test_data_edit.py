@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+from conftest import ready
 from test_review_flows import disk_row
 
 from brewslm_tui.core.project import load_project
@@ -29,6 +30,7 @@ async def test_edit_refuses_a_label_that_is_not_the_projects(tmp_path):
     root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # a key before that is held (typeahead), replayed later
         row_id = app.store.id_of(0)
         screen = await edit_to(app, pilot, "negatve")
         assert app.screen is screen  # still open, the text kept for fixing
@@ -58,6 +60,7 @@ async def test_edit_refuses_a_broken_json_object(tmp_path):
     )
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # a key before that is held (typeahead), replayed later
         screen = await edit_to(app, pilot, '{"order_id": "A1", "product": ')
         assert app.screen is screen
         assert "bad_json" in str(screen.query_one("#edit-problems").render())
@@ -74,6 +77,7 @@ async def test_edit_picks_a_label_from_the_projects_list(tmp_path):
     root = make_project(tmp_path, sample="sentiment", rows=make_rows(3)).root
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # a key before that is held (typeahead), replayed later
         row_id = app.store.id_of(0)
         await pilot.press("e")
         screen = app.screen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import orjson
 from textual.widgets import Input, SelectionList
@@ -19,13 +20,28 @@ SIZE = (120, 40)
 PROMPT = "Classify the sentiment of this product review as positive, negative, neutral or mixed.\n\nReview: "
 
 
-async def wait_for(pilot, condition, what: str, rounds: int = 2000) -> None:
-    """Pause until `condition()` holds (a worker thread is doing the work); generous, never timed."""
-    for _ in range(rounds):
-        if condition():
-            return
+async def wait_for(pilot, condition, what: str, limit: float = 60.0) -> None:
+    """Pause until `condition()` holds (a worker thread is doing the work); the limit is only there
+    so a broken build fails instead of hanging, and it is a clock, not a count of pauses, so a
+    loaded machine gets the same time as a quiet one."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
         await pilot.pause(0.01)
-    raise AssertionError(f"never happened: {what}")
+
+
+def opened(app, screen_type) -> bool:
+    """The screen is on top and whole: it and every widget in it mounted. A pushed screen is
+    app.screen at once, but its widgets mount over the next turns of the loop; on a loaded
+    machine a test that typed into it (or left the app) before then found no #import-files, or
+    had Textual's Select fail on an overlay removed while it was still mounting."""
+    screen = app.screen
+    return (
+        isinstance(screen, screen_type)
+        and screen.is_mounted
+        and all(widget.is_mounted for widget in screen.walk_children())
+    )
 
 
 def imported(root) -> list[dict]:
@@ -35,7 +51,7 @@ def imported(root) -> list[dict]:
 async def dry_run(app, pilot, src) -> ImportScreen:
     """i, the file and a template, ctrl+r: the Import screen once its dry run is shown."""
     await pilot.press("i")
-    await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), "the import screen opens")
+    await wait_for(pilot, lambda: opened(app, ImportScreen), "the import screen opens")
     screen = app.screen
     assert isinstance(screen, ImportScreen)
     screen.query_one("#import-files", Input).value = str(src)
@@ -95,7 +111,7 @@ async def test_import_screen_commit_needs_a_dry_run_and_shows_errors(tmp_path):
     before = imported(root)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("i")
-        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), "the import screen opens")
+        await wait_for(pilot, lambda: opened(app, ImportScreen), "the import screen opens")
         screen = app.screen
         screen.query_one("#import-files", Input).value = str(tmp_path / "nope.csv")
         await pilot.press("ctrl+s")
@@ -117,7 +133,7 @@ async def test_export_dialog_writes_a_split_with_manifest(tmp_path):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("E")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog opens")
+        await wait_for(pilot, lambda: opened(app, ExportScreen), "the export dialog opens")
         screen = app.screen
         screen.query_one("#export-output", Input).value = str(out)
         screen.query_one("#export-format").value = "messages"
@@ -140,7 +156,7 @@ async def test_export_dialog_refuses_a_project_file_and_stays_open(tmp_path):
     app = build_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("E")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog opens")
+        await wait_for(pilot, lambda: opened(app, ExportScreen), "the export dialog opens")
         screen = app.screen
         screen.query_one("#export-output", Input).value = str(root / "data" / "imported.jsonl")
         await pilot.press("ctrl+s")
@@ -170,7 +186,7 @@ async def test_import_screen_fixes_a_reject_in_place(tmp_path):
         rejects.focus()
         rejects.highlighted = angry
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EditScreen), "the fix opens in the edit screen")
+        await wait_for(pilot, lambda: opened(app, EditScreen), "the fix opens in the edit screen")
         edit = app.screen
         edit.query_one("#edit-completion").text = "still angry"
         await pilot.press("ctrl+s")  # refused: not a label

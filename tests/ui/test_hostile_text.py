@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import HOSTILE, restore_dialog
+from conftest import HOSTILE, ready, restore_dialog
 
 from brewslm_tui.core.text import _DANGEROUS
 from brewslm_tui.ui.review.filters import FilterScreen
@@ -43,6 +43,7 @@ def assert_inert(app) -> None:
 async def test_hostile_rows_render_literally_everywhere(hostile_dir):
     app = build_app(hostile_dir)
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         assert app.is_running
         pane = app.query_one("#queue-pane", QueuePane)
         for k in range(len(HOSTILE)):
@@ -110,6 +111,7 @@ async def test_hostile_run_and_playbook_names(tmp_path):
     root = make_project(tmp_path, sample="sentiment", rows=rows).root
     app = build_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         await pilot.pause()
         assert_inert(app)
         assert "playbook [@click=app.quit]pb[/]" in screen_text(app)

@@ -193,6 +193,7 @@ async def test_filter_by_run(pilot):
 async def test_rejected_groups_select_group_and_bulk_drop_keeps_other_group(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         store = app.store
         ambiguous = [0, 1, 2]
         typos = [3, 4]
@@ -226,6 +227,7 @@ async def test_rejected_groups_select_group_and_bulk_drop_keeps_other_group(proj
 async def test_drop_is_compacted_to_dropped_jsonl_on_exit(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         app.store.reject([5, 6], "label_ambiguous")
         gone = ids(app, [5, 6])
         app.after_change()
@@ -315,6 +317,7 @@ async def test_second_app_opens_read_only(project_dir):
         second = build_app(project_dir)
         assert second.readonly_reason
         async with second.run_test(size=SIZE) as pilot:
+            await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
             assert second.query("#readonly-banner")
             await pilot.press("a", "x")
             assert not isinstance(second.screen, ReasonPicker)
@@ -341,6 +344,7 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
     # a drop from an earlier session, already compacted into dropped.jsonl
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         app.store.reject([7, 8], "off_task")
         gone = ids(app, [7, 8])
         app.after_change()
@@ -349,6 +353,7 @@ async def test_restore_dropped_rows_from_dropped_jsonl(project_dir):
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         await pilot.press("2")
         dialog = await restore_dialog(pilot)
         assert dialog.total == 2
@@ -374,6 +379,7 @@ async def test_runs_view_messages_show_and_drop_a_run(project_dir):
     run = "synth-2026-05-30-c3d4"  # slots 30..39
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         app.store.reject([30, 31], "label_ambiguous")
         app.store.approve([32])
         app.after_change()
@@ -466,6 +472,7 @@ async def test_big_file_opens_at_once_then_loads_in_the_background(tmp_path, mon
         rows = queue(app).rows
         assert not app.store.loaded
         assert "loading…" in str(header.render()) and 0 < len(rows.view) < 30000
+        await ready(pilot)  # the rest stays loading (its builder is held); keys before are held
         await pilot.press("j", "a")  # deciding while the rest loads
         assert rows.cursor_slot == 2
         drawn = rows._cells.get(2)
@@ -503,6 +510,7 @@ async def test_empty_project_every_key_is_calm(tmp_path):
     root = make_project(tmp_path, sample="sentiment").root
     app = build_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         for tab in ("1", "2", "3"):
             await pilot.press(
                 tab,
@@ -534,6 +542,7 @@ async def test_empty_project_every_key_is_calm(tmp_path):
 async def test_a_failed_write_is_a_notification_not_a_crash(project_dir, monkeypatch):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
 
         def disk_full(*args, **kwargs):
             raise OSError(28, "No space left on device")
@@ -574,6 +583,7 @@ async def test_key_bar_follows_the_tab_and_a_click_presses_the_key(project_dir):
 
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)  # keys before the deferred parts are in are held (typeahead), replayed later
         bar = app.query_one(KeyBar)
         await pilot.pause()
         assert "a Approve" in bar.text and "x Reject" in bar.text and "d Drop" not in bar.text
@@ -619,19 +629,15 @@ async def test_keys_typed_before_the_deferred_parts_mount(project_dir):
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("o")
-        for _ in range(50):
-            if app.query("#runs-view") and app.query_one("#tabs").active == "runs":
-                break
-            await pilot.pause()
-        assert app.query_one("#tabs").active == "runs"
+        await until(
+            pilot,
+            lambda: bool(app.query("#runs-view")) and app.query_one("#tabs").active == "runs",
+            "o replayed once the Runs view is there",
+        )
     app = build_app(project_dir)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
-        for _ in range(50):
-            if isinstance(app.screen, NewJobScreen):
-                break
-            await pilot.pause()
-        assert isinstance(app.screen, NewJobScreen)
+        await until(pilot, lambda: isinstance(app.screen, NewJobScreen), "n replayed: the new-job form")
 
 
 async def test_reject_with_a_note_never_uses_a_reason_not_picked(pilot, project_dir):
