@@ -141,8 +141,8 @@ class JobDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         # the shared modal box, wide for the diagnostic; a failed job's box is the danger one
-        with Vertical(classes="modal-box -wide") as box:
-            box.set_class(self.record.state == "failed", "-danger")
+        failed = " -danger" if self.record.state == "failed" else ""
+        with Vertical(classes="modal-box -wide" + failed) as box:
             box.border_title = Content(f"Job {plain(self.record.run_id)}")
             with VerticalScroll():
                 yield Static(job_detail_content(self.record), id="job-detail-body")
