@@ -232,7 +232,14 @@ class RunsTable(DataTable):
 
     HELP_GROUP = "Runs"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows"), *TABLE_MOVES]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Show rows"),
+        *TABLE_MOVES,
+        # DataTable's own, named here for the help: with a row cursor they scroll sideways
+        # (descriptions as Textual's own: the palette leaves them out)
+        Binding("right", "cursor_right", "Cursor right", show=False),
+        Binding("left", "cursor_left", "Cursor left", show=False),
+    ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hidden with its tab, it acts on nothing: the palette's "Show rows" from Balance showed
