@@ -560,14 +560,3 @@ def _manifest(project, options, files, counts, invalid, base: Path) -> dict[str,
             {"id": r.id, "source": r.source, "problems": list(map(str, r.problems))} for r in invalid
         ],
     }
-
-
-def export_to(store, out: Path | None, stream=None) -> dict[str, int]:
-    """Today's export in one call (prompt-completion, no split): counts by imported / synthetic."""
-    report = export(store, out, ExportOptions(), stream=stream)
-    imported = sum(n for source, n in report.counts["by_source"].items() if _is_imported(source))
-    return {"imported": imported, "synthetic": report.total - imported}
-
-
-def _is_imported(source: str) -> bool:
-    return source == "imported" or source.startswith("import:")

@@ -49,7 +49,6 @@ from brewslm_tui.core.project import Project
 from brewslm_tui.core.toml_errors import describe_validation_error, did_you_mean, toml_syntax_message
 
 GeneratorName = Literal["template", "openai", "command"]
-GENERATOR_NAMES = ("template", "openai", "command")
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 

@@ -118,16 +118,6 @@ class PromptSet:
         self._unsaved = []
 
 
-def scan_prompt_keys(path: Path) -> PromptSet:
-    """Prompt keys of every complete, parseable row of a JSONL file (a missing file: empty),
-    read from the file itself (no index): the reference the index must agree with.
-
-    Malformed lines are skipped here: reporting and quarantining them is the store's job.
-    """
-    with _mapped(path) as (_, buf, size):
-        return PromptSet(_keys_of(buf, 0, size)[0]) if size else PromptSet()
-
-
 @contextlib.contextmanager
 def _mapped(path: Path) -> Iterator[tuple[os.stat_result | None, Any, int]]:
     """(stat, mapped bytes, size) of the file at `path`; size 0 and no map when it is missing
@@ -182,7 +172,8 @@ def index_path(state_dir: Path, name: str) -> Path:
 
 
 def indexed_prompt_keys(path: Path, state_dir: Path, name: str, *, persist: bool = True) -> PromptSet:
-    """The prompt keys of the JSONL file `path` (as `scan_prompt_keys` gives them), from the
+    """The prompt keys of the JSONL file `path` (every complete row that parses with a string
+    prompt; malformed lines are the store's to report), from the
     sidecar `prompts-<name>.bin` under `state_dir/index` where it still describes the file,
     reading only what it does not cover; the sidecar is brought up to date when it can be
     (and `persist`: a dry run reads it but writes nothing)."""

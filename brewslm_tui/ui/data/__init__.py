@@ -11,7 +11,7 @@ def open_import(app) -> None:
     from brewslm_tui.core.text import visible_line
     from brewslm_tui.ui.data.import_screen import ImportScreen
 
-    if not app.can_write("import"):
+    if not app.review.can_write("import"):
         return
 
     def done(result) -> None:
@@ -24,7 +24,7 @@ def open_import(app) -> None:
                 severity="information" if result.accepted + result.kept else "warning",
             )
 
-    app.push_screen(ImportScreen(app.project), done)
+    app.push_screen(ImportScreen(app.project, app.review), done)
 
 
 def open_export(app) -> None:

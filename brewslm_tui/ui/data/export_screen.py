@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -125,7 +124,10 @@ class ExportScreen(ModalScreen[ExportReport | None]):
         return out, options
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.query_one("#export-result", Static).update(Text(text, style="bold red" if error else ""))
+        # the theme's error colour (a fixed "red" is the terminal's, unreadable on some themes)
+        self.query_one("#export-result", Static).update(
+            Content.styled(text, "bold $error") if error else Content(text)
+        )
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

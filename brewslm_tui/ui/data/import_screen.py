@@ -27,6 +27,7 @@ from textual.widgets.selection_list import Selection
 from brewslm_tui.core.errors import BrewError
 from brewslm_tui.core.importing import ImportOptions, ImportResult, run_import
 from brewslm_tui.core.text import visible_line
+from brewslm_tui.ui.review.service import ReviewService
 
 LISTED = 2000  # rejects listed at most (the counts by reason cover all of them)
 
@@ -56,9 +57,10 @@ class ImportScreen(ModalScreen[ImportResult | None]):
         Binding("escape", "cancel", "cancel"),
     ]
 
-    def __init__(self, project) -> None:
+    def __init__(self, project, review: ReviewService) -> None:
         super().__init__()
         self.project = project
+        self.review = review  # the one write check (read-only window), as the panes use it
         self.result: ImportResult | None = None  # the last dry run
         self.planned: tuple | None = None  # the inputs that dry run was for
         self.fixes: dict[str, dict[str, str]] = {}  # where -> the prompt/completion typed for it
@@ -107,7 +109,8 @@ class ImportScreen(ModalScreen[ImportResult | None]):
 
     def _say(self, text: str, error: bool = False) -> None:
         summary = self.query_one("#import-summary", Static)
-        summary.update(Text(text, style="bold red" if error else ""))
+        # the theme's error colour (a fixed "red" is the terminal's, unreadable on some themes)
+        summary.update(Content.styled(text, "bold $error") if error else Content(text))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -117,7 +120,7 @@ class ImportScreen(ModalScreen[ImportResult | None]):
         self._start(dry_run=True)
 
     def action_commit(self) -> None:
-        if self.app.can_write("import"):  # type: ignore[attr-defined]
+        if self.review.can_write("import"):
             self._start(dry_run=False)
 
     def _start(self, *, dry_run: bool) -> None:

@@ -75,6 +75,7 @@ COLUMNS = (
     "when",
     "tokens",  # a model backend's figures: tokens, tokens/s, requests/s (blank for templates)
 )
+HINT = "enter rows in queue   d details   D drop   r regenerate"
 _RUN_ID_RE = re.compile(r"[a-z]+-\d{4}-(\d{2}-\d{2}-\w+)\Z")
 
 
@@ -144,19 +145,6 @@ class DropRunScreen(ModalScreen[bool | None]):
 
     HELP_GROUP = "Drop run"
 
-    DEFAULT_CSS = """
-    DropRunScreen {
-        align: center middle;
-    }
-    DropRunScreen Horizontal {
-        height: auto;
-        align-horizontal: right;
-    }
-    DropRunScreen Button {
-        margin-left: 1;
-    }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "answer(True)", "Drop rejected"),
         Binding("a", "answer(False)", "Drop all unapproved"),
@@ -183,7 +171,7 @@ class DropRunScreen(ModalScreen[bool | None]):
         with Vertical(classes="modal-box -danger") as box:
             box.border_title = "Drop rows of a run"
             yield Static(Content(summary))
-            with Horizontal():
+            with Horizontal(classes="modal-buttons"):
                 yield Button(Content("cancel (n)"), id="drop-cancel")
                 yield Button(Content("all unapproved (a)"), id="drop-all", variant="error")
                 yield Button(Content("rejected (r)"), id="drop-rejected", variant="warning")
@@ -199,12 +187,43 @@ class DropRunScreen(ModalScreen[bool | None]):
         self.dismiss({"drop-rejected": True, "drop-all": False}.get(event.button.id or ""))
 
 
+def hidden_columns(table: DataTable) -> tuple[list[str], list[str]]:
+    """The labels of the columns (left of, right of) what the table shows: at 80 columns the
+    Runs table shows run to drop; appr%, gen, usable, top reasons... are past its right edge."""
+    width = table.scrollable_content_region.width
+    if width <= 0:  # not laid out (a hidden tab): nothing to say yet
+        return [], []
+    left, right = table.scroll_x, table.scroll_x + width
+    before: list[str] = []
+    after: list[str] = []
+    x = 0
+    for column in table.ordered_columns:
+        start, x = x, x + column.get_render_width(table)
+        if start < left:
+            before.append(str(column.label))
+        elif x > right:
+            after.append(str(column.label))
+    return before, after
+
+
+def hint_text(before: list[str], after: list[str]) -> str:
+    """The key line under the table; first (it is cut at the right) the columns out of view
+    and the keys that bring them in."""
+    if after:
+        return f"→ {len(after)} more: {', '.join(after)} (right/left scroll)   {HINT}"
+    if before:
+        return f"← {len(before)} more: {', '.join(before)} (left scrolls back)   {HINT}"
+    return HINT
+
+
 class RunsTable(DataTable):
     """The runs table; only here so the Footer names what `enter` does.
 
     | Key(s) | Description |
     | :- | :- |
     | enter | The run's pending rows in the Queue (a failed run or one without rows: its diagnostic). |
+    | right | Scroll to the columns past the right edge (the line under the table names them). |
+    | left | Scroll back to the first columns. |
     | j | Cursor down. |
     | k | Cursor up. |
     | g, home | The first run. |
@@ -213,7 +232,14 @@ class RunsTable(DataTable):
 
     HELP_GROUP = "Runs"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Show rows"), *TABLE_MOVES]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Show rows"),
+        *TABLE_MOVES,
+        # DataTable's own, named here for the help: with a row cursor they scroll sideways
+        # (descriptions as Textual's own: the palette leaves them out)
+        Binding("right", "cursor_right", "Cursor right", show=False),
+        Binding("left", "cursor_left", "Cursor left", show=False),
+    ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hidden with its tab, it acts on nothing: the palette's "Show rows" from Balance showed
@@ -286,11 +312,25 @@ class RunsView(BackgroundTally, Vertical):
         for label in COLUMNS:
             table.add_column(label, width=len(label))
         yield table
-        yield Static(Content("enter rows in queue   d details   D drop   r regenerate"), id="runs-hint")
+        yield Static(Content(HINT), id="runs-hint")
 
     def on_mount(self) -> None:
         # a theme change redraws the state words in its colours
         self.watch(self.app, "theme", self._theme_changed, init=False)
+        # the hint names the columns out of view: again when the table scrolls or resizes
+        self.watch(self.query_one(RunsTable), "scroll_x", self._show_hint, init=False)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_hint)  # once the table has its new width
+
+    def _show_hint(self, _value: object = None) -> None:
+        if not self.is_mounted:
+            return
+        if not self.lines:
+            text = "no runs yet: n starts a job"
+        else:
+            text = hint_text(*hidden_columns(self.query_one(RunsTable)))
+        self.query_one("#runs-hint", Static).update(Content(text))
 
     def _theme_changed(self, _theme: str) -> None:
         self.call_after_refresh(self._redraw)  # after the app has taken the new variables in
@@ -334,8 +374,8 @@ class RunsView(BackgroundTally, Vertical):
             table.move_cursor(row=ids.index(wanted), animate=False)
             if wanted == self._wanted_run:
                 self._wanted_run = None
-        if not lines:
-            self.query_one("#runs-hint", Static).update(Content("no runs yet: n starts a job"))
+        self._show_hint()
+        self.call_after_refresh(self._show_hint)  # the widths once laid out
 
     def select_run(self, run_id: str) -> None:
         """Put the cursor on `run_id` (now, or as soon as the counting pass has its line)."""

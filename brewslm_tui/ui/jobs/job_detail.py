@@ -119,24 +119,9 @@ class JobDetailScreen(ModalScreen[None]):
     HELP_GROUP = "Job details"
 
     DEFAULT_CSS = """
-    JobDetailScreen {
-        align: center middle;
-    }
-    JobDetailScreen > Vertical {
-        width: 100;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
     JobDetailScreen VerticalScroll {
         height: auto;
         max-height: 100%;
-    }
-    JobDetailScreen.-failed > Vertical {
-        border: round $error;
     }
     JobDetailScreen .hint {
         color: $text-muted;
@@ -153,11 +138,11 @@ class JobDetailScreen(ModalScreen[None]):
         super().__init__()
         self.record = record
         self.project = project
-        if record.state == "failed":
-            self.add_class("-failed")
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        # the shared modal box, wide for the diagnostic; a failed job's box is the danger one
+        failed = " -danger" if self.record.state == "failed" else ""
+        with Vertical(classes="modal-box -wide" + failed) as box:
             box.border_title = Content(f"Job {plain(self.record.run_id)}")
             with VerticalScroll():
                 yield Static(job_detail_content(self.record), id="job-detail-body")
@@ -187,7 +172,7 @@ class JobDetailScreen(ModalScreen[None]):
             return
         self.record = record
         self.query_one("#job-detail-body", Static).update(job_detail_content(record))
-        self.set_class(record.state == "failed", "-failed")
+        self.query_one(".modal-box").set_class(record.state == "failed", "-danger")
         if record.finished:
             self._follow.stop()
 

@@ -80,18 +80,6 @@ class NewJobScreen(ModalScreen[dict | None]):
     HELP_GROUP = "New job"
 
     DEFAULT_CSS = """
-    NewJobScreen {
-        align: center middle;
-    }
-    NewJobScreen > Vertical {
-        width: 76;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
     NewJobScreen OptionList {
         height: auto;
         max-height: 12;
@@ -134,7 +122,7 @@ class NewJobScreen(ModalScreen[dict | None]):
         self._filled_seed = ""  # the seed this form put in the field (not the user's own)
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="modal-box") as box:
             box.border_title = "New job"
             options: list[Option] = [
                 Option(playbook_prompt(b), id=f"book-{i}") for i, b in enumerate(self.books)

@@ -38,27 +38,6 @@ class QuitWithJobsScreen(ModalScreen[QuitChoice | None]):
 
     HELP_GROUP = "Quit"
 
-    DEFAULT_CSS = """
-    QuitWithJobsScreen {
-        align: center middle;
-    }
-    QuitWithJobsScreen > Vertical {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        border: round $warning;
-        background: $surface;
-        padding: 0 1;
-    }
-    QuitWithJobsScreen .buttons {
-        height: auto;
-        align-horizontal: right;
-    }
-    QuitWithJobsScreen Button {
-        margin-left: 1;
-    }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "choose(None)", "Back"),
         Binding("l", "choose('leave')", "Leave running"),
@@ -73,7 +52,7 @@ class QuitWithJobsScreen(ModalScreen[QuitChoice | None]):
         n = len(self.running)
         names = ", ".join(plain(r.playbook or r.run_id, 30) for r in self.running[:4])
         more = f" and {n - 4} more" if n > 4 else ""
-        with Vertical() as box:
+        with Vertical(classes="modal-box -warning") as box:
             box.border_title = "Quit with jobs running?"
             yield Static(
                 Content(
@@ -85,7 +64,7 @@ class QuitWithJobsScreen(ModalScreen[QuitChoice | None]):
                     )
                 )
             )
-            with Horizontal(classes="buttons"):
+            with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel jobs (c)", id="quit-cancel", variant="error")
                 yield Button("Leave running (enter)", id="quit-leave", variant="primary")
 

@@ -75,6 +75,7 @@ class DroppedRowsSource:
     while the dialog is open: it is modal)."""
 
     version = 0
+    kept_rows: tuple[int, int, int] | None = None  # never swapped
 
     def __init__(self, entries: list[DroppedEntry]) -> None:
         self.entries = entries
@@ -88,6 +89,10 @@ class DroppedRowsSource:
 
     def changed_since(self, version: int) -> list[int]:
         return []
+
+    def raw_line(self, index: int) -> bytes | None:
+        """No line on disk to size: the length column is left blank."""
+        return None
 
 
 class EveryEntry:

@@ -18,7 +18,7 @@ import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
@@ -141,6 +141,27 @@ class GroupedLines:
         return self.starts[gi] + 1 + min(bisect_left(group.slots, slot), len(group.slots) - 1)
 
 
+class RowSource(Protocol):
+    """What a `RowList` reads of its rows: the `Store`, or the dropped dialog's entries
+    (`restore_dialog.DroppedRowsSource`)."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def status(self) -> bytes | bytearray: ...
+    @property
+    def kept_rows(self) -> tuple[int, int, int] | None:
+        """(version before, version after, slots kept) of the last swap (`Store.kept_rows`)."""
+        ...
+
+    def row(self, i: int) -> dict: ...
+    def reason_of(self, i: int) -> str | None: ...
+    def changed_since(self, version: int) -> list[int] | None: ...
+    def raw_line(self, i: int) -> bytes | None:
+        """The row's line as on disk (its size is the length column), or None: no line."""
+        ...
+
+
 class RowList(ScrollView, can_focus=True):
     """The row list of one review tab. Line 0 is a sticky column title line.
 
@@ -249,7 +270,7 @@ class RowList(ScrollView, can_focus=True):
 
     def __init__(
         self,
-        store,
+        store: RowSource,
         view,
         *,
         grouped: bool = False,
@@ -458,14 +479,14 @@ class RowList(ScrollView, can_focus=True):
             prefix = self._shared_prefix()
             if prefix and prompt.startswith(prefix):
                 prompt = "…" + prompt[len(prefix) :]
-            raw_line = getattr(self.store, "raw_line", None)
+            raw = self.store.raw_line(slot)
             cells = {
                 "prompt": prompt,
                 "completion": visible_line(str(row.get("completion", ""))[:CELL_CHARS]),
                 "run": short_run(str(row.get("run_id") or "")),
                 "playbook": visible_line(str(row.get("playbook") or ""))[:CELL_CHARS],
                 "created": visible_line(str(row.get("created_at") or ""))[:16].replace("T", " "),
-                "length": _size(len(raw_line(slot))) if raw_line is not None else "",
+                "length": _size(len(raw)) if raw is not None else "",
             }
             self._cells[slot] = cells
         return cells
@@ -787,10 +808,10 @@ class RowList(ScrollView, can_focus=True):
         return True
 
 
-def kept_since(store, version: int) -> int | None:
+def kept_since(store: RowSource, version: int) -> int | None:
     """When the store's only change since `version` is the swap to the full columns (see
     `Store.kept_rows`): how many slots hold the rows they held then; else None."""
-    kept = getattr(store, "kept_rows", None)
+    kept = store.kept_rows
     if kept is not None and version >= 0 and kept[0] == version and kept[1] == store.version:
         return int(kept[2])
     return None

@@ -9,7 +9,6 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import SelectionList
 
 # descriptions as Textual's own ("cursor down", "scroll up"...): the palette leaves them out
 TABLE_MOVES: list[BindingType] = [
@@ -30,20 +29,6 @@ SCROLL_MOVES: list[BindingType] = [
     Binding("g", "scroll_home", "Top", show=False),
     Binding("G", "scroll_end", "Bottom", show=False),
 ]
-
-
-class MovingSelectionList(SelectionList):
-    """A SelectionList that also moves with j / k / g / G.
-
-    | Key(s) | Description |
-    | :- | :- |
-    | j | Cursor down. |
-    | k | Cursor up. |
-    | g | The first item. |
-    | G | The last item. |
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = OPTION_MOVES
 
 
 class MovingScroll(VerticalScroll):
