@@ -1,0 +1,96 @@
+"""Keys typed at launch in a real terminal, and the shell's exit-time and history paths.
+
+The pty test starts the real CLI (`brewslm-tui open`) in a pseudo-terminal and types before
+anything is on screen (the tty is still in cooked mode, Python still importing): the keys must
+be acted on, in order, once the Queue has the focus. Waits are bounded polls for an effect on
+disk or on screen, never timings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import threading
+
+import pytest
+from conftest import ready, statuses, until
+from test_signals import PtyApp
+from textual.widgets import TabbedContent
+
+from brewslm_tui.ui.shell.app import build_app
+
+CLI = "import sys; from brewslm_tui.cli import main; sys.exit(main(['open', sys.argv[1]]))"
+
+
+class CliPtyApp(PtyApp):
+    """PtyApp, launched through the real `open` command (its imports, its early cache builder)."""
+
+    def __init__(self, root) -> None:  # (not super().__init__: that one runs build_app directly)
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": ""}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CLI, str(root)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.output = bytearray()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+
+@pytest.mark.pty
+@pytest.mark.slow
+def test_keys_typed_before_the_first_frame_act_in_order(project_dir):
+    """`j j a` typed the moment the command starts (no byte of output yet): the third row of
+    the Queue is approved, not the first, and nothing else; then `?` opens the help with the
+    Queue's own keys in it (the focus was on the Queue when the held keys were replayed)."""
+    order = list(statuses(project_dir))
+    app = CliPtyApp(project_dir)
+    try:
+        app.type("jja")  # before the first frame: no output has come yet
+        app.wait_for(lambda: "approved" in statuses(project_dir).values(), "the approval on disk")
+        approved = [rid for rid, status in statuses(project_dir).items() if status == "approved"]
+        assert approved == [order[2]]
+        app.output.clear()
+        app.type("?")
+        app.wait_for(lambda: b"Approve" in app.output and b"QUEUE" in app.output, "the help's Queue keys")
+        app.type("\x11")
+        assert app.proc.wait(timeout=60) == 0
+    finally:
+        app.kill()
+
+
+async def test_a_store_poll_after_the_screen_is_gone_does_not_raise(project_dir):
+    """`poll_store` (a timer) could run `after_change` after the screen was gone at exit:
+    `query_one(TabbedContent)` raised NoMatches (seen with `benchmarks.profile launch`)."""
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        assert app.query(TabbedContent)
+    assert not app.query(TabbedContent)
+    app.after_change()  # no NoMatches
+
+
+async def test_undo_and_redo_say_what_they_did_and_move_to_the_row(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("j", "j", "a")
+        await until(pilot, lambda: "approved" in statuses(project_dir).values(), "the approval")
+        await pilot.press("u")
+        await until(pilot, lambda: "approved" not in statuses(project_dir).values(), "the undo")
+        assert any(n.message.startswith("undone: approve") for n in app._notifications)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: "approved" in statuses(project_dir).values(), "the approval")
+        assert any(n.message.startswith("redone: ") for n in app._notifications)
