@@ -20,9 +20,11 @@ import threading
 import pytest
 from conftest import ready, statuses, until
 from test_signals import PtyApp
-from textual.widgets import TabbedContent
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Static, TabbedContent
 
 from brewslm_tui.ui.shell.app import build_app
+from brewslm_tui.ui.shell.help_screen import HelpScreen
 
 CLI = "import sys; from brewslm_tui.cli import main; sys.exit(main(['open', sys.argv[1]]))"
 
@@ -94,3 +96,43 @@ async def test_undo_and_redo_say_what_they_did_and_move_to_the_row(project_dir):
         await pilot.press("ctrl+r")
         await until(pilot, lambda: "approved" in statuses(project_dir).values(), "the approval")
         assert any(n.message.startswith("redone: ") for n in app._notifications)
+
+
+async def test_the_help_lists_no_sideways_page_keys_and_names_the_palette(project_dir):
+    """At 120x40 the help listed Textual's "^pgup Page Left / ^pgdn Page Right" for the
+    vertical row list, and ctrl+p as "palette"."""
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        body = str(app.screen.query_one("#help-body", Static).content)
+        assert "Page Left" not in body and "Page Right" not in body and "^pgup" not in body
+        assert "Page down" in body  # the vertical page keys stay
+        assert "Every action by name (command palette)" in body
+        assert not any(line.strip().endswith(" palette") for line in body.splitlines())
+
+
+async def test_the_palette_lists_the_apps_actions_before_textuals(project_dir):
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        palette = app.screen
+
+        def prompts() -> list[str]:
+            found = palette.query(CommandList)
+            if not found:
+                return []
+            options = found.first()
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        await until(pilot, lambda: "Theme" in " ".join(prompts()), "Textual's commands listed")
+        titles = prompts()
+        textuals = ("Theme\n", "Keys\n", "Screenshot\n", "Maximize\n")
+        first_textual = min(k for k, title in enumerate(titles) if title.startswith(textuals))
+        ours = titles[:first_textual]
+        assert any(t.startswith("Approve\n") for t in ours) and any(t.startswith("Help\n") for t in ours)
+        assert all(t.startswith(textuals) for t in titles[first_textual:])  # Textual's only, last
+        assert any(t.startswith("Screenshot\n") for t in titles[first_textual:])

@@ -125,7 +125,7 @@ class BrewApp(App):
     """
 
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {BrewCommands}
+    COMMANDS = {BrewCommands}  # noqa: RUF012 (Textual's own commands come after the app's, from it)
     TITLE = "brewslm-tui"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (an instance variable in App)
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (an instance variable in App)
