@@ -25,6 +25,7 @@ from textual.widgets import Static, TabbedContent
 
 from brewslm_tui.ui.shell.app import build_app
 from brewslm_tui.ui.shell.help_screen import HelpScreen
+from brewslm_tui.ui.shell.key_bar import KeyBar
 
 CLI = "import sys; from brewslm_tui.cli import main; sys.exit(main(['open', sys.argv[1]]))"
 
@@ -136,3 +137,18 @@ async def test_the_palette_lists_the_apps_actions_before_textuals(project_dir):
         assert any(t.startswith("Approve\n") for t in ours) and any(t.startswith("Help\n") for t in ours)
         assert all(t.startswith(textuals) for t in titles[first_textual:])  # Textual's only, last
         assert any(t.startswith("Screenshot\n") for t in titles[first_textual:])
+
+
+async def test_the_key_bar_shows_the_jobs_sidebars_own_keys_when_it_has_the_focus(project_dir):
+    """With the sidebar focused the bar read only "u Undo n New job ? Help" (issue 11 review)."""
+    app = build_app(project_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("tab")
+        await until(
+            pilot, lambda: getattr(app.screen.focused, "id", None) == "sidebar", "the sidebar focused"
+        )
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar).text
+        for words in ("Job rows", "d Job details", "c Cancel job", "n New job", "? Help"):
+            assert words in bar, bar
