@@ -55,13 +55,15 @@ class CliPtyApp(PtyApp):
 @pytest.mark.pty
 @pytest.mark.slow
 def test_keys_typed_before_the_first_frame_act_in_order(project_dir):
-    """`j j a` typed the moment the command starts (no byte of output yet): the third row of
-    the Queue is approved, not the first, and nothing else; then `?` opens the help with the
+    """`j` typed the moment the command starts (no byte of output yet), `j a` as the app takes
+    the terminal: the third row of the Queue is approved, not the first, and nothing else; then `?` opens the help with the
     Queue's own keys in it (the focus was on the Queue when the held keys were replayed)."""
     order = list(statuses(project_dir))
     app = CliPtyApp(project_dir)
     try:
-        app.type("jja")  # before the first frame: no output has come yet
+        app.type("j")  # before anything: the tty still in cooked mode, Python importing
+        app.wait_for(lambda: b"\x1b[?1049h" in app.output, "the switch to the alternate screen")
+        app.type("ja")  # while the app starts (its first frames, the deferred parts mounting)
         app.wait_for(lambda: "approved" in statuses(project_dir).values(), "the approval on disk")
         approved = [rid for rid, status in statuses(project_dir).items() if status == "approved"]
         assert approved == [order[2]]
@@ -152,3 +154,17 @@ async def test_the_key_bar_shows_the_jobs_sidebars_own_keys_when_it_has_the_focu
         bar = app.screen.query_one(KeyBar).text
         for words in ("Job rows", "d Job details", "c Cancel job", "n New job", "? Help"):
             assert words in bar, bar
+
+
+async def test_held_keys_reach_the_queue_even_when_nothing_had_the_focus(project_dir):
+    """Keys held at launch went to whatever had the focus at replay; with none (in a real
+    terminal `?` opened the help without the Queue's keys, `e` opened nothing) they reached
+    only the screen. The main view takes the focus back before a held key is replayed."""
+    order = list(statuses(project_dir))
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        assert app.query("Deferred")  # still starting: keys are held
+        app.screen.set_focus(None)
+        await pilot.press("j", "a")
+        await until(pilot, lambda: "approved" in statuses(project_dir).values(), "the approval")
+        assert [rid for rid, status in statuses(project_dir).items() if status == "approved"] == [order[1]]
