@@ -19,10 +19,13 @@ import threading
 
 import pytest
 from conftest import ready, statuses, until
+from rich.segment import Segment
 from test_signals import PtyApp
 from textual.command import CommandList, CommandPalette
+from textual.strip import Strip
 from textual.widgets import Static, TabbedContent
 
+from brewslm_tui.ui.review.review_views import DetailPane
 from brewslm_tui.ui.shell.app import build_app
 from brewslm_tui.ui.shell.help_screen import HelpScreen
 from brewslm_tui.ui.shell.key_bar import KeyBar
@@ -168,3 +171,20 @@ async def test_held_keys_reach_the_queue_even_when_nothing_had_the_focus(project
         await pilot.press("j", "a")
         await until(pilot, lambda: "approved" in statuses(project_dir).values(), "the approval")
         assert [rid for rid, status in statuses(project_dir).items() if status == "approved"] == [order[1]]
+
+
+async def test_the_detail_pane_draws_text_wrapped_at_its_drawn_width(project_dir):
+    """At 120x40 the first frame drew text wrapped for a wider pane (laid out before the screen's
+    `-wide` class widened the sidebar), cut at the edge: "Customer" as "Custom". A repaint at
+    another width than the wrap's wraps again first."""
+    app = build_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        pane = app.query_one("#queue-pane").query_one(DetailPane)
+        width = pane.content_region.width - 1
+        pane._wrapped_at = -1  # as if wrapped before the last layout, with no Resize since
+        pane._lines = [Strip([Segment("x" * (width + 8))], width + 8)]
+        pane.refresh()
+        await pilot.pause()
+        await until(pilot, lambda: pane._wrapped_at == width, "the pane wrapped again at its width")
+        assert all(line.cell_length <= width for line in pane._lines)
