@@ -353,6 +353,11 @@ class DetailPane(ScrollView, can_focus=False):
 
     def render_lines(self, crop):
         self._base_style = self.rich_style  # once per repaint (it walks every ancestor)
+        if self.content_region.width - 1 != self._wrapped_at:
+            # the width changed with no Resize seen yet: at 120x40 the first frame was laid out
+            # before the screen's "-wide" class widened the sidebar, and the text wrapped for the
+            # wider pane was cut at its edge ("Customer" drawn as "Custom") until the next redraw
+            self._wrap()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:

@@ -125,7 +125,7 @@ class BrewApp(App):
     """
 
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {BrewCommands}
+    COMMANDS = {BrewCommands}  # noqa: RUF012 (Textual's own commands come after the app's, from it)
     TITLE = "brewslm-tui"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (an instance variable in App)
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (an instance variable in App)
@@ -183,7 +183,9 @@ class BrewApp(App):
         self._stale: set[str] = set(TABS[1:])  # built when first shown (the Queue is shown first)
         self._poll_error: str | None = None
         # keys typed before every part is mounted wait, then are replayed in order (11.4)
-        self.typeahead = Typeahead(self, lambda: not self.query("Deferred"), super().on_event)
+        self.typeahead = Typeahead(
+            self, lambda: not self.query("Deferred"), super().on_event, before_replay=self._focus_if_unfocused
+        )
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # over SSH every frame costs bandwidth, and the tab underline's slide alone took
             # six frames (~0.3 s) per tab switch; TEXTUAL_ANIMATIONS=full brings it back
@@ -244,6 +246,12 @@ class BrewApp(App):
         if isinstance(event, events.Key) and not event.is_forwarded and self.typeahead.hold(event):
             return
         await super().on_event(event)
+
+    def _focus_if_unfocused(self) -> None:
+        """Before a held key is replayed: the main view's part takes the focus if nothing has it
+        (the key goes to the focused widget; with none, only the screen's keys worked)."""
+        if len(self.screen_stack) == 1 and self.screen.focused is None:
+            self._focus_tab(self.query_one(TabbedContent).active)
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -350,7 +358,10 @@ class BrewApp(App):
     def after_change(self) -> None:
         """Only the tab on screen catches up now; the others when they are shown."""
         self._seen_version = self.store.version
-        active = self.query_one(TabbedContent).active
+        found = self.query(TabbedContent)
+        if not found:
+            return  # shutting down: the screen's widgets are going (the poll's timer may still fire)
+        active = found.first().active
         for tab in TABS:
             if tab == active:
                 self._refresh_part(tab)
@@ -457,25 +468,22 @@ class BrewApp(App):
 
     # ------------------------------------------------------------ app-wide actions
     def action_undo(self) -> None:
-        undone = self.review.undo()
-        if undone is None:
-            return
-        decision, what = undone
-        pane = self.active_pane()
-        if pane is not None and decision.idxs:
-            pane.rows.move_to_slot(decision.idxs[0])
-        self.notify(f"undone: {what}", timeout=4, markup=False)
+        """u: take back the last decision (the sentence says exactly what)."""
+        self._step_history(self.review.undo(), "undone")
 
     def action_redo(self) -> None:
         """ctrl+r: re-apply the decision most recently undone (the sentence says what)."""
-        redone = self.review.redo()
-        if redone is None:
+        self._step_history(self.review.redo(), "redone")
+
+    def _step_history(self, step: tuple[Any, str] | None, verb: str) -> None:
+        """After an undo or redo: the cursor on its first row, and a notice of what it did."""
+        if step is None:
             return
-        decision, what = redone
+        decision, what = step
         pane = self.active_pane()
         if pane is not None and decision.idxs:
             pane.rows.move_to_slot(decision.idxs[0])
-        self.notify(f"redone: {what}", timeout=4, markup=False)
+        self.notify(f"{verb}: {what}", timeout=4, markup=False)
 
     def action_toggle_sidebar(self) -> None:
         """s: the jobs sidebar off (its 24 columns go to the rows) or back on."""

@@ -10,7 +10,9 @@ screen, of the screen and of the app (each runs on the node that binds it, so "A
 from the palette even when the jobs sidebar has the focus), plus entries no single key covers:
 one "Show tab" entry per tab, and whatever a widget returns from an optional
 `palette_commands()` hook (`[(title, help, callback), ...]`: the queue offers "Reject:
-<reason>" for each of the project's reason codes there).
+<reason>" for each of the project's reason codes there). Textual's own commands (Theme,
+Quit, Keys, Screenshot...) come after all of these, from this one provider: with Textual's
+provider beside it, whichever answered first was listed first.
 """
 
 from __future__ import annotations
@@ -187,16 +189,27 @@ def palette_commands(screen: Screen) -> list[PaletteCommand]:
     return commands
 
 
+def all_commands(screen: Screen) -> list[PaletteCommand]:
+    """The app's commands (`palette_commands`), then Textual's system commands not already named."""
+    commands = palette_commands(screen)
+    titles = {command.title.casefold() for command in commands}
+    for system in screen.app.get_system_commands(screen):
+        if system.title.casefold() not in titles:
+            titles.add(system.title.casefold())
+            commands.append(PaletteCommand(system.title, system.help, system.callback))
+    return commands
+
+
 class BrewCommands(Provider):
-    """Put in `App.COMMANDS`; lists `palette_commands(screen)` for the screen it was opened on."""
+    """`App.COMMANDS` (alone): lists `all_commands(screen)` for the screen it was opened on."""
 
     async def discover(self) -> Hits:
-        for command in palette_commands(self.screen):
+        for command in all_commands(self.screen):
             yield DiscoveryHit(command.title, command.callback, help=command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for command in palette_commands(self.screen):
+        for command in all_commands(self.screen):
             score = matcher.match(command.title)
             if score > 0:
                 yield Hit(

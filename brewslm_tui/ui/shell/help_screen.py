@@ -24,6 +24,12 @@ from textual.widgets import Static
 from brewslm_tui.ui.shell.movement import MovingScroll
 from brewslm_tui.ui.shell.textual_compat import binding_chain_rank
 
+# Textual's horizontal page keys on every scrollable (ctrl+pgup "Page Left"): the app's lists
+# and panes scroll only vertically (long lines wrap), so the help does not offer them
+NOT_LISTED = frozenset({"page_left", "page_right", "scroll_left", "scroll_right"})
+# Textual's own words for a few of its bindings, in the app's ("palette" for ctrl+p)
+IN_OUR_WORDS = {"command_palette": "Every action by name (command palette)"}
+
 
 @dataclass
 class HelpEntry:
@@ -58,6 +64,8 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
     rank: dict[str, int] = {}
     for active_binding in screen.active_bindings.values():
         node, binding = active_binding.node, active_binding.binding
+        if binding.action in NOT_LISTED:
+            continue
         name = group_name(node)
         entries = groups.setdefault(name, {})
         rank[name] = min(rank.get(name, len(chain_rank)), chain_rank.get(id(node), len(chain_rank)))
@@ -76,6 +84,8 @@ def collect_help(screen: Screen) -> list[tuple[str, list[HelpEntry]]]:
 
 def describe(binding: Binding) -> str:
     """The binding's description, or its action made readable when it has none."""
+    if binding.action in IN_OUR_WORDS:
+        return IN_OUR_WORDS[binding.action]
     if binding.description:
         return binding.description
     return binding.action.split("(")[0].split(".")[-1].replace("_", " ")

@@ -6,6 +6,11 @@ switched to a tab whose pane did not exist, and the `space` after it selected a 
 a shell does, the app holds those keys and replays them once it is whole, each after the
 previous one was handled (and its frame drawn), so `2 space` selects in Rejected as it would
 have if typed a second later. Keys that arrive during the replay queue up behind it.
+
+Each replayed key goes to the widget with the focus, so before each one `before_replay` gives
+the main view its focus back if nothing holds it (a key typed at launch in a real terminal
+opened the help without the Queue's keys, and `e` opened nothing: no widget had the focus
+when the held keys were replayed, so they went to the screen alone).
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ class Typeahead:
         app: App,
         is_settled: Callable[[], bool],
         handle: Callable[[events.Key], Awaitable[None]],
+        before_replay: Callable[[], None] = lambda: None,
     ) -> None:
         self.app = app
         self.is_settled = is_settled
         self.handle = handle
+        self.before_replay = before_replay
         self.held: list[events.Key] | None = []  # None once open: keys go straight through
         self._since = monotonic()
 
@@ -62,5 +69,6 @@ class Typeahead:
         if not held:
             self.held = None  # caught up: from now on keys are handled as they come
             return
+        self.before_replay()
         await self.handle(held.pop(0))
         self.app.call_after_refresh(self._replay_next)
