@@ -8,15 +8,6 @@ disk or on screen, never timings.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import struct
-import subprocess
-import sys
-import termios
-import threading
-
 import pytest
 from conftest import ready, statuses, until
 from rich.segment import Segment
@@ -36,23 +27,7 @@ CLI = "import sys; from brewslm_tui.cli import main; sys.exit(main(['open', sys.
 class CliPtyApp(PtyApp):
     """PtyApp, launched through the real `open` command (its imports, its early cache builder)."""
 
-    def __init__(self, root) -> None:  # (not super().__init__: that one runs build_app directly)
-        self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": ""}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, str(root)],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
-        os.close(slave)
-        self.output = bytearray()
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
+    launch = CLI
 
 
 @pytest.mark.pty

@@ -33,12 +33,16 @@ LAUNCH = "import sys; from brewslm_tui.ui.shell.app import build_app; build_app(
 
 
 class PtyApp:
+    """The app in a real pty, started by `launch` (a `python -c` script given the project's path)."""
+
+    launch = LAUNCH
+
     def __init__(self, root):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": ""}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(root)],
+            [sys.executable, "-c", self.launch, str(root)],
             stdin=slave,
             stdout=slave,
             stderr=slave,
