@@ -511,6 +511,11 @@ class Store:
         """How much of synthetic.jsonl is complete lines already read (a torn tail lies beyond)."""
         return self.file.scanned_end
 
+    @property
+    def journal_read_end(self) -> int:
+        """How much of the journal this store has applied (a read-only window follows it from here)."""
+        return self._journal_at[1]
+
     # ------------------------------------------------------------------ rows and ids
     def raw_line(self, i: int) -> bytes:
         """The row's line as on disk, without the newline (a restored row: its line in dropped.jsonl)."""
