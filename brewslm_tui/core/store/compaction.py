@@ -129,6 +129,10 @@ def _synthetic_chunks(
     return _coalesced(fd, _synthetic_pieces(store, special, layout))
 
 
+_RELEASE_EVERY = 32 << 20  # the old file's mapped pages are let go of after each this many bytes
+
+_RELEASE_ROWS = 1024  # ... and after each this many rows read off it from all over the file
+
 FileSpan = tuple[int, int]  # a byte range [start, end) of the old synthetic.jsonl, kept as it is
 _COPY_MIN = 256 << 10  # a kept span at least this long is copied by the kernel; shorter ones are read
 
@@ -140,7 +144,11 @@ def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> It
     n = len(cols)
     pos = 0
     a = 0
+    held = 0  # the file offset past which mapped pages were last let go of
     for t in [*special, n]:
+        if t < n and offsets[t] - held > _RELEASE_EVERY and offsets[t] != VIRTUAL:
+            file.release()  # the rows read off the map so far (ends found, touched rows parsed)
+            held = offsets[t]
         if t > a:  # slots a..t-1: untouched file rows, contiguous in the file
             start, end = offsets[a], buf.find(b"\n", offsets[t - 1]) + 1
             run = offsets[a:t]
@@ -239,7 +247,9 @@ def _dropped_chunks(
             meta.append((pos, *row_meta))
             pos += len(line)
             yield line
-    for i in dropped_now:
+    for k, i in enumerate(dropped_now):
+        if k % _RELEASE_ROWS == _RELEASE_ROWS - 1:
+            store.file.release()  # the dropped rows' lines read off the map so far
         overlay = store.overlay
         when = overlay.dropped_at.get(i) or overlay.virtual.get(i, {}).get("dropped_at") or stamp
         extra = {"dropped_at": when, "drop_reason": store.reason_of(i)}
