@@ -77,10 +77,11 @@ def compact(store: Store, crash_hook: Callable[[], None] | None = None) -> Compa
         _settle(store)
         stamp = now_iso()
         # a malformed last line leaves a break just past the last slot: nothing follows it to copy
+        n, status = len(store), store.cols.status
         special = sorted(
-            s for s in store.overlay.touched | set(store.ids.assigned) | store.cols.breaks if s < len(store)
+            s for s in store.overlay.touched | set(store.ids.assigned) | store.cols.breaks if s < n
         )
-        dropped_now = [i for i in special if store.cols.status[i] == DROPPED]
+        dropped_now = [i for i in special if status[i] == DROPPED]
         commit = MultiFileCommit(store.state_dir)
         layout = NewLayout()
         with open(store.synthetic_path, "rb") if store.file.stat else nullcontext() as source:
@@ -247,13 +248,15 @@ def _dropped_chunks(
             meta.append((pos, *row_meta))
             pos += len(line)
             yield line
+    overlay = store.overlay
+    dropped_at, virtual = overlay.dropped_at, overlay.virtual
+    row_ids = store.ids.ids_of(dropped_now)  # in one pass (the common layout read off the map)
     for k, i in enumerate(dropped_now):
         if k % _RELEASE_ROWS == _RELEASE_ROWS - 1:
             store.file.release()  # the dropped rows' lines read off the map so far
-        overlay = store.overlay
-        when = overlay.dropped_at.get(i) or overlay.virtual.get(i, {}).get("dropped_at") or stamp
+        when = dropped_at.get(i) or (virtual[i].get("dropped_at") if i in virtual else None) or stamp
         extra = {"dropped_at": when, "drop_reason": store.reason_of(i)}
-        row_id = store.id_of(i)
+        row_id = row_ids[k]
         if row_id in ids:
             extra["id"] = fresh_id(i, store.raw_line(i), ids)
             if "original_id" not in store.row(i):
