@@ -77,10 +77,11 @@ def compact(store: Store, crash_hook: Callable[[], None] | None = None) -> Compa
         _settle(store)
         stamp = now_iso()
         # a malformed last line leaves a break just past the last slot: nothing follows it to copy
+        n, status = len(store), store.cols.status
         special = sorted(
-            s for s in store.overlay.touched | set(store.ids.assigned) | store.cols.breaks if s < len(store)
+            s for s in store.overlay.touched | set(store.ids.assigned) | store.cols.breaks if s < n
         )
-        dropped_now = [i for i in special if store.cols.status[i] == DROPPED]
+        dropped_now = [i for i in special if status[i] == DROPPED]
         commit = MultiFileCommit(store.state_dir)
         layout = NewLayout()
         with open(store.synthetic_path, "rb") if store.file.stat else nullcontext() as source:
@@ -129,6 +130,10 @@ def _synthetic_chunks(
     return _coalesced(fd, _synthetic_pieces(store, special, layout))
 
 
+_RELEASE_EVERY = 32 << 20  # the old file's mapped pages are let go of after each this many bytes
+
+_RELEASE_ROWS = 1024  # ... and after each this many rows read off it from all over the file
+
 FileSpan = tuple[int, int]  # a byte range [start, end) of the old synthetic.jsonl, kept as it is
 _COPY_MIN = 256 << 10  # a kept span at least this long is copied by the kernel; shorter ones are read
 
@@ -138,16 +143,26 @@ def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> It
     cols, file = store.cols, store.file
     buf, offsets, flags, status = file.buf, cols.offsets, cols.flags, cols.status
     n = len(cols)
+    # the new columns sized once (no growth by reallocation: at 5M rows the offsets are 40 MB)
+    m = n - sum(1 for t in special if status[t] == DROPPED)
+    new_offsets = layout.offsets = array(cols.offsets.typecode, [0]) * m
+    new_flags = layout.flags = bytearray(m)
+    k = 0  # slots of the new file so far
     pos = 0
     a = 0
+    held = 0  # the file offset past which mapped pages were last let go of
     for t in [*special, n]:
+        if t < n and offsets[t] - held > _RELEASE_EVERY and offsets[t] != VIRTUAL:
+            file.release()  # the rows read off the map so far (ends found, touched rows parsed)
+            held = offsets[t]
         if t > a:  # slots a..t-1: untouched file rows, contiguous in the file
             start, end = offsets[a], buf.find(b"\n", offsets[t - 1]) + 1
             run = offsets[a:t]
             delta = start - pos  # the run moves up by the bytes left out before it
-            layout.offsets.extend(map(sub, run, repeat(delta)) if delta else run)
+            new_offsets[k : k + t - a] = array(run.typecode, map(sub, run, repeat(delta))) if delta else run
+            new_flags[k : k + t - a] = flags[a:t]
+            k += t - a
             layout.keep(a, t)
-            layout.flags.extend(flags[a:t])
             yield (start, end)
             pos += end - start
         if t == n:
@@ -157,18 +172,22 @@ def _synthetic_pieces(store: Store, special: list[int], layout: NewLayout) -> It
             continue
         off = offsets[t]
         layout.keep(t, t + 1)
-        layout.offsets.append(pos)
+        new_offsets[k] = pos
         if off == VIRTUAL or store.is_dirty(t):
             layout.restored += off == VIRTUAL
             line, row = store.disk_line(t)
-            layout.flags.append(disk_flags(row))
+            new_flags[k] = disk_flags(row)
             pos += len(line)
+            k += 1
             yield line
         else:  # touched but unchanged (an id assigned, a break after it): its bytes as they are
             end = buf.find(b"\n", off) + 1
-            layout.flags.append(flags[t])
+            new_flags[k] = flags[t]
             pos += end - off
+            k += 1
             yield (off, end)
+    if k != m:  # never so (every slot is kept or dropped); the columns must still say what was written
+        del new_offsets[k:], new_flags[k:]
 
 
 def _coalesced(fd: int, pieces: Iterator[bytes | FileSpan]) -> Iterator[bytes | memoryview | CopyRange]:
@@ -239,20 +258,31 @@ def _dropped_chunks(
             meta.append((pos, *row_meta))
             pos += len(line)
             yield line
-    for i in dropped_now:
-        overlay = store.overlay
-        when = overlay.dropped_at.get(i) or overlay.virtual.get(i, {}).get("dropped_at") or stamp
+    overlay = store.overlay
+    dropped_at, virtual = overlay.dropped_at, overlay.virtual
+    shared: dict[str, str] = {}
+    row_ids = store.ids.ids_of(dropped_now)  # in one pass (the common layout read off the map)
+    for k, i in enumerate(dropped_now):
+        if k % _RELEASE_ROWS == _RELEASE_ROWS - 1:
+            store.file.release()  # the dropped rows' lines read off the map so far
+        when = dropped_at.get(i) or (virtual[i].get("dropped_at") if i in virtual else None) or stamp
         extra = {"dropped_at": when, "drop_reason": store.reason_of(i)}
-        row_id = store.id_of(i)
+        row_id = row_ids[k]
         if row_id in ids:
             extra["id"] = fresh_id(i, store.raw_line(i), ids)
             if "original_id" not in store.row(i):
                 extra["original_id"] = row_id
         line, row = store.disk_line(i, extra)
         ids.add(row["id"])
-        meta.append(
-            (pos, row["id"], row["drop_reason"], str(row.get("run_id") or ""), str(row.get("playbook") or ""))
+        run, playbook, reason = (
+            str(row.get("run_id") or ""),
+            str(row.get("playbook") or ""),
+            row["drop_reason"],
         )
+        # one str object per distinct run, playbook and reason, not three per row (100k rows: ~18 MB)
+        run, playbook = shared.setdefault(run, run), shared.setdefault(playbook, playbook)
+        reason = shared.setdefault(reason, reason) if reason is not None else None
+        meta.append((pos, row["id"], reason, run, playbook))
         pos += len(line)
         yield line
 

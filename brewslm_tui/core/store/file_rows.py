@@ -16,6 +16,8 @@ from brewslm_tui.core.store.row_json import loads_lenient
 ID_PREFIX = b'{"id":"'  # the common layout of a line (orjson, id first): the id is read without a parse
 
 FileKey = tuple[int, int, int]  # (inode, size, mtime_ns)
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+_IDS_AT_ONCE = 256  # a bulk id read holds the pages of this many rows at most (a fault maps a folio)
 
 
 def file_key(path: Path) -> FileKey | None:
@@ -59,8 +61,30 @@ class FileRows:
                 return bytes(raw).decode()
         return self.parse(off).get("id")
 
+    def release(self) -> None:
+        """Let go of the mapped pages this process holds (MADV_DONTNEED: a read-only shared
+        mapping faults them back in from the page cache if they are read again, with the same
+        bytes), so reading rows spread over a big file does not leave it all in the resident set."""
+        buf = self.buf
+        if _DONTNEED is not None and isinstance(buf, mmap.mmap) and len(buf):
+            buf.madvise(_DONTNEED)
+
     def plain_ids(self, offs: list[int]) -> list[str] | None:
-        """The ids of the lines starting at `offs`, if every one has the common layout; else None."""
+        """The ids of the lines starting at `offs`, if every one has the common layout; else None.
+
+        Read _IDS_AT_ONCE lines at a time, the pages they touched let go of after each."""
+        if len(offs) <= _IDS_AT_ONCE:
+            return self._plain_ids(offs)
+        out: list[str] = []
+        for k in range(0, len(offs), _IDS_AT_ONCE):
+            ids = self._plain_ids(offs[k : k + _IDS_AT_ONCE])
+            self.release()
+            if ids is None:
+                return None
+            out += ids
+        return out
+
+    def _plain_ids(self, offs: list[int]) -> list[str] | None:
         buf = self.buf
         find = buf.find
         ends = [find(b'"', off + 7, off + 4096) for off in offs]

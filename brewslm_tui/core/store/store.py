@@ -232,8 +232,11 @@ class Store:
         self.problems.extend(contents.problems)
         self._next_seq = contents.next_seq
         self._first_seq = contents.entries[0]["seq"] if contents.entries else contents.next_seq
-        for entry in contents.entries:
+        for k, entry in enumerate(contents.entries):
             replay(self, entry)
+            if k % 32 == 31:
+                self.file.release()  # the rows replay read off the map (a fault maps up to a folio each)
+        self.file.release()
         self._journal_at = (contents.inode, contents.end, contents.lines)
         self.loaded = self._builder is None
 
