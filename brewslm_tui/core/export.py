@@ -37,7 +37,7 @@ import orjson
 
 from brewslm_tui import __version__
 from brewslm_tui.core.errors import BrewError
-from brewslm_tui.core.generation.validate import Problem, Validator
+from brewslm_tui.core.generation.validate import UNSURE, Problem, Validator
 from brewslm_tui.core.rows import APPROVED
 from brewslm_tui.core.store.jsonl import (
     LoadProblem,
@@ -419,8 +419,12 @@ def _write_error(exc: OSError, outcome: str) -> BrewError:
 def _checked_rows(rows: Iterator[dict], validator: Validator) -> Iterator[tuple[dict, Any, list[Problem]]]:
     """(row, completion to write, problems) for each row: the canonical completion when the row
     fits (the project's spelling of a label, extraction fields in order), else its own."""
-    canonical = validator.canonical
+    canonical, plainly = validator.canonical, validator.plainly()
     for row in rows:
+        completion = plainly(row)  # the common row in one quick test; `canonical` for the rest
+        if completion is not UNSURE:
+            yield row, completion, []
+            continue
         completion, cause, detail = canonical(row)
         if cause is None:
             yield row, completion, []
