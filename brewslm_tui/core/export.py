@@ -158,11 +158,14 @@ class InvalidRow:
 def invalid_rows(store) -> list[InvalidRow]:
     """Every row an export would write that the validator refuses (for `check`)."""
     validator = Validator(store.project)
-    return [
-        _invalid(row, problems)
-        for row, _, problems in _checked_rows(export_rows(store), validator)
-        if problems
-    ]
+    canonical, plainly = validator.canonical, validator.plainly()
+    invalid = []
+    for row in export_rows(store):  # (`_checked_rows` inline: the quick test, `canonical` when unsure)
+        if plainly(row) is UNSURE:
+            _, cause, detail = canonical(row)
+            if cause is not None:
+                invalid.append(_invalid(row, [Problem(cause, detail)]))
+    return invalid
 
 
 def _invalid(row: dict, problems: list[Problem]) -> InvalidRow:
