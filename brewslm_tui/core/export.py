@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import random
 import re
@@ -37,8 +38,9 @@ import orjson
 
 from brewslm_tui import __version__
 from brewslm_tui.core.errors import BrewError
-from brewslm_tui.core.generation.validate import Problem, Validator
+from brewslm_tui.core.generation.validate import UNSURE, Problem, Validator
 from brewslm_tui.core.rows import APPROVED
+from brewslm_tui.core.store.columns import VIRTUAL
 from brewslm_tui.core.store.jsonl import (
     LoadProblem,
     dumps_line,
@@ -101,7 +103,33 @@ def export_rows(store, imported: list[dict] | None = None) -> Iterator[dict]:
         if "source" not in row:
             row = {**row, "source": "imported"}
         yield row
-    yield from store.rows(approved_slots(store))
+    yield from _rows_released_as_read(store, approved_slots(store))
+
+
+RELEASE_ROWS = 4096  # rows read between two looks at how far into the file they are
+RELEASE_BYTES = 16 << 20  # the mapped file's pages read past are handed back in steps of this
+
+
+def _rows_released_as_read(store, slots: list[int]) -> Iterator[dict]:
+    """`store.rows(slots)` (slots in file order), handing the pages of the mapped file that the
+    rows have been read past back to the kernel (`MADV_DONTNEED`), so an export's resident
+    memory does not grow with the file. The mapping is read-only and shared: a page read again
+    later (a split's second pass) comes back from the page cache with the same bytes."""
+    buf = store.file.buf
+    madvise = getattr(buf, "madvise", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if madvise is None or advice is None:
+        yield from store.rows(slots)
+        return
+    offsets, page, done = store.cols.offsets, mmap.PAGESIZE, 0
+    for at in range(0, len(slots), RELEASE_ROWS):
+        chunk = slots[at : at + RELEASE_ROWS]
+        yield from store.rows(chunk)
+        off = offsets[chunk[-1]]
+        upto = off - off % page  # the pages wholly before the last line read
+        if off != VIRTUAL and upto - done >= RELEASE_BYTES:
+            madvise(advice, done, upto - done)
+            done = upto
 
 
 def approved_slots(store) -> list[int]:
@@ -130,11 +158,14 @@ class InvalidRow:
 def invalid_rows(store) -> list[InvalidRow]:
     """Every row an export would write that the validator refuses (for `check`)."""
     validator = Validator(store.project)
-    return [
-        _invalid(row, problems)
-        for row, _, problems in _checked_rows(export_rows(store), validator)
-        if problems
-    ]
+    canonical, plainly = validator.canonical, validator.plainly()
+    invalid = []
+    for row in export_rows(store):  # (`_checked_rows` inline: the quick test, `canonical` when unsure)
+        if plainly(row) is UNSURE:
+            _, cause, detail = canonical(row)
+            if cause is not None:
+                invalid.append(_invalid(row, [Problem(cause, detail)]))
+    return invalid
 
 
 def _invalid(row: dict, problems: list[Problem]) -> InvalidRow:
@@ -419,8 +450,12 @@ def _write_error(exc: OSError, outcome: str) -> BrewError:
 def _checked_rows(rows: Iterator[dict], validator: Validator) -> Iterator[tuple[dict, Any, list[Problem]]]:
     """(row, completion to write, problems) for each row: the canonical completion when the row
     fits (the project's spelling of a label, extraction fields in order), else its own."""
-    canonical = validator.canonical
+    canonical, plainly = validator.canonical, validator.plainly()
     for row in rows:
+        completion = plainly(row)  # the common row in one quick test; `canonical` for the rest
+        if completion is not UNSURE:
+            yield row, completion, []
+            continue
         completion, cause, detail = canonical(row)
         if cause is None:
             yield row, completion, []
