@@ -13,6 +13,7 @@ import pytest
 from brewslm_tui.core.export import approved_slots
 from brewslm_tui.core.project import load_project
 from brewslm_tui.core.rows import APPROVED
+from brewslm_tui.core.store import store as store_module
 from brewslm_tui.core.store.store import Store
 from tests.helpers import make_project, make_rows
 
@@ -68,7 +69,10 @@ def check_same(store: Store) -> None:
 
 @pytest.mark.parametrize("bom", [False, True])
 @pytest.mark.parametrize("repeat_every", [0, 10])
-def test_common_layout(tmp_path, bom, repeat_every):
+@pytest.mark.parametrize("window", [None, 97, 1])  # the id pass's window (bytes): whole file, ~1 line, tiny
+def test_common_layout(tmp_path, bom, repeat_every, window, monkeypatch):
+    if window is not None:
+        monkeypatch.setattr(store_module, "_IDS_WINDOW", window)
     project = make_project(tmp_path)
     write(project, common_lines(500, repeat_every), bom=bom)
     with Store.open(load_project(project.root), readonly=True) as store:

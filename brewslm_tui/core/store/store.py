@@ -578,7 +578,7 @@ class Store:
         first = cols.offsets[0]
         if first != data_start(file.buf) or file.buf[first : first + len(ID_PREFIX)] != ID_PREFIX:
             return self.ids_of(range(n))
-        rest = _LATER_IDS.findall(file.buf, first, file.scanned_end)
+        rest = later_ids(file, first, file.scanned_end)
         if len(rest) != n - 1:  # some line has another layout: the general way
             return self.ids_of(range(n))
         return [self.id_of(0).encode(), *rest]
@@ -852,3 +852,18 @@ class _CacheRead:
 
 # the id of every line after the first, in the common layout (what `FileRows.id_at` reads)
 _LATER_IDS = re.compile(rb'\n\{"id":"([^"\\\n]*)"')
+_IDS_WINDOW = 32 << 20
+
+
+def later_ids(file: FileRows, start: int, end: int) -> list[bytes]:
+    """`_LATER_IDS` over `file.buf[start:end]`, a window at a time, the window's mapped pages let
+    go of after it: one pass over a 2 GB file then holds ~32 MB resident, not the file. A window
+    ends at a newline and no match holds one past its start, so none is cut in two."""
+    buf, out = file.buf, []
+    while start < end:
+        cut = buf.find(b"\n", min(start + _IDS_WINDOW, end), end) if start + _IDS_WINDOW < end else -1
+        stop = end if cut < 0 else cut
+        out += _LATER_IDS.findall(buf, start, stop)
+        file.release()
+        start = stop
+    return out
