@@ -54,3 +54,49 @@ async def test_a_looked_up_widget_that_left_the_dom_is_looked_up_again(tmp_path)
         app._found[TabbedContent] = Widget()  # as if the one remembered had been removed
         assert app._find(TabbedContent) is tabs
         assert app._mounted("#queue-pane, #queue-view") is app.query_one("#queue-pane")
+
+
+async def test_the_poll_does_not_redraw_while_the_rest_loads(tmp_path, monkeypatch):
+    """While partly loaded nothing changes until the swap: the once-a-second poll must not redraw
+    the pane and the detail (a pause a key typed then waited behind); the swap itself does."""
+    import threading
+
+    from brewslm_tui.core.store.store import Store, column_cache
+
+    class HeldBuilder:
+        def __init__(self, proc):
+            self.proc, self.release = proc, threading.Event()
+
+        def poll(self):
+            return self.proc.poll() if self.release.is_set() else None
+
+        def wait(self, timeout=None):
+            return self.proc.wait(timeout)
+
+    builders: list[HeldBuilder] = []
+    real_start = column_cache.start_builder
+    monkeypatch.setattr(
+        column_cache,
+        "start_builder",
+        lambda project: builders.append(HeldBuilder(real_start(project))) or builders[-1],
+    )
+    monkeypatch.setattr(Store, "BACKGROUND_BYTES", 1 << 20)
+    monkeypatch.setattr(Store, "PARTIAL_BYTES", 64 << 10)
+    app = build_app(make_project(tmp_path, sample="sentiment", rows=make_rows(30000)).root)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert not app.store.loaded
+        changes: list[bool] = []
+        after_change = app.after_change
+        monkeypatch.setattr(app, "after_change", lambda: changes.append(app.store.loaded) or after_change())
+        app.poll_store()
+        app.poll_store()
+        assert changes == []
+        builders[0].release.set()
+        builders[0].wait()
+        while not app.store.loaded:
+            app.poll_store()
+            await pilot.pause()
+        await pilot.pause()
+        assert True in changes  # the swap redraws
+        assert len(app.query_one("#queue-pane").rows.view) == 30000

@@ -467,7 +467,10 @@ class BrewApp(App):
             return
         self._poll_error = None
         loaded = self.store.loaded
-        if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
+        # (while partly loaded nothing changes until the swap: `refresh` only asks whether the
+        # builder is done, so the once-a-second probe no longer redraws the pane, the detail and
+        # the header for nothing, a ~5 ms pause a key typed then waited behind)
+        if self.store.version != self._seen_version or loaded != self._was_loaded:
             self._was_loaded = loaded
             self.after_change()
 
