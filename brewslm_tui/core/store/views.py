@@ -133,7 +133,18 @@ class RowView:
         status, listed = self.store.status, self._listed
         if not self._lazy or listed >= len(status):
             return len(self._slots)
-        key = (self.store.version, len(status), listed)
+        store = self.store
+        if (store.version, store.generation) == (self._version, self._generation) and getattr(
+            store, "loaded", False
+        ):
+            # in step with the store, the listed part is exact, so the whole view is every row
+            # of its statuses: the store's counts (kept per decision) say how many at once,
+            # where a count of the unlisted column cost O(rows) on every decision (~1 ms at 1M
+            # rows, 3.5 ms at the swap); a count that does not cover the column is not trusted
+            counts = store.cols.counts
+            if sum(counts) == len(status):
+                return sum(counts[code] for code in self.statuses if code < len(counts))
+        key = (store.version, len(status), listed)
         if self._unlisted[0] != key:  # (len is asked for on every line drawn: count once a change)
             self._unlisted = (key, sum(status.count(code, listed) for code in self.statuses))
         return len(self._slots) + self._unlisted[1]

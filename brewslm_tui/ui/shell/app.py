@@ -28,6 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -171,6 +172,7 @@ class BrewApp(App):
         )
         self.unseen_jobs = unseen_jobs(project)  # the bell's count, kept in .brewslm/ across sessions
         self._seen_version = -1
+        self._found: dict[object, Widget] = {}  # see `_find`
         self._was_loaded = store.loaded
         self._signals_installed = False
         self._probing = False
@@ -308,10 +310,27 @@ class BrewApp(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_part(event.pane.id or "")
 
+    def _find(self, selector: str | type[Widget]) -> Widget | None:
+        """The first widget of the main screen that `selector` names, or None.
+
+        Remembered while it stays attached: `query` walks and matches the whole screen (~100
+        widgets), and the decision path asked it five times a key (about a fifth of an
+        approve's CPU time). A widget that left the DOM, or any widget once the app exits
+        (`is_attached` is then False), is looked up again, so the "shutting down" guards hold.
+        """
+        widget = self._found.get(selector)
+        if widget is not None and widget.is_attached:
+            return widget
+        found = self.query(selector)
+        widget = found.first() if found else None
+        if widget is not None:
+            self._found[selector] = widget
+        return widget
+
     def _mounted(self, selector: str):
         """The widget `selector` names, or None while it is not mounted yet (a Deferred part)."""
-        found = self.query(selector)
-        return found.first() if found and found.first().is_mounted else None
+        widget = self._find(selector)
+        return widget if widget is not None and widget.is_mounted else None
 
     def _when_mounted(self, selector: str, then) -> None:
         """`then(widget)` now, or once the widget is mounted: a key typed in the first frames
@@ -358,10 +377,10 @@ class BrewApp(App):
     def after_change(self) -> None:
         """Only the tab on screen catches up now; the others when they are shown."""
         self._seen_version = self.store.version
-        found = self.query(TabbedContent)
-        if not found:
+        tabs = self._find(TabbedContent)
+        if not isinstance(tabs, TabbedContent):
             return  # shutting down: the screen's widgets are going (the poll's timer may still fire)
-        active = found.first().active
+        active = tabs.active
         for tab in TABS:
             if tab == active:
                 self._refresh_part(tab)
@@ -448,16 +467,19 @@ class BrewApp(App):
             return
         self._poll_error = None
         loaded = self.store.loaded
-        if self.store.version != self._seen_version or loaded != self._was_loaded or not loaded:
+        # (while partly loaded nothing changes until the swap: `refresh` only asks whether the
+        # builder is done, so the once-a-second probe no longer redraws the pane, the detail and
+        # the header for nothing, a ~5 ms pause a key typed then waited behind)
+        if self.store.version != self._seen_version or loaded != self._was_loaded:
             self._was_loaded = loaded
             self.after_change()
 
     def _update_header(self) -> None:
-        found = self.query(HeaderBar)
-        if not found:
+        header = self._find(HeaderBar)
+        if not isinstance(header, HeaderBar):
             return  # shutting down: the screen's widgets are going (a timer may still fire)
         counts = self.store.counts() if self.store.loaded else None
-        found.first().show(
+        header.show(
             self.project.name,
             counts,
             len(self.unseen_jobs),

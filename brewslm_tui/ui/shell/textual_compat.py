@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
+from itertools import pairwise
 
 from textual._compositor import ChopsUpdate, Compositor
 from textual.binding import Binding
@@ -109,8 +110,12 @@ class _ChangedLinesCompositor(Compositor):
     the row list and the detail pane, yet the header, the tabs, the sidebar, the key bar and
     every container behind them were drawn whole on every key (15 widgets, ~250 lines; about
     two thirds of a key's CPU time). Here each widget that overlaps the box is asked only for
-    the runs of changed lines it covers, and a widget outside the box for nothing. The output
-    is the same: the lines and cuts left out are the ones the update never sends.
+    the runs of changed lines it covers, and a widget outside the box for nothing. Within
+    those lines a widget is asked only where it is the front-most widget of a cut the update
+    sends (one that overlaps a changed span): the containers behind the row list and the detail
+    pane (queue pane, tab pane, switcher, tabs, body, screen: 10 of 16 `render_lines` calls of
+    a cursor key) are not drawn at all. The output is the same: the lines and cuts left out are
+    the ones the update never sends or a widget in front already drew.
     """
 
     def render_partial_update(self) -> ChopsUpdate | None:
@@ -121,34 +126,54 @@ class _ChangedLinesCompositor(Compositor):
             return None
         crop = Region.from_union(update_regions).intersection(screen_region)
         spans = list(self._regions_to_spans(update_regions))
-        rows = sorted({y for y, _, _ in spans})
-        runs: list[tuple[int, int]] = []  # [start, end) of each run of changed lines
-        for y in rows:
-            if runs and runs[-1][1] == y:
-                runs[-1] = (runs[-1][0], y + 1)
-            else:
-                runs.append((y, y + 1))
         cuts = self.cuts
         chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
+        # open[y]: the cuts of line y that the update sends (they overlap one of its spans, by
+        # ChopsUpdate's own test) and that no widget in front has filled yet
+        ranges: dict[int, list[tuple[int, int]]] = {}
+        for y, x1, x2 in spans:
+            ranges.setdefault(y, []).append((x1, x2))
+        open_: dict[int, set[int]] = {}
+        for y, line_ranges in ranges.items():
+            cut_set = cuts[y]
+            open_[y] = {
+                cut
+                for cut, end in pairwise(cut_set)
+                if any(not (cut > x2 or end <= x1) for x1, x2 in line_ranges)
+            }
+        left = sum(map(len, open_.values()))
         crop_overlaps = crop.overlaps
         for widget, (region, clip) in self.visible_widgets.items():  # front to back
+            if not left:
+                break  # every cut the update sends is drawn: the widgets behind are hidden
             area = region.intersection(clip)
             if not area.width or not area.height or not crop_overlaps(area):
                 continue
             x, first_cut, last_cut = area.x, area.x, area.right
-            for start, end in runs:
-                top, bottom = max(start, area.y), min(end, area.bottom)
-                if top >= bottom:
+            # the lines on which this widget is in front of an open cut, in runs
+            runs: list[tuple[int, int]] = []  # [start, end) of each run of lines to draw
+            for y in range(max(area.y, crop.y), min(area.bottom, crop.bottom)):
+                line_open = open_.get(y)
+                if not line_open or not any(first_cut <= cut < last_cut for cut in line_open):
                     continue
+                if runs and runs[-1][1] == y:
+                    runs[-1] = (runs[-1][0], y + 1)
+                else:
+                    runs.append((y, y + 1))
+            for top, bottom in runs:
                 strips = widget.render_lines(Region(x - region.x, top - region.y, area.width, bottom - top))
                 for y, strip in zip(range(top, bottom), strips, strict=False):
                     line = chops[y]
+                    line_open = open_[y]
                     final_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
                     for cut, piece in zip(
                         final_cuts, strip.divide([cut - x for cut in final_cuts[1:]]), strict=False
                     ):
                         if line.get(cut) is None:  # the front-most widget wins its cut
                             line[cut] = piece
+                            if cut in line_open:
+                                line_open.discard(cut)
+                                left -= 1
         chop_ends = [cut_set[1:] for cut_set in cuts]
         return ChopsUpdate(chops, spans, chop_ends)
 
