@@ -32,3 +32,22 @@ async def test_the_header_counts_this_sessions_reviews(pilot):
     assert "reviewed 4 4.0/min" in header(app)  # over at least a minute: 4 rows, 4 a minute
     await pilot.press("u")
     assert "reviewed 2 " in header(app)
+
+
+async def test_keys_that_arrive_in_one_burst_after_a_tab_key_go_to_the_new_tab(pilot):
+    """Over SSH keys often come in one packet: `2a1ax1` arrived as one read, and the `a x 1`
+    after `1` went to the Rejected pane, which still had the focus (a widget's `focus()` waits
+    for the App's queue, behind the keys already in it), so nothing was decided."""
+    from conftest import statuses, until
+    from textual import events
+
+    app = pilot.app
+    await pilot.press("2")
+    await until(pilot, lambda: app.screen.focused is app.query_one("#rejected-pane").rows, "Rejected")
+    for key in "a1ax1":  # on Rejected (empty) `a` does nothing; in the Queue `a` approves, `x1` rejects
+        app.post_message(events.Key(key, key))  # all queued before the first is handled
+    root = app.project.root
+    await until(pilot, lambda: app.store.counts()["rejected"] == 1, "the burst's rejection")
+    await pilot.pause()
+    assert app.store.counts()["approved"] == 1
+    assert list(statuses(root).values()).count("rejected") == 1

@@ -354,13 +354,16 @@ class BrewApp(App):
         self._when_mounted(f"#{tab}-pane, #{tab}-view", shown)
 
     def _focus_tab(self, tab: str) -> None:
+        """Focus the tab's part now, not later: `Widget.focus()` queues the change behind the
+        keys already in the App's queue, and over SSH `1ax` comes in one read, so the `a x`
+        after a tab key went to the pane of the tab just left."""
         part = self._mounted(f"#{tab}-pane, #{tab}-view")
         if isinstance(part, ReviewPane):
-            part.rows.focus()
+            self.screen.set_focus(part.rows)
         elif part is not None:
             focusable = [part] if part.focusable else [w for w in part.query("*") if w.focusable]
             if focusable:
-                focusable[0].focus()
+                self.screen.set_focus(focusable[0])
 
     # ------------------------------------------------------------ store changes
     def can_write(self, what: str) -> bool:
